@@ -1,0 +1,178 @@
+//! The command line: one `Cli` built from each domain module's own argument struct.
+
+use std::path::{Path, PathBuf};
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+use crate::error::exit;
+use crate::{controller, crd, list, logging, restore, snapshot, store, Error, Result};
+
+const ABOUT: &str = "Keeps etcd clusters backed up to S3, and guides their restore.";
+
+const LONG_ABOUT: &str = "\
+Keeps etcd clusters backed up to S3, and guides their restore.
+
+A backup is two steps, run as the init and store containers of a Kubernetes Job or by hand:
+  etcdbak snapshot   take a verified snapshot of one etcd cluster into a directory
+  etcdbak store      upload it to S3, verify the upload, then apply retention
+
+Around them:
+  etcdbak list           show the backups in the bucket, newest first
+  etcdbak prune          apply retention on its own (or delete every backup of a cluster)
+  etcdbak download       fetch a backup and check its SHA-256
+  etcdbak restore-guide  print a filled-in restore runbook for one cluster
+  etcdbak reconcile      one pass of the controller: Cluster resources -> backup CronJobs
+  etcdbak watch          the same reconcile, run continuously in-cluster
+  etcdbak crd            print the Cluster CustomResourceDefinition
+
+Every flag can also be set from an ETCDBAK_* environment variable (shown in each --help).
+S3 credentials are read only from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, never from flags.
+
+Exit codes: 0 ok, 1 failure, 2 usage, 3 etcd unavailable, 4 TLS or access denied,
+5 corrupt snapshot, 6 object store failure, 7 invalid config or template.";
+
+#[derive(Debug, Parser)]
+#[command(name = "etcdbak", version, about = ABOUT, long_about = LONG_ABOUT, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub log: logging::LogArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Take a verified snapshot of an etcd cluster into a directory (the Job's init container).
+    Snapshot(snapshot::SnapshotArgs),
+    /// Upload a snapshot to S3, verify it, then apply retention (the default store container).
+    Store(store::StoreArgs),
+    /// Apply retention to one cluster's backups, or delete them all (the cleanup Job).
+    Prune(store::PruneArgs),
+    /// List backups in the bucket, newest first.
+    List(list::ListArgs),
+    /// Download a backup and check its SHA-256 before anyone restores it.
+    Download(store::DownloadArgs),
+    /// Print a filled-in, numbered restore runbook for one cluster.
+    RestoreGuide(restore::RestoreGuideArgs),
+    /// One reconcile pass: every Cluster resource -> its backup CronJob.
+    Reconcile(controller::ReconcileArgs),
+    /// Run the controller continuously (in-cluster, with leader election).
+    Watch(controller::WatchArgs),
+    /// Print the Cluster CustomResourceDefinition as YAML.
+    Crd(crd::CrdArgs),
+    /// Regenerate the shell completions and man pages shipped in completions/ and man/.
+    #[command(hide = true)]
+    GenerateAssets {
+        /// The repository root to write completions/ and man/ into.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+    },
+}
+
+/// Runs the CLI and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { exit::USAGE } else { 0 };
+        }
+    };
+    logging::init(&cli.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {}", chain(&e));
+            e.exit_code()
+        }
+    }
+}
+
+/// The error and its causes on one line, skipping causes whose text the parent already repeats.
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
+pub async fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Snapshot(args) => snapshot::run(args).await,
+        Command::Store(args) => store::run_store(args).await,
+        Command::Prune(args) => store::run_prune(args).await,
+        Command::List(args) => list::run(args).await,
+        Command::Download(args) => store::run_download(args).await,
+        Command::RestoreGuide(args) => restore::run(args).await,
+        Command::Reconcile(args) => controller::run_reconcile(args).await,
+        Command::Watch(args) => controller::run_watch(args).await,
+        Command::Crd(args) => crd::run(args),
+        Command::GenerateAssets { out } => generate_assets(&out),
+    }
+}
+
+/// Completions and man pages, as (relative path, contents). Generated from the clap definition so they
+/// cannot disagree with `--help`; tests/assets.rs fails when the checked-in copies drift.
+pub fn assets() -> Result<Vec<(PathBuf, Vec<u8>)>> {
+    use clap_complete::Shell;
+    let mut out = Vec::new();
+    for (shell, name) in [
+        (Shell::Bash, "etcdbak.bash"),
+        (Shell::Zsh, "_etcdbak"),
+        (Shell::Fish, "etcdbak.fish"),
+    ] {
+        let mut buf = Vec::new();
+        clap_complete::generate(shell, &mut Cli::command(), "etcdbak", &mut buf);
+        out.push((Path::new("completions").join(name), buf));
+    }
+    let cmd = Cli::command();
+    out.push((Path::new("man").join("etcdbak.1"), render_man(cmd.clone())?));
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let name = format!("etcdbak-{}", sub.get_name());
+        let page = sub.clone().name(name.clone());
+        out.push((
+            Path::new("man").join(format!("{name}.1")),
+            render_man(page)?,
+        ));
+    }
+    Ok(out)
+}
+
+fn render_man(cmd: clap::Command) -> Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    clap_mangen::Man::new(cmd)
+        .render(&mut buf)
+        .map_err(|e| Error::io("rendering a man page", e))?;
+    Ok(buf)
+}
+
+fn generate_assets(root: &Path) -> Result<()> {
+    for (path, contents) in assets()? {
+        let path = root.join(path);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        }
+        std::fs::write(&path, contents)
+            .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,2 @@
+//! The controller's Prometheus metrics.
+//! OWNER: controller (runtime) helper.

@@ -1,0 +1,2 @@
+//! Rendering: Cluster + config -> the desired CronJob, mirrored Secret and cleanup Job. Pure.
+//! OWNER: controller (pure parts) helper.
