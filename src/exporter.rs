@@ -7,8 +7,9 @@
 //! `/probe?bucket=&prefix=` interface, plus that series, in the binary that is already deployed.
 //!
 //! Two ways to scrape it:
-//! - `/metrics` lists `--bucket`/`--prefix` once and reports every cluster under it (`<prefix>/<cluster>/...`),
-//!   labelled `cluster`, so a new Cluster is watched without touching the Prometheus config;
+//! - `/metrics` lists `--bucket`/`--prefix` once and reports every cluster under it (`<prefix>/<cluster>/...`,
+//!   only objects named as etcdbak names backups), labelled `cluster`, so a new Cluster is watched without
+//!   touching the Prometheus config;
 //! - `/probe?bucket=B&prefix=P` reports one bucket and prefix, exactly like `s3_exporter`.
 //!
 //! The summaries and the text exposition are pure functions tested below; the HTTP and S3 parts are thin.
@@ -23,6 +24,7 @@ use clap::Args;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::store::{S3Args, S3Client};
 use crate::{Error, Result};
 
 #[derive(Debug, Clone, Args)]
@@ -30,29 +32,13 @@ pub struct ExporterArgs {
     /// Address to serve `/metrics`, `/probe` and `/healthz` on.
     #[arg(long, env = "ETCDBAK_EXPORTER_LISTEN", default_value = "0.0.0.0:9340")]
     pub listen: SocketAddr,
-    /// S3 endpoint URL, e.g. `http://minio.storage.svc:9000`. Credentials come from AWS_ACCESS_KEY_ID and
-    /// AWS_SECRET_ACCESS_KEY only.
-    #[arg(long, env = "ETCDBAK_S3_ENDPOINT")]
-    pub s3_endpoint: String,
-    /// S3 region name (MinIO accepts any; AWS needs the bucket's region).
-    #[arg(long, env = "ETCDBAK_S3_REGION", default_value = "us-east-1")]
-    pub s3_region: String,
-    /// Address buckets as `endpoint/bucket` instead of `bucket.endpoint` (MinIO and most in-cluster S3 need this).
-    #[arg(long, env = "ETCDBAK_S3_PATH_STYLE")]
-    pub s3_path_style: bool,
-    /// Bucket `/metrics` watches. `/probe` takes its bucket from the query instead.
-    #[arg(long, env = "ETCDBAK_BUCKET")]
-    pub bucket: Option<String>,
-    /// Prefix under which each cluster's backups live as `<prefix>/<cluster>/...`; empty for the bucket root.
-    #[arg(long, env = "ETCDBAK_PREFIX", default_value = "")]
-    pub prefix: String,
-    /// Count only objects whose key ends with this (e.g. `.db`), so sidecar files never pose as the newest
-    /// backup. `/probe` accepts `suffix=` to override it.
-    #[arg(long, env = "ETCDBAK_EXPORTER_SUFFIX", default_value = "")]
-    pub suffix: String,
+    /// The bucket and prefix `/metrics` watches (every `<prefix>/<cluster>/`); `/probe` takes its bucket and
+    /// prefix from the query instead. The exporter only lists: read-only credentials are enough.
+    #[command(flatten)]
+    pub s3: Box<S3Args>,
     /// Give up on one bucket listing after this long (it is then reported as `s3_list_success 0`).
     #[arg(long, env = "ETCDBAK_EXPORTER_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
-    pub timeout: Duration,
+    pub list_timeout: Duration,
 }
 
 /// One listed object, as much as the metrics need.
@@ -102,22 +88,16 @@ pub fn normalize_prefix(prefix: &str) -> String {
     }
 }
 
-/// Splits a root listing into clusters: `<root><cluster>/<rest>` goes to `cluster`. Objects directly under
-/// the root, and objects not ending in `suffix`, belong to no cluster. Pure.
+/// Splits a root listing into clusters: only keys that are etcdbak backups (`<prefix>/<cluster>/<name>` in
+/// its naming scheme, see [`crate::backup::parse_key`]) count, so a stray file never poses as a backup. Pure.
 pub fn group_by_cluster<'a>(
-    root: &str,
-    suffix: &str,
+    prefix: &str,
     objects: &'a [ObjectInfo],
 ) -> BTreeMap<String, Vec<&'a ObjectInfo>> {
     let mut out: BTreeMap<String, Vec<&ObjectInfo>> = BTreeMap::new();
-    for o in objects.iter().filter(|o| o.key.ends_with(suffix)) {
-        let Some(rest) = o.key.strip_prefix(root) else {
-            continue;
-        };
-        if let Some((cluster, tail)) = rest.split_once('/') {
-            if !cluster.is_empty() && !tail.is_empty() {
-                out.entry(cluster.to_string()).or_default().push(o);
-            }
+    for o in objects {
+        if let Some((cluster, _)) = crate::backup::parse_key(prefix, &o.key) {
+            out.entry(cluster).or_default().push(o);
         }
     }
     out
@@ -293,7 +273,7 @@ pub fn render_probe(listing: &Listing, suffix: &str) -> String {
 }
 
 /// `/metrics`: the root listing split per cluster, labelled `cluster` and the cluster's own prefix. Pure.
-pub fn render_clusters(listing: &Listing, suffix: &str) -> String {
+pub fn render_clusters(listing: &Listing) -> String {
     let mut f = Families::new();
     let root = normalize_prefix(&listing.prefix);
     let labels = vec![("bucket", listing.bucket.clone()), ("prefix", root.clone())];
@@ -305,7 +285,7 @@ pub fn render_clusters(listing: &Listing, suffix: &str) -> String {
         .samples
         .push((labels, listing.duration.as_secs_f64()));
     if let Some(objects) = &listing.objects {
-        for (cluster, objs) in group_by_cluster(&root, suffix, objects) {
+        for (cluster, objs) in group_by_cluster(&root, objects) {
             let labels = vec![
                 ("bucket", listing.bucket.clone()),
                 ("prefix", format!("{root}{cluster}/")),
@@ -357,16 +337,19 @@ pub fn query_params(target: &str) -> BTreeMap<String, String> {
 
 struct Exporter {
     args: ExporterArgs,
-    credentials: s3::creds::Credentials,
 }
 
 impl Exporter {
     async fn list(&self, bucket: &str, prefix: &str) -> Listing {
         let start = Instant::now();
-        let objects = match self.list_objects(bucket, prefix).await {
-            Ok(objects) => Some(objects),
-            Err(e) => {
+        let objects = match tokio::time::timeout(self.args.list_timeout, self.list_objects(bucket, prefix)).await {
+            Ok(Ok(objects)) => Some(objects),
+            Ok(Err(e)) => {
                 tracing::warn!(bucket, prefix, error = %e, "listing failed");
+                None
+            }
+            Err(_) => {
+                tracing::warn!(bucket, prefix, timeout = ?self.args.list_timeout, "listing timed out");
                 None
             }
         };
@@ -379,22 +362,14 @@ impl Exporter {
     }
 
     async fn list_objects(&self, bucket: &str, prefix: &str) -> Result<Vec<ObjectInfo>, String> {
-        let region = s3::Region::Custom {
-            region: self.args.s3_region.clone(),
-            endpoint: self.args.s3_endpoint.clone(),
-        };
-        let mut b =
-            s3::Bucket::new(bucket, region, self.credentials.clone()).map_err(|e| e.to_string())?;
-        if self.args.s3_path_style {
-            b = b.with_path_style();
-        }
-        let b = b
-            .with_request_timeout(self.args.timeout)
-            .map_err(|e| e.to_string())?;
-        let pages = tokio::time::timeout(self.args.timeout, b.list(prefix.to_string(), None))
+        let mut s3 = (*self.args.s3).clone();
+        s3.bucket = bucket.to_string();
+        let client = S3Client::from_args(&s3).map_err(|e| e.to_string())?;
+        let pages = client
+            .bucket
+            .list(prefix.to_string(), None)
             .await
-            .map_err(|_| format!("timed out after {:?}", self.args.timeout))?
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| first_line(&e.to_string()))?;
         let mut out = Vec::new();
         for o in pages.into_iter().flat_map(|p| p.contents) {
             let last_modified = DateTime::parse_from_rfc3339(&o.last_modified)
@@ -413,24 +388,19 @@ impl Exporter {
     async fn respond(&self, target: &str) -> (u16, String) {
         let path = target.split('?').next().unwrap_or("");
         match path {
-            "/metrics" => match &self.args.bucket {
-                Some(bucket) => {
-                    let listing = self.list(bucket, &normalize_prefix(&self.args.prefix)).await;
-                    (200, render_clusters(&listing, &self.args.suffix))
-                }
-                None => (
-                    404,
-                    "no --bucket configured: use /probe?bucket=B&prefix=P, or start with --bucket\n"
-                        .to_string(),
-                ),
-            },
+            "/metrics" => {
+                let listing = self
+                    .list(&self.args.s3.bucket, &normalize_prefix(&self.args.s3.prefix))
+                    .await;
+                (200, render_clusters(&listing))
+            }
             "/probe" => {
                 let params = query_params(target);
                 let Some(bucket) = params.get("bucket").filter(|b| !b.is_empty()) else {
                     return (400, "the bucket parameter is missing\n".to_string());
                 };
                 let prefix = params.get("prefix").cloned().unwrap_or_default();
-                let suffix = params.get("suffix").unwrap_or(&self.args.suffix);
+                let suffix = params.get("suffix").map(String::as_str).unwrap_or("");
                 let listing = self.list(bucket, &prefix).await;
                 (200, render_probe(&listing, suffix))
             }
@@ -487,20 +457,24 @@ async fn serve(exporter: std::sync::Arc<Exporter>, mut stream: TcpStream) {
     let _ = stream.shutdown().await;
 }
 
+/// The first line of an S3 error: enough to act on, without an XML body in the log.
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or_default().chars().take(300).collect()
+}
+
 pub async fn run(args: ExporterArgs) -> Result<()> {
-    let credentials = s3::creds::Credentials::from_env().map_err(|_| {
-        Error::Usage(
-            "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY".to_string(),
-        )
-    })?;
-    let listener = TcpListener::bind(args.listen).await.map_err(|e| {
-        Error::io(
-            format!("cannot listen on {}: check --listen", args.listen),
-            e,
-        )
-    })?;
-    tracing::info!(listen = %args.listen, endpoint = %args.s3_endpoint, bucket = ?args.bucket, prefix = %args.prefix, "s3-exporter serving");
-    let exporter = std::sync::Arc::new(Exporter { args, credentials });
+    // Fail at start-up, not on the first scrape, when the endpoint or credentials are unusable.
+    S3Client::from_args(&args.s3).map_err(Error::from)?;
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| Error::io(format!("cannot listen on {}: check --listen", args.listen), e))?;
+    tracing::info!(
+        listen = %args.listen,
+        bucket = %args.s3.bucket,
+        prefix = %args.s3.prefix,
+        "s3-exporter serving /metrics (every cluster under the prefix) and /probe"
+    );
+    let exporter = std::sync::Arc::new(Exporter { args });
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -529,29 +503,18 @@ mod tests {
     }
 
     fn objects() -> Vec<ObjectInfo> {
+        let a = "etcd/a/20260101T000000.000Z-r100-0123abcd.db";
+        let a2 = "etcd/a/20260101T010000.000Z-r200-4567cdef.db";
+        let b = "etcd/b/20260101T003000.000Z-r7-89abcdef.db";
+        let c = "other/c/20260101T003000.000Z-r7-89abcdef.db";
         vec![
-            obj(
-                "etcd/a/20260101T000000Z-r100.db",
-                "2026-01-01T00:00:05Z",
-                1000,
-            ),
-            obj(
-                "etcd/a/20260101T010000Z-r200.db",
-                "2026-01-01T01:00:05Z",
-                400,
-            ),
-            obj(
-                "etcd/a/20260101T010000Z-r200.json",
-                "2026-01-01T01:00:06Z",
-                50,
-            ),
-            obj(
-                "etcd/b/20260101T003000Z-r7.db",
-                "2026-01-01T00:30:05Z",
-                2048,
-            ),
+            obj(a, "2026-01-01T00:00:05Z", 1000),
+            obj(a2, "2026-01-01T01:00:05Z", 400),
+            // Not etcdbak's naming scheme: never a backup, even in a cluster's prefix.
+            obj("etcd/a/notes.db", "2026-01-01T01:00:06Z", 50),
+            obj(b, "2026-01-01T00:30:05Z", 2048),
             obj("etcd/stray.txt", "2026-01-01T02:00:00Z", 1),
-            obj("other/c/x.db", "2026-01-01T02:00:00Z", 1),
+            obj(c, "2026-01-01T02:00:00Z", 1),
         ]
     }
 
@@ -591,13 +554,13 @@ mod tests {
     }
 
     #[test]
-    fn grouping_ignores_root_files_other_prefixes_and_suffix_mismatches() {
+    fn grouping_counts_only_etcdbak_backups_under_the_prefix() {
         let objs = objects();
-        let g = group_by_cluster("etcd/", ".db", &objs);
+        let g = group_by_cluster("etcd/", &objs);
         let keys: Vec<_> = g.iter().map(|(c, o)| (c.as_str(), o.len())).collect();
         assert_eq!(keys, vec![("a", 2), ("b", 1)]);
-        let all = group_by_cluster("", "", &objs);
-        assert_eq!(all.keys().collect::<Vec<_>>(), vec!["etcd", "other"]);
+        let g = group_by_cluster("other", &objs);
+        assert_eq!(g.keys().collect::<Vec<_>>(), vec!["c"]);
     }
 
     #[test]
@@ -621,7 +584,7 @@ mod tests {
 
     #[test]
     fn cluster_metrics_exposition() {
-        insta::assert_snapshot!(render_clusters(&listing("etcd", Some(objects())), ".db"));
+        insta::assert_snapshot!(render_clusters(&listing("etcd", Some(objects()))));
     }
 
     #[test]
@@ -634,7 +597,7 @@ mod tests {
         let text = render_probe(&listing("etcd/a/", None), "");
         assert!(text.contains("s3_list_success{bucket=\"backups\",prefix=\"etcd/a/\"} 0"));
         assert!(!text.contains("s3_last_modified_object_date"));
-        let text = render_clusters(&listing("etcd", None), "");
+        let text = render_clusters(&listing("etcd", None));
         assert!(text.contains("s3_list_success{bucket=\"backups\",prefix=\"etcd/\"} 0"));
         assert!(!text.contains("cluster="));
     }
@@ -642,7 +605,7 @@ mod tests {
     #[test]
     fn label_values_are_escaped() {
         let objs = vec![obj("p/we\"ird\\name/x.db", "2026-01-01T00:00:00Z", 1)];
-        let text = render_clusters(&listing("p", Some(objs)), "");
-        assert!(text.contains("cluster=\"we\\\"ird\\\\name\""), "{text}");
+        let text = render_probe(&listing("p/we\"ird\\name/", Some(objs)), "");
+        assert!(text.contains("prefix=\"p/we\\\"ird\\\\name/\""), "{text}");
     }
 }

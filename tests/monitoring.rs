@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use common::etcd::EtcdCluster;
 use common::{etcdbak, free_port, rig_bin, wait_until, Proc};
 
 fn repo() -> PathBuf {
@@ -395,51 +396,67 @@ fn now() -> f64 {
         .as_secs_f64()
 }
 
-fn upload(minio: &Minio, dir: &Path, key: &str, size: usize) -> (f64, f64) {
-    let file = dir.join(key.replace('/', "_"));
-    // Not compressible into nothing, so sizes are what they say.
-    let bytes: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
-    std::fs::write(&file, bytes).unwrap();
+/// `etcdbak snapshot` of the cluster into a fresh dir, then `etcdbak store` of it; returns the wall-clock
+/// window the store ran in (the object's LastModified falls inside it).
+fn backup(etcd: &EtcdCluster, minio: &Minio, cluster: &str, scratch: &Path) -> (f64, f64) {
+    let dir = tempfile::tempdir_in(scratch).unwrap();
+    run(etcdbak()
+        .arg("snapshot")
+        .args(etcd.etcdbak_args())
+        .arg("--dir")
+        .arg(dir.path())
+        .args(["--cluster", cluster]));
     let before = now();
-    mc(
-        minio,
-        &[
-            "cp",
-            "--quiet",
-            file.to_str().unwrap(),
-            &format!("rig/backups/{key}"),
-        ],
-    );
+    run(etcdbak()
+        .arg("store")
+        .arg("--dir")
+        .arg(dir.path())
+        .args(["--cluster", cluster])
+        .args(s3_flags(minio)));
     (before, now())
+}
+
+fn s3_flags(minio: &Minio) -> Vec<String> {
+    ["--s3-endpoint", &minio.url, "--bucket", "backups", "--prefix", "etcdbak"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
 }
 
 #[test]
 fn exporter_reports_each_clusters_newest_backup_from_a_real_minio() {
     let minio = start_minio();
     mc(&minio, &["mb", "rig/backups"]);
-    let files = tempfile::tempdir().unwrap();
-    upload(
+    let etcd = EtcdCluster::start(1, false);
+    etcd.put_keys("first/", 200, 256);
+    let scratch = tempfile::tempdir().unwrap();
+    std::env::set_var("AWS_ACCESS_KEY_ID", USER);
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", PASSWORD);
+    backup(&etcd, &minio, "alpha", scratch.path());
+    // More data, so the newest backup and the one before differ in size.
+    etcd.put_keys("second/", 2000, 256);
+    let (before, after) = backup(&etcd, &minio, "alpha", scratch.path());
+    backup(&etcd, &minio, "beta", scratch.path());
+    // A file that is not a backup, inside a cluster's prefix: never counted.
+    let stray = scratch.path().join("README.txt");
+    std::fs::write(&stray, "not a backup").unwrap();
+    mc(
         &minio,
-        files.path(),
-        "etcd/alpha/20260101T000000Z-r100.db",
-        3000,
+        &["cp", "--quiet", stray.to_str().unwrap(), "rig/backups/etcdbak/alpha/README.txt"],
     );
-    // S3 LastModified is what orders backups here: make the two alpha uploads clearly apart.
-    std::thread::sleep(Duration::from_millis(1100));
-    let (before, after) = upload(
-        &minio,
-        files.path(),
-        "etcd/alpha/20260101T010000Z-r200.db",
-        1000,
-    );
-    upload(&minio, files.path(), "etcd/alpha/README.txt", 10);
-    upload(
-        &minio,
-        files.path(),
-        "etcd/beta/20260101T003000Z-r7.db",
-        5000,
-    );
-    upload(&minio, files.path(), "elsewhere/gamma/x.db", 1);
+
+    let listed = run(etcdbak()
+        .args(["list", "--cluster", "alpha", "-o", "json"])
+        .args(s3_flags(&minio)));
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let sizes: Vec<f64> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["sizeBytes"].as_f64().unwrap())
+        .collect();
+    assert_eq!(sizes.len(), 2, "{listed}");
+    assert!(sizes[0] > sizes[1], "the second backup should be the bigger one: {sizes:?}");
 
     let port = free_port();
     let mut exporter = Proc::spawn(
@@ -448,11 +465,7 @@ fn exporter_reports_each_clusters_newest_backup_from_a_real_minio() {
             .arg("s3-exporter")
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
-            .args(["--bucket", "backups", "--prefix", "etcd", "--suffix", ".db"])
-            .env("ETCDBAK_S3_ENDPOINT", &minio.url)
-            .env("ETCDBAK_S3_PATH_STYLE", "true")
-            .env("AWS_ACCESS_KEY_ID", USER)
-            .env("AWS_SECRET_ACCESS_KEY", PASSWORD)
+            .args(s3_flags(&minio))
             .stdout(Stdio::null()),
     );
     wait_until("s3-exporter", Duration::from_secs(20), || {
@@ -463,37 +476,22 @@ fn exporter_reports_each_clusters_newest_backup_from_a_real_minio() {
     let (status, text) = http_get(port, "/metrics").unwrap();
     assert_eq!(status, 200, "{text}");
     assert_eq!(
-        sample(
-            &text,
-            "s3_list_success",
-            &[("bucket", "backups"), ("prefix", "etcd/")]
-        ),
+        sample(&text, "s3_list_success", &[("bucket", "backups"), ("prefix", "etcdbak/")]),
         Some(1.0),
         "{text}"
     );
-    let alpha = [("cluster", "alpha"), ("prefix", "etcd/alpha/")];
+    let alpha = [("cluster", "alpha"), ("prefix", "etcdbak/alpha/")];
     let date = sample(&text, "s3_last_modified_object_date", &alpha).expect(&text);
     assert!(
         date >= before.floor() - 1.0 && date <= after.ceil() + 1.0,
-        "alpha's newest backup time {date} is not the upload time [{before}, {after}]"
+        "alpha's newest backup time {date} is not when it was stored [{before}, {after}]"
     );
-    assert_eq!(
-        sample(&text, "s3_last_modified_object_size_bytes", &alpha),
-        Some(1000.0)
-    );
-    assert_eq!(
-        sample(&text, "s3_previous_object_size_bytes", &alpha),
-        Some(3000.0)
-    );
-    // The README is not a backup (--suffix .db).
-    assert_eq!(sample(&text, "s3_objects", &alpha), Some(2.0));
+    assert_eq!(sample(&text, "s3_last_modified_object_size_bytes", &alpha), Some(sizes[0]));
+    assert_eq!(sample(&text, "s3_previous_object_size_bytes", &alpha), Some(sizes[1]));
+    assert_eq!(sample(&text, "s3_objects", &alpha), Some(2.0), "{text}");
     let beta = [("cluster", "beta")];
-    assert_eq!(
-        sample(&text, "s3_last_modified_object_size_bytes", &beta),
-        Some(5000.0)
-    );
+    assert!(sample(&text, "s3_last_modified_object_size_bytes", &beta).is_some(), "{text}");
     assert_eq!(sample(&text, "s3_previous_object_size_bytes", &beta), None);
-    assert!(!text.contains("gamma"), "{text}");
 
     // The scrape is valid exposition format by Prometheus' own linter.
     let mut check = Command::new(rig_bin("promtool"))
@@ -503,12 +501,7 @@ fn exporter_reports_each_clusters_newest_backup_from_a_real_minio() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    check
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
+    check.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
     let out = check.wait_with_output().unwrap();
     assert!(
         out.status.success(),
@@ -517,15 +510,13 @@ fn exporter_reports_each_clusters_newest_backup_from_a_real_minio() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    // s3_exporter's probe interface, one prefix at a time.
-    let (status, probe) = http_get(port, "/probe?bucket=backups&prefix=etcd%2Falpha%2F").unwrap();
+    // s3_exporter's probe interface, one prefix at a time (generic: every object, here the README too).
+    let (status, probe) =
+        http_get(port, "/probe?bucket=backups&prefix=etcdbak%2Falpha%2F&suffix=.db").unwrap();
     assert_eq!(status, 200);
-    let labels = [("bucket", "backups"), ("prefix", "etcd/alpha/")];
-    assert_eq!(
-        sample(&probe, "s3_last_modified_object_date", &labels),
-        Some(date)
-    );
-    assert_eq!(sample(&probe, "s3_objects", &labels), Some(2.0));
+    let labels = [("bucket", "backups"), ("prefix", "etcdbak/alpha/")];
+    assert_eq!(sample(&probe, "s3_last_modified_object_date", &labels), Some(date));
+    assert_eq!(sample(&probe, "s3_objects", &labels), Some(2.0), "{probe}");
 
     // A bucket that does not exist is a failed listing, not a failed scrape.
     let (status, probe) = http_get(port, "/probe?bucket=nope&prefix=x").unwrap();
