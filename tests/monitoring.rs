@@ -10,6 +10,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::etcd::EtcdCluster;
+use common::minio::Minio;
 use common::{etcdbak, free_port, rig_bin, wait_until, Proc};
 
 fn repo() -> PathBuf {
@@ -309,57 +310,6 @@ fn prometheus_rule_renders_the_same_rules_as_the_plain_file() {
 
 // --- the exporter against a real MinIO -----------------------------------------------------------------------
 
-const USER: &str = "rigadmin";
-const PASSWORD: &str = "rigadmin-secret";
-
-struct Minio {
-    _proc: Proc,
-    _dir: tempfile::TempDir,
-    url: String,
-}
-
-fn start_minio() -> Minio {
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let console = free_port();
-    let proc = Proc::spawn(
-        "minio",
-        Command::new(rig_bin("minio"))
-            .args(["server", "--quiet"])
-            .arg("--address")
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--console-address")
-            .arg(format!("127.0.0.1:{console}"))
-            .arg(dir.path().join("data"))
-            .env("MINIO_ROOT_USER", USER)
-            .env("MINIO_ROOT_PASSWORD", PASSWORD)
-            .env("MINIO_BROWSER", "off")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    );
-    let url = format!("http://127.0.0.1:{port}");
-    wait_until("minio", Duration::from_secs(30), || {
-        http_get(port, "/minio/health/ready").is_some_and(|(s, _)| s == 200)
-    });
-    Minio {
-        _proc: proc,
-        _dir: dir,
-        url,
-    }
-}
-
-fn mc(minio: &Minio, args: &[&str]) {
-    let config = tempfile::tempdir().unwrap();
-    let host = minio
-        .url
-        .replace("http://", &format!("http://{USER}:{PASSWORD}@"));
-    run(Command::new(rig_bin("mc"))
-        .args(["--config-dir"])
-        .arg(config.path())
-        .args(args)
-        .env("MC_HOST_rig", host));
-}
-
 /// A plain HTTP/1.1 GET on loopback: (status, body).
 fn http_get(port: u16, target: &str) -> Option<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
@@ -407,47 +357,42 @@ fn backup(etcd: &EtcdCluster, minio: &Minio, cluster: &str, scratch: &Path) -> (
         .arg(dir.path())
         .args(["--cluster", cluster]));
     let before = now();
-    run(etcdbak()
-        .arg("store")
-        .arg("--dir")
-        .arg(dir.path())
-        .args(["--cluster", cluster])
-        .args(s3_flags(minio)));
+    run(minio.creds_env(
+        etcdbak()
+            .arg("store")
+            .arg("--dir")
+            .arg(dir.path())
+            .args(["--cluster", cluster])
+            .args(s3_flags(minio)),
+    ));
     (before, now())
 }
 
 fn s3_flags(minio: &Minio) -> Vec<String> {
-    ["--s3-endpoint", &minio.url, "--bucket", "backups", "--prefix", "etcdbak"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+    let mut args = minio.s3_args();
+    args.extend(["--prefix".to_string(), "etcdbak".to_string()]);
+    args
 }
 
 #[test]
 fn exporter_reports_each_clusters_newest_backup_from_a_real_minio() {
-    let minio = start_minio();
-    mc(&minio, &["mb", "rig/backups"]);
+    let minio = Minio::start();
     let etcd = EtcdCluster::start(1, false);
     etcd.put_keys("first/", 200, 256);
     let scratch = tempfile::tempdir().unwrap();
-    std::env::set_var("AWS_ACCESS_KEY_ID", USER);
-    std::env::set_var("AWS_SECRET_ACCESS_KEY", PASSWORD);
     backup(&etcd, &minio, "alpha", scratch.path());
     // More data, so the newest backup and the one before differ in size.
     etcd.put_keys("second/", 2000, 256);
     let (before, after) = backup(&etcd, &minio, "alpha", scratch.path());
     backup(&etcd, &minio, "beta", scratch.path());
     // A file that is not a backup, inside a cluster's prefix: never counted.
-    let stray = scratch.path().join("README.txt");
-    std::fs::write(&stray, "not a backup").unwrap();
-    mc(
-        &minio,
-        &["cp", "--quiet", stray.to_str().unwrap(), "rig/backups/etcdbak/alpha/README.txt"],
-    );
+    minio.put("etcdbak/alpha/README.txt", b"not a backup");
 
-    let listed = run(etcdbak()
-        .args(["list", "--cluster", "alpha", "-o", "json"])
-        .args(s3_flags(&minio)));
+    let listed = run(minio.creds_env(
+        etcdbak()
+            .args(["list", "--cluster", "alpha", "-o", "json"])
+            .args(s3_flags(&minio)),
+    ));
     let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
     let sizes: Vec<f64> = listed
         .as_array()
@@ -456,17 +401,22 @@ fn exporter_reports_each_clusters_newest_backup_from_a_real_minio() {
         .map(|b| b["sizeBytes"].as_f64().unwrap())
         .collect();
     assert_eq!(sizes.len(), 2, "{listed}");
-    assert!(sizes[0] > sizes[1], "the second backup should be the bigger one: {sizes:?}");
+    assert!(
+        sizes[0] > sizes[1],
+        "the second backup should be the bigger one: {sizes:?}"
+    );
 
     let port = free_port();
     let mut exporter = Proc::spawn(
         "etcdbak s3-exporter",
-        etcdbak()
-            .arg("s3-exporter")
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .args(s3_flags(&minio))
-            .stdout(Stdio::null()),
+        minio.creds_env(
+            etcdbak()
+                .arg("s3-exporter")
+                .arg("--listen")
+                .arg(format!("127.0.0.1:{port}"))
+                .args(s3_flags(&minio))
+                .stdout(Stdio::null()),
+        ),
     );
     wait_until("s3-exporter", Duration::from_secs(20), || {
         assert!(exporter.is_running(), "etcdbak s3-exporter exited");
@@ -476,7 +426,11 @@ fn exporter_reports_each_clusters_newest_backup_from_a_real_minio() {
     let (status, text) = http_get(port, "/metrics").unwrap();
     assert_eq!(status, 200, "{text}");
     assert_eq!(
-        sample(&text, "s3_list_success", &[("bucket", "backups"), ("prefix", "etcdbak/")]),
+        sample(
+            &text,
+            "s3_list_success",
+            &[("bucket", "backups"), ("prefix", "etcdbak/")]
+        ),
         Some(1.0),
         "{text}"
     );
@@ -486,11 +440,20 @@ fn exporter_reports_each_clusters_newest_backup_from_a_real_minio() {
         date >= before.floor() - 1.0 && date <= after.ceil() + 1.0,
         "alpha's newest backup time {date} is not when it was stored [{before}, {after}]"
     );
-    assert_eq!(sample(&text, "s3_last_modified_object_size_bytes", &alpha), Some(sizes[0]));
-    assert_eq!(sample(&text, "s3_previous_object_size_bytes", &alpha), Some(sizes[1]));
+    assert_eq!(
+        sample(&text, "s3_last_modified_object_size_bytes", &alpha),
+        Some(sizes[0])
+    );
+    assert_eq!(
+        sample(&text, "s3_previous_object_size_bytes", &alpha),
+        Some(sizes[1])
+    );
     assert_eq!(sample(&text, "s3_objects", &alpha), Some(2.0), "{text}");
     let beta = [("cluster", "beta")];
-    assert!(sample(&text, "s3_last_modified_object_size_bytes", &beta).is_some(), "{text}");
+    assert!(
+        sample(&text, "s3_last_modified_object_size_bytes", &beta).is_some(),
+        "{text}"
+    );
     assert_eq!(sample(&text, "s3_previous_object_size_bytes", &beta), None);
 
     // The scrape is valid exposition format by Prometheus' own linter.
@@ -501,7 +464,12 @@ fn exporter_reports_each_clusters_newest_backup_from_a_real_minio() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    check.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    check
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
     let out = check.wait_with_output().unwrap();
     assert!(
         out.status.success(),
@@ -511,11 +479,17 @@ fn exporter_reports_each_clusters_newest_backup_from_a_real_minio() {
     );
 
     // s3_exporter's probe interface, one prefix at a time (generic: every object, here the README too).
-    let (status, probe) =
-        http_get(port, "/probe?bucket=backups&prefix=etcdbak%2Falpha%2F&suffix=.db").unwrap();
+    let (status, probe) = http_get(
+        port,
+        "/probe?bucket=backups&prefix=etcdbak%2Falpha%2F&suffix=.db",
+    )
+    .unwrap();
     assert_eq!(status, 200);
     let labels = [("bucket", "backups"), ("prefix", "etcdbak/alpha/")];
-    assert_eq!(sample(&probe, "s3_last_modified_object_date", &labels), Some(date));
+    assert_eq!(
+        sample(&probe, "s3_last_modified_object_date", &labels),
+        Some(date)
+    );
     assert_eq!(sample(&probe, "s3_objects", &labels), Some(2.0), "{probe}");
 
     // A bucket that does not exist is a failed listing, not a failed scrape.
