@@ -137,6 +137,9 @@ fn restore_drill_follows_the_guide_to_a_healthy_three_member_cluster() {
         tls.key.display().to_string(),
         "--workdir".into(),
         etcd.dir().display().to_string(),
+        // Fixed, so the text and markdown renderings (made a second apart) are comparable line by line.
+        "--token".into(),
+        "drill-restored".into(),
     ];
     for i in 0..etcd.len() {
         guide_args.push("--member".into());
@@ -151,6 +154,10 @@ fn restore_drill_follows_the_guide_to_a_healthy_three_member_cluster() {
     let cmds = commands(&text);
     assert_eq!(cmds, markdown_commands(&md), "text and markdown disagree");
     assert!(text.contains("1. Suspend backups"), "{text}");
+    assert!(
+        text.contains("--initial-cluster-token drill-restored "),
+        "{text}"
+    );
 
     // The snapshot's revision, from the guide's own header ("... (revision N, ...").
     let revision: i64 = text
