@@ -495,6 +495,12 @@ fn validate(c: &Config, file: &str) -> Result<(), Error> {
         ("storeContainer", &c.store_container),
         ("cleanupContainer", &c.cleanup_container),
     ] {
+        if container.name.is_empty() {
+            return Err(invalid(
+                field,
+                "has no name: give the container one, e.g. `name: store`".into(),
+            ));
+        }
         if !is_dns_label(&container.name) {
             return Err(invalid(
                 field,
@@ -599,7 +605,7 @@ mod tests {
             ),
             (
                 "storeContainer:\n  image: x\n",
-                &["line 2", "missing field `name`"],
+                &["storeContainer has no name"],
             ),
             (
                 "storeContainer:\n  name: Store_1\n",
