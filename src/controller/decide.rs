@@ -50,7 +50,10 @@ pub enum JobPhase {
     Running,
     Succeeded,
     /// Failed `seconds_ago` seconds ago (from its Failed condition); `attempt` is the Job's attempt number.
-    Failed { attempt: u32, seconds_ago: u64 },
+    Failed {
+        attempt: u32,
+        seconds_ago: u64,
+    },
 }
 
 /// What the deletion of a Cluster does next.
@@ -137,13 +140,21 @@ mod tests {
                 Some(failed(1, 29)),
                 CleanupStep::BackoffFor(Duration::from_secs(1)),
             ),
-            (true, Some(failed(1, 30)), CleanupStep::Retry { next_attempt: 2 }),
+            (
+                true,
+                Some(failed(1, 30)),
+                CleanupStep::Retry { next_attempt: 2 },
+            ),
             (
                 true,
                 Some(failed(3, 60)),
                 CleanupStep::BackoffFor(Duration::from_secs(60)),
             ),
-            (true, Some(failed(3, 120)), CleanupStep::Retry { next_attempt: 4 }),
+            (
+                true,
+                Some(failed(3, 120)),
+                CleanupStep::Retry { next_attempt: 4 },
+            ),
         ];
         for (had_backup, job, want) in cases {
             assert_eq!(
@@ -165,15 +176,50 @@ mod tests {
     #[test]
     fn condition_keeps_transition_time_when_status_holds() {
         let mut c = Vec::new();
-        set_condition(&mut c, BACKUP_SCHEDULED, true, "Scheduled", "ok", Some(1), "t1");
+        set_condition(
+            &mut c,
+            BACKUP_SCHEDULED,
+            true,
+            "Scheduled",
+            "ok",
+            Some(1),
+            "t1",
+        );
         let before = c.clone();
-        set_condition(&mut c, BACKUP_SCHEDULED, true, "Scheduled", "ok", Some(1), "t2");
-        assert_eq!(c, before, "same condition must compare equal (no status write)");
-        set_condition(&mut c, BACKUP_SCHEDULED, false, "InvalidSchedule", "bad", Some(2), "t3");
+        set_condition(
+            &mut c,
+            BACKUP_SCHEDULED,
+            true,
+            "Scheduled",
+            "ok",
+            Some(1),
+            "t2",
+        );
+        assert_eq!(
+            c, before,
+            "same condition must compare equal (no status write)"
+        );
+        set_condition(
+            &mut c,
+            BACKUP_SCHEDULED,
+            false,
+            "InvalidSchedule",
+            "bad",
+            Some(2),
+            "t3",
+        );
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].last_transition_time, "t3");
         assert_eq!(c[0].reason, "InvalidSchedule");
-        set_condition(&mut c, CLEANUP_PENDING, true, "CleanupRunning", "x", Some(2), "t4");
+        set_condition(
+            &mut c,
+            CLEANUP_PENDING,
+            true,
+            "CleanupRunning",
+            "x",
+            Some(2),
+            "t4",
+        );
         assert_eq!(c.len(), 2);
         remove_condition(&mut c, CLEANUP_PENDING);
         assert_eq!(c.len(), 1);

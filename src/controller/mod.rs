@@ -252,7 +252,10 @@ pub async fn run_reconcile(args: ReconcileArgs) -> Result<()> {
             }
         }
         let fresh = api.get_opt(&name).await.ok().flatten();
-        let status = fresh.as_ref().and_then(|c| c.status.clone()).unwrap_or_default();
+        let status = fresh
+            .as_ref()
+            .and_then(|c| c.status.clone())
+            .unwrap_or_default();
         let (outcome, detail) = match &result {
             Ok(_) => (
                 "ok",
@@ -393,7 +396,11 @@ pub async fn run_watch(args: WatchArgs) -> Result<()> {
     let lease_ns = args
         .lease_namespace
         .clone()
-        .or_else(|| std::env::var("POD_NAMESPACE").ok().filter(|s| !s.is_empty()))
+        .or_else(|| {
+            std::env::var("POD_NAMESPACE")
+                .ok()
+                .filter(|s| !s.is_empty())
+        })
         .unwrap_or_else(|| job_ns.clone());
     let metrics = Arc::new(Metrics::new());
 
@@ -441,7 +448,9 @@ pub async fn run_watch(args: WatchArgs) -> Result<()> {
         match lock.try_acquire_or_renew().await {
             Ok(true) => break,
             Ok(false) => {}
-            Err(e) => tracing::warn!("leader election: cannot read or write Lease {lease_ref}: {e}"),
+            Err(e) => {
+                tracing::warn!("leader election: cannot read or write Lease {lease_ref}: {e}")
+            }
         }
         let mut rx = stop_rx.clone();
         tokio::select! {
@@ -562,13 +571,16 @@ pub async fn run_watch(args: WatchArgs) -> Result<()> {
             Api::<CronJob>::namespaced(client.clone(), &job_ns),
             owned.clone(),
         )
-        .owns(Api::<Secret>::namespaced(client.clone(), &job_ns), owned.clone())
+        .owns(
+            Api::<Secret>::namespaced(client.clone(), &job_ns),
+            owned.clone(),
+        )
         .watches(
             Api::<Job>::namespaced(client.clone(), &job_ns),
             owned,
             |job: Job| {
-                job.labels()
-                    .get(template::LABEL_CLUSTER)
+                job.annotations()
+                    .get(template::CLUSTER_ANNOTATION)
                     .map(|c| ObjectRef::<Cluster>::new(c))
             },
         )
@@ -594,7 +606,8 @@ pub async fn run_watch(args: WatchArgs) -> Result<()> {
         let _ = server.await;
         return Err(Error::LeadershipLost { lease: lease_ref }.into());
     }
-    if let Some(e) = ns_change.lock().unwrap_or_else(|e| e.into_inner()).take() {
+    let ns_changed = ns_change.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(e) = ns_changed {
         let _ = stop_tx.send(true);
         let _ = lock.release().await;
         let _ = server.await;

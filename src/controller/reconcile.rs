@@ -176,16 +176,10 @@ async fn source_tls(cluster: &Cluster, ctx: &Context) -> Result<Option<Secret>, 
     };
     let ns = &cluster.spec.namespace;
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
-    match api.get_opt(secret).await {
-        Ok(Some(s)) => Ok(Some(s)),
-        Ok(None) => Err(Error::Invalid {
-            reason: "MissingSecret",
-            message: format!(
-                "the TLS Secret {ns}/{secret} named in spec.tlsSecret does not exist: create it (keys ca.crt, tls.crt, tls.key) or fix spec.tlsSecret"
-            ),
-        }),
-        Err(source) => Err(Error::kube(format!("read the TLS Secret {ns}/{secret}"), source)),
-    }
+    // Not found is Ok(None): rendering turns it into a condition that names the Secret.
+    api.get_opt(secret)
+        .await
+        .map_err(|source| Error::kube(format!("read the TLS Secret {ns}/{secret}"), source))
 }
 
 /// Renders what the Cluster should have; bad input becomes [`Error::Invalid`].
@@ -195,20 +189,10 @@ pub async fn desired(
     ctx: &Context,
 ) -> Result<template::Desired, Error> {
     let tls = source_tls(cluster, ctx).await?;
-    let mut desired =
-        template::render_backup(cluster, tls.as_ref(), config).map_err(|e| Error::Invalid {
-            reason: e.reason(),
-            message: e.to_string(),
-        })?;
-    // Owned by the Cluster: the Controller maps their changes back to it, and the garbage collector
-    // removes them once the Cluster is gone.
-    if let Some(owner) = cluster.controller_owner_ref(&()) {
-        desired.cron_job.metadata.owner_references = Some(vec![owner.clone()]);
-        if let Some(s) = desired.tls_secret.as_mut() {
-            s.metadata.owner_references = Some(vec![owner]);
-        }
-    }
-    Ok(desired)
+    template::render_backup(cluster, tls.as_ref(), config).map_err(|e| Error::Invalid {
+        reason: e.reason(),
+        message: e.to_string(),
+    })
 }
 
 fn hash_of<K: Resource>(obj: &K) -> Option<&String> {
@@ -258,7 +242,11 @@ where
 }
 
 /// Writes `status` only when it differs from what the Cluster has.
-async fn patch_status(cluster: &Cluster, status: ClusterStatus, ctx: &Context) -> Result<bool, Error> {
+async fn patch_status(
+    cluster: &Cluster,
+    status: ClusterStatus,
+    ctx: &Context,
+) -> Result<bool, Error> {
     if cluster.status.as_ref() == Some(&status) {
         return Ok(false);
     }
@@ -354,7 +342,7 @@ async fn apply(cluster: &Cluster, ctx: &Context) -> Result<Action, Error> {
         }
     }
     let cj_name = desired.cron_job.name_any();
-    let created = !status.cron_job_name.is_some();
+    let created = status.cron_job_name.is_none();
     if apply_if_changed(&cron_jobs, &desired.cron_job, "CronJob").await? {
         wrote.push("CronJob");
     }
@@ -414,7 +402,11 @@ fn job_phase(job: &Job) -> JobPhase {
         .as_ref()
         .and_then(|s| s.conditions.clone())
         .unwrap_or_default();
-    let is = |t: &str| conditions.iter().any(|c| c.type_ == t && c.status == "True");
+    let is = |t: &str| {
+        conditions
+            .iter()
+            .any(|c| c.type_ == t && c.status == "True")
+    };
     if is("Complete") || is("SuccessCriteriaMet") {
         return JobPhase::Succeeded;
     }
@@ -504,6 +496,14 @@ async fn cleanup_progress(cluster: &Cluster, ctx: &Context) -> Result<Option<Act
         .get_opt(&job_name)
         .await
         .map_err(|e| Error::kube(format!("read the cleanup Job {ns}/{job_name}"), e))?;
+    // A cleanup Job left (for its logs) by an earlier Cluster of the same name is not ours.
+    if let Some(job) = &live_job {
+        let job_uid = job.annotations().get(template::CLUSTER_UID_ANNOTATION);
+        if job_uid.is_some() && job_uid != cluster.meta().uid.as_ref() {
+            delete_if_present(&jobs, &job_name, "the stale cleanup Job").await?;
+            return Ok(Some(Action::requeue(Duration::from_secs(1))));
+        }
+    }
     let phase = live_job.as_ref().map(job_phase);
     let now = now_rfc3339();
     let generation = cluster.meta().generation;
@@ -613,7 +613,14 @@ async fn cleanup_progress(cluster: &Cluster, ctx: &Context) -> Result<Option<Act
                 &now,
             );
             if patch_status(cluster, status, ctx).await? {
-                publish(ctx, cluster, EventType::Warning, "CleanupJobFailed", &message).await;
+                publish(
+                    ctx,
+                    cluster,
+                    EventType::Warning,
+                    "CleanupJobFailed",
+                    &message,
+                )
+                .await;
             }
             Err(Error::CleanupJobFailed {
                 job: format!("{ns}/{job_name}"),
@@ -639,8 +646,8 @@ async fn create_cleanup_job(
         .annotations
         .get_or_insert_with(Default::default)
         .insert(ATTEMPT_ANNOTATION.to_string(), attempt.to_string());
-    // Deliberately not owned by the Cluster: a foreground deletion would have the garbage collector
-    // delete the cleanup Job while it runs. finish_cleanup deletes it.
+    // Not owned by the Cluster: a foreground deletion would have the garbage collector delete the cleanup
+    // Job while it runs, and its logs should outlive the Cluster (ttlSecondsAfterFinished removes it).
     job.metadata.owner_references = None;
     let job_name = job.name_any();
     match jobs.create(&PostParams::default(), &job).await {
@@ -677,10 +684,8 @@ async fn finish_cleanup(cluster: &Cluster, ctx: &Context) -> Result<Action, Erro
     let ns = job_namespace(&config);
     let cron_jobs: Api<CronJob> = Api::namespaced(ctx.client.clone(), &ns);
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
-    let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), &ns);
     delete_if_present(&cron_jobs, &template::cron_job_name(&name), "CronJob").await?;
     delete_if_present(&secrets, &template::tls_secret_name(&name), "Secret").await?;
-    delete_if_present(&jobs, &template::cleanup_job_name(&name), "Job").await?;
     ctx.metrics.forget_cluster(&name);
     ctx.set_note(&name, "cleanup done, finalizer removed");
     Ok(Action::await_change())
