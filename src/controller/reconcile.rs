@@ -496,8 +496,12 @@ async fn cleanup_progress(cluster: &Cluster, ctx: &Context) -> Result<Option<Act
         .get_opt(&job_name)
         .await
         .map_err(|e| Error::kube(format!("read the cleanup Job {ns}/{job_name}"), e))?;
-    // A cleanup Job left (for its logs) by an earlier Cluster of the same name is not ours.
     if let Some(job) = &live_job {
+        // Someone deletes it; wait until it is gone rather than judge a Job on its way out.
+        if job.metadata.deletion_timestamp.is_some() {
+            return Ok(Some(Action::requeue(Duration::from_secs(2))));
+        }
+        // A cleanup Job left (for its logs) by an earlier Cluster of the same name is not ours.
         let job_uid = job.annotations().get(template::CLUSTER_UID_ANNOTATION);
         if job_uid.is_some() && job_uid != cluster.meta().uid.as_ref() {
             delete_if_present(&jobs, &job_name, "the stale cleanup Job").await?;
