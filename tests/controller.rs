@@ -565,6 +565,10 @@ struct Watcher {
 }
 
 fn start_watch(config: &Path, identity: &str, log: &Path) -> Watcher {
+    start_watch_with(config, identity, log, &[])
+}
+
+fn start_watch_with(config: &Path, identity: &str, log: &Path, extra: &[&str]) -> Watcher {
     let port = free_port();
     let log = std::fs::File::create(log).unwrap();
     let proc = Proc::spawn(
@@ -578,6 +582,7 @@ fn start_watch(config: &Path, identity: &str, log: &Path) -> Watcher {
             .args(["--lease-namespace", JOB_NS, "--lease-name", "etcdbak-test"])
             .args(["--identity", identity, "--lease-duration", "4s"])
             .args(["--config-poll", "1s"])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(log),
     );
@@ -891,6 +896,24 @@ async fn reconcile_command_dry_run_table_and_hundred_clusters() {
         leading.elapsed(),
         start.elapsed()
     );
+    let clusters: Api<Cluster> = Api::all(client.clone());
+    eventually("100 statuses", Duration::from_secs(120), || async {
+        let list = clusters.list(&ListParams::default()).await.unwrap().items;
+        names.iter().all(|n| {
+            list.iter().any(|c| {
+                &c.name_any() == n && c.status.as_ref().is_some_and(|s| s.cron_job_name.is_some())
+            })
+        })
+    })
+    .await;
+    println!(
+        "MEASURE: ... and their status written: {:.2?} after it became leader",
+        leading.elapsed()
+    );
+    // Let in-flight work finish, then stop it: the next pass should find nothing to do.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    sigterm(&w.proc);
+    tokio::time::sleep(Duration::from_secs(1)).await;
     drop(w);
 
     // One idle pass of `etcdbak reconcile` over all of them: zero writes.
@@ -913,6 +936,38 @@ async fn reconcile_command_dry_run_table_and_hundred_clusters() {
         "MEASURE: idle `etcdbak reconcile` pass over {n} Clusters: {total} writes ({writes:?}) in {took:.2?}"
     );
     assert_eq!(total, 0, "an idle pass must not write: {writes:?}");
+
+    // `etcdbak watch` over the same converged Clusters, resyncing every 2s: its start (a full list and
+    // reconcile of every Cluster) and its resyncs write nothing either.
+    let before = write_counts(&client).await;
+    let w = start_watch_with(
+        &config,
+        "replica-many",
+        &dir.path().join("resync.log"),
+        &["--resync", "2s"],
+    );
+    eventually(
+        "the controller to lead",
+        Duration::from_secs(30),
+        || async { leader_gauge(&w).await == Some(1) },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let (_, body) = http_get(&format!("{}/metrics", w.metrics)).await.unwrap();
+    let reconciles: f64 = body
+        .lines()
+        .find_map(|l| l.strip_prefix("etcdbak_reconcile_total{result=\"success\"} "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0);
+    let writes = writes_between(&before, &write_counts(&client).await);
+    let total: u64 = writes.values().sum();
+    println!(
+        "MEASURE: `etcdbak watch` start + 2s resyncs over {n} idle Clusters: {reconciles} reconciles, {total} writes ({writes:?})"
+    );
+    assert!(reconciles >= 2.0 * n as f64, "it did resync: {reconciles}");
+    assert_eq!(total, 0, "idle resyncs must not write: {writes:?}");
+    sigterm(&w.proc);
+    drop(w);
 
     // One invalid Cluster makes the pass fail, with the table naming it.
     let mut bad = new_cluster("many-bad", "tenant-many");
