@@ -64,6 +64,92 @@ impl KubeRig {
     }
 }
 
+impl KubeRig {
+    /// A client that authenticates with a bearer token (a ServiceAccount's), to test RBAC for real.
+    pub async fn client_for_token(&self, token: &str) -> Client {
+        let dir = self._dir.path();
+        let text = format!(
+            "apiVersion: v1
+kind: Config
+clusters:
+- name: rig
+  cluster:
+    server: {}
+    certificate-authority: {}
+users:
+- name: sa
+  user:
+    token: {token}
+contexts:
+- name: rig
+  context:
+    cluster: rig
+    user: sa
+current-context: rig
+",
+            self.url,
+            dir.join("ca.crt").display()
+        );
+        let kc = Kubeconfig::from_yaml(&text).expect("token kubeconfig");
+        let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+            .await
+            .expect("loading the token kubeconfig");
+        Client::try_from(config).expect("building a kube client")
+    }
+}
+
+/// Server-side applies every document of a multi-document YAML stream (what `kubectl apply
+/// --server-side` does), resolving each kind through discovery. `dry_run` asks the apiserver to validate
+/// and admit without persisting.
+pub async fn apply_manifests(
+    client: &Client,
+    yaml: &str,
+    manager: &str,
+    dry_run: bool,
+) -> Vec<String> {
+    use kube::api::DynamicObject;
+    use kube::core::GroupVersionKind;
+    use kube::discovery::{Discovery, Scope};
+    use serde::Deserialize;
+
+    let discovery = Discovery::new(client.clone())
+        .run()
+        .await
+        .expect("apiserver discovery");
+    let mut applied = Vec::new();
+    for doc in serde_yaml::Deserializer::from_str(yaml) {
+        let value = serde_yaml::Value::deserialize(doc).expect("a YAML document");
+        if value.is_null() {
+            continue;
+        }
+        let obj: DynamicObject = serde_yaml::from_value(value).expect("a Kubernetes object");
+        let types = obj.types.clone().expect("apiVersion and kind");
+        let gvk = GroupVersionKind::try_from(&types).expect("a group/version/kind");
+        let (ar, caps) = discovery
+            .resolve_gvk(&gvk)
+            .unwrap_or_else(|| panic!("the apiserver does not serve {gvk:?}"));
+        let name = obj.metadata.name.clone().expect("a name");
+        let api: Api<DynamicObject> = match caps.scope {
+            Scope::Namespaced => {
+                let ns = obj
+                    .metadata
+                    .namespace
+                    .clone()
+                    .unwrap_or_else(|| "default".into());
+                Api::namespaced_with(client.clone(), &ns, &ar)
+            }
+            Scope::Cluster => Api::all_with(client.clone(), &ar),
+        };
+        let mut params = PatchParams::apply(manager).force();
+        params.dry_run = dry_run;
+        api.patch(&name, &params, &Patch::Apply(&obj))
+            .await
+            .unwrap_or_else(|e| panic!("applying {} {name}: {e}", types.kind));
+        applied.push(format!("{}/{name}", types.kind));
+    }
+    applied
+}
+
 /// Kills `child_pid` once this test process is gone, even when it dies without running destructors (the
 /// shared rig lives in a static, which is never dropped).
 fn reap_with_test_process(child_pid: u32) {
