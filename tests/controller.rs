@@ -721,6 +721,120 @@ async fn killed_mid_deletion_the_restarted_controller_runs_cleanup_exactly_once(
     assert_eq!(cleanup_jobs(&client, name).await.len(), 1);
 }
 
+/// Lays the config out as a ConfigMap volume does: `config.yaml -> ..data/config.yaml`, `..data` a symlink
+/// to a timestamped dir. An update writes a new dir and swaps `..data` atomically.
+fn configmap_volume_write(dir: &Path, generation: u32, text: &str) -> PathBuf {
+    let data_dir = dir.join(format!("..2026_{generation}"));
+    std::fs::create_dir_all(&data_dir).unwrap();
+    std::fs::write(data_dir.join("config.yaml"), text).unwrap();
+    let tmp = dir.join("..data_tmp");
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(data_dir.file_name().unwrap(), &tmp).unwrap();
+    std::fs::rename(&tmp, dir.join("..data")).unwrap();
+    let link = dir.join("config.yaml");
+    if std::fs::symlink_metadata(&link).is_err() {
+        std::os::unix::fs::symlink("..data/config.yaml", &link).unwrap();
+    }
+    link
+}
+
+#[tokio::test]
+async fn watch_follows_a_configmap_update_and_reports_pending_cleanup() {
+    let _serial = serial().await;
+    let client = rig().client().await;
+    let name = "cfgwatch";
+    tenant(&client, "tenant-cfg").await;
+    let dir = tempfile::tempdir().unwrap();
+    let base = format!(
+        "jobNamespace: {JOB_NS}\ndefaultSchedule: \"H/20 * * * *\"\nimage: registry.example/etcdbak:test\n"
+    );
+    let config = configmap_volume_write(dir.path(), 1, &base);
+    let w = start_watch(&config, "replica-cfg", &dir.path().join("watch.log"));
+    create_cluster(&client, &new_cluster(name, "tenant-cfg")).await;
+    eventually("the CronJob", Duration::from_secs(60), || async {
+        cron_job(&client, name).await.is_some()
+    })
+    .await;
+
+    // The admin changes the schedule default and the snapshot image in the ConfigMap.
+    configmap_volume_write(
+        dir.path(),
+        2,
+        &format!(
+            "jobNamespace: {JOB_NS}\ndefaultSchedule: \"H 4 * * *\"\nimage: registry.example/etcdbak:v2\n"
+        ),
+    );
+    let want = etcdbak::schedule::expand("H 4 * * *", name).unwrap();
+    eventually(
+        "the CronJob to follow the config",
+        Duration::from_secs(30),
+        || async {
+            cron_job(&client, name).await.is_some_and(|cj| {
+                let spec = cj.spec.unwrap();
+                let pod = spec.job_template.spec.unwrap().template.spec.unwrap();
+                spec.schedule == want
+                    && pod.init_containers.unwrap_or_default()[0].image.as_deref()
+                        == Some("registry.example/etcdbak:v2")
+            })
+        },
+    )
+    .await;
+
+    // An invalid config is refused: the last good one stays in force.
+    configmap_volume_write(dir.path(), 3, "jobNamespace: [not, a, string]\n");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        leader_gauge(&w).await == Some(1),
+        "still running and leading after a bad config"
+    );
+
+    // While the cleanup is pending, the metrics say so (the CleanupStuck alert reads these).
+    delete_cluster(&client, name).await;
+    eventually("the cleanup Job", Duration::from_secs(30), || async {
+        !cleanup_jobs(&client, name).await.is_empty()
+    })
+    .await;
+    let metrics_url = format!("{}/metrics", w.metrics);
+    eventually(
+        "pending-cleanup metrics",
+        Duration::from_secs(10),
+        || async {
+            let body = http_get(&metrics_url)
+                .await
+                .map(|r| r.1)
+                .unwrap_or_default();
+            body.contains("etcdbak_cleanups_pending 1")
+                && body.contains(&format!(
+                    "etcdbak_cluster_deletion_timestamp_seconds{{cluster=\"{name}\"}}"
+                ))
+        },
+    )
+    .await;
+    finish_job(
+        &client,
+        &template::cleanup_job_name(name),
+        true,
+        Duration::ZERO,
+    )
+    .await;
+    let api: Api<Cluster> = Api::all(client.clone());
+    eventually(
+        "the Cluster to be deleted",
+        Duration::from_secs(30),
+        || async { api.get_opt(name).await.unwrap().is_none() },
+    )
+    .await;
+    eventually("its series to go", Duration::from_secs(10), || async {
+        let body = http_get(&metrics_url)
+            .await
+            .map(|r| r.1)
+            .unwrap_or_default();
+        body.contains("etcdbak_cleanups_pending 0")
+            && !body.contains(&format!("cluster=\"{name}\""))
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn two_replicas_elect_one_leader_and_metrics_pass_promtool() {
     let _serial = serial().await;

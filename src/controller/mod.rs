@@ -566,7 +566,23 @@ pub async fn run_watch(args: WatchArgs) -> Result<()> {
             }
         }
     };
-    Controller::new(clusters, watcher::Config::default().any_semantic())
+    let controller = Controller::new(clusters, watcher::Config::default().any_semantic());
+    // Clusters can vanish without a last reconcile (a finalizer removed by hand): drop their series.
+    let pruner = {
+        let store = controller.store();
+        let metrics = metrics.clone();
+        tokio::spawn(async move {
+            if store.wait_until_ready().await.is_err() {
+                return;
+            }
+            loop {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                let live = store.state().iter().map(|c| c.name_any()).collect();
+                metrics.retain_clusters(&live);
+            }
+        })
+    };
+    controller
         .owns(
             Api::<CronJob>::namespaced(client.clone(), &job_ns),
             owned.clone(),
@@ -601,6 +617,7 @@ pub async fn run_watch(args: WatchArgs) -> Result<()> {
     metrics.set_leader(false);
     let lost = *lost_rx.borrow();
     renewer.abort();
+    pruner.abort();
     if lost {
         let _ = stop_tx.send(true);
         let _ = server.await;
