@@ -52,7 +52,8 @@ pub const TLS_KEYS: [&str; 3] = ["ca.crt", "tls.crt", "tls.key"];
 /// Default etcd client port when `spec.service.port` is unset.
 pub const DEFAULT_ETCD_PORT: u16 = 2379;
 
-/// Env vars the controller sets on template containers; a template may not set them itself.
+/// Env vars the controller sets on the store container (the cleanup container gets all but `ETCDBAK_KEEP`);
+/// a template may not set them itself.
 pub const RESERVED_ENV: [&str; 8] = [
     "CLUSTER",
     "ETCDBAK_CLUSTER",
@@ -302,7 +303,7 @@ pub fn render_backup(
         Some(source_name) => Some(mirror_tls_secret(cluster, source_name, source_tls, config)?),
     };
 
-    let contract = contract_env(&name, keep);
+    let contract = contract_env(&name, keep, Role::Store);
     let store = template_container(
         &config.store_container,
         "store",
@@ -404,7 +405,7 @@ pub fn render_cleanup_job(cluster: &Cluster, config: &Config) -> Result<Job, Ren
     let name = cluster.name_any();
     // A Cluster whose keep is invalid must still be deletable: cleanup deletes everything anyway.
     let keep = effective_keep(cluster, config).unwrap_or(config.default_keep);
-    let contract = contract_env(&name, keep);
+    let contract = contract_env(&name, keep, Role::Cleanup);
     let cleanup = template_container(
         &config.cleanup_container,
         "cleanup",
@@ -502,9 +503,12 @@ fn mirror_tls_secret(
 
 /// The seed contract plus etcdbak's own names for the same values, in a fixed order (templates may refer
 /// to them as `$(CLUSTER)` in command and args, which Kubernetes expands only for earlier entries).
-fn contract_env(cluster: &str, keep: u32) -> Vec<EnvVar> {
+///
+/// The cleanup container gets no `ETCDBAK_KEEP`: `etcdbak prune` reads it as `--keep`, which conflicts with
+/// `--all`, so the default cleanup command would refuse to run.
+fn contract_env(cluster: &str, keep: u32, role: Role) -> Vec<EnvVar> {
     let keep = keep.to_string();
-    vec![
+    let mut out = vec![
         env("CLUSTER", cluster),
         env("ETCDBAK_CLUSTER", cluster),
         env("SNAPSHOT_DIR", BACKUP_DIR),
@@ -518,8 +522,17 @@ fn contract_env(cluster: &str, keep: u32) -> Vec<EnvVar> {
             &format!("{BACKUP_DIR}/{}", crate::backup::METADATA_FILE),
         ),
         env("KEEP", &keep),
-        env("ETCDBAK_KEEP", &keep),
-    ]
+    ];
+    if role == Role::Store {
+        out.push(env("ETCDBAK_KEEP", &keep));
+    }
+    out
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Store,
+    Cleanup,
 }
 
 /// Defaults a template may override with its own entry of the same name.
@@ -564,7 +577,7 @@ fn template_container(
     let own_env = c.env.take().unwrap_or_default();
     if let Some(bad) = own_env
         .iter()
-        .find(|e| RESERVED_ENV.contains(&e.name.as_str()))
+        .find(|e| contract.iter().any(|c| c.name == e.name))
     {
         return Err(RenderError::ReservedEnv {
             template: which,
@@ -1002,7 +1015,24 @@ mod tests {
         assert_eq!(pod.init_containers, None, "cleanup takes no snapshot");
         let c = &pod.containers[0];
         assert_eq!(c.command.as_deref().unwrap(), ["etcdbak", "prune", "--all"]);
-        assert!(env_of(c).contains(&("CLUSTER".into(), "orders-etcd".into())));
+        let e = env_of(c);
+        assert!(e.contains(&("CLUSTER".into(), "orders-etcd".into())));
+        assert!(e.contains(&("ETCDBAK_CLUSTER".into(), "orders-etcd".into())));
+        assert!(e.contains(&("ETCDBAK_S3_BUCKET".into(), "etcd-backups".into())));
+        // `etcdbak prune` reads ETCDBAK_KEEP as --keep, which conflicts with --all.
+        assert!(!e.iter().any(|(n, _)| n == "ETCDBAK_KEEP"), "{e:?}");
+    }
+
+    #[test]
+    fn reserved_env_lists_the_contract() {
+        let mut store: Vec<String> = contract_env("c", 1, Role::Store)
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        store.sort();
+        let mut reserved: Vec<String> = RESERVED_ENV.iter().map(|s| s.to_string()).collect();
+        reserved.sort();
+        assert_eq!(store, reserved);
     }
 
     #[test]
@@ -1146,7 +1176,11 @@ mod tests {
             c.spec.endpoints = endpoints_in.clone();
             c.spec.service = service.clone();
             let got = endpoints(&c).map_err(|e| e.reason());
-            assert_eq!(got.as_deref().map_err(|e| *e), want, "{endpoints_in:?} {service:?}");
+            assert_eq!(
+                got.as_deref().map_err(|e| *e),
+                want,
+                "{endpoints_in:?} {service:?}"
+            );
         }
     }
 
