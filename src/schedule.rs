@@ -481,4 +481,21 @@ mod tests {
             Err(ScheduleError::Invalid { .. })
         ));
     }
+
+    #[test]
+    fn docs_contract_examples_are_true() {
+        // docs/CONTRACT.md §6 shows these expansions for a cluster named orders-etcd.
+        let doc = include_str!("../docs/CONTRACT.md");
+        for (input, output) in [
+            ("H * * * *", "55 * * * *"),
+            ("H/20 * * * *", "15-59/20 * * * *"),
+            ("H(0-29) 2 * * *", "25 2 * * *"),
+            ("H(0-29)/10 * * * *", "5-29/10 * * * *"),
+            ("0 H * * *", "0 11 * * *"),
+        ] {
+            assert_eq!(expand(input, "orders-etcd").unwrap(), output);
+            let line = format!("`{input}` → `{output}`");
+            assert!(doc.contains(&line), "docs/CONTRACT.md lacks {line}");
+        }
+    }
 }

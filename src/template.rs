@@ -1487,4 +1487,84 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn contract_doc_covers_env_reasons_and_exit_codes() {
+        let doc = include_str!("../docs/CONTRACT.md");
+        for name in RESERVED_ENV {
+            assert!(
+                doc.contains(&format!("| `{name}` |")),
+                "docs/CONTRACT.md lacks env {name}"
+            );
+        }
+        let schedule_error = ScheduleError::Empty;
+        let all = [
+            RenderError::Schedule(schedule_error.clone()),
+            RenderError::DefaultSchedule(schedule_error),
+            RenderError::InvalidKeep(0),
+            RenderError::InvalidNamespace(String::new()),
+            RenderError::NoEndpoint,
+            RenderError::AmbiguousEndpoint,
+            RenderError::InvalidEndpoint(String::new()),
+            RenderError::TlsSecretNotFound {
+                namespace: String::new(),
+                name: String::new(),
+            },
+            RenderError::TlsKeyMissing {
+                namespace: String::new(),
+                name: String::new(),
+                key: "ca.crt",
+            },
+            RenderError::MissingBackupMount {
+                template: "store",
+                found: String::new(),
+            },
+            RenderError::ReservedEnv {
+                template: "store",
+                name: String::new(),
+            },
+            RenderError::UnknownVolume {
+                template: "store",
+                volume: String::new(),
+            },
+            RenderError::ContainerNameTaken {
+                template: "store",
+                name: String::new(),
+            },
+        ];
+        for e in &all {
+            assert!(
+                doc.contains(&format!("`{}`", e.reason())),
+                "docs/CONTRACT.md lacks reason {}",
+                e.reason()
+            );
+        }
+        use crate::error::exit::*;
+        for code in [
+            FAILURE,
+            USAGE,
+            ETCD_UNAVAILABLE,
+            AUTH,
+            CORRUPT_SNAPSHOT,
+            STORAGE,
+            CONFIG,
+        ] {
+            assert!(
+                doc.contains(&format!("| {code} |")),
+                "docs/CONTRACT.md lacks exit code {code}"
+            );
+        }
+        for key in [
+            "defaultSchedule",
+            "defaultKeep",
+            "jobNamespace",
+            "storeContainer",
+            "cleanupContainer",
+        ] {
+            assert!(
+                doc.contains(&format!("`{key}`")),
+                "docs/CONTRACT.md lacks config key {key}"
+            );
+        }
+    }
 }
