@@ -894,7 +894,7 @@ mod tests {
         let spec = cj.spec.as_ref().unwrap();
         assert_eq!(spec.concurrency_policy.as_deref(), Some("Forbid"));
         assert_eq!(spec.suspend, Some(false));
-        assert_eq!(spec.time_zone.as_deref(), Some("Etc/UTC"));
+        assert_eq!(spec.time_zone.as_deref(), Some("UTC"));
         assert!(
             spec.schedule.ends_with("-59/30 * * * *"),
             "{}",
