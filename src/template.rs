@@ -68,14 +68,32 @@ pub const RESERVED_ENV: [&str; 8] = [
 const CRON_JOB_NAME_MAX: usize = 52; // the CronJob controller appends "-<11 digits>" to name Jobs
 const NAME_MAX: usize = 63;
 
-/// What the controller applies for one Cluster.
-#[derive(Debug, Clone, PartialEq)]
+/// What the controller applies for one Cluster. `Debug` leaves the Secret's data out, so logging a `Desired`
+/// cannot leak a private key.
+#[derive(Clone, PartialEq)]
 pub struct Desired {
     pub cron_job: CronJob,
     /// The mirrored client-TLS Secret; `None` when the Cluster names no `spec.tlsSecret`.
     pub tls_secret: Option<Secret>,
     /// The effective schedule after `H` expansion (for `status.schedule`).
     pub schedule: String,
+}
+
+impl std::fmt::Debug for Desired {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secret = self.tls_secret.as_ref().map(|s| {
+            let keys: Vec<&String> = s.data.iter().flat_map(|d| d.keys()).collect();
+            format!(
+                "Secret {:?} (keys {keys:?}, values redacted)",
+                s.metadata.name
+            )
+        });
+        f.debug_struct("Desired")
+            .field("cron_job", &self.cron_job)
+            .field("tls_secret", &secret)
+            .field("schedule", &self.schedule)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -1021,6 +1039,21 @@ mod tests {
         assert!(e.contains(&("ETCDBAK_S3_BUCKET".into(), "etcd-backups".into())));
         // `etcdbak prune` reads ETCDBAK_KEEP as --keep, which conflicts with --all.
         assert!(!e.iter().any(|(n, _)| n == "ETCDBAK_KEEP"), "{e:?}");
+    }
+
+    #[test]
+    fn debug_output_never_shows_key_material() {
+        let d = render_backup(
+            &cluster("orders-etcd"),
+            Some(&tls_source()),
+            &default_config(),
+        )
+        .unwrap();
+        let text = format!("{d:?}");
+        assert!(text.contains("tls.key"), "{text}");
+        for secret in ["test-key", "test-cert", "dGVzdC1rZXk", "116, 101, 115, 116"] {
+            assert!(!text.contains(secret), "Debug shows {secret}");
+        }
     }
 
     #[test]
