@@ -1508,6 +1508,37 @@ mod tests {
             }
         }
         assert!(configs.len() >= 2, "{configs:?}");
+
+        // The credentials Secret example is the one the default templates reference, key for key.
+        let creds: Secret = serde_yaml::from_str(
+            &std::fs::read_to_string(examples.join("s3-credentials-secret.yaml")).unwrap(),
+        )
+        .unwrap();
+        let default = default_config();
+        assert_eq!(
+            creds.metadata.namespace.as_deref(),
+            Some(default.job_namespace())
+        );
+        for template in [
+            &default.store_container,
+            &default.cleanup_container,
+            &custom,
+        ] {
+            for e in template.env.iter().flatten() {
+                if let Some(r) = e
+                    .value_from
+                    .as_ref()
+                    .and_then(|v| v.secret_key_ref.as_ref())
+                {
+                    assert_eq!(Some(&r.name), creds.metadata.name.as_ref());
+                    assert!(
+                        creds.string_data.as_ref().unwrap().contains_key(&r.key),
+                        "{}",
+                        r.key
+                    );
+                }
+            }
+        }
         for (name, config) in &configs {
             let d = render_backup(&sample, Some(&tls_source()), config)
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
