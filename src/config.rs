@@ -49,6 +49,9 @@ pub struct Config {
     /// Where this config came from (for messages); not part of the digest.
     #[serde(skip)]
     pub source: Option<PathBuf>,
+    /// Template files the config names, resolved; a watcher re-reads the config when one of them changes.
+    #[serde(skip)]
+    pub template_files: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -185,7 +188,7 @@ fn default_pull_policy() -> String {
     "IfNotPresent".into()
 }
 fn default_time_zone() -> String {
-    "Etc/UTC".into()
+    "UTC".into()
 }
 
 #[derive(Debug)]
@@ -304,6 +307,15 @@ impl Config {
         &self.job_namespace
     }
 
+    /// The config file and the template files it names: everything a watcher should watch.
+    pub fn files(&self) -> Vec<PathBuf> {
+        self.source
+            .iter()
+            .chain(self.template_files.iter())
+            .cloned()
+            .collect()
+    }
+
     /// Where the config came from, for messages.
     pub fn origin(&self) -> String {
         match &self.source {
@@ -339,15 +351,28 @@ pub fn default_config() -> Config {
                 ..Default::default()
             },
             source: None,
+            template_files: Vec::new(),
         }
     })
 }
 
 fn parse(text: &str, file: &str, base_dir: Option<&Path>) -> Result<Config, Error> {
     let raw: RawConfig = serde_yaml::from_str(text).map_err(|e| Error::yaml(file, &e))?;
-    let store_container = resolve_template(raw.store_container, "storeContainer", file, base_dir)?;
-    let cleanup_container =
-        resolve_template(raw.cleanup_container, "cleanupContainer", file, base_dir)?;
+    let mut template_files = Vec::new();
+    let store_container = resolve_template(
+        raw.store_container,
+        "storeContainer",
+        file,
+        base_dir,
+        &mut template_files,
+    )?;
+    let cleanup_container = resolve_template(
+        raw.cleanup_container,
+        "cleanupContainer",
+        file,
+        base_dir,
+        &mut template_files,
+    )?;
     let config = Config {
         default_schedule: raw.default_schedule,
         default_keep: raw.default_keep,
@@ -362,6 +387,7 @@ fn parse(text: &str, file: &str, base_dir: Option<&Path>) -> Result<Config, Erro
         store_container,
         cleanup_container,
         source: None,
+        template_files,
     };
     validate(&config, file)?;
     Ok(config)
@@ -372,6 +398,7 @@ fn resolve_template(
     field: &'static str,
     file: &str,
     base_dir: Option<&Path>,
+    files: &mut Vec<PathBuf>,
 ) -> Result<Container, Error> {
     match source {
         Some(TemplateSource::Inline(c)) => Ok(*c),
@@ -386,6 +413,7 @@ fn resolve_template(
                 });
             };
             let path = base.join(&rel);
+            files.push(path.clone());
             let text = std::fs::read_to_string(&path).map_err(|source| Error::TemplateRead {
                 field,
                 path: path.clone(),
@@ -460,7 +488,7 @@ fn validate(c: &Config, file: &str) -> Result<(), Error> {
     if c.time_zone.trim().is_empty() {
         return Err(invalid(
             "timeZone",
-            "is empty: use an IANA name such as Etc/UTC".into(),
+            "is empty: use an IANA name such as UTC or Europe/Berlin".into(),
         ));
     }
     let j = &c.job;
@@ -552,7 +580,7 @@ mod tests {
         assert_eq!(c.default_schedule, "H * * * *");
         assert_eq!(c.default_keep, 20);
         assert_eq!(c.job_namespace(), "etcdbak");
-        assert_eq!(c.time_zone, "Etc/UTC");
+        assert_eq!(c.time_zone, "UTC");
         assert_eq!(c.job.backoff_limit, 2);
         assert_eq!(c.store_container, default_config().store_container);
         assert_eq!(c.cleanup_container, default_config().cleanup_container);
@@ -642,6 +670,13 @@ mod tests {
         assert_eq!(
             c.source.as_deref(),
             Some(dir.path().join("config.yaml").as_path())
+        );
+        assert_eq!(
+            c.files(),
+            [
+                dir.path().join("config.yaml"),
+                dir.path().join("t/store.yaml")
+            ]
         );
 
         // A broken template file is reported with its own path and line.
