@@ -987,6 +987,7 @@ async fn reconcile_command_dry_run_table_and_hundred_clusters() {
     assert!(writes.is_empty(), "--dry-run wrote: {writes:?}");
 
     // 100 Clusters -> 100 CronJobs through `etcdbak watch`; timed, not asserted.
+    let converge_before = write_counts(&client).await;
     let start = Instant::now();
     let w = start_watch(&config, "replica-many", &dir.path().join("many.log"));
     eventually(
@@ -1023,6 +1024,12 @@ async fn reconcile_command_dry_run_table_and_hundred_clusters() {
     println!(
         "MEASURE: ... and their status written: {:.2?} after it became leader",
         leading.elapsed()
+    );
+    let writes = writes_between(&converge_before, &write_counts(&client).await);
+    let total: u64 = writes.values().sum();
+    println!(
+        "MEASURE: writes to converge {n} new Clusters: {total} ({:.1} per Cluster: {writes:?})",
+        total as f64 / n as f64
     );
     // Let in-flight work finish, then stop it: the next pass should find nothing to do.
     tokio::time::sleep(Duration::from_secs(1)).await;
