@@ -564,8 +564,15 @@ struct Watcher {
     metrics: String,
 }
 
+/// `etcdbak watch` as a child process, electing over Lease `etcdbak-test` with a 4s duration (a killed
+/// leader blocks the next test only briefly).
 fn start_watch(config: &Path, identity: &str, log: &Path) -> Watcher {
-    start_watch_with(config, identity, log, &[])
+    start_watch_with(
+        config,
+        identity,
+        log,
+        &["--lease-name", "etcdbak-test", "--lease-duration", "4s"],
+    )
 }
 
 fn start_watch_with(config: &Path, identity: &str, log: &Path, extra: &[&str]) -> Watcher {
@@ -579,8 +586,7 @@ fn start_watch_with(config: &Path, identity: &str, log: &Path, extra: &[&str]) -
             .args(["watch", "--config"])
             .arg(config)
             .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
-            .args(["--lease-namespace", JOB_NS, "--lease-name", "etcdbak-test"])
-            .args(["--identity", identity, "--lease-duration", "4s"])
+            .args(["--lease-namespace", JOB_NS, "--identity", identity])
             .args(["--config-poll", "1s"])
             .args(extra)
             .stdout(Stdio::null())
@@ -843,8 +849,10 @@ async fn two_replicas_elect_one_leader_and_metrics_pass_promtool() {
     let dir = tempfile::tempdir().unwrap();
     let config = config_file(dir.path(), "");
     let (log_a, log_b) = (dir.path().join("a.log"), dir.path().join("b.log"));
-    let a = start_watch(&config, "replica-a", &log_a);
-    let b = start_watch(&config, "replica-b", &log_b);
+    // A 30s Lease, its own: a standby that takes over well within 30s proves the leader released it.
+    let ha = ["--lease-name", "etcdbak-ha", "--lease-duration", "30s"];
+    let mut a = start_watch_with(&config, "replica-a", &log_a, &ha);
+    let mut b = start_watch_with(&config, "replica-b", &log_b, &ha);
 
     let mut bad = new_cluster("ha-bad", "tenant-ha");
     bad.spec.schedule = Some("61 * * * *".into());
@@ -868,18 +876,20 @@ async fn two_replicas_elect_one_leader_and_metrics_pass_promtool() {
         1,
         "exactly one leader: {la:?} {lb:?}"
     );
-    let (leader, standby, leader_name) = if la == Some(1) {
-        (&a, &b, "replica-a")
-    } else {
-        (&b, &a, "replica-b")
-    };
+    let a_leads = la == Some(1);
+    let leader_name = if a_leads { "replica-a" } else { "replica-b" };
     let leases: Api<Lease> = Api::namespaced(client.clone(), JOB_NS);
-    let lease = leases.get("etcdbak-test").await.unwrap();
+    let lease = leases.get("etcdbak-ha").await.unwrap();
     assert_eq!(
         lease.spec.unwrap().holder_identity.as_deref(),
         Some(leader_name)
     );
 
+    let (leader, standby) = if a_leads {
+        (&mut a, &mut b)
+    } else {
+        (&mut b, &mut a)
+    };
     // The leader's scrape has every contracted series, and promtool's linter accepts it.
     let (code, body) = http_get(&format!("{}/metrics", leader.metrics))
         .await
@@ -923,20 +933,37 @@ async fn two_replicas_elect_one_leader_and_metrics_pass_promtool() {
         String::from_utf8_lossy(&out.stderr)
     );
     for path in ["/healthz", "/readyz"] {
-        for w in [leader, standby] {
+        for w in [&*leader, &*standby] {
             let (code, _) = http_get(&format!("{}{path}", w.metrics)).await.unwrap();
             assert_eq!(code, 200, "{path}");
         }
     }
 
-    // SIGTERM: the leader releases the Lease and the standby takes over well before it would expire.
+    // SIGTERM: the leader stops cleanly, releases the Lease, and the standby takes over well before the
+    // 30s Lease would have expired.
     sigterm(&leader.proc);
+    let stopped = Instant::now();
     eventually(
         "the standby to take over",
-        Duration::from_secs(15),
+        Duration::from_secs(20),
         || async { leader_gauge(standby).await == Some(1) },
     )
     .await;
+    println!(
+        "MEASURE: standby took over {:.2?} after SIGTERM of the leader (Lease duration 30s)",
+        stopped.elapsed()
+    );
+    let status = loop {
+        if let Some(status) = leader.proc.child.as_mut().unwrap().try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            stopped.elapsed() < Duration::from_secs(20),
+            "the leader did not exit on SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(status.success(), "graceful shutdown exits 0: {status:?}");
 
     purge(&client, "ha-bad").await;
     purge(&client, "ha-good").await;
@@ -1065,7 +1092,14 @@ async fn reconcile_command_dry_run_table_and_hundred_clusters() {
         &config,
         "replica-many",
         &dir.path().join("resync.log"),
-        &["--resync", "2s"],
+        &[
+            "--resync",
+            "2s",
+            "--lease-name",
+            "etcdbak-test",
+            "--lease-duration",
+            "4s",
+        ],
     );
     eventually(
         "the controller to lead",
