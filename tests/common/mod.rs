@@ -2,6 +2,10 @@
 //! ports and temp dirs. Nothing here is a mock.
 #![allow(dead_code)]
 
+pub mod certs;
+pub mod etcd;
+pub mod minio;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command};
