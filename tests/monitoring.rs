@@ -243,31 +243,68 @@ fn minio_chart_renders_statefulset_pvc_secret_and_bucket_job() {
     assert_eq!(text.matches("name: minio-root").count(), 4, "{text}");
 }
 
-/// Renders charts/etcdbak/templates/prometheusrule.yaml with `--set` pairs.
-fn render_prometheus_rule(sets: &[&str]) -> Vec<u8> {
-    // The template on its own, in a minimal chart: it must not depend on anything else in charts/etcdbak (the
-    // full chart is rendered by every_chart_lints_and_templates).
-    let dir = tempfile::tempdir().unwrap();
-    let chart = dir.path().join("etcdbak");
-    std::fs::create_dir_all(chart.join("templates")).unwrap();
-    std::fs::write(
-        chart.join("Chart.yaml"),
-        "apiVersion: v2\nname: etcdbak\nversion: 0.1.0\n",
-    )
-    .unwrap();
-    std::fs::copy(
-        repo().join("charts/etcdbak/templates/prometheusrule.yaml"),
-        chart.join("templates/prometheusrule.yaml"),
-    )
-    .unwrap();
+/// Renders charts/etcdbak with `--set` pairs, only templates/prometheusrule.yaml when `only_rule`.
+fn render_etcdbak(sets: &[&str], only_rule: bool) -> Vec<u8> {
+    let home = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(rig_bin("helm"));
     cmd.args(["template", "release"])
-        .arg(&chart)
-        .args(["--namespace", "etcdbak-test"]);
+        .arg(repo().join("charts/etcdbak"))
+        .args(["--namespace", "etcdbak-test"])
+        .env("HELM_CACHE_HOME", home.path().join("cache"))
+        .env("HELM_CONFIG_HOME", home.path().join("config"))
+        .env("HELM_DATA_HOME", home.path().join("data"));
+    if only_rule {
+        cmd.args(["--show-only", "templates/prometheusrule.yaml"]);
+    }
     for s in sets {
         cmd.args(["--set", s]);
     }
     run(&mut cmd).stdout
+}
+
+fn render_prometheus_rule(sets: &[&str]) -> Vec<u8> {
+    render_etcdbak(sets, true)
+}
+
+fn kinds(yaml: &[u8]) -> Vec<String> {
+    serde_yaml::Deserializer::from_slice(yaml)
+        .map(|d| serde::Deserialize::deserialize(d).unwrap())
+        .filter_map(|v: serde_yaml::Value| v["kind"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn etcdbak_chart_carries_minio_and_the_exporter_as_optional_dependencies() {
+    // Off by default: the controller chart alone.
+    let plain = kinds(&render_etcdbak(&[], false));
+    assert!(
+        !plain
+            .iter()
+            .any(|k| k == "StatefulSet" || k == "PrometheusRule"),
+        "{plain:?}"
+    );
+    let plain_deployments = plain.iter().filter(|k| *k == "Deployment").count();
+
+    // On by value: MinIO's StatefulSet and bucket Job, the exporter's Deployment, the rules.
+    let all = kinds(&render_etcdbak(
+        &[
+            "minio.enabled=true",
+            "s3-exporter.enabled=true",
+            "s3-exporter.s3.endpoint=http://release-minio.etcdbak-test.svc:9000",
+            "s3-exporter.s3.credentials.existingSecret=release-minio",
+            "s3-exporter.serviceMonitor.enabled=true",
+            "prometheusRule.enabled=true",
+        ],
+        false,
+    ));
+    for want in ["StatefulSet", "Job", "ServiceMonitor", "PrometheusRule"] {
+        assert!(all.iter().any(|k| k == want), "no {want} in {all:?}");
+    }
+    assert_eq!(
+        all.iter().filter(|k| *k == "Deployment").count(),
+        plain_deployments + 1,
+        "{all:?}"
+    );
 }
 
 #[test]
@@ -286,8 +323,8 @@ fn prometheus_rule_renders_the_same_rules_as_the_plain_file() {
     );
 
     // Off by default.
-    let off = render_prometheus_rule(&[]);
-    assert!(!String::from_utf8_lossy(&off).contains("PrometheusRule"));
+    let off = kinds(&render_etcdbak(&[], false));
+    assert!(!off.iter().any(|k| k == "PrometheusRule"), "{off:?}");
 
     // Scrape job names and the runbook location follow the values, and nothing else changes.
     let custom = String::from_utf8(render_prometheus_rule(&[
