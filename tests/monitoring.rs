@@ -345,6 +345,75 @@ fn prometheus_rule_renders_the_same_rules_as_the_plain_file() {
     assert!(custom.contains("release: prometheus"), "{custom}");
 }
 
+/// Every metric name with `prefix` that the alert rules use.
+fn rule_metric_names(prefix: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(repo().join("monitoring/alerts.yaml")).unwrap();
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let mut names = std::collections::BTreeSet::new();
+    for group in doc["groups"].as_sequence().unwrap() {
+        for rule in group["rules"].as_sequence().unwrap() {
+            let expr = rule["expr"].as_str().unwrap();
+            for (i, _) in expr.match_indices(prefix) {
+                let name: String = expr[i..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                names.insert(name);
+            }
+        }
+    }
+    names.into_iter().collect()
+}
+
+fn promtool_check_metrics(text: &str) {
+    let mut check = Command::new(rig_bin("promtool"))
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    check
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = check.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The controller's exposition passes Prometheus' linter and carries every etcdbak_* series the rules read.
+#[test]
+fn controller_metrics_lint_clean_and_feed_every_rule() {
+    let m = etcdbak::metrics::Metrics::new();
+    m.reconciled(0.01, None);
+    m.reconciled(0.02, Some("InvalidSchedule"));
+    m.set_leader(true);
+    m.update_cluster("a", |s| {
+        s.cronjob_present = true;
+        s.backup_interval_seconds = Some(3600.0);
+        s.suspended = true;
+    });
+    m.update_cluster("b", |s| s.deletion_timestamp_seconds = Some(1.7e9));
+    let text = m.encode_prometheus();
+    promtool_check_metrics(&text);
+    let used = rule_metric_names("etcdbak_");
+    assert!(used.len() >= 6, "{used:?}");
+    for name in used {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} "))),
+            "the rules use {name}, which the controller does not export:\n{text}"
+        );
+    }
+}
+
 // --- the exporter against a real MinIO -----------------------------------------------------------------------
 
 /// A plain HTTP/1.1 GET on loopback: (status, body).
@@ -493,27 +562,14 @@ fn exporter_reports_each_clusters_newest_backup_from_a_real_minio() {
     );
     assert_eq!(sample(&text, "s3_previous_object_size_bytes", &beta), None);
 
-    // The scrape is valid exposition format by Prometheus' own linter.
-    let mut check = Command::new(rig_bin("promtool"))
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    check
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = check.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "promtool check metrics: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // The scrape is valid exposition format by Prometheus' own linter, and has every s3_* series the rules read.
+    promtool_check_metrics(&text);
+    for name in rule_metric_names("s3_") {
+        assert!(
+            text.contains(&format!("\n{name}{{")),
+            "the rules use {name}, which the exporter does not export:\n{text}"
+        );
+    }
 
     // s3_exporter's probe interface, one prefix at a time (generic: every object, here the README too).
     let (status, probe) = http_get(
