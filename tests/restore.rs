@@ -141,3 +141,109 @@ fn names_what_to_fix_when_there_is_nothing_to_restore() {
     let out = guide(&minio, &["--cluster", "Bad_Name"]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
 }
+
+/// With a kubeconfig, the guide reads the Cluster resource (namespace, service, CronJob from its status) and
+/// the StatefulSet (replicas, headless service, claim template) from a real kube-apiserver; flags still win.
+#[test]
+fn reads_the_cluster_and_statefulset_from_a_real_apiserver() {
+    use k8s_openapi::api::apps::v1::StatefulSet;
+    use kube::api::{Api, Patch, PatchParams, PostParams};
+
+    let rig = common::kube::rig();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let client = rig.client().await;
+        common::kube::create_namespace(&client, "restore-tenant").await;
+        let clusters: Api<etcdbak::crd::Cluster> = Api::all(client.clone());
+        let cluster: etcdbak::crd::Cluster = serde_json::from_value(serde_json::json!({
+            "apiVersion": "etcdbak.io/v1alpha1",
+            "kind": "Cluster",
+            "metadata": {"name": "orders"},
+            "spec": {"namespace": "restore-tenant", "service": {"name": "orders-etcd"}},
+        }))
+        .unwrap();
+        match clusters.create(&PostParams::default(), &cluster).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 409 => {}
+            Err(e) => panic!("creating the Cluster: {e}"),
+        }
+        clusters
+            .patch_status(
+                "orders",
+                &PatchParams::default(),
+                &Patch::Merge(serde_json::json!({
+                    "status": {"cronJobName": "etcdbak-system/etcdbak-orders"}
+                })),
+            )
+            .await
+            .unwrap();
+        let sts: StatefulSet = serde_json::from_value(serde_json::json!({
+            "apiVersion": "apps/v1",
+            "kind": "StatefulSet",
+            "metadata": {"name": "orders-etcd", "namespace": "restore-tenant"},
+            "spec": {
+                "replicas": 5,
+                "serviceName": "orders-etcd-peers",
+                "selector": {"matchLabels": {"app": "orders-etcd"}},
+                "template": {
+                    "metadata": {"labels": {"app": "orders-etcd"}},
+                    "spec": {"containers": [{"name": "etcd", "image": "registry.k8s.io/etcd:3.6.5-0"}]}
+                },
+                "volumeClaimTemplates": [{
+                    "metadata": {"name": "etcd-data"},
+                    "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}
+                }]
+            }
+        }))
+        .unwrap();
+        let api: Api<StatefulSet> = Api::namespaced(client, "restore-tenant");
+        match api.create(&PostParams::default(), &sts).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 409 => {}
+            Err(e) => panic!("creating the StatefulSet: {e}"),
+        }
+    });
+
+    let minio = Minio::start();
+    two_backups(&minio, "orders");
+    let with_kube = |extra: &[&str]| {
+        let out = minio
+            .creds_env(
+                etcdbak()
+                    .args(["restore-guide", "--cluster", "orders", "--token", "t"])
+                    .args(s3(&minio))
+                    .args(extra)
+                    .env("KUBECONFIG", &rig.kubeconfig),
+            )
+            .output()
+            .unwrap();
+        stdout(&out)
+    };
+    let text = with_kube(&[]);
+    assert!(
+        text.contains("StatefulSet:        restore-tenant/orders-etcd (5 members)"),
+        "{text}"
+    );
+    assert!(text.contains("--name orders-etcd-4 "), "{text}");
+    assert!(
+        text.contains("--initial-advertise-peer-urls https://orders-etcd-4.orders-etcd-peers.restore-tenant.svc:2380 "),
+        "{text}"
+    );
+    assert!(
+        text.contains("\"claimName\":\"etcd-data-orders-etcd-0\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("kubectl -n etcdbak-system get cronjob etcdbak-orders"),
+        "{text}"
+    );
+
+    // Flags win over what the apiserver says; --no-kube ignores it altogether.
+    let text = with_kube(&["--replicas", "3", "--namespace", "restore-tenant"]);
+    assert!(text.contains("(3 members)"), "{text}");
+    let text = with_kube(&["--no-kube"]);
+    assert!(
+        text.contains("StatefulSet:        default/orders (3 members)"),
+        "{text}"
+    );
+}
