@@ -596,3 +596,54 @@ fn exporter_reports_each_clusters_newest_backup_from_a_real_minio() {
     let (status, _) = http_get(port, "/probe?prefix=x").unwrap();
     assert_eq!(status, 400);
 }
+
+/// What the charts render is accepted by a real kube-apiserver's validation (server-side dry-run apply).
+/// The Prometheus Operator's kinds are left out: the rig's apiserver has no such CRDs.
+#[test]
+fn rendered_charts_are_accepted_by_a_real_apiserver() {
+    let mut streams = Vec::new();
+    for chart in ["minio", "s3-exporter"] {
+        let dir = repo().join("charts").join(chart);
+        for values in values_files(&dir) {
+            streams.push(String::from_utf8(helm(&dir, "template", &values).stdout).unwrap());
+        }
+    }
+    streams.push(
+        String::from_utf8(render_etcdbak(
+            &[
+                "minio.enabled=true",
+                "s3-exporter.enabled=true",
+                "s3-exporter.s3.endpoint=http://release-minio.etcdbak-test.svc:9000",
+                "s3-exporter.s3.credentials.existingSecret=release-minio",
+                "s3-exporter.scrapeConfig.enabled=true",
+            ],
+            false,
+        ))
+        .unwrap(),
+    );
+    let kept: Vec<String> = streams
+        .iter()
+        .flat_map(|s| s.split("\n---"))
+        .filter(|doc| !doc.contains("apiVersion: monitoring.coreos.com/"))
+        .map(str::to_string)
+        .collect();
+    let yaml = kept.join("\n---\n");
+    let rig = common::kube::rig();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let applied = rt.block_on(async {
+        let client = rig.client().await;
+        common::kube::create_namespace(&client, "etcdbak-test").await;
+        common::kube::apply_manifests(&client, &yaml, "monitoring-test", true).await
+    });
+    for want in [
+        "StatefulSet/release-minio",
+        "Job/release-minio-buckets",
+        "Deployment/release-s3-exporter",
+        "ConfigMap/release-s3-exporter-scrape-config",
+    ] {
+        assert!(
+            applied.iter().any(|a| a == want),
+            "{want} not applied: {applied:?}"
+        );
+    }
+}
