@@ -223,6 +223,16 @@ fn minio_chart_renders_statefulset_pvc_secret_and_bucket_job() {
         sts["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"],
         "20Gi"
     );
+    // A generated password is one password, under MinIO's names and under the AWS_* names etcdbak reads.
+    let secret = docs.iter().find(|d| d["kind"] == "Secret").unwrap();
+    assert_eq!(
+        secret["data"]["rootPassword"],
+        secret["data"]["AWS_SECRET_ACCESS_KEY"]
+    );
+    assert_eq!(
+        secret["data"]["rootUser"],
+        secret["data"]["AWS_ACCESS_KEY_ID"]
+    );
     let job = docs.iter().find(|d| d["kind"] == "Job").unwrap();
     let script = job["spec"]["template"]["spec"]["containers"][0]["args"][0]
         .as_str()
@@ -285,18 +295,24 @@ fn etcdbak_chart_carries_minio_and_the_exporter_as_optional_dependencies() {
     );
     let plain_deployments = plain.iter().filter(|k| *k == "Deployment").count();
 
-    // On by value: MinIO's StatefulSet and bucket Job, the exporter's Deployment, the rules.
-    let all = kinds(&render_etcdbak(
+    // On by value, with nothing else to set: MinIO's StatefulSet and bucket Job, the exporter's Deployment
+    // pointed at the same S3 as the controller's config, the rules.
+    let all_yaml = render_etcdbak(
         &[
             "minio.enabled=true",
             "s3-exporter.enabled=true",
-            "s3-exporter.s3.endpoint=http://release-minio.etcdbak-test.svc:9000",
-            "s3-exporter.s3.credentials.existingSecret=release-minio",
             "s3-exporter.serviceMonitor.enabled=true",
             "prometheusRule.enabled=true",
         ],
         false,
-    ));
+    );
+    let all = kinds(&all_yaml);
+    let text = String::from_utf8_lossy(&all_yaml);
+    assert!(
+        text.contains("value: \"http://minio.etcdbak.svc:9000\""),
+        "{text}"
+    );
+    assert!(text.contains("name: minio\n"), "{text}");
     for want in ["StatefulSet", "Job", "ServiceMonitor", "PrometheusRule"] {
         assert!(all.iter().any(|k| k == want), "no {want} in {all:?}");
     }
@@ -613,8 +629,6 @@ fn rendered_charts_are_accepted_by_a_real_apiserver() {
             &[
                 "minio.enabled=true",
                 "s3-exporter.enabled=true",
-                "s3-exporter.s3.endpoint=http://release-minio.etcdbak-test.svc:9000",
-                "s3-exporter.s3.credentials.existingSecret=release-minio",
                 "s3-exporter.scrapeConfig.enabled=true",
             ],
             false,
@@ -637,7 +651,8 @@ fn rendered_charts_are_accepted_by_a_real_apiserver() {
     });
     for want in [
         "StatefulSet/release-minio",
-        "Job/release-minio-buckets",
+        "StatefulSet/minio",
+        "Job/minio-buckets",
         "Deployment/release-s3-exporter",
         "ConfigMap/release-s3-exporter-scrape-config",
     ] {
