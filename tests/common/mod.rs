@@ -2,6 +2,9 @@
 //! ports and temp dirs. Nothing here is a mock.
 #![allow(dead_code)]
 
+pub mod certs;
+pub mod etcd;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command};
@@ -13,7 +16,9 @@ pub fn rig_bin(name: &str) -> PathBuf {
     let dir = std::env::var_os("ETCDBAK_RIG_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+            let home = std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .unwrap_or_default();
             home.join(".cache/etcdbak/bin")
         });
     let path = dir.join(name);
