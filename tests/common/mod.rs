@@ -4,6 +4,7 @@
 
 pub mod certs;
 pub mod etcd;
+pub mod minio;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
