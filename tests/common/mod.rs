@@ -98,3 +98,4 @@ impl Drop for Proc {
         self.kill();
     }
 }
+pub mod kube;
