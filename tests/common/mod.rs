@@ -2,6 +2,8 @@
 //! ports and temp dirs. Nothing here is a mock.
 #![allow(dead_code)]
 
+pub mod fill;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command};
