@@ -114,8 +114,9 @@ fn fnv1a64(bytes: &[u8]) -> u64 {
 /// Incremental verifier for a snapshot stream: feed bytes in order, then `finish`. Used both on a file and
 /// while streaming from etcd, so a snapshot is hashed once as it is written.
 pub struct Verifier {
+    /// SHA-256 of everything but the held-back tail. The whole file's hash is this state plus the tail, so
+    /// each byte is hashed once.
     body: Sha256,
-    whole: Sha256,
     /// The last up-to-32 bytes seen: they may be the trailer, so they are held back from `body`.
     tail: Vec<u8>,
     head: Vec<u8>,
@@ -136,7 +137,6 @@ impl Verifier {
     pub fn new() -> Self {
         Verifier {
             body: Sha256::new(),
-            whole: Sha256::new(),
             tail: Vec::with_capacity(2 * TRAILER_LEN as usize),
             head: Vec::with_capacity(HEAD_KEEP),
             len: 0,
@@ -144,18 +144,27 @@ impl Verifier {
     }
 
     pub fn update(&mut self, bytes: &[u8]) {
-        self.whole.update(bytes);
         self.len += bytes.len() as u64;
         if self.head.len() < HEAD_KEEP {
             let take = (HEAD_KEEP - self.head.len()).min(bytes.len());
             self.head.extend_from_slice(&bytes[..take]);
         }
-        self.tail.extend_from_slice(bytes);
         let keep = TRAILER_LEN as usize;
-        if self.tail.len() > keep {
-            let release = self.tail.len() - keep;
-            self.body.update(&self.tail[..release]);
-            self.tail.drain(..release);
+        if bytes.len() >= keep {
+            // Whatever was held back, and all of this chunk but its last 32 bytes, is body: hash it in
+            // place instead of copying the chunk through `tail`.
+            self.body.update(&self.tail);
+            self.tail.clear();
+            let (body, tail) = bytes.split_at(bytes.len() - keep);
+            self.body.update(body);
+            self.tail.extend_from_slice(tail);
+        } else {
+            self.tail.extend_from_slice(bytes);
+            if self.tail.len() > keep {
+                let release = self.tail.len() - keep;
+                self.body.update(&self.tail[..release]);
+                self.tail.drain(..release);
+            }
         }
     }
 
@@ -172,13 +181,15 @@ impl Verifier {
         if self.len < 2 * 512 + TRAILER_LEN {
             return Err(VerifyError::TooShort(self.len));
         }
-        if self.body.finalize().as_slice() != self.tail.as_slice() {
+        if self.body.clone().finalize().as_slice() != self.tail.as_slice() {
             return Err(VerifyError::TrailerMismatch);
         }
         let page_size = check_bolt_header(&self.head)?;
+        let mut whole = self.body;
+        whole.update(&self.tail);
         Ok(Verified {
             file_size: self.len,
-            sha256: hex::encode(self.whole.finalize()),
+            sha256: hex::encode(whole.finalize()),
             page_size,
         })
     }

@@ -2,6 +2,8 @@
 //! ports and temp dirs. Nothing here is a mock.
 #![allow(dead_code)]
 
+pub mod certs;
+pub mod etcd;
 pub mod fill;
 
 use std::net::TcpListener;
