@@ -5,6 +5,8 @@
 pub mod certs;
 pub mod etcd;
 pub mod fill;
+pub mod s3server;
+pub mod throttle;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
