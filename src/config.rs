@@ -185,7 +185,7 @@ fn default_pull_policy() -> String {
     "IfNotPresent".into()
 }
 fn default_time_zone() -> String {
-    "Etc/UTC".into()
+    "UTC".into()
 }
 
 #[derive(Debug)]
@@ -460,7 +460,7 @@ fn validate(c: &Config, file: &str) -> Result<(), Error> {
     if c.time_zone.trim().is_empty() {
         return Err(invalid(
             "timeZone",
-            "is empty: use an IANA name such as Etc/UTC".into(),
+            "is empty: use an IANA name such as UTC or Europe/Berlin".into(),
         ));
     }
     let j = &c.job;
@@ -552,7 +552,7 @@ mod tests {
         assert_eq!(c.default_schedule, "H * * * *");
         assert_eq!(c.default_keep, 20);
         assert_eq!(c.job_namespace(), "etcdbak");
-        assert_eq!(c.time_zone, "Etc/UTC");
+        assert_eq!(c.time_zone, "UTC");
         assert_eq!(c.job.backoff_limit, 2);
         assert_eq!(c.store_container, default_config().store_container);
         assert_eq!(c.cleanup_container, default_config().cleanup_container);

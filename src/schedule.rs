@@ -39,7 +39,7 @@ pub enum ScheduleError {
     Empty,
     #[error("schedule {schedule:?} has {found} fields: give exactly five (minute hour day-of-month month day-of-week), no seconds or year")]
     FieldCount { schedule: String, found: usize },
-    #[error("schedule {schedule:?} uses a time zone prefix: CronJobs run in UTC here, drop the TZ=/CRON_TZ= part")]
+    #[error("schedule {schedule:?} uses a time zone prefix: drop the TZ=/CRON_TZ= part (schedules are read in the controller config's timeZone)")]
     TimeZone { schedule: String },
     #[error("schedule {schedule:?} uses H in the {field} field: H is supported only in the minute and hour fields")]
     HashNotAllowed {
@@ -98,7 +98,7 @@ pub fn expand(schedule: &str, cluster: &str) -> Result<String, ScheduleError> {
         let expanded = match i {
             0 => expand_field(schedule, field, FIELD_NAMES[0], 0, 59, hash[0])?,
             1 => expand_field(schedule, field, FIELD_NAMES[1], 0, 23, hash[1])?,
-            _ if field.contains('H') || field.contains('h') => {
+            _ if has_hash(field) => {
                 return Err(ScheduleError::HashNotAllowed {
                     schedule: schedule.to_string(),
                     field: FIELD_NAMES[i],
@@ -117,8 +117,9 @@ pub fn expand(schedule: &str, cluster: &str) -> Result<String, ScheduleError> {
     Ok(expanded)
 }
 
-/// The longest time between two consecutive runs of an expanded schedule, in UTC (the CronJobs set
-/// `timeZone: Etc/UTC`). Alerts use it to decide when a cluster's newest backup is stale.
+/// The longest time between two consecutive runs of an expanded schedule, counted in UTC (the default
+/// `timeZone`; in a zone with daylight saving a gap can be an hour longer). Alerts use it to decide when a
+/// cluster's newest backup is stale.
 ///
 /// Exact, not sampled: a cron's minute and hour fields are independent of the day, so the runs are "every
 /// matching day, at the same set of minutes". Days are scanned over 28 years, the Gregorian weekday/leap-year
@@ -200,7 +201,7 @@ fn expand_field(
     max: u32,
     hash: u64,
 ) -> Result<String, ScheduleError> {
-    if !field.contains('H') && !field.contains('h') {
+    if !has_hash(field) {
         return Ok(field.to_string());
     }
     let parts: Result<Vec<String>, ScheduleError> = field
@@ -268,8 +269,13 @@ fn expand_token(token: &str, min: u32, max: u32, hash: u64) -> Result<String, St
     Ok(format!("{start}-{hi}/{step}"))
 }
 
-/// Rejects what croner accepts but Kubernetes' cron parser does not (L, W, #, stray letters).
-fn check_supported(schedule: &str, field: &str) -> Result<(), ScheduleError> {
+/// Whether a field uses `H` (or a lower-case `h`, to reject it clearly), ignoring the H in `THU`.
+fn has_hash(field: &str) -> bool {
+    strip_names(field).contains('H')
+}
+
+/// The field, upper-cased, without month and weekday names.
+fn strip_names(field: &str) -> String {
     let mut rest = field.to_ascii_uppercase();
     for name in [
         "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC", "SUN",
@@ -277,7 +283,12 @@ fn check_supported(schedule: &str, field: &str) -> Result<(), ScheduleError> {
     ] {
         rest = rest.replace(name, "");
     }
-    match rest
+    rest
+}
+
+/// Rejects what croner accepts but Kubernetes' cron parser does not (L, W, #, stray letters).
+fn check_supported(schedule: &str, field: &str) -> Result<(), ScheduleError> {
+    match strip_names(field)
         .chars()
         .find(|c| !(c.is_ascii_digit() || "*,/-?".contains(*c)))
     {
@@ -320,6 +331,8 @@ mod tests {
             ("0 * * * *", Ok("0 * * * *")),
             ("  */5   * * * *  ", Ok("*/5 * * * *")),
             ("30 2 * * MON-FRI", Ok("30 2 * * MON-FRI")),
+            ("0 0 * * THU", Ok("0 0 * * THU")),
+            ("0 0 * MAR,AUG tue-thu", Ok("0 0 * MAR,AUG tue-thu")),
             ("@daily", Ok("@daily")),
             ("@HOURLY", Ok("@hourly")),
             ("", Err("is empty")),
@@ -480,5 +493,22 @@ mod tests {
             max_interval("nonsense"),
             Err(ScheduleError::Invalid { .. })
         ));
+    }
+
+    #[test]
+    fn docs_contract_examples_are_true() {
+        // docs/CONTRACT.md §6 shows these expansions for a cluster named orders-etcd.
+        let doc = include_str!("../docs/CONTRACT.md");
+        for (input, output) in [
+            ("H * * * *", "55 * * * *"),
+            ("H/20 * * * *", "15-59/20 * * * *"),
+            ("H(0-29) 2 * * *", "25 2 * * *"),
+            ("H(0-29)/10 * * * *", "5-29/10 * * * *"),
+            ("0 H * * *", "0 11 * * *"),
+        ] {
+            assert_eq!(expand(input, "orders-etcd").unwrap(), output);
+            let line = format!("`{input}` → `{output}`");
+            assert!(doc.contains(&line), "docs/CONTRACT.md lacks {line}");
+        }
     }
 }
