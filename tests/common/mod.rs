@@ -19,7 +19,9 @@ pub fn rig_bin(name: &str) -> PathBuf {
     let dir = std::env::var_os("ETCDBAK_RIG_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+            let home = std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .unwrap_or_default();
             home.join(".cache/etcdbak/bin")
         });
     let path = dir.join(name);
@@ -98,3 +100,4 @@ impl Drop for Proc {
         self.kill();
     }
 }
+pub mod kube;
