@@ -165,7 +165,10 @@ fn store_args(dir: &Path, extra: &[&str]) -> Vec<String> {
 
 /// `etcdbak list -o json` keys, newest first.
 fn listed_keys(endpoint: &str) -> Vec<String> {
-    let d = run(&s(&["list", "--cluster", CLUSTER, "-o", "json"]), &etcdbak_env(endpoint));
+    let d = run(
+        &s(&["list", "--cluster", CLUSTER, "-o", "json"]),
+        &etcdbak_env(endpoint),
+    );
     ok(&d, "etcdbak list");
     let v: serde_json::Value = serde_json::from_str(&d.stdout).expect("list -o json");
     v.as_array()
@@ -224,7 +227,11 @@ fn final_files(dir: &Path) -> Vec<String> {
 /// describes the file.
 fn assert_valid_snapshot(dir: &Path) {
     let db = dir.join("snapshot.db");
-    assert_eq!(sha256_file(&db), meta_sha(dir), "snapshot.json does not describe snapshot.db");
+    assert_eq!(
+        sha256_file(&db),
+        meta_sha(dir),
+        "snapshot.json does not describe snapshot.db"
+    );
     let restore = tempfile::tempdir().unwrap();
     let out = Command::new(rig_bin("etcdutl"))
         .args(["snapshot", "restore"])
@@ -325,9 +332,16 @@ fn etcd_leader_stopped_during_snapshot() {
         eprintln!("leader stopped mid-stream: the run finished (it streamed from a follower)");
         assert_valid_snapshot(&dir);
     } else {
-        eprintln!("leader stopped mid-stream: the run failed: {}", d.stderr.lines().last().unwrap_or(""));
+        eprintln!(
+            "leader stopped mid-stream: the run failed: {}",
+            d.stderr.lines().last().unwrap_or("")
+        );
         failed_cleanly(&d, "snapshot with the leader stopped");
-        assert_eq!(final_files(&dir), Vec::<String>::new(), "a failed run left files behind");
+        assert_eq!(
+            final_files(&dir),
+            Vec::<String>::new(),
+            "a failed run left files behind"
+        );
     }
     // A later run, against the survivors, succeeds.
     let survivors: Vec<String> = (0..3)
@@ -335,7 +349,10 @@ fn etcd_leader_stopped_during_snapshot() {
         .map(|i| etcd.endpoint(i))
         .collect();
     let again = tempfile::tempdir().unwrap();
-    let d = run(&snapshot_args(&survivors.join(","), &etcd, again.path()), &[]);
+    let d = run(
+        &snapshot_args(&survivors.join(","), &etcd, again.path()),
+        &[],
+    );
     ok(&d, "snapshot after the leader was stopped");
     assert_valid_snapshot(again.path());
 }
@@ -348,7 +365,10 @@ fn etcd_member_streaming_the_snapshot_killed() {
     let victim = (etcd.leader_index() + 1) % 3;
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("backup");
-    let child = spawn(&snapshot_args(&via(&[&throttles[victim]]), &etcd, &dir), &[]);
+    let child = spawn(
+        &snapshot_args(&via(&[&throttles[victim]]), &etcd, &dir),
+        &[],
+    );
     wait_until("the snapshot stream", Duration::from_secs(60), || {
         part_file(&dir).unwrap_or(0) > 2 << 20
     });
@@ -360,7 +380,11 @@ fn etcd_member_streaming_the_snapshot_killed() {
         "the stream had finished ({streamed} bytes) before the member was stopped: slow it further"
     );
     failed_cleanly(&d, "snapshot whose member was killed mid-stream");
-    assert_eq!(final_files(&dir), Vec::<String>::new(), "a failed run left files behind");
+    assert_eq!(
+        final_files(&dir),
+        Vec::<String>::new(),
+        "a failed run left files behind"
+    );
 
     let others: Vec<String> = (0..3)
         .filter(|&i| i != victim)
@@ -378,7 +402,10 @@ fn etcd_member_streaming_the_snapshot_killed() {
 fn store_ok(s3: &S3Server, i: usize, keep: u32) -> String {
     let snap = copy_snapshot(&snapshots()[i]);
     let keep = keep.to_string();
-    let d = run(&store_args(snap.path(), &["--keep", &keep]), &etcdbak_env(&s3.endpoint()));
+    let d = run(
+        &store_args(snap.path(), &["--keep", &keep]),
+        &etcdbak_env(&s3.endpoint()),
+    );
     ok(&d, "etcdbak store");
     meta_sha(snap.path())
 }
@@ -388,7 +415,14 @@ fn slow_store(dir: &Path, throttle: &Throttle, keep: &str) -> Run {
     spawn(
         &store_args(
             dir,
-            &["--keep", keep, "--part-size", "5MiB", "--upload-concurrency", "1"],
+            &[
+                "--keep",
+                keep,
+                "--part-size",
+                "5MiB",
+                "--upload-concurrency",
+                "1",
+            ],
         ),
         &etcdbak_env(&format!("http://{}", throttle.addr())),
     )
@@ -435,7 +469,11 @@ fn s3_stopped_mid_upload() {
     failed_cleanly(&d, "store with S3 stopped mid-upload");
     s3.restart();
 
-    assert_eq!(s3.objects(), before, "a partial object appeared or an older backup changed");
+    assert_eq!(
+        s3.objects(),
+        before,
+        "a partial object appeared or an older backup changed"
+    );
     let listed = listed_keys(&s3.endpoint());
     assert_eq!(
         listed.len(),
@@ -461,7 +499,11 @@ fn store_killed_mid_upload() {
     let _ = child.child.wait();
     drop(throttle);
 
-    assert_eq!(s3.objects(), before, "a partial object appeared or an older backup changed");
+    assert_eq!(
+        s3.objects(),
+        before,
+        "a partial object appeared or an older backup changed"
+    );
     assert_eq!(listed_keys(&s3.endpoint()).len(), 2);
     next_run_cleans_up(&s3, snap.path(), "5");
     assert_eq!(s3.objects().len(), 3);
@@ -483,13 +525,21 @@ fn keep_one_and_the_newest_upload_fails() {
     let d = child.wait();
     failed_cleanly(&d, "store with the network to S3 cut mid-upload");
 
-    assert_eq!(s3.objects(), before, "the last good backup must survive a failed upload");
+    assert_eq!(
+        s3.objects(),
+        before,
+        "the last good backup must survive a failed upload"
+    );
     assert_object_is(&s3, &before[0].key, &snapshots()[0]);
     assert!(before[0].key.contains(&good[..8]));
     // Once the store is reachable again, retention with keep=1 moves on to the new backup.
     next_run_cleans_up(&s3, snap.path(), "1");
     let after = s3.objects();
-    assert_eq!(after.len(), 1, "keep=1 leaves exactly one backup: {after:?}");
+    assert_eq!(
+        after.len(),
+        1,
+        "keep=1 leaves exactly one backup: {after:?}"
+    );
     assert!(after[0].key.contains(&meta_sha(snap.path())[..8]));
 }
 
@@ -526,16 +576,33 @@ fn two_concurrent_stores_for_one_cluster() {
 // corrupt snapshots
 
 fn assert_refused_before_upload(s3: &S3Server, dir: &Path, what: &str) {
-    let d = run(&store_args(dir, &["--keep", "5"]), &etcdbak_env(&s3.endpoint()));
+    let d = run(
+        &store_args(dir, &["--keep", "5"]),
+        &etcdbak_env(&s3.endpoint()),
+    );
     failed_cleanly(&d, what);
-    assert_eq!(d.status.code(), Some(5), "{what}: corrupt snapshots exit 5\n{}", d.stderr);
-    assert_eq!(s3.objects(), Vec::<Entry>::new(), "{what}: something was uploaded");
-    assert_eq!(s3.incomplete_uploads(), Vec::<String>::new(), "{what}: an upload was started");
+    assert_eq!(
+        d.status.code(),
+        Some(5),
+        "{what}: corrupt snapshots exit 5\n{}",
+        d.stderr
+    );
+    assert_eq!(
+        s3.objects(),
+        Vec::<Entry>::new(),
+        "{what}: something was uploaded"
+    );
+    assert_eq!(
+        s3.incomplete_uploads(),
+        Vec::<String>::new(),
+        "{what}: an upload was started"
+    );
 }
 
 fn rewrite_meta_sha(dir: &Path) {
     let path = dir.join("snapshot.json");
-    let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let db = dir.join("snapshot.db");
     v["sha256"] = sha256_file(&db).into();
     v["fileSize"] = std::fs::metadata(&db).unwrap().len().into();
@@ -555,12 +622,18 @@ fn corrupt_snapshots_are_refused_before_upload() {
     let len = std::fs::metadata(src.join("snapshot.db")).unwrap().len();
 
     let t = copy_snapshot(src);
-    let f = std::fs::OpenOptions::new().write(true).open(t.path().join("snapshot.db")).unwrap();
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(t.path().join("snapshot.db"))
+        .unwrap();
     f.set_len(len / 2).unwrap();
     assert_refused_before_upload(&s3, t.path(), "truncated snapshot");
 
     let t = copy_snapshot(src);
-    let f = std::fs::OpenOptions::new().write(true).open(t.path().join("snapshot.db")).unwrap();
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(t.path().join("snapshot.db"))
+        .unwrap();
     f.set_len(len / 2).unwrap();
     rewrite_meta_sha(t.path());
     assert_refused_before_upload(&s3, t.path(), "truncated snapshot with matching metadata");
@@ -587,6 +660,9 @@ fn corrupt_snapshots_are_refused_before_upload() {
 
     // The control: the undamaged copy is accepted, so the refusals above are about the damage.
     let t = copy_snapshot(src);
-    let d = run(&store_args(t.path(), &["--keep", "5"]), &etcdbak_env(&s3.endpoint()));
+    let d = run(
+        &store_args(t.path(), &["--keep", "5"]),
+        &etcdbak_env(&s3.endpoint()),
+    );
     ok(&d, "store of the undamaged snapshot");
 }

@@ -26,18 +26,27 @@ impl Secrets {
             ("S3 secret key".to_string(), SECRET_KEY.to_string()),
             ("S3 access key id".to_string(), ACCESS_KEY.to_string()),
             ("wrong S3 secret key".to_string(), WRONG_SECRET.to_string()),
-            ("wrong S3 access key id".to_string(), WRONG_ACCESS.to_string()),
+            (
+                "wrong S3 access key id".to_string(),
+                WRONG_ACCESS.to_string(),
+            ),
             ("planted key material".to_string(), PLANTED.to_string()),
         ];
         // A URL-encoded or base64 form of the secret would be a leak too.
-        needles.push(("secret (url-encoded)".into(), SECRET_KEY.replace('-', "%2D")));
+        needles.push((
+            "secret (url-encoded)".into(),
+            SECRET_KEY.replace('-', "%2D"),
+        ));
         Secrets { needles }
     }
 
     /// Adds every base64 line of a PEM private key (the key material; the BEGIN/END lines are not secret).
     fn add_pem(&mut self, what: &str, path: &Path) {
         let text = std::fs::read_to_string(path).unwrap();
-        for line in text.lines().filter(|l| !l.starts_with("-----") && l.len() >= 16) {
+        for line in text
+            .lines()
+            .filter(|l| !l.starts_with("-----") && l.len() >= 16)
+        {
             self.needles.push((what.to_string(), line.to_string()));
         }
     }
@@ -51,7 +60,12 @@ impl Secrets {
         for (name, needle) in &self.needles {
             if text.contains(needle.as_str()) {
                 let at = text.find(needle.as_str()).unwrap_or(0);
-                let start = text[..at].char_indices().rev().nth(120).map(|(i, _)| i).unwrap_or(0);
+                let start = text[..at]
+                    .char_indices()
+                    .rev()
+                    .nth(120)
+                    .map(|(i, _)| i)
+                    .unwrap_or(0);
                 failures.push(format!(
                     "{what}: output contains the {name}; context: ...{}...",
                     &text[start..(at + needle.len()).min(text.len())]
@@ -102,7 +116,10 @@ fn secrets_never_reach_logs_or_errors() {
                 "{what}: expected {}, got {:?}: {}",
                 if want_ok { "success" } else { "failure" },
                 out.status.code(),
-                String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("")
+                String::from_utf8_lossy(&out.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("")
             ));
         }
     };
@@ -118,7 +135,14 @@ fn secrets_never_reach_logs_or_errors() {
     let tls = etcd.client_tls().unwrap();
     let other = tempfile::tempdir().unwrap();
     let bad_snap = |cacert: &Path, cert: &Path, key: &Path| {
-        let mut a = s(&["snapshot", "--cluster", "secrets", "--dial-timeout", "3s", "--endpoints"]);
+        let mut a = s(&[
+            "snapshot",
+            "--cluster",
+            "secrets",
+            "--dial-timeout",
+            "3s",
+            "--endpoints",
+        ]);
         a.push(etcd.endpoints());
         a.extend(["--cacert".into(), cacert.display().to_string()]);
         a.extend(["--cert".into(), cert.display().to_string()]);
@@ -126,10 +150,22 @@ fn secrets_never_reach_logs_or_errors() {
         a.extend(["--dir".into(), other.path().join("b").display().to_string()]);
         a
     };
-    check("snapshot (wrong CA)", run(&bad_snap(&certs.other_ca, &tls.cert, &tls.key), &[]), false, &mut failures);
+    check(
+        "snapshot (wrong CA)",
+        run(&bad_snap(&certs.other_ca, &tls.cert, &tls.key), &[]),
+        false,
+        &mut failures,
+    );
     check(
         "snapshot (client cert of another CA)",
-        run(&bad_snap(&tls.cacert, &certs.other_client_cert, &certs.other_client_key), &[]),
+        run(
+            &bad_snap(
+                &tls.cacert,
+                &certs.other_client_cert,
+                &certs.other_client_key,
+            ),
+            &[],
+        ),
         false,
         &mut failures,
     );
@@ -139,10 +175,18 @@ fn secrets_never_reach_logs_or_errors() {
         format!("-----BEGIN PRIVATE KEY-----\n{PLANTED}\n{PLANTED}\n-----END PRIVATE KEY-----\n"),
     )
     .unwrap();
-    check("snapshot (malformed key file)", run(&bad_snap(&tls.cacert, &tls.cert, &planted), &[]), false, &mut failures);
+    check(
+        "snapshot (malformed key file)",
+        run(&bad_snap(&tls.cacert, &tls.cert, &planted), &[]),
+        false,
+        &mut failures,
+    );
     check(
         "snapshot (key of another identity)",
-        run(&bad_snap(&tls.cacert, &tls.cert, &certs.other_client_key), &[]),
+        run(
+            &bad_snap(&tls.cacert, &tls.cert, &certs.other_client_key),
+            &[],
+        ),
         false,
         &mut failures,
     );
@@ -151,28 +195,92 @@ fn secrets_never_reach_logs_or_errors() {
     let mut store = s(&["store", "--keep", "3", "--dir"]);
     store.push(backup.display().to_string());
     check("store (ok)", run(&store, &env), true, &mut failures);
-    check("store (wrong secret)", run(&store, &with(&env, "AWS_SECRET_ACCESS_KEY", WRONG_SECRET)), false, &mut failures);
-    check("store (wrong access key)", run(&store, &with(&env, "AWS_ACCESS_KEY_ID", WRONG_ACCESS)), false, &mut failures);
-    check("store (unreachable)", run(&store, &with(&env, "ETCDBAK_S3_ENDPOINT", "http://127.0.0.1:1")), false, &mut failures);
-    check("store (no such bucket)", run(&store, &with(&env, "ETCDBAK_S3_BUCKET", "no-such-bucket")), false, &mut failures);
+    check(
+        "store (wrong secret)",
+        run(&store, &with(&env, "AWS_SECRET_ACCESS_KEY", WRONG_SECRET)),
+        false,
+        &mut failures,
+    );
+    check(
+        "store (wrong access key)",
+        run(&store, &with(&env, "AWS_ACCESS_KEY_ID", WRONG_ACCESS)),
+        false,
+        &mut failures,
+    );
+    check(
+        "store (unreachable)",
+        run(
+            &store,
+            &with(&env, "ETCDBAK_S3_ENDPOINT", "http://127.0.0.1:1"),
+        ),
+        false,
+        &mut failures,
+    );
+    check(
+        "store (no such bucket)",
+        run(&store, &with(&env, "ETCDBAK_S3_BUCKET", "no-such-bucket")),
+        false,
+        &mut failures,
+    );
 
     // list, prune, download: success and failure.
     let list = s(&["list", "-o", "json"]);
     check("list (ok)", run(&list, &env), true, &mut failures);
-    check("list (wrong secret)", run(&list, &with(&env, "AWS_SECRET_ACCESS_KEY", WRONG_SECRET)), false, &mut failures);
-    check("list (wrong access key)", run(&list, &with(&env, "AWS_ACCESS_KEY_ID", WRONG_ACCESS)), false, &mut failures);
+    check(
+        "list (wrong secret)",
+        run(&list, &with(&env, "AWS_SECRET_ACCESS_KEY", WRONG_SECRET)),
+        false,
+        &mut failures,
+    );
+    check(
+        "list (wrong access key)",
+        run(&list, &with(&env, "AWS_ACCESS_KEY_ID", WRONG_ACCESS)),
+        false,
+        &mut failures,
+    );
     let prune = s(&["prune", "--cluster", "secrets", "--keep", "1"]);
     check("prune (ok)", run(&prune, &env), true, &mut failures);
-    check("prune --dry-run (ok)", run(&[prune.clone(), s(&["--dry-run"])].concat(), &env), true, &mut failures);
-    check("prune (wrong secret)", run(&prune, &with(&env, "AWS_SECRET_ACCESS_KEY", WRONG_SECRET)), false, &mut failures);
+    check(
+        "prune --dry-run (ok)",
+        run(&[prune.clone(), s(&["--dry-run"])].concat(), &env),
+        true,
+        &mut failures,
+    );
+    check(
+        "prune (wrong secret)",
+        run(&prune, &with(&env, "AWS_SECRET_ACCESS_KEY", WRONG_SECRET)),
+        false,
+        &mut failures,
+    );
     let dl_dir = tempfile::tempdir().unwrap();
     let mut download = s(&["download", "--cluster", "secrets", "--output"]);
     download.push(dl_dir.path().join("s.db").display().to_string());
     check("download (ok)", run(&download, &env), true, &mut failures);
-    check("download (wrong secret)", run(&download, &with(&env, "AWS_SECRET_ACCESS_KEY", WRONG_SECRET)), false, &mut failures);
-    let missing = s(&["download", "--key", "etcdbak/secrets/20200101T000000.000Z-r1-00000000.db"]);
-    check("download (no such key)", run(&missing, &env), false, &mut failures);
+    check(
+        "download (wrong secret)",
+        run(
+            &download,
+            &with(&env, "AWS_SECRET_ACCESS_KEY", WRONG_SECRET),
+        ),
+        false,
+        &mut failures,
+    );
+    let missing = s(&[
+        "download",
+        "--key",
+        "etcdbak/secrets/20200101T000000.000Z-r1-00000000.db",
+    ]);
+    check(
+        "download (no such key)",
+        run(&missing, &env),
+        false,
+        &mut failures,
+    );
 
     eprintln!("{}", outcomes.join("\n"));
-    assert!(failures.is_empty(), "secrets leaked or runs misbehaved:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "secrets leaked or runs misbehaved:\n{}",
+        failures.join("\n")
+    );
 }

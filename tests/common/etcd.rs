@@ -27,7 +27,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use etcd_client::{Certificate, Client, ConnectOptions, GetOptions, Identity, TlsOptions, Txn, TxnOp};
+use etcd_client::{
+    Certificate, Client, ConnectOptions, GetOptions, Identity, TlsOptions, Txn, TxnOp,
+};
 
 use super::certs::{Certs, ClientTls};
 use super::{free_port, rig_bin, Proc};
@@ -171,11 +173,19 @@ impl EtcdCluster {
     }
 
     pub fn peer_url(&self, i: usize) -> String {
-        format!("{}://127.0.0.1:{}", self.scheme(), self.members[i].peer_port)
+        format!(
+            "{}://127.0.0.1:{}",
+            self.scheme(),
+            self.members[i].peer_port
+        )
     }
 
     pub fn endpoint(&self, i: usize) -> String {
-        format!("{}://127.0.0.1:{}", self.scheme(), self.members[i].client_port)
+        format!(
+            "{}://127.0.0.1:{}",
+            self.scheme(),
+            self.members[i].client_port
+        )
     }
 
     /// Every member's client URL, comma-separated (the `--endpoints` form).
@@ -433,9 +443,11 @@ impl EtcdCluster {
                 if self.members[i].proc.is_none() {
                     continue;
                 }
-                let status = self.with_client(vec![self.endpoint(i)], |mut c| async move {
-                    c.status().await
-                });
+                let status =
+                    self.with_client(
+                        vec![self.endpoint(i)],
+                        |mut c| async move { c.status().await },
+                    );
                 if let Ok(s) = status {
                     let id = s.header().map(|h| h.member_id()).unwrap_or(0);
                     if s.leader() != 0 && s.leader() == id {

@@ -41,7 +41,11 @@ impl S3Server {
         };
         s.launch();
         let out = s.mc(&["mb", &format!("t/{BUCKET}")]);
-        assert!(out.status.success(), "mc mb: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "mc mb: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         s
     }
 
@@ -68,9 +72,7 @@ impl S3Server {
         );
         self.proc = Some(proc);
         let port = self.port;
-        wait_until("minio", Duration::from_secs(60), || {
-            health(port)
-        });
+        wait_until("minio", Duration::from_secs(60), || health(port));
         let url = self.endpoint();
         wait_until("mc alias", Duration::from_secs(30), || {
             self.mc(&["alias", "set", "t", &url, ACCESS_KEY, SECRET_KEY])
@@ -127,7 +129,11 @@ impl S3Server {
         }
         args.push(&target);
         let out = self.mc(&args);
-        assert!(out.status.success(), "mc ls: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "mc ls: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout)
             .lines()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
@@ -156,14 +162,22 @@ impl S3Server {
     pub fn put(&self, local: &Path, key: &str) {
         let target = format!("t/{BUCKET}/{key}");
         let out = self.mc(&["cp", &local.to_string_lossy(), &target]);
-        assert!(out.status.success(), "mc cp: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "mc cp: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// Downloads an object with `mc`.
     pub fn get(&self, key: &str, local: &Path) {
         let src = format!("t/{BUCKET}/{key}");
         let out = self.mc(&["cp", &src, &local.to_string_lossy()]);
-        assert!(out.status.success(), "mc cp: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "mc cp: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// The server's log, for assertion messages.

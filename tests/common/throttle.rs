@@ -62,7 +62,10 @@ impl Throttle {
                     open.push(client.try_clone().expect("clone"));
                     open.push(server.try_clone().expect("clone"));
                 }
-                let (c2, s2) = (client.try_clone().expect("clone"), server.try_clone().expect("clone"));
+                let (c2, s2) = (
+                    client.try_clone().expect("clone"),
+                    server.try_clone().expect("clone"),
+                );
                 let st = s.clone();
                 thread::spawn(move || pump(client, server, st));
                 let st = s.clone();
@@ -77,7 +80,9 @@ impl Throttle {
     }
 
     pub fn set_rate(&self, bytes_per_sec: u64) {
-        self.state.bytes_per_sec.store(bytes_per_sec, Ordering::SeqCst);
+        self.state
+            .bytes_per_sec
+            .store(bytes_per_sec, Ordering::SeqCst);
     }
 
     /// Bytes forwarded so far, both directions.
