@@ -82,6 +82,27 @@ fn derive_config(dir: &Path, minio: &Minio) -> Setup {
     setup
 }
 
+/// The shared kube-apiserver rig lives in a static that is never dropped, so its temp dir (the apiserver's
+/// etcd data, ~120 MB) would outlive every run of this binary and fill the disk. Removed once this process
+/// (and with it the rig's servers, reaped the same way) is gone.
+fn remove_rig_dir_at_exit(kubeconfig: &Path) {
+    let dir = kubeconfig.parent().expect("the rig dir");
+    if !dir.join("kube-apiserver.log").exists() || !dir.starts_with(std::env::temp_dir()) {
+        return;
+    }
+    let _ = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "while kill -0 {} 2>/dev/null; do sleep 1; done; sleep 3; rm -rf '{}'",
+            std::process::id(),
+            dir.display()
+        ))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+}
+
 /// Runs a command to completion within `timeout`, killing it past that.
 fn run(cmd: &mut Command, what: &str, timeout: Duration) -> Output {
     let mut child = cmd
@@ -331,6 +352,17 @@ fn run_backup(
     )
     .expect("snapshot.json parses");
     let snapshot = std::fs::read(dir.join(SNAPSHOT_FILE)).expect("snapshot.db");
+    // Under root the local kubelet gives containers the pod's identity; the snapshot proves it did.
+    if let Some((uid, _)) = pod.init_containers[0].identity {
+        let owner = std::os::unix::fs::MetadataExt::uid(
+            &std::fs::metadata(dir.join(SNAPSHOT_FILE)).unwrap(),
+        );
+        assert_eq!(
+            owner, uid,
+            "the snapshot container ran as the pod's runAsUser"
+        );
+        assert_ne!(uid, 0);
+    }
     (meta, snapshot, pod)
 }
 
@@ -346,6 +378,7 @@ fn rendered_backup_and_cleanup_jobs_run_for_real() {
     let mut written = etcd.put_keys("/registry/jobe2e/", 500, 100);
     let minio = Minio::start();
     let kube = rig();
+    remove_rig_dir_at_exit(&kube.kubeconfig);
     let client = rt.block_on(kube.client());
     let scratch = tempfile::tempdir().unwrap();
     let setup = derive_config(scratch.path(), &minio);

@@ -17,13 +17,19 @@
 //!   under test. Anything else fails the test with what was found, since only etcdbak can run here.
 //! - init containers run one by one, each to completion, then the regular containers (concurrently, as
 //!   in a pod). Each must exit 0; a failure fails the test with the container's stdout and stderr.
-//! - a `readOnly` mount the process changed anyway fails the test (in a pod that write would get EROFS;
-//!   the tests run as root, so permissions cannot enforce it); so does a file left in the working dir of a
-//!   container with `readOnlyRootFilesystem`.
+//! - identity, when the test runs as root (as it does in CI): each container runs as its
+//!   `runAsUser`/`runAsGroup` (`runAsNonRoot` is checked as the kubelet does), emptyDirs are world-writable,
+//!   Secret files are owned by root and group `fsGroup` with their `defaultMode`, so a key the pod's user
+//!   could not read in a cluster cannot be read here either. `readOnly` mounts lose their write bits while
+//!   the container runs, and the working dir (standing in for the image's root filesystem) is writable
+//!   only when `readOnlyRootFilesystem` is false. Without root the containers run as the test's user.
+//! - a `readOnly` mount the process changed anyway fails the test (in a pod that write would get EROFS);
+//!   so does a file left in the working dir of a container with `readOnlyRootFilesystem`.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -46,6 +52,8 @@ pub struct Prepared {
     /// The container has a read-only root filesystem and no workingDir, so its working dir stands in for
     /// the image's root: nothing may be left there.
     pub check_cwd_empty: bool,
+    /// (uid, gid) to run as; `None` when the test is not root and cannot switch.
+    pub identity: Option<(u32, u32)>,
 }
 
 /// What one container did.
@@ -67,6 +75,8 @@ pub struct LocalPod {
     pub volumes: BTreeMap<String, PathBuf>,
     pub init_containers: Vec<Prepared>,
     pub containers: Vec<Prepared>,
+    /// The test runs as root, so it can give containers their pod identity.
+    as_root: bool,
 }
 
 /// Where the etcdbak image keeps its binary: the only command that can run here.
@@ -87,12 +97,33 @@ impl LocalPod {
             .prefix("etcdbak-pod-")
             .tempdir()
             .expect("pod temp dir");
+        let as_root = std::fs::metadata("/proc/self")
+            .map(|m| m.uid() == 0)
+            .unwrap_or(false);
+        let fs_group = spec
+            .security_context
+            .as_ref()
+            .and_then(|s| s.fs_group)
+            .map(|g| g as u32);
+        if as_root {
+            // The pod's user must be able to reach its volumes, as it can in a container.
+            std::fs::create_dir_all(root.path().join("volumes")).expect("volumes dir");
+            for p in [root.path().to_path_buf(), root.path().join("volumes")] {
+                chmod(&p, 0o755);
+            }
+        }
         let mut volumes = BTreeMap::new();
         for v in spec.volumes.iter().flatten() {
             let dir = root.path().join("volumes").join(&v.name);
             std::fs::create_dir_all(&dir).expect("volume dir");
             if v.empty_dir.is_some() {
-                // Nothing to fill: a fresh, empty, writable dir is exactly an emptyDir.
+                // The kubelet makes emptyDirs world-writable (setgid to fsGroup when one is set).
+                if as_root {
+                    if let Some(g) = fs_group {
+                        std::os::unix::fs::chown(&dir, None, Some(g)).expect("chown emptyDir");
+                    }
+                    chmod(&dir, if fs_group.is_some() { 0o2777 } else { 0o777 });
+                }
             } else if let Some(s) = &v.secret {
                 let secret_name = s
                     .secret_name
@@ -106,6 +137,9 @@ impl LocalPod {
                     .map(|(k, v)| (k, v.0))
                     .collect();
                 project(&dir, &data, s.items.as_deref(), s.default_mode, &v.name);
+                if as_root {
+                    own_projected(&dir, fs_group);
+                }
             } else if let Some(c) = &v.config_map {
                 let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
                 let found = api
@@ -128,6 +162,9 @@ impl LocalPod {
                     }
                 }
                 project(&dir, &data, c.items.as_deref(), c.default_mode, &v.name);
+                if as_root {
+                    own_projected(&dir, fs_group);
+                }
             } else {
                 let json = serde_json::to_value(v).expect("volume as JSON");
                 let kinds: Vec<String> = json
@@ -149,6 +186,7 @@ impl LocalPod {
             volumes,
             init_containers: Vec::new(),
             containers: Vec::new(),
+            as_root,
         };
         for c in spec.init_containers.iter().flatten() {
             let p = pod.resolve(client, spec, c, true, image).await;
@@ -326,11 +364,50 @@ impl LocalPod {
                 p
             }
         };
-        let check_cwd_empty = c.working_dir.is_none()
-            && c.security_context
-                .as_ref()
-                .and_then(|s| s.read_only_root_filesystem)
-                .unwrap_or(false);
+        let read_only_root = c
+            .security_context
+            .as_ref()
+            .and_then(|s| s.read_only_root_filesystem)
+            .unwrap_or(false);
+        let check_cwd_empty = c.working_dir.is_none() && read_only_root;
+        if c.working_dir.is_none() && self.as_root {
+            chmod(&cwd, if read_only_root { 0o555 } else { 0o777 });
+        }
+
+        // The kubelet's rules: the container's securityContext wins over the pod's; runAsNonRoot refuses a
+        // container whose user is (or may be, as an unknown image user) root.
+        let pod_sc = spec.security_context.as_ref();
+        let sc = c.security_context.as_ref();
+        let uid = sc
+            .and_then(|s| s.run_as_user)
+            .or(pod_sc.and_then(|s| s.run_as_user));
+        let gid = sc
+            .and_then(|s| s.run_as_group)
+            .or(pod_sc.and_then(|s| s.run_as_group));
+        let non_root = sc
+            .and_then(|s| s.run_as_non_root)
+            .or(pod_sc.and_then(|s| s.run_as_non_root))
+            .unwrap_or(false);
+        if non_root {
+            assert!(
+                uid.is_some_and(|u| u != 0),
+                "{what}: runAsNonRoot with runAsUser {uid:?}: the kubelet would not start it (the image's user is unknown)"
+            );
+        }
+        let identity = match (self.as_root, uid) {
+            (true, Some(u)) => {
+                let g = gid.unwrap_or(0) as u32;
+                // std drops supplementary groups when switching user; fsGroup is then only held as the
+                // primary group, so a pod whose fsGroup differs from its runAsGroup cannot be emulated.
+                let fs_group = pod_sc.and_then(|s| s.fs_group).map(|g| g as u32);
+                assert!(
+                    fs_group.is_none_or(|f| f == g),
+                    "{what}: fsGroup {fs_group:?} differs from runAsGroup {g}: the local kubelet cannot add a supplementary group"
+                );
+                Some((u as u32, g))
+            }
+            _ => None,
+        };
 
         Prepared {
             name: c.name.clone(),
@@ -341,6 +418,7 @@ impl LocalPod {
             cwd,
             mounts,
             check_cwd_empty,
+            identity,
         }
     }
 
@@ -379,6 +457,7 @@ struct Started {
     out: PathBuf,
     err: PathBuf,
     before: Vec<(String, Tree)>,
+    saved_modes: Vec<(PathBuf, u32)>,
     began: Instant,
 }
 
@@ -393,7 +472,17 @@ fn spawn(c: &Prepared, root: &Path) -> Started {
         .filter(|(_, _, ro)| *ro)
         .map(|(mp, host, _)| (mp.clone(), tree(host)))
         .collect();
-    let child = Command::new(&c.program)
+    let mut cmd = Command::new(&c.program);
+    let mut saved_modes = Vec::new();
+    if let Some((uid, gid)) = c.identity {
+        cmd.uid(uid).gid(gid);
+        for (_, host, ro) in &c.mounts {
+            if *ro {
+                saved_modes.extend(make_read_only(host));
+            }
+        }
+    }
+    let child = cmd
         .args(&c.args)
         .env_clear()
         .envs(&c.env)
@@ -408,6 +497,7 @@ fn spawn(c: &Prepared, root: &Path) -> Started {
         out,
         err,
         before,
+        saved_modes,
         began: Instant::now(),
     }
 }
@@ -427,8 +517,11 @@ fn finish(c: &Prepared, mut s: Started, left: Duration) -> Ran {
                 c.name
             );
         }
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(10));
     };
+    for (p, mode) in &s.saved_modes {
+        chmod(p, *mode);
+    }
     let ran = Ran {
         name: c.name.clone(),
         status,
@@ -491,6 +584,41 @@ fn tree(dir: &Path) -> Tree {
     let mut out = Tree::new();
     walk(dir, dir, &mut out);
     out
+}
+
+fn chmod(p: &Path, mode: u32) {
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
+        .unwrap_or_else(|e| panic!("chmod {}: {e}", p.display()));
+}
+
+/// Secret and ConfigMap volumes: root-owned, group fsGroup (when set), so the file modes decide what the
+/// pod's user can read.
+fn own_projected(dir: &Path, fs_group: Option<u32>) {
+    for (rel, _) in tree(dir) {
+        std::os::unix::fs::chown(dir.join(rel), Some(0), fs_group).expect("chown projected file");
+    }
+    std::os::unix::fs::chown(dir, Some(0), fs_group).expect("chown volume");
+    chmod(dir, 0o755);
+}
+
+/// Takes the write bits away from everything under `dir` (a readOnly mount, for one container) and
+/// returns the modes to put back afterwards.
+fn make_read_only(dir: &Path) -> Vec<(PathBuf, u32)> {
+    let mut paths: Vec<PathBuf> = tree(dir).into_keys().map(|r| dir.join(r)).collect();
+    paths.push(dir.to_path_buf());
+    let mut saved = Vec::new();
+    for p in paths {
+        let Ok(md) = std::fs::symlink_metadata(&p) else {
+            continue;
+        };
+        if md.file_type().is_symlink() {
+            continue;
+        }
+        let mode = md.permissions().mode() & 0o7777;
+        chmod(&p, mode & !0o222);
+        saved.push((p, mode));
+    }
+    saved
 }
 
 async fn secret(client: &Client, ns: &str, name: &str, optional: Option<bool>) -> Option<Secret> {
