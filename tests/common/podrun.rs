@@ -4,7 +4,8 @@
 //! What it does, the way the kubelet would:
 //! - volumes: an `emptyDir` becomes a fresh temp dir; a `secret` (or `configMap`) volume becomes a temp dir
 //!   holding the object's keys as files (read from the apiserver; `items`, `defaultMode`/`mode` and
-//!   `optional` honoured). Any other volume type fails the test: it cannot be emulated here.
+//!   `optional` honoured; laid out as the kubelet's atomic writer does, each key a symlink through
+//!   `..data` into a timestamped dir). Any other volume type fails the test: it cannot be emulated here.
 //! - each container's `volumeMounts` map its mountPaths to those dirs (`subPath` included). Every env value
 //!   and argument that is a mountPath or lies under one (also the value part of `--flag=/path`) is rewritten
 //!   to the host dir, generically from the mounts: no path is hard-coded.
@@ -669,14 +670,30 @@ fn project(
             .map(|(k, v)| (k.clone(), v, default_mode))
             .collect(),
     };
+    // The kubelet's atomic-writer layout: the files live in a timestamped dir, `..data` points at it, and
+    // each top-level name is a symlink through `..data` (how updates swap in atomically).
+    let stamp = chrono::Utc::now()
+        .format("..%Y_%m_%d_%H_%M_%S.%f")
+        .to_string();
+    let data_dir = dir.join(&stamp);
+    std::fs::create_dir_all(&data_dir).expect("projected data dir");
+    let mut top = std::collections::BTreeSet::new();
     for (path, bytes, mode) in files {
-        let p = dir.join(&path);
+        let p = data_dir.join(&path);
         if let Some(parent) = p.parent() {
             std::fs::create_dir_all(parent).expect("projected dir");
         }
         std::fs::write(&p, bytes).expect("projected file");
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode))
             .expect("projected file mode");
+        if let Some(first) = Path::new(&path).components().next() {
+            top.insert(first.as_os_str().to_os_string());
+        }
+    }
+    std::os::unix::fs::symlink(&stamp, dir.join("..data")).expect("..data symlink");
+    for name in top {
+        std::os::unix::fs::symlink(Path::new("..data").join(&name), dir.join(&name))
+            .expect("projected symlink");
     }
 }
 
