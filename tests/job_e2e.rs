@@ -154,7 +154,14 @@ fn check(out: &Output, what: &str) {
 }
 
 fn reconcile(setup: &Setup) -> Output {
-    let out = run(
+    let out = reconcile_unchecked(setup);
+    check(&out, "etcdbak reconcile");
+    out
+}
+
+/// `etcdbak reconcile`, whatever its exit status.
+fn reconcile_unchecked(setup: &Setup) -> Output {
+    run(
         etcdbak()
             .env("KUBECONFIG", &rig().kubeconfig)
             .env("ETCDBAK_LOG", "warn")
@@ -163,9 +170,7 @@ fn reconcile(setup: &Setup) -> Output {
             .arg(&setup.config),
         "etcdbak reconcile",
         CMD_TIMEOUT,
-    );
-    check(&out, "etcdbak reconcile");
-    out
+    )
 }
 
 /// An etcdbak S3 subcommand as an operator would run it against the bucket.
@@ -285,6 +290,57 @@ fn pod_spec(job: &Job) -> &PodSpec {
         .as_ref()
         .and_then(|s: &JobSpec| s.template.spec.as_ref())
         .expect("the Job has a pod template")
+}
+
+/// Writes a failed status onto a Job, as the Job controller would after its pod failed, `ago` in the past.
+async fn mark_failed(client: &Client, ns: &str, name: &str, ago: Duration) {
+    let api: Api<Job> = Api::namespaced(client.clone(), ns);
+    let at = chrono::Utc::now() - chrono::Duration::from_std(ago).unwrap();
+    let ts =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let cond = |type_: &str| {
+        serde_json::json!({
+            "type": type_, "status": "True", "reason": "BackoffLimitExceeded",
+            "message": "its pod failed under the test's kubelet",
+            "lastProbeTime": ts(at), "lastTransitionTime": ts(at),
+        })
+    };
+    let status = serde_json::json!({
+        "startTime": ts(at - chrono::Duration::seconds(5)), "failed": 1, "active": 0, "ready": 0,
+        "terminating": 0, "uncountedTerminatedPods": {},
+        "conditions": [cond("FailureTarget"), cond("Failed")],
+    });
+    api.patch_status(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(serde_json::json!({ "status": status })),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("writing the failed status of Job {name}: {e}"));
+}
+
+async fn set_s3_secret_key(client: &Client, ns: &str, value: &str) {
+    let api: Api<Secret> = Api::namespaced(client.clone(), ns);
+    api.patch(
+        "etcdbak-s3",
+        &PatchParams::default(),
+        &Patch::Merge(serde_json::json!({ "stringData": { "AWS_SECRET_ACCESS_KEY": value } })),
+    )
+    .await
+    .expect("patching the S3 credentials Secret");
+}
+
+async fn wait_gone(client: &Client, name: &str) {
+    let clusters: Api<Cluster> = Api::all(client.clone());
+    let start = Instant::now();
+    while let Some(c) = clusters.get_opt(name).await.unwrap() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "Cluster {name} is still there after its cleanup Job succeeded: finalizers {:?}",
+            c.finalizers()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// Writes a succeeded status onto a Job, as the Job controller would after its pod exited 0 (the apiserver
@@ -644,6 +700,17 @@ fn rendered_backup_and_cleanup_jobs_run_for_real() {
             c.is_some_and(|c| c.metadata.deletion_timestamp.is_some()),
             "the Cluster waits (finalizer) for its cleanup Job"
         );
+        // No backup may start while the bucket is being emptied.
+        let cron_jobs: Api<CronJob> = Api::namespaced(client.clone(), &setup.job_ns);
+        let live = cron_jobs.get_opt(&cj.name_any()).await.unwrap();
+        assert!(
+            live.as_ref()
+                .and_then(|c| c.spec.as_ref())
+                .and_then(|s| s.suspend)
+                == Some(true),
+            "the CronJob of a Cluster being cleaned up is suspended: {:?}",
+            live.and_then(|c| c.spec).map(|s| s.suspend)
+        );
         job
     });
     // Nothing has run the cleanup yet: the backups are all still there.
@@ -704,20 +771,146 @@ fn rendered_backup_and_cleanup_jobs_run_for_real() {
     rt.block_on(mark_succeeded(&client, &setup.job_ns, &cleanup.name_any()));
     reconcile(&setup);
     rt.block_on(async {
+        wait_gone(&client, CLUSTER).await;
         let clusters: Api<Cluster> = Api::all(client.clone());
-        let start = Instant::now();
-        while let Some(c) = clusters.get_opt(CLUSTER).await.unwrap() {
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "the Cluster is still there after its cleanup Job succeeded: finalizers {:?}",
-                c.finalizers()
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
         assert!(
             clusters.get_opt(OTHER).await.unwrap().is_some(),
             "the other Cluster is untouched"
         );
     });
+
+    // A cleanup that really fails: the S3 secret key in the job namespace is wrong. The pod exits
+    // non-zero, and the controller keeps the finalizer and the backups, then retries with a new Job.
+    const WRONG_KEY: &str = "not-the-secret-key-Qx7wP";
+    rt.block_on(async {
+        set_s3_secret_key(&client, &setup.job_ns, WRONG_KEY).await;
+        let clusters: Api<Cluster> = Api::all(client.clone());
+        clusters
+            .delete(OTHER, &DeleteParams::default())
+            .await
+            .expect("deleting the other Cluster");
+    });
+    reconcile(&setup);
+    let jobs: Api<Job> = Api::namespaced(client.clone(), &setup.job_ns);
+    let other_job_name = etcdbak::template::cleanup_job_name(OTHER);
+    let first = rt
+        .block_on(jobs.get(&other_job_name))
+        .expect("the cleanup Job of the other Cluster");
+    let pod = rt.block_on(LocalPod::prepare(
+        &client,
+        &setup.job_ns,
+        &format!("{other_job_name}-pod1"),
+        pod_spec(&first),
+        &setup.image,
+    ));
+    let (_, failed) = pod
+        .try_run(POD_DEADLINE)
+        .expect_err("the cleanup container must fail with a wrong S3 secret key");
+    drop(pod);
+    println!(
+        "cleanup with a wrong S3 key: {} after {:.2?}; stderr:\n{}",
+        failed.status, failed.wall, failed.stderr
+    );
+    assert_eq!(
+        failed.status.code(),
+        Some(4),
+        "a wrong S3 key is an access problem: exit 4 (docs/CONTRACT.md)"
+    );
+    for secret in [WRONG_KEY, SECRET_KEY] {
+        assert!(
+            !failed.stderr.contains(secret) && !failed.stdout.contains(secret),
+            "the S3 secret key leaked into the container's output"
+        );
+    }
+    assert_eq!(
+        backup_keys(&minio, &setup.prefix, OTHER),
+        vec![other_key.clone()],
+        "a failed cleanup deletes nothing"
+    );
+
+    // The Job controller reports the failure (15s ago; the first retry waits 30s).
+    rt.block_on(mark_failed(
+        &client,
+        &setup.job_ns,
+        &other_job_name,
+        Duration::from_secs(15),
+    ));
+    let failed_at = Instant::now() - Duration::from_secs(15);
+    let out = reconcile_unchecked(&setup);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !out.status.success() && table.contains(OTHER) && table.contains("FAILED"),
+        "a failed cleanup fails the pass and names the Cluster:\n{table}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    rt.block_on(async {
+        let clusters: Api<Cluster> = Api::all(client.clone());
+        let c = clusters
+            .get_opt(OTHER)
+            .await
+            .unwrap()
+            .expect("the finalizer holds the Cluster while its cleanup failed");
+        let cond = c
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.iter().find(|c| c.type_ == "CleanupFailed"))
+            .unwrap_or_else(|| panic!("no CleanupFailed condition: {:?}", c.status));
+        assert_eq!(cond.status, "True");
+        assert!(
+            cond.message.contains(&other_job_name),
+            "the condition names the Job: {}",
+            cond.message
+        );
+        let again = jobs.get(&other_job_name).await.unwrap();
+        assert_eq!(again.uid(), first.uid(), "no retry before the backoff");
+    });
+
+    // Fixed credentials, backoff over: the controller replaces the failed Job; that one succeeds.
+    rt.block_on(set_s3_secret_key(&client, &setup.job_ns, SECRET_KEY));
+    let wait = Duration::from_secs(31).saturating_sub(failed_at.elapsed());
+    std::thread::sleep(wait);
+    let out = reconcile(&setup);
+    println!(
+        "reconcile after the backoff:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let second = rt
+        .block_on(jobs.get(&other_job_name))
+        .expect("the retried Job");
+    assert_ne!(
+        second.uid(),
+        first.uid(),
+        "a new cleanup Job replaced the failed one"
+    );
+    assert_eq!(
+        second
+            .annotations()
+            .get(etcdbak::template::CLUSTER_UID_ANNOTATION),
+        first
+            .annotations()
+            .get(etcdbak::template::CLUSTER_UID_ANNOTATION),
+    );
+    let pod = rt.block_on(LocalPod::prepare(
+        &client,
+        &setup.job_ns,
+        &format!("{other_job_name}-pod2"),
+        pod_spec(&second),
+        &setup.image,
+    ));
+    pod.run(POD_DEADLINE);
+    drop(pod);
+    assert_eq!(
+        backup_keys(&minio, &setup.prefix, OTHER),
+        Vec::<String>::new(),
+        "the retried cleanup deleted {OTHER}'s backups"
+    );
+    let left = minio.keys("");
+    assert!(
+        left.contains(&foreign_in_cluster) && left.contains(&foreign_in_prefix),
+        "{left:?}"
+    );
+    rt.block_on(mark_succeeded(&client, &setup.job_ns, &other_job_name));
+    reconcile(&setup);
+    rt.block_on(wait_gone(&client, OTHER));
     println!("MEASURE: whole test {:.2?}", started.elapsed());
 }

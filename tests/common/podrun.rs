@@ -17,7 +17,8 @@
 //! - `command[0]` must be `etcdbak` and the image the expected etcdbak image: it is replaced by the binary
 //!   under test. Anything else fails the test with what was found, since only etcdbak can run here.
 //! - init containers run one by one, each to completion, then the regular containers (concurrently, as
-//!   in a pod). Each must exit 0; a failure fails the test with the container's stdout and stderr.
+//!   in a pod). `run`: each must exit 0, a failure fails the test with the container's stdout and stderr;
+//!   `try_run` returns the failing container instead, for tests of failure paths.
 //! - identity, when the test runs as root (as it does in CI): each container runs as its
 //!   `runAsUser`/`runAsGroup` (`runAsNonRoot` is checked as the kubelet does), emptyDirs are world-writable,
 //!   Secret files are owned by root and group `fsGroup` with their `defaultMode`, so a key the pod's user
@@ -424,13 +425,34 @@ impl LocalPod {
     }
 
     /// Runs the init containers in order, then the containers; every one must exit 0 within `deadline`
-    /// (the whole pod's budget, as `activeDeadlineSeconds` is).
+    /// (the whole pod's budget, as `activeDeadlineSeconds` is). A failure fails the test with the
+    /// container's output.
     pub fn run(&self, deadline: Duration) -> Vec<Ran> {
+        self.try_run(deadline).unwrap_or_else(|(c, r)| {
+            panic!(
+                "{} container {} failed ({}); it ran {} {:?}\nstdout:\n{}\nstderr:\n{}",
+                if c.init { "init" } else { "the" },
+                c.name,
+                r.status,
+                c.program.display(),
+                c.args,
+                r.stdout,
+                r.stderr
+            )
+        })
+    }
+
+    /// Like [`LocalPod::run`], but a container that exits non-zero is returned instead of failing the
+    /// test, as the pod's failure: an init container's failure stops the pod (restartPolicy Never).
+    pub fn try_run(&self, deadline: Duration) -> Result<Vec<Ran>, (&Prepared, Ran)> {
         let start = Instant::now();
         let mut ran = Vec::new();
         for c in &self.init_containers {
             let left = deadline.saturating_sub(start.elapsed());
             let r = finish(c, spawn(c, self.root.path()), left);
+            if !r.status.success() {
+                return Err((c, r));
+            }
             ran.push(r);
         }
         let started: Vec<_> = self
@@ -438,11 +460,20 @@ impl LocalPod {
             .iter()
             .map(|c| (c, spawn(c, self.root.path())))
             .collect();
+        let mut failed = None;
         for (c, s) in started {
             let left = deadline.saturating_sub(start.elapsed());
-            ran.push(finish(c, s, left));
+            let r = finish(c, s, left);
+            if !r.status.success() && failed.is_none() {
+                failed = Some((c, r));
+            } else {
+                ran.push(r);
+            }
         }
-        ran
+        match failed {
+            Some(f) => Err(f),
+            None => Ok(ran),
+        }
     }
 
     /// The host dir of a volume.
@@ -530,16 +561,6 @@ fn finish(c: &Prepared, mut s: Started, left: Duration) -> Ran {
         stderr: std::fs::read_to_string(&s.err).unwrap_or_default(),
         wall: s.began.elapsed(),
     };
-    assert!(
-        status.success(),
-        "{} container {} failed ({status}); it ran {} {:?}\nstdout:\n{}\nstderr:\n{}",
-        if c.init { "init" } else { "the" },
-        c.name,
-        c.program.display(),
-        c.args,
-        ran.stdout,
-        ran.stderr
-    );
     for (mp, before) in &s.before {
         let host = &c.mounts.iter().find(|(p, _, _)| p == mp).expect("mount").1;
         assert_eq!(
