@@ -21,7 +21,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::etcd::EtcdCluster;
-use common::kube::{create_namespace, rig};
+use common::kube::{create_namespace, rig, serial};
 use common::minio::{Minio, ACCESS_KEY, BUCKET, SECRET_KEY};
 use common::{etcdbak, rig_bin};
 use etcdbak::backup::{SnapshotMetadata, METADATA_FILE, SNAPSHOT_FILE};
@@ -356,8 +356,17 @@ async fn mark_succeeded(client: &Client, ns: &str, name: &str) {
             "lastProbeTime": ts(at), "lastTransitionTime": ts(at),
         })
     };
+    // A Job marked running keeps the start time it got then.
+    let started = api
+        .get(name)
+        .await
+        .unwrap_or_else(|e| panic!("reading Job {name}: {e}"))
+        .status
+        .and_then(|s| s.start_time)
+        .map(|t| t.0.to_string())
+        .unwrap_or_else(|| ts(at - chrono::Duration::seconds(5)));
     let status = serde_json::json!({
-        "startTime": ts(at - chrono::Duration::seconds(5)), "completionTime": ts(at),
+        "startTime": started, "completionTime": ts(at),
         "succeeded": 1, "active": 0, "ready": 0, "terminating": 0, "uncountedTerminatedPods": {},
         "conditions": [cond("SuccessCriteriaMet"), cond("Complete")],
     });
@@ -422,36 +431,36 @@ fn run_backup(
     (meta, snapshot, pod)
 }
 
-#[test]
-fn rendered_backup_and_cleanup_jobs_run_for_real() {
-    let started = Instant::now();
+/// The servers and the apiserver objects every test here starts from.
+struct World {
+    // Held for the whole test: the tests share the apiserver, the job namespace and its S3 Secret, and
+    // every `etcdbak reconcile` renders all Clusters with this test's config.
+    _serial: tokio::sync::MutexGuard<'static, ()>,
+    rt: tokio::runtime::Runtime,
+    etcd: EtcdCluster,
+    minio: Minio,
+    client: Client,
+    scratch: tempfile::TempDir,
+    setup: Setup,
+}
+
+/// A 3-member TLS etcd, MinIO, the apiserver; tenant namespaces with their etcd client certs and the job
+/// namespace with the S3 credentials Secret exactly as examples/ ships it (keys filled in).
+fn world() -> World {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    let etcd = EtcdCluster::start(3, true);
-    let mut written = etcd.put_keys("/registry/jobe2e/", 500, 100);
-    let minio = Minio::start();
     let kube = rig();
     remove_rig_dir_at_exit(&kube.kubeconfig);
+    let serial = rt.block_on(serial());
     let client = rt.block_on(kube.client());
+    let etcd = EtcdCluster::start(3, true);
+    let minio = Minio::start();
     let scratch = tempfile::tempdir().unwrap();
     let setup = derive_config(scratch.path(), &minio);
-    println!(
-        "MEASURE: rigs up (etcd x3 TLS + 500 keys, MinIO, kube-apiserver) in {:.2?}",
-        started.elapsed()
-    );
-
-    // Objects in the bucket that are not backups of the clusters under test: nothing may touch them.
-    let foreign_in_cluster = format!("{}/{CLUSTER}/notes.txt", setup.prefix);
-    let foreign_in_prefix = format!("{}/README", setup.prefix);
-    minio.put(&foreign_in_cluster, b"kept by the operator");
-    minio.put(&foreign_in_prefix, b"not a backup");
-
-    // The apiserver side: tenant namespaces with their etcd client certs, the job namespace with the S3
-    // credentials Secret exactly as examples/ ships it (keys filled in), and two Clusters.
-    let uid = rt.block_on(async {
+    rt.block_on(async {
         for ns in [setup.job_ns.as_str(), TENANT_NS, OTHER_NS] {
             create_namespace(&client, ns).await;
         }
@@ -476,7 +485,44 @@ fn rendered_backup_and_cleanup_jobs_run_for_real() {
         data.insert("AWS_SECRET_ACCESS_KEY".into(), SECRET_KEY.into());
         let api: Api<Secret> = Api::namespaced(client.clone(), &setup.job_ns);
         create_or_replace(&api, &s3).await;
+    });
+    World {
+        _serial: serial,
+        rt,
+        etcd,
+        minio,
+        client,
+        scratch,
+        setup,
+    }
+}
 
+#[test]
+fn rendered_backup_and_cleanup_jobs_run_for_real() {
+    let started = Instant::now();
+    let World {
+        _serial,
+        rt,
+        etcd,
+        minio,
+        client,
+        scratch,
+        setup,
+    } = world();
+    let mut written = etcd.put_keys("/registry/jobe2e/", 500, 100);
+    println!(
+        "MEASURE: rigs up (etcd x3 TLS + 500 keys, MinIO, kube-apiserver) in {:.2?}",
+        started.elapsed()
+    );
+
+    // Objects in the bucket that are not backups of the clusters under test: nothing may touch them.
+    let foreign_in_cluster = format!("{}/{CLUSTER}/notes.txt", setup.prefix);
+    let foreign_in_prefix = format!("{}/README", setup.prefix);
+    minio.put(&foreign_in_cluster, b"kept by the operator");
+    minio.put(&foreign_in_prefix, b"not a backup");
+
+    // Two Clusters on the same etcd, in two tenant namespaces.
+    let uid = rt.block_on(async {
         let clusters: Api<Cluster> = Api::all(client.clone());
         for c in [
             cluster(CLUSTER, TENANT_NS, &etcd, Some(KEEP)),
@@ -913,4 +959,142 @@ fn rendered_backup_and_cleanup_jobs_run_for_real() {
     reconcile(&setup);
     rt.block_on(wait_gone(&client, OTHER));
     println!("MEASURE: whole test {:.2?}", started.elapsed());
+}
+
+/// Marks a backup Job as running, as the Job and CronJob controllers would once its pod started: the Job's
+/// `status.active` and the CronJob's `status.active` reference.
+async fn mark_active(client: &Client, cj: &CronJob, job: &Job) {
+    let ns = job.namespace().unwrap();
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let jobs: Api<Job> = Api::namespaced(client.clone(), &ns);
+    jobs.patch_status(
+        &job.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(serde_json::json!({ "status": {
+            "startTime": now, "active": 1, "ready": 1, "terminating": 0, "uncountedTerminatedPods": {},
+        }})),
+    )
+    .await
+    .expect("marking the backup Job active");
+    let cron_jobs: Api<CronJob> = Api::namespaced(client.clone(), &ns);
+    cron_jobs
+        .patch_status(
+            &cj.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({ "status": {
+                "lastScheduleTime": now,
+                "active": [{
+                    "apiVersion": "batch/v1", "kind": "Job", "namespace": ns,
+                    "name": job.name_any(), "uid": job.uid(),
+                }],
+            }})),
+        )
+        .await
+        .expect("marking the CronJob's active Job");
+}
+
+/// A Cluster deleted while its backup Job runs (the snapshot streams; the store container has not
+/// uploaded yet). Whatever the controller does about it (wait for the Job, or delete it so the kubelet
+/// kills the pod), once the Cluster is gone none of its backups may be left in the bucket.
+#[test]
+#[ignore = "product bug: the cleanup Job starts while a backup Job is still active, whose upload then outlives the Cluster (see the job_e2e report)"]
+fn no_backup_outlives_a_cluster_deleted_mid_backup() {
+    const LATE: &str = "late-etcd";
+    let World {
+        _serial,
+        rt,
+        etcd,
+        minio,
+        client,
+        scratch: _scratch,
+        setup,
+    } = world();
+    etcd.put_keys("/registry/late/", 50, 100);
+    rt.block_on(async {
+        let clusters: Api<Cluster> = Api::all(client.clone());
+        clusters
+            .create(
+                &PostParams::default(),
+                &cluster(LATE, TENANT_NS, &etcd, None),
+            )
+            .await
+            .expect("creating the Cluster");
+    });
+    reconcile(&setup);
+    let cron_jobs: Api<CronJob> = Api::namespaced(client.clone(), &setup.job_ns);
+    let jobs: Api<Job> = Api::namespaced(client.clone(), &setup.job_ns);
+    let cj = rt
+        .block_on(cron_jobs.get(&etcdbak::template::cron_job_name(LATE)))
+        .expect("the CronJob");
+
+    // A scheduled run starts: its pod is through the snapshot, the store container is next.
+    let backup = rt.block_on(job_from_cron_job(&client, &cj, 1));
+    rt.block_on(mark_active(&client, &cj, &backup));
+    let backup_pod = rt.block_on(LocalPod::prepare(
+        &client,
+        &setup.job_ns,
+        &format!("{}-pod", backup.name_any()),
+        pod_spec(&backup),
+        &setup.image,
+    ));
+    backup_pod.run_init_containers(POD_DEADLINE);
+
+    // The Cluster is deleted now.
+    rt.block_on(async {
+        let clusters: Api<Cluster> = Api::all(client.clone());
+        clusters
+            .delete(LATE, &DeleteParams::default())
+            .await
+            .expect("deleting the Cluster");
+    });
+    reconcile_unchecked(&setup);
+    let cleanup_name = etcdbak::template::cleanup_job_name(LATE);
+    let run_cleanup = |job: &Job| {
+        let pod = rt.block_on(LocalPod::prepare(
+            &client,
+            &setup.job_ns,
+            &format!("{cleanup_name}-pod"),
+            pod_spec(job),
+            &setup.image,
+        ));
+        pod.run(POD_DEADLINE);
+        rt.block_on(mark_succeeded(&client, &setup.job_ns, &job.name_any()));
+    };
+    // A cleanup Job created now may start at once, on another node, while the backup pod still works.
+    let early = rt.block_on(jobs.get_opt(&cleanup_name)).unwrap();
+    if let Some(job) = &early {
+        run_cleanup(job);
+    }
+    // The backup pod goes on unless its Job is gone or going (then the kubelet kills it).
+    let live = rt.block_on(jobs.get_opt(&backup.name_any())).unwrap();
+    let backup_still_runs = live.is_some_and(|j| j.metadata.deletion_timestamp.is_none());
+    if backup_still_runs {
+        backup_pod.run_containers(POD_DEADLINE);
+        rt.block_on(mark_succeeded(&client, &setup.job_ns, &backup.name_any()));
+    }
+    drop(backup_pod);
+    // Give the controller a few passes to finish the deletion its way.
+    let clusters: Api<Cluster> = Api::all(client.clone());
+    let mut cleaned = early.is_some();
+    for _ in 0..5 {
+        if rt.block_on(clusters.get_opt(LATE)).unwrap().is_none() {
+            break;
+        }
+        reconcile_unchecked(&setup);
+        if !cleaned {
+            if let Some(job) = rt.block_on(jobs.get_opt(&cleanup_name)).unwrap() {
+                run_cleanup(&job);
+                cleaned = true;
+            }
+        }
+    }
+    rt.block_on(wait_gone(&client, LATE));
+    let orphans = backup_keys(&minio, &setup.prefix, LATE);
+    assert!(
+        orphans.is_empty(),
+        "Cluster {LATE} is gone, but its backup {orphans:?} is still in the bucket: the cleanup Job ran \
+         (early: {}) while backup Job {} was still active, and its upload landed after the cleanup",
+        early.is_some(),
+        backup.name_any()
+    );
 }

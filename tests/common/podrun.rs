@@ -428,23 +428,34 @@ impl LocalPod {
     /// (the whole pod's budget, as `activeDeadlineSeconds` is). A failure fails the test with the
     /// container's output.
     pub fn run(&self, deadline: Duration) -> Vec<Ran> {
-        self.try_run(deadline).unwrap_or_else(|(c, r)| {
-            panic!(
-                "{} container {} failed ({}); it ran {} {:?}\nstdout:\n{}\nstderr:\n{}",
-                if c.init { "init" } else { "the" },
-                c.name,
-                r.status,
-                c.program.display(),
-                c.args,
-                r.stdout,
-                r.stderr
-            )
-        })
+        self.try_run(deadline).unwrap_or_else(fail)
+    }
+
+    /// [`LocalPod::try_run_init_containers`], failing the test on a failure.
+    pub fn run_init_containers(&self, deadline: Duration) -> Vec<Ran> {
+        self.try_run_init_containers(deadline).unwrap_or_else(fail)
+    }
+
+    /// [`LocalPod::try_run_containers`], failing the test on a failure.
+    pub fn run_containers(&self, deadline: Duration) -> Vec<Ran> {
+        self.try_run_containers(deadline).unwrap_or_else(fail)
     }
 
     /// Like [`LocalPod::run`], but a container that exits non-zero is returned instead of failing the
     /// test, as the pod's failure: an init container's failure stops the pod (restartPolicy Never).
     pub fn try_run(&self, deadline: Duration) -> Result<Vec<Ran>, (&Prepared, Ran)> {
+        let start = Instant::now();
+        let mut ran = self.try_run_init_containers(deadline)?;
+        ran.extend(self.try_run_containers(deadline.saturating_sub(start.elapsed()))?);
+        Ok(ran)
+    }
+
+    /// Only the init containers, in order (the pod's state while its main containers have not started
+    /// yet, e.g. while the snapshot streams).
+    pub fn try_run_init_containers(
+        &self,
+        deadline: Duration,
+    ) -> Result<Vec<Ran>, (&Prepared, Ran)> {
         let start = Instant::now();
         let mut ran = Vec::new();
         for c in &self.init_containers {
@@ -455,6 +466,13 @@ impl LocalPod {
             }
             ran.push(r);
         }
+        Ok(ran)
+    }
+
+    /// Only the regular containers, concurrently (after [`LocalPod::try_run_init_containers`]).
+    pub fn try_run_containers(&self, deadline: Duration) -> Result<Vec<Ran>, (&Prepared, Ran)> {
+        let start = Instant::now();
+        let mut ran = Vec::new();
         let started: Vec<_> = self
             .containers
             .iter()
@@ -482,6 +500,19 @@ impl LocalPod {
             .get(name)
             .unwrap_or_else(|| panic!("the pod has no volume {name:?}"))
     }
+}
+
+fn fail((c, r): (&Prepared, Ran)) -> Vec<Ran> {
+    panic!(
+        "{} container {} failed ({}); it ran {} {:?}\nstdout:\n{}\nstderr:\n{}",
+        if c.init { "init" } else { "the" },
+        c.name,
+        r.status,
+        c.program.display(),
+        c.args,
+        r.stdout,
+        r.stderr
+    )
 }
 
 struct Started {
