@@ -7,7 +7,14 @@
 //! and then plays kubelet for that Job's pod (tests/common/podrun.rs): volumes as temp dirs, env resolved
 //! from the apiserver's Secrets, container paths mapped to those dirs, `etcdbak` replaced by the binary under
 //! test. Then the backup is checked in the bucket, listed, downloaded and restored with etcdutl; retention
-//! runs with the Cluster's `keep`; and the cleanup Job that deleting the Cluster produces is run the same way.
+//! runs with the Cluster's `keep`; and the cleanup Job that deleting the Cluster produces is run the same way:
+//! once succeeding, once really failing (a wrong S3 key: the finalizer and the backups stay, the retried Job
+//! cleans up).
+//!
+//! Two tests are `#[ignore]`d because they fail on product bugs they pin down (run them with
+//! `cargo test --test job_e2e -- --include-ignored`; un-ignore each once its bug is fixed): a backup Job in
+//! flight when its Cluster is deleted uploads after the cleanup, and a Cluster named with a dot gets a
+//! CronJob whose store container always fails.
 //!
 //! Timing is printed (run with `--nocapture`), never asserted.
 
@@ -1097,4 +1104,83 @@ fn no_backup_outlives_a_cluster_deleted_mid_backup() {
         early.is_some(),
         backup.name_any()
     );
+}
+
+/// Cluster names are DNS subdomains: dots are allowed (docs/CONTRACT.md §8 names the objects of `a.b`).
+/// Either the controller refuses such a name up front, with a condition and no CronJob, or the CronJob it
+/// renders must work; a CronJob whose every run fails while the Cluster reports BackupScheduled=True is
+/// the one outcome that is wrong.
+#[test]
+#[ignore = "product bug: a Cluster named with a dot gets a CronJob whose store container always fails (ETCDBAK_CLUSTER is the raw name, which `etcdbak store` rejects; see the job_e2e report)"]
+fn a_dotted_cluster_name_gets_working_backups_or_a_clear_condition() {
+    const DOTTED: &str = "orders.etcd";
+    let World {
+        _serial,
+        rt,
+        etcd,
+        minio,
+        client,
+        scratch: _scratch,
+        setup,
+    } = world();
+    etcd.put_keys("/registry/dotted/", 20, 100);
+    let clusters: Api<Cluster> = Api::all(client.clone());
+    rt.block_on(async {
+        clusters
+            .create(
+                &PostParams::default(),
+                &cluster(DOTTED, TENANT_NS, &etcd, None),
+            )
+            .await
+            .expect("the apiserver accepts a dotted Cluster name");
+    });
+    let out = reconcile_unchecked(&setup);
+    let table = String::from_utf8_lossy(&out.stdout).to_string();
+    let c = rt.block_on(clusters.get(DOTTED)).unwrap();
+    let scheduled = c
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == "BackupScheduled"))
+        .cloned();
+    let cron_jobs: Api<CronJob> = Api::namespaced(client.clone(), &setup.job_ns);
+    let cj = rt
+        .block_on(cron_jobs.get_opt(&etcdbak::template::cron_job_name(DOTTED)))
+        .unwrap();
+    match cj {
+        None => {
+            let cond = scheduled.expect("no CronJob and no BackupScheduled condition");
+            assert_eq!(cond.status, "False", "{cond:?}\n{table}");
+        }
+        Some(cj) => {
+            let job = rt.block_on(job_from_cron_job(&client, &cj, 1));
+            let pod = rt.block_on(LocalPod::prepare(
+                &client,
+                &setup.job_ns,
+                &format!("{}-pod", job.name_any()),
+                pod_spec(&job),
+                &setup.image,
+            ));
+            if let Err((c, r)) = pod.try_run(POD_DEADLINE) {
+                panic!(
+                    "Cluster {DOTTED} reports {scheduled:?}, but container {} of its backup Job fails ({}):\n{}",
+                    c.name, r.status, r.stderr
+                );
+            }
+            let all = minio.keys(&format!("{}/", setup.prefix));
+            assert!(
+                all.iter().any(|k| k.ends_with(".db")),
+                "the backup landed: {all:?}"
+            );
+        }
+    }
+    rt.block_on(async {
+        let _ = clusters
+            .patch(
+                DOTTED,
+                &PatchParams::default(),
+                &Patch::Merge(serde_json::json!({ "metadata": { "finalizers": null } })),
+            )
+            .await;
+        let _ = clusters.delete(DOTTED, &DeleteParams::default()).await;
+    });
 }
