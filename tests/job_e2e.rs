@@ -454,6 +454,11 @@ struct World {
 /// A 3-member TLS etcd, MinIO, the apiserver; tenant namespaces with their etcd client certs and the job
 /// namespace with the S3 credentials Secret exactly as examples/ ships it (keys filled in).
 fn world() -> World {
+    world_with(EtcdCluster::start(3, true))
+}
+
+/// [`world`] around a given etcd; tenant TLS Secrets only when it uses TLS.
+fn world_with(etcd: EtcdCluster) -> World {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -463,17 +468,31 @@ fn world() -> World {
     remove_rig_dir_at_exit(&kube.kubeconfig);
     let serial = rt.block_on(serial());
     let client = rt.block_on(kube.client());
-    let etcd = EtcdCluster::start(3, true);
     let minio = Minio::start();
     let scratch = tempfile::tempdir().unwrap();
     let setup = derive_config(scratch.path(), &minio);
     rt.block_on(async {
+        // A test that failed half-way leaves its Clusters (finalizers and all); the next one starts clean.
+        let clusters: Api<Cluster> = Api::all(client.clone());
+        for c in clusters.list(&Default::default()).await.unwrap().items {
+            let name = c.name_any();
+            let _ = clusters
+                .patch(
+                    &name,
+                    &PatchParams::default(),
+                    &Patch::Merge(serde_json::json!({ "metadata": { "finalizers": null } })),
+                )
+                .await;
+            let _ = clusters.delete(&name, &DeleteParams::default()).await;
+        }
         for ns in [setup.job_ns.as_str(), TENANT_NS, OTHER_NS] {
             create_namespace(&client, ns).await;
         }
         for ns in [TENANT_NS, OTHER_NS] {
-            let api: Api<Secret> = Api::namespaced(client.clone(), ns);
-            create_or_replace(&api, &tls_secret(CLUSTER_TLS, ns, &etcd)).await;
+            if etcd.certs().is_some() {
+                let api: Api<Secret> = Api::namespaced(client.clone(), ns);
+                create_or_replace(&api, &tls_secret(CLUSTER_TLS, ns, &etcd)).await;
+            }
         }
         let example =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/s3-credentials-secret.yaml");
@@ -1182,5 +1201,53 @@ fn a_dotted_cluster_name_gets_working_backups_or_a_clear_condition() {
             )
             .await;
         let _ = clusters.delete(DOTTED, &DeleteParams::default()).await;
+    });
+}
+
+/// An etcd without TLS (no `spec.tlsSecret`, http endpoints): the Job has no TLS volume and still works.
+#[test]
+fn a_plain_etcd_without_tls_is_backed_up() {
+    const PLAIN: &str = "plain-etcd";
+    let World {
+        _serial,
+        rt,
+        etcd,
+        minio,
+        client,
+        scratch: _scratch,
+        setup,
+    } = world_with(EtcdCluster::start(1, false));
+    etcd.put_keys("/registry/plain/", 30, 100);
+    let clusters: Api<Cluster> = Api::all(client.clone());
+    let mut c = cluster(PLAIN, TENANT_NS, &etcd, None);
+    c.spec.tls_secret = None;
+    rt.block_on(clusters.create(&PostParams::default(), &c))
+        .expect("creating the Cluster");
+    reconcile(&setup);
+    let cron_jobs: Api<CronJob> = Api::namespaced(client.clone(), &setup.job_ns);
+    let cj = rt
+        .block_on(cron_jobs.get(&etcdbak::template::cron_job_name(PLAIN)))
+        .expect("the CronJob");
+    let (meta, snapshot, pod) = run_backup(&rt, &client, &setup, &cj, 1);
+    assert!(
+        !pod.volumes.keys().any(|v| v.contains("tls")),
+        "no TLS volume for a plain etcd: {:?}",
+        pod.volumes.keys()
+    );
+    drop(pod);
+    assert_eq!(meta.cluster, PLAIN);
+    assert_eq!(meta.endpoint, etcd.endpoint(0));
+    let key = expected_key(&setup.prefix, &meta);
+    assert_eq!(backup_keys(&minio, &setup.prefix, PLAIN), vec![key.clone()]);
+    assert_eq!(sha256_hex(&minio.get(&key)), sha256_hex(&snapshot));
+    rt.block_on(async {
+        let _ = clusters
+            .patch(
+                PLAIN,
+                &PatchParams::default(),
+                &Patch::Merge(serde_json::json!({ "metadata": { "finalizers": null } })),
+            )
+            .await;
+        let _ = clusters.delete(PLAIN, &DeleteParams::default()).await;
     });
 }
