@@ -40,8 +40,9 @@ use k8s_openapi::api::core::v1::{ConfigMap, Container, KeyToPath, PodSpec, Secre
 use kube::api::Api;
 use kube::Client;
 
-/// One container, resolved and ready to start.
-#[derive(Debug, Clone)]
+/// One container, resolved and ready to start. Not `Debug`: its env holds Secret values (S3 keys), which
+/// must not end up in a test's failure output.
+#[derive(Clone)]
 pub struct Prepared {
     pub name: String,
     pub init: bool,
