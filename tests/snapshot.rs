@@ -177,7 +177,18 @@ fn single_member_cluster_snapshots_its_leader() {
     let cluster = EtcdCluster::start(1, true);
     let written = cluster.put_keys("solo/", 50, 20);
     let out_dir = tempfile::tempdir().expect("tempdir");
-    let (out, _) = run(&mut snapshot_cmd(&cluster, out_dir.path()));
+    // Configured the way a pod spec does it: environment only, with the seed contract's plain CLUSTER.
+    let tls = cluster.client_tls().expect("tls");
+    let (out, _) = run(etcdbak()
+        .arg("snapshot")
+        .env("ETCDBAK_ENDPOINTS", cluster.endpoints())
+        .env("ETCDBAK_CACERT", &tls.cacert)
+        .env("ETCDBAK_CERT", &tls.cert)
+        .env("ETCDBAK_KEY", &tls.key)
+        .env("ETCDBAK_DIR", out_dir.path())
+        .env("ETCDBAK_DIAL_TIMEOUT", "20s")
+        .env_remove("ETCDBAK_CLUSTER")
+        .env("CLUSTER", "test-cluster"));
     assert!(out.status.success(), "snapshot failed: {}", stderr(&out));
     let meta = check_files(out_dir.path(), &cluster);
     assert_eq!(meta.member, "m0");
@@ -290,6 +301,7 @@ fn tiny_timeout_fails_and_removes_an_old_snapshot() {
     let (out, _) = run(&mut cmd);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
+    eprintln!("{err}");
     assert!(err.contains("--timeout"), "{err}");
     // The old snapshot must not survive to be uploaded again as if it were new.
     assert_nothing_published(out_dir.path());
@@ -337,6 +349,7 @@ fn sigterm_mid_stream_leaves_no_snapshot() {
     let out = child.wait_with_output().expect("wait");
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
+    eprintln!("{err}");
     assert!(err.contains("interrupted by SIGTERM"), "{err}");
     assert_nothing_published(out_dir.path());
 }
@@ -350,6 +363,7 @@ fn etcd_killed_mid_stream_leaves_no_snapshot() {
     let out = child.wait_with_output().expect("wait");
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(3), "{err}");
+    eprintln!("{err}");
     assert!(err.contains("broke after"), "{err}");
     assert_nothing_published(out_dir.path());
 }
