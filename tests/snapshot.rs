@@ -150,6 +150,34 @@ fn snapshot_of_a_tls_cluster_restores_every_key_from_a_follower() {
     // The standard tools restore it with the hash check on, and every key comes back.
     let restored = EtcdCluster::start_from_snapshot(&dir.join(SNAPSHOT_FILE), 1, true);
     assert_eq!(restored.read_all(), written);
+    drop(restored);
+
+    // A member with an alarm is passed over: the next snapshot comes from the other follower. Every
+    // member reports the alarm in its status, so this also checks that it is pinned to the right one.
+    let chosen = (0..3)
+        .find(|&i| cluster.member_name(i) == meta.member)
+        .expect("chosen member");
+    cluster.raise_alarm(chosen, etcd_client::AlarmType::Nospace);
+    let (out, _) = run(&mut snapshot_cmd(&cluster, &dir));
+    assert!(
+        out.status.success(),
+        "snapshot with an alarm raised failed: {}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("alarm:NOSPACE"),
+        "etcd reported no alarm: {}",
+        stderr(&out)
+    );
+    let again = check_files(&dir, &cluster);
+    assert_ne!(
+        again.member, meta.member,
+        "the member with the NOSPACE alarm was chosen"
+    );
+    assert_ne!(
+        again.member, leader,
+        "the leader was chosen over a healthy follower"
+    );
 }
 
 #[test]
@@ -170,6 +198,31 @@ fn one_member_down_still_snapshots_from_another() {
         log.contains(&cluster.endpoint(stopped)),
         "the unreachable endpoint is logged: {log}"
     );
+
+    // Two of three down: the survivor answers its status but has no leader, so nobody is healthy.
+    let survivor = (stopped + 1) % 3;
+    cluster.stop_member((survivor + 1) % 3);
+    wait_until(
+        "the survivor to lose its leader",
+        Duration::from_secs(60),
+        || {
+            cluster
+                .client_blocking(|mut c| async move { c.status().await })
+                .leader()
+                == 0
+        },
+    );
+    let (out, _) = run(&mut snapshot_cmd(&cluster, out_dir.path()));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or_default();
+    assert!(line.contains("no healthy etcd member"), "{line}");
+    assert!(line.contains("has no leader"), "{line}");
+    assert!(line.contains(&cluster.endpoint(stopped)), "{line}");
+    assert_nothing_published(out_dir.path());
 }
 
 #[test]
