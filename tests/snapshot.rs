@@ -118,7 +118,10 @@ fn check_files(dir: &Path, cluster: &EtcdCluster) -> SnapshotMetadata {
 #[test]
 fn snapshot_of_a_tls_cluster_restores_every_key_from_a_follower() {
     let cluster = EtcdCluster::start(3, true);
-    let written = cluster.put_keys("/registry/test/", 10_000, 100);
+    let mut written = cluster.put_keys("/registry/test/", 10_000, 100);
+    // A few values larger than a bbolt page, so the newest revisions sit on overflow pages, which the
+    // revision reader must follow.
+    written.extend(cluster.put_keys("/registry/big/", 3, 200_000));
     let leader = cluster.member_name(cluster.leader_index());
     let out_dir = tempfile::tempdir().expect("tempdir");
     let dir = out_dir.path().join("backup");

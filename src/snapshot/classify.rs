@@ -111,9 +111,25 @@ pub fn classify(grpc_code: Option<i32>, links: &[Link]) -> Failure {
     if let Some(text) = find("corrupt message").or_else(|| find("invalidcontenttype")) {
         return tls(TlsProblem::NotTls, tls_detail(&text));
     }
-    // tonic's own TLS errors (unparsable certificate or key files, handshake failures with no rustls cause).
-    if let Some(text) = find("tls").filter(|t| !t.to_lowercase().contains("transport error")) {
-        return tls(TlsProblem::Other, tls_detail(&text));
+    // A peer that dies mid-connection: not a TLS problem, although rustls words it in TLS terms.
+    if find("close_notify").is_some() {
+        return Failure {
+            kind: FailureKind::Unreachable,
+            detail: CLOSED.into(),
+        };
+    }
+    // tonic's own TLS errors (unparsable certificate or key files, handshake timeout, no h2 via ALPN) and
+    // rustls handshake failures that name neither side's certificate.
+    for needle in [
+        "parsing tls",
+        "tls handshake",
+        "http/2 was not negotiated",
+        "peer is incompatible",
+        "peer misbehaved",
+    ] {
+        if let Some(text) = find(needle) {
+            return tls(TlsProblem::Other, tls_detail(&text));
+        }
     }
 
     let kinds: Vec<ErrorKind> = links.iter().filter_map(|l| l.io_kind).collect();
@@ -343,6 +359,27 @@ mod tests {
                 Some(16),
                 vec![l("etcdserver: user name is empty")],
                 FailureKind::Denied,
+            ),
+            (
+                "etcd killed mid-stream",
+                Some(2),
+                vec![
+                    l("h2 protocol error: error reading a body from connection"),
+                    io(
+                        "peer closed connection without sending TLS close_notify: https://docs.rs/rustls/latest/rustls/manual/_03_howto/index.html#unexpected-eof",
+                        ErrorKind::UnexpectedEof,
+                    ),
+                ],
+                FailureKind::Unreachable,
+            ),
+            (
+                "unparsable key file",
+                Some(14),
+                vec![
+                    l("transport error"),
+                    l("Error parsing TLS private key - no RSA or PKCS8-encoded keys found."),
+                ],
+                FailureKind::Tls(TlsProblem::Other),
             ),
             ("unknown", Some(2), vec![l("something odd")], FailureKind::Other),
         ];

@@ -298,10 +298,12 @@ impl Config {
 
     fn connect_options(&self) -> ConnectOptions {
         // HTTP/2 pings notice a member that vanished mid-stream long before --timeout would. 10 s stays
-        // above etcd's --grpc-keepalive-min-time (5 s), below which etcd would close the connection.
+        // above etcd's --grpc-keepalive-min-time (5 s), and pings only while a call is open, because etcd
+        // does not permit pings without a stream: too many of either and it closes the connection.
         let mut opts = ConnectOptions::new()
             .with_connect_timeout(self.dial_timeout)
-            .with_keep_alive(Duration::from_secs(10), Duration::from_secs(20));
+            .with_keep_alive(Duration::from_secs(10), Duration::from_secs(20))
+            .with_keep_alive_while_idle(false);
         if let Some(tls) = &self.tls {
             opts = opts.with_tls(tls.clone());
         }
