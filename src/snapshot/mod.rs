@@ -589,7 +589,9 @@ async fn stream_snapshot(
         member_id: format!("{:x}", choice.status.member_id),
         endpoint: endpoint.to_string(),
         revision,
-        db_size: u64::try_from(choice.status.db_size).unwrap_or(0),
+        // What the member announced at the start of the stream: its database size at snapshot time (the
+        // status call's figure can lag behind the backend's last commit).
+        db_size: total.unwrap_or(0),
         file_size: verified.file_size,
         sha256: verified.sha256.clone(),
         taken_at,
