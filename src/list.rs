@@ -1,13 +1,192 @@
 //! `etcdbak list`: the backups in the bucket as a table or JSON, newest first.
-//! OWNER: data-path (S3 side) helper.
 
-use clap::Args;
+use chrono::{DateTime, Utc};
+use clap::{Args, ValueEnum};
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
 
+use crate::backup::Backup;
+use crate::store::{S3Args, S3Client};
 use crate::Result;
 
-#[derive(Debug, Clone, Args)]
-pub struct ListArgs {}
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// A table for people.
+    Table,
+    /// A JSON array for scripts; field names are stable: cluster, key, takenAt, revision, sizeBytes,
+    /// sha256Prefix.
+    Json,
+}
 
-pub async fn run(_args: ListArgs) -> Result<()> {
-    Err(crate::store::Error::Todo.into())
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub s3: S3Args,
+    /// Only this cluster's backups (default: every cluster under --prefix).
+    #[arg(long, env = "ETCDBAK_CLUSTER", value_name = "NAME")]
+    pub cluster: Option<String>,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+}
+
+pub async fn run(args: ListArgs) -> Result<()> {
+    if let Some(c) = &args.cluster {
+        crate::backup::validate_cluster_name(c).map_err(crate::store::Error::InvalidCluster)?;
+    }
+    let client = S3Client::from_args(&args.s3)?;
+    let backups = crate::store::list_backups(&client, args.cluster.as_deref()).await?;
+    match args.output {
+        Output::Json => {
+            let json = serde_json::to_string_pretty(&backups)
+                .map_err(|e| crate::Error::Usage(format!("cannot render JSON: {e}")))?;
+            println!("{json}");
+        }
+        Output::Table => {
+            if backups.is_empty() {
+                let scope = match &args.cluster {
+                    Some(c) => format!("cluster \"{c}\""),
+                    None => "any cluster".into(),
+                };
+                eprintln!(
+                    "no backups of {scope} under s3://{}/{}",
+                    client.bucket_name,
+                    crate::backup::root_prefix(&client.prefix)
+                );
+            } else {
+                println!("{}", render_table(&backups, Utc::now()));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The table `etcdbak list` prints (pure, so it is snapshot-tested).
+pub fn render_table(backups: &[Backup], now: DateTime<Utc>) -> Table {
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header([
+        "CLUSTER",
+        "TAKEN AT (UTC)",
+        "AGE",
+        "REVISION",
+        "SIZE",
+        "KEY",
+    ]);
+    for b in backups {
+        table.add_row([
+            Cell::new(&b.cluster),
+            Cell::new(b.taken_at.format("%Y-%m-%d %H:%M:%S")),
+            Cell::new(age(now, b.taken_at)).set_alignment(CellAlignment::Right),
+            Cell::new(b.revision).set_alignment(CellAlignment::Right),
+            Cell::new(human_bytes(b.size_bytes)).set_alignment(CellAlignment::Right),
+            Cell::new(&b.key),
+        ]);
+    }
+    table
+}
+
+/// `1.5 MiB`-style sizes.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+/// The two largest units of an age: `45s`, `12m 5s`, `3h 20m`, `2d 4h`. A future time (clock skew) is `0s`.
+pub fn age(now: DateTime<Utc>, then: DateTime<Utc>) -> String {
+    let secs = now.signed_duration_since(then).num_seconds().max(0);
+    let (d, h, m, s) = (secs / 86400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    if d > 0 {
+        format!("{d}d {h}h")
+    } else if h > 0 {
+        format!("{h}h {m}m")
+    } else if m > 0 {
+        format!("{m}m {s}s")
+    } else {
+        format!("{s}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s)
+            .expect("time")
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn sizes_are_human() {
+        let cases = [
+            (0, "0 B"),
+            (1023, "1023 B"),
+            (1024, "1.0 KiB"),
+            (1536, "1.5 KiB"),
+            (354 * 1024 * 1024, "354.0 MiB"),
+            (3 << 30, "3.0 GiB"),
+        ];
+        for (n, want) in cases {
+            assert_eq!(human_bytes(n), want);
+        }
+    }
+
+    #[test]
+    fn ages_show_two_units() {
+        let now = t("2026-11-25T12:00:00Z");
+        let cases = [
+            ("2026-11-25T12:00:00Z", "0s"),
+            ("2026-11-25T12:00:05Z", "0s"),
+            ("2026-11-25T11:59:15Z", "45s"),
+            ("2026-11-25T11:47:55Z", "12m 5s"),
+            ("2026-11-25T08:40:00Z", "3h 20m"),
+            ("2026-11-23T08:00:00Z", "2d 4h"),
+        ];
+        for (then, want) in cases {
+            assert_eq!(age(now, t(then)), want, "{then}");
+        }
+    }
+
+    fn backups() -> Vec<Backup> {
+        let mut v: Vec<Backup> = [
+            (
+                "etcdbak/prod/20261125T110000.000Z-r99999-aaaaaaaa.db",
+                354 << 20,
+            ),
+            (
+                "etcdbak/prod/20261125T113000.250Z-r100000-bbbbbbbb.db",
+                355 << 20,
+            ),
+            (
+                "etcdbak/staging/20261124T090000.000Z-r42-cccccccc.db",
+                20480,
+            ),
+        ]
+        .iter()
+        .filter_map(|(k, s)| Backup::from_key("etcdbak", k, *s))
+        .collect();
+        crate::backup::sort_newest_first(&mut v);
+        v
+    }
+
+    #[test]
+    fn table_lists_newest_first() {
+        let table = render_table(&backups(), t("2026-11-25T12:00:00Z"));
+        insta::assert_snapshot!(table.to_string());
+    }
+
+    #[test]
+    fn json_field_names_are_stable() {
+        insta::assert_snapshot!(serde_json::to_string_pretty(&backups()).expect("json"));
+    }
 }

@@ -1,0 +1,421 @@
+//! A multipart upload whose memory is bounded by `part_size x concurrency`, whatever the file's size.
+//!
+//! rust-s3's `put_object_stream` keeps up to 100 parts of 8 MiB in flight (173 MiB RSS on a 354 MB file),
+//! and its `put_multipart_chunk` copies each part once more into the request body. Here each part is read
+//! into one buffer, hashed, and sent from that same buffer (as `Bytes`, so a retry does not copy it) to a
+//! presigned part URL; at most `concurrency` buffers exist at any time. Presigned part URLs also let the
+//! Content-MD5 header be optional, which rust-s3's own part upload always sends.
+//!
+//! The upload is aborted on every error path and on SIGTERM/SIGINT, so no orphaned parts are left behind
+//! by a failed run; `abort_stale_uploads` cleans up after runs that were killed outright.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use base64_md5::content_md5;
+use bytes::Bytes;
+use md5::{Digest as _, Md5};
+use sha2::Sha256;
+use tokio::io::AsyncReadExt;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use super::s3::S3Client;
+use super::Error;
+
+/// S3 refuses parts under 5 MiB (except the last) and more than 10,000 parts per upload.
+pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+pub const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+pub const MAX_PARTS: u64 = 10_000;
+/// Extra attempts per part after a transport error or a 5xx answer.
+const PART_RETRIES: u32 = 2;
+/// Presigned part URLs live long enough for any one part; each attempt signs a fresh one.
+const PRESIGN_SECS: u32 = 24 * 3600;
+
+/// How to cut and send the file.
+#[derive(Debug, Clone, Copy)]
+pub struct UploadPlan {
+    pub part_size: u64,
+    pub concurrency: usize,
+}
+
+impl UploadPlan {
+    /// The part size actually used for a file: the requested one, raised if the file would otherwise
+    /// need more than S3's 10,000 parts.
+    pub fn effective_part_size(&self, file_size: u64) -> u64 {
+        let needed = file_size.div_ceil(MAX_PARTS);
+        self.part_size
+            .max(needed)
+            .clamp(MIN_PART_SIZE, MAX_PART_SIZE)
+    }
+}
+
+/// What was uploaded, as computed locally while sending it.
+#[derive(Debug, Clone)]
+pub struct Uploaded {
+    pub size: u64,
+    pub parts: u32,
+    /// Lower-case hex SHA-256 of the bytes sent.
+    pub sha256: String,
+    /// The ETag S3 gives an unencrypted multipart object: md5 of the concatenated part md5s, "-", parts.
+    pub multipart_etag: String,
+}
+
+/// The multipart ETag from the parts' MD5 digests.
+pub fn multipart_etag(part_md5s: &[[u8; 16]]) -> String {
+    let mut h = Md5::new();
+    for d in part_md5s {
+        h.update(d);
+    }
+    format!("{}-{}", hex::encode(h.finalize()), part_md5s.len())
+}
+
+/// Uploads `path` (of `size` bytes) to `key` with `metadata` as x-amz-meta-* headers. On any error, or when
+/// `cancel` fires, the multipart upload is aborted before returning.
+pub async fn upload_file(
+    client: &S3Client,
+    path: &Path,
+    size: u64,
+    key: &str,
+    metadata: &[(String, String)],
+    plan: UploadPlan,
+    mut cancel: watch::Receiver<Option<&'static str>>,
+) -> Result<Uploaded, Error> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    for (name, value) in metadata {
+        let name = format!("x-amz-meta-{name}");
+        let name = reqwest::header::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+            Error::Request {
+                op: "start the upload".into(),
+                reason: format!("invalid metadata name {name:?}"),
+            }
+        })?;
+        let value = reqwest::header::HeaderValue::from_str(&header_safe(value)).map_err(|_| {
+            Error::Request {
+                op: "start the upload".into(),
+                reason: format!("invalid metadata value for {name}"),
+            }
+        })?;
+        headers.insert(name, value);
+    }
+    // Metadata rides on the initiate request only; rust-s3 drops x-amz-meta-* from part and complete
+    // requests, and this bucket copy is used for nothing else.
+    let initiator = client
+        .bucket
+        .with_extra_headers(headers)
+        .map_err(|e| client.classify("start the upload", e))?;
+    // An unfinished upload of this very key is an earlier attempt at the same snapshot (a restarted store
+    // container): nothing else writes this key, so it is aborted whatever its age.
+    for earlier in client.uploads_of_key(key).await? {
+        client.abort_upload(key, &earlier.upload_id).await?;
+        tracing::info!(%key, upload_id = %earlier.upload_id, "aborted an earlier attempt's unfinished upload");
+    }
+    let started = initiator
+        .initiate_multipart_upload(key, "application/octet-stream")
+        .await
+        .map_err(|e| client.classify(&format!("start the upload of {key}"), e))?;
+    let upload_id = started.upload_id;
+    tracing::info!(%key, upload_id = %upload_id, "multipart upload started");
+
+    let bar = crate::logging::bytes_bar(Some(size), "uploading");
+    let result = tokio::select! {
+        r = send_and_complete(client, path, size, key, &upload_id, plan, bar) => r,
+        signal = wait_cancel(&mut cancel) => Err(Error::Interrupted { signal }),
+    };
+    if let Err(e) = &result {
+        match client.abort_upload(key, &upload_id).await {
+            Ok(()) => tracing::warn!(%key, error = %e, "upload failed; multipart upload aborted"),
+            Err(abort) => tracing::warn!(
+                %key, error = %e, abort_error = %abort,
+                "upload failed and aborting it failed too; a later run aborts it once it is stale"
+            ),
+        }
+    }
+    result
+}
+
+async fn wait_cancel(cancel: &mut watch::Receiver<Option<&'static str>>) -> &'static str {
+    loop {
+        if let Some(signal) = *cancel.borrow_and_update() {
+            return signal;
+        }
+        if cancel.changed().await.is_err() {
+            // The sender is gone: nothing can cancel any more.
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+async fn send_and_complete(
+    client: &S3Client,
+    path: &Path,
+    size: u64,
+    key: &str,
+    upload_id: &str,
+    plan: UploadPlan,
+    bar: Option<indicatif::ProgressBar>,
+) -> Result<Uploaded, Error> {
+    let part_size = plan.effective_part_size(size);
+    let n_parts = size.div_ceil(part_size).max(1);
+    let concurrency = plan.concurrency.max(1);
+    let mut file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+    let mut sha = Sha256::new();
+    let mut md5s = vec![[0u8; 16]; n_parts as usize];
+    let mut etags: Vec<Option<String>> = vec![None; n_parts as usize];
+    let mut in_flight: JoinSet<Result<(u32, String, u64), Error>> = JoinSet::new();
+    let mut sent: u64 = 0;
+
+    let mut collect = |done: Result<Result<(u32, String, u64), Error>, tokio::task::JoinError>,
+                       etags: &mut Vec<Option<String>>|
+     -> Result<(), Error> {
+        let (number, etag, len) = done.map_err(|e| Error::Request {
+            op: "upload a part".into(),
+            reason: format!("the part upload task failed: {e}"),
+        })??;
+        if let Some(slot) = etags.get_mut(number as usize - 1) {
+            *slot = Some(etag);
+        }
+        sent += len;
+        if let Some(bar) = &bar {
+            bar.set_position(sent);
+        }
+        Ok(())
+    };
+
+    for number in 1..=n_parts as u32 {
+        // Wait for a free slot before reading: this is what bounds memory to `concurrency` parts.
+        while in_flight.len() >= concurrency {
+            if let Some(done) = in_flight.join_next().await {
+                collect(done, &mut etags)?;
+            }
+        }
+        let offset = u64::from(number - 1) * part_size;
+        let len = part_size.min(size - offset) as usize;
+        let mut buf = vec![0u8; len];
+        file.read_exact(&mut buf).await.map_err(|e| {
+            Error::io(
+                format!(
+                    "reading {} at byte {offset} (did it shrink after it was verified?)",
+                    path.display()
+                ),
+                e,
+            )
+        })?;
+        sha.update(&buf);
+        let md5: [u8; 16] = Md5::digest(&buf).into();
+        md5s[number as usize - 1] = md5;
+        let client = client.clone();
+        let key = key.to_string();
+        let upload_id = upload_id.to_string();
+        let body = Bytes::from(buf);
+        in_flight.spawn(async move {
+            let etag = put_part(&client, &key, &upload_id, number, body, md5).await?;
+            Ok((number, etag, len as u64))
+        });
+    }
+    while let Some(done) = in_flight.join_next().await {
+        collect(done, &mut etags)?;
+    }
+    // The file must not have grown either: the bytes sent are the bytes that were verified.
+    let mut probe = [0u8; 1];
+    if file.read(&mut probe).await.unwrap_or(0) != 0 {
+        return Err(Error::Request {
+            op: "upload the snapshot".into(),
+            reason: format!("{} grew while it was being uploaded", path.display()),
+        });
+    }
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+
+    let parts: Vec<s3::serde_types::Part> = etags
+        .into_iter()
+        .enumerate()
+        .map(|(i, etag)| s3::serde_types::Part {
+            part_number: i as u32 + 1,
+            etag: etag.unwrap_or_default(),
+        })
+        .collect();
+    client
+        .bucket
+        .complete_multipart_upload(key, upload_id, parts)
+        .await
+        .map_err(|e| client.classify(&format!("complete the upload of {key}"), e))?;
+    Ok(Uploaded {
+        size,
+        parts: n_parts as u32,
+        sha256: hex::encode(sha.finalize()),
+        multipart_etag: multipart_etag(&md5s),
+    })
+}
+
+/// PUTs one part to a presigned URL, retrying transport errors and 5xx answers. Returns the part's ETag.
+async fn put_part(
+    client: &S3Client,
+    key: &str,
+    upload_id: &str,
+    number: u32,
+    body: Bytes,
+    md5: [u8; 16],
+) -> Result<String, Error> {
+    let op = format!("upload part {number} of {key}");
+    let mut query = HashMap::new();
+    query.insert("partNumber".to_string(), number.to_string());
+    query.insert("uploadId".to_string(), upload_id.to_string());
+    let http = client.bucket.http_client();
+    let mut attempt = 0;
+    loop {
+        let url = client
+            .bucket
+            .presign_put(key, PRESIGN_SECS, None, Some(query.clone()))
+            .await
+            .map_err(|e| client.classify(&op, e))?;
+        let mut req = http
+            .put(url)
+            .header("content-length", body.len())
+            .body(body.clone());
+        if client.content_md5 {
+            req = req.header("content-md5", content_md5(&md5));
+        }
+        if let Some(t) = client.request_timeout {
+            req = req.timeout(t);
+        }
+        let failure = match req.send().await {
+            Ok(resp) if resp.status().is_success() => {
+                let etag = resp
+                    .headers()
+                    .get("etag")
+                    .and_then(|v| v.to_str().ok())
+                    .map(|s| s.trim_matches('"').to_string())
+                    .unwrap_or_default();
+                if etag.is_empty() {
+                    return Err(Error::Request {
+                        op,
+                        reason: "the store returned no ETag for the part".into(),
+                    });
+                }
+                // A plain 32-hex ETag is the part's MD5 on unencrypted stores: it must be ours.
+                if is_md5_hex(&etag) && etag != hex::encode(md5) {
+                    return Err(Error::Verification {
+                        key: key.to_string(),
+                        what: format!(
+                            "part {number}'s ETag {etag} is not the MD5 of the bytes sent ({})",
+                            hex::encode(md5)
+                        ),
+                    });
+                }
+                return Ok(etag);
+            }
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                let text = resp.text().await.unwrap_or_default();
+                let e = client.classify_status(&op, status, &text);
+                if status < 500 {
+                    return Err(e);
+                }
+                e
+            }
+            Err(e) => client.classify_transport(&op, &e),
+        };
+        if attempt >= PART_RETRIES {
+            return Err(failure);
+        }
+        attempt += 1;
+        tracing::warn!(part = number, attempt, error = %failure, "part upload failed; retrying");
+        tokio::time::sleep(Duration::from_secs(u64::from(attempt))).await;
+    }
+}
+
+fn is_md5_hex(s: &str) -> bool {
+    s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Header values must be visible ASCII; anything else is percent-encoded (member names are free text).
+pub fn header_safe(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if (0x20..0x7f).contains(&b) && b != b'%' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+mod base64_md5 {
+    /// Content-MD5 is the base64 of the 16 raw digest bytes.
+    pub fn content_md5(digest: &[u8; 16]) -> String {
+        const ALPHABET: &[u8; 64] =
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = String::with_capacity(24);
+        for chunk in digest.chunks(3) {
+            let b = [
+                chunk[0],
+                chunk.get(1).copied().unwrap_or(0),
+                chunk.get(2).copied().unwrap_or(0),
+            ];
+            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+            for i in 0..4 {
+                if i <= chunk.len() {
+                    out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_md5_is_base64_of_the_digest() {
+        // md5("") = d41d8cd98f00b204e9800998ecf8427e, whose base64 is well known.
+        let d: [u8; 16] = Md5::digest(b"").into();
+        assert_eq!(content_md5(&d), "1B2M2Y8AsgTpgAmY7PhCfg==");
+        let d: [u8; 16] = Md5::digest(b"hello").into();
+        assert_eq!(content_md5(&d), "XUFAKrxLKna5cZ2REBfFkg==");
+    }
+
+    #[test]
+    fn multipart_etag_matches_s3s_formula() {
+        // Two parts "a" and "b": md5(md5("a") || md5("b")) + "-2".
+        let a: [u8; 16] = Md5::digest(b"a").into();
+        let b: [u8; 16] = Md5::digest(b"b").into();
+        let mut joined = Vec::new();
+        joined.extend_from_slice(&a);
+        joined.extend_from_slice(&b);
+        let want = format!("{}-2", hex::encode(Md5::digest(&joined)));
+        assert_eq!(multipart_etag(&[a, b]), want);
+    }
+
+    #[test]
+    fn part_size_is_raised_to_stay_within_10000_parts() {
+        let plan = UploadPlan {
+            part_size: 8 << 20,
+            concurrency: 2,
+        };
+        assert_eq!(plan.effective_part_size(1 << 30), 8 << 20);
+        let huge = 100u64 << 30;
+        let p = plan.effective_part_size(huge);
+        assert!(huge.div_ceil(p) <= MAX_PARTS);
+        let tiny = UploadPlan {
+            part_size: 1,
+            concurrency: 1,
+        };
+        assert_eq!(tiny.effective_part_size(10), MIN_PART_SIZE);
+    }
+
+    #[test]
+    fn header_values_are_visible_ascii() {
+        assert_eq!(header_safe("etcd-0"), "etcd-0");
+        assert_eq!(header_safe("näme\n%"), "n%C3%A4me%0A%25");
+    }
+}
