@@ -323,6 +323,21 @@ fn tls_mistakes_exit_4_and_name_the_file() {
         assert!(!line.contains("PRIVATE KEY"), "{case}: key material leaked");
         assert_nothing_published(dir);
     }
+
+    // Plain HTTP/2 to the TLS port: etcd hangs up, and the message suggests https://.
+    let mut cmd = etcdbak();
+    cmd.arg("snapshot")
+        .arg("--endpoints")
+        .arg(cluster.endpoint(0).replace("https://", "http://"))
+        .arg("--cluster")
+        .arg("c")
+        .arg("--dir")
+        .arg(dir);
+    let (out, _) = run(&mut cmd);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("use https://"), "{err}");
+    assert_nothing_published(dir);
 }
 
 #[test]
