@@ -45,21 +45,74 @@ complete -c etcdbak -n "__fish_etcdbak_using_subcommand snapshot" -l log-format 
 json\t'One JSON object per line, for log collectors'"
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand snapshot" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand snapshot" -s V -l version -d 'Print version'
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l s3-endpoint -d 'S3 endpoint URL, e.g. http://minio.backup.svc:9000 or https://s3.eu-west-1.amazonaws.com. Leave unset for AWS S3, whose endpoint follows from --region' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l region -d 'Region to sign requests for. MinIO and most S3-compatible stores accept the default' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l bucket -d 'Bucket that holds the backups. It must exist: etcdbak never creates buckets' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l prefix -d 'Key prefix under which each cluster gets `<prefix>/<cluster>/`. Empty means the bucket root' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l path-style -d 'Address the bucket in the path (http://host/bucket/key), as MinIO and most S3-compatible stores need. Set to false for virtual-hosted style (http://bucket.host/key)' -r -f -a "true\t''
+false\t''"
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l content-md5 -d 'Send a Content-MD5 header with every uploaded part, so the store rejects a part damaged in transit. Some S3-compatible stores refuse or mishandle it: set to false there (each part\'s returned ETag is still compared with its MD5 when the store returns one)' -r -f -a "true\t''
+false\t''"
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l request-timeout -d 'Give up on a single S3 request after this long (e.g. 10m). Unset means no limit: a part upload on a slow link legitimately takes minutes, and short limits broke uploads of 250 MB+ snapshots elsewhere' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l dir -d 'Directory holding snapshot.db and snapshot.json, as `etcdbak snapshot` leaves them' -r -F
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l cluster -d 'Cluster name (a DNS-1123 label) that names the backup prefix `<prefix>/<cluster>/`. Defaults to the cluster recorded in snapshot.json; if both are set they must agree' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l keep -d 'How many of this cluster\'s backups to keep after a verified upload (newest by time and revision)' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l part-size -d 'Size of each uploaded part (e.g. 8MiB, 16MiB; at least 5MiB). Memory use is about part size times --upload-concurrency, whatever the snapshot\'s size' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l upload-concurrency -d 'How many parts are uploaded at once' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l stale-upload-age -d 'Abort this cluster\'s unfinished multipart uploads older than this (left by killed runs). Keep it well above the longest upload so a concurrent run\'s live upload is never aborted' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l log-level -d 'Log filter: error, warn, info, debug, trace, or a tracing directive such as `etcdbak=debug`' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l log-format -d 'Log line format' -r -f -a "plain\t'`key=value` lines, one event per line'
 json\t'One JSON object per line, for log collectors'"
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -s V -l version -d 'Print version'
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l s3-endpoint -d 'S3 endpoint URL, e.g. http://minio.backup.svc:9000 or https://s3.eu-west-1.amazonaws.com. Leave unset for AWS S3, whose endpoint follows from --region' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l region -d 'Region to sign requests for. MinIO and most S3-compatible stores accept the default' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l bucket -d 'Bucket that holds the backups. It must exist: etcdbak never creates buckets' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l prefix -d 'Key prefix under which each cluster gets `<prefix>/<cluster>/`. Empty means the bucket root' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l path-style -d 'Address the bucket in the path (http://host/bucket/key), as MinIO and most S3-compatible stores need. Set to false for virtual-hosted style (http://bucket.host/key)' -r -f -a "true\t''
+false\t''"
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l content-md5 -d 'Send a Content-MD5 header with every uploaded part, so the store rejects a part damaged in transit. Some S3-compatible stores refuse or mishandle it: set to false there (each part\'s returned ETag is still compared with its MD5 when the store returns one)' -r -f -a "true\t''
+false\t''"
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l request-timeout -d 'Give up on a single S3 request after this long (e.g. 10m). Unset means no limit: a part upload on a slow link legitimately takes minutes, and short limits broke uploads of 250 MB+ snapshots elsewhere' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l cluster -d 'The cluster whose backups to prune' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l keep -d 'Keep the newest N backups (by time and revision) and delete the rest' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l stale-upload-age -d 'Also abort the cluster\'s unfinished multipart uploads older than this (with --all: every one)' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l log-level -d 'Log filter: error, warn, info, debug, trace, or a tracing directive such as `etcdbak=debug`' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l log-format -d 'Log line format' -r -f -a "plain\t'`key=value` lines, one event per line'
 json\t'One JSON object per line, for log collectors'"
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l all -d 'Delete every backup of the cluster and abort its unfinished uploads (the cleanup Job after a Cluster is deleted). Files that do not follow etcdbak\'s naming scheme are never touched'
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l dry-run -d 'Print what would be deleted, delete nothing'
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -s V -l version -d 'Print version'
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand list" -l s3-endpoint -d 'S3 endpoint URL, e.g. http://minio.backup.svc:9000 or https://s3.eu-west-1.amazonaws.com. Leave unset for AWS S3, whose endpoint follows from --region' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand list" -l region -d 'Region to sign requests for. MinIO and most S3-compatible stores accept the default' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand list" -l bucket -d 'Bucket that holds the backups. It must exist: etcdbak never creates buckets' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand list" -l prefix -d 'Key prefix under which each cluster gets `<prefix>/<cluster>/`. Empty means the bucket root' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand list" -l path-style -d 'Address the bucket in the path (http://host/bucket/key), as MinIO and most S3-compatible stores need. Set to false for virtual-hosted style (http://bucket.host/key)' -r -f -a "true\t''
+false\t''"
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand list" -l content-md5 -d 'Send a Content-MD5 header with every uploaded part, so the store rejects a part damaged in transit. Some S3-compatible stores refuse or mishandle it: set to false there (each part\'s returned ETag is still compared with its MD5 when the store returns one)' -r -f -a "true\t''
+false\t''"
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand list" -l request-timeout -d 'Give up on a single S3 request after this long (e.g. 10m). Unset means no limit: a part upload on a slow link legitimately takes minutes, and short limits broke uploads of 250 MB+ snapshots elsewhere' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand list" -l cluster -d 'Only this cluster\'s backups (default: every cluster under --prefix)' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand list" -s o -l output -d 'Output format' -r -f -a "table\t'A table for people'
+json\t'A JSON array for scripts; field names are stable: cluster, key, takenAt, revision, sizeBytes, sha256Prefix'"
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand list" -l log-level -d 'Log filter: error, warn, info, debug, trace, or a tracing directive such as `etcdbak=debug`' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand list" -l log-format -d 'Log line format' -r -f -a "plain\t'`key=value` lines, one event per line'
 json\t'One JSON object per line, for log collectors'"
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand list" -s V -l version -d 'Print version'
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand download" -l s3-endpoint -d 'S3 endpoint URL, e.g. http://minio.backup.svc:9000 or https://s3.eu-west-1.amazonaws.com. Leave unset for AWS S3, whose endpoint follows from --region' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand download" -l region -d 'Region to sign requests for. MinIO and most S3-compatible stores accept the default' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand download" -l bucket -d 'Bucket that holds the backups. It must exist: etcdbak never creates buckets' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand download" -l prefix -d 'Key prefix under which each cluster gets `<prefix>/<cluster>/`. Empty means the bucket root' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand download" -l path-style -d 'Address the bucket in the path (http://host/bucket/key), as MinIO and most S3-compatible stores need. Set to false for virtual-hosted style (http://bucket.host/key)' -r -f -a "true\t''
+false\t''"
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand download" -l content-md5 -d 'Send a Content-MD5 header with every uploaded part, so the store rejects a part damaged in transit. Some S3-compatible stores refuse or mishandle it: set to false there (each part\'s returned ETag is still compared with its MD5 when the store returns one)' -r -f -a "true\t''
+false\t''"
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand download" -l request-timeout -d 'Give up on a single S3 request after this long (e.g. 10m). Unset means no limit: a part upload on a slow link legitimately takes minutes, and short limits broke uploads of 250 MB+ snapshots elsewhere' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand download" -l cluster -d 'The cluster whose backup to fetch (the newest one unless --key is given)' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand download" -l key -d 'A specific backup: the full key as `etcdbak list` shows it, or just its file name with --cluster' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand download" -s o -l output -d 'Where to write the snapshot (default: the object\'s file name in the current directory). It is written to PATH.part first and renamed only after its checksums match' -r -F
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand download" -l log-level -d 'Log filter: error, warn, info, debug, trace, or a tracing directive such as `etcdbak=debug`' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand download" -l log-format -d 'Log line format' -r -f -a "plain\t'`key=value` lines, one event per line'
 json\t'One JSON object per line, for log collectors'"

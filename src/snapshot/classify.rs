@@ -142,8 +142,9 @@ pub fn classify(grpc_code: Option<i32>, links: &[Link]) -> Failure {
         || kinds.contains(&ErrorKind::UnexpectedEof)
         || find("connection reset").is_some()
         || find("broken pipe").is_some()
+        || lower.iter().any(|t| t == "connection closed")
     {
-        return unreachable("the connection was closed by the server");
+        return unreachable(CLOSED);
     }
     if matches!(
         grpc_code,
@@ -172,6 +173,27 @@ pub fn classify(grpc_code: Option<i32>, links: &[Link]) -> Failure {
         FailureKind::Other
     };
     Failure { kind, detail }
+}
+
+const CLOSED: &str = "the connection was closed by the server";
+
+/// Refines a failure of the first call on a fresh TLS connection. When etcd rejects the client certificate
+/// (TLS 1.3 checks it after the handshake completes on the client side), the alert it sends often loses the
+/// race against the request: the call then fails with a bare "connection closed". A server that completed
+/// the handshake with us and then hung up at once is, in practice, refusing the client certificate, and
+/// saying so points the user at the right file instead of at --endpoints.
+pub fn after_handshake(f: Failure, tls: bool, client_cert: bool) -> Failure {
+    if !tls || f.kind != FailureKind::Unreachable || f.detail != CLOSED {
+        return f;
+    }
+    Failure {
+        kind: FailureKind::Tls(if client_cert {
+            TlsProblem::ClientCertRejected
+        } else {
+            TlsProblem::ClientCertRequired
+        }),
+        detail: "etcd closed the connection right after the TLS handshake".into(),
+    }
 }
 
 /// rustls messages are already specific ("invalid peer certificate: UnknownIssuer"); keep just that part.
@@ -327,6 +349,43 @@ mod tests {
         for (name, code, links, want) in cases {
             assert_eq!(classify(code, &links).kind, want, "case {name}");
         }
+    }
+
+    #[test]
+    fn a_bare_close_after_a_tls_handshake_is_a_client_cert_problem() {
+        // The chain tonic returns when the alert lost the race (seen against etcd 3.6 with a client
+        // certificate from another CA, and with none).
+        let chain = vec![
+            l("operation was canceled"),
+            l("transport error"),
+            l("operation was canceled"),
+            l("connection closed"),
+        ];
+        let f = classify(Some(1), &chain);
+        assert_eq!(f.kind, FailureKind::Unreachable);
+        let cases = [
+            (true, true, FailureKind::Tls(TlsProblem::ClientCertRejected)),
+            (
+                true,
+                false,
+                FailureKind::Tls(TlsProblem::ClientCertRequired),
+            ),
+            (false, false, FailureKind::Unreachable),
+        ];
+        for (tls, cert, want) in cases {
+            assert_eq!(after_handshake(f.clone(), tls, cert).kind, want);
+        }
+        let refused = classify(
+            Some(14),
+            &[io(
+                "Connection refused (os error 111)",
+                ErrorKind::ConnectionRefused,
+            )],
+        );
+        assert_eq!(
+            after_handshake(refused, true, true).kind,
+            FailureKind::Unreachable
+        );
     }
 
     #[test]

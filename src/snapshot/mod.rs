@@ -397,17 +397,25 @@ impl Config {
 
 fn etcd_failure(e: &etcd_client::Error) -> Failure {
     let (code, links) = classify::links_of(e);
-    classify::classify(code, &links)
+    let failure = classify::classify(code, &links);
+    tracing::debug!(grpc_code = ?code, chain = ?links, kind = ?failure.kind, "etcd error");
+    failure
 }
 
-async fn probe(endpoint: String, opts: ConnectOptions, dial: Duration) -> Probe {
+async fn probe(endpoint: String, cfg: &Config) -> Probe {
+    let dial = cfg.dial_timeout;
+    let opts = cfg.connect_options();
     let ask = async {
         let mut client = Client::connect([endpoint.as_str()], Some(opts)).await?;
         client.status().await
     };
     let outcome = match tokio::time::timeout(dial, ask).await {
         Err(_) => Err(Failure::timeout(dial)),
-        Ok(Err(e)) => Err(etcd_failure(&e)),
+        Ok(Err(e)) => Err(classify::after_handshake(
+            etcd_failure(&e),
+            cfg.tls.is_some(),
+            cfg.cert.is_some(),
+        )),
         Ok(Ok(s)) => Ok(MemberStatus {
             member_id: s.header().map(|h| h.member_id()).unwrap_or(0),
             leader_id: s.leader(),
@@ -612,13 +620,8 @@ async fn stream_snapshot(
 
 async fn take(cfg: &Config, ws: &Workspace, phase: &Phase) -> Result<SnapshotMetadata, Error> {
     phase.set("asking the endpoints for their status");
-    let opts = cfg.connect_options();
-    let probes = futures::future::join_all(
-        cfg.endpoints
-            .iter()
-            .map(|ep| probe(ep.clone(), opts.clone(), cfg.dial_timeout)),
-    )
-    .await;
+    let probes =
+        futures::future::join_all(cfg.endpoints.iter().map(|ep| probe(ep.clone(), cfg))).await;
     let choice = select::choose(&probes).map_err(|e| cfg.selection_error(e))?;
     info!(
         endpoint = %choice.endpoint,

@@ -36,10 +36,14 @@ pub const DEFAULT_PART_SIZE: &str = "8MiB";
 pub const DEFAULT_CONCURRENCY: u16 = 3;
 
 /// User metadata (x-amz-meta-*) names written on every backup object.
+///
+/// No name may be a prefix of another followed by '-' (as `member` and `member-id` would be): rust-s3 0.38
+/// sorts `name:value` strings when it builds the canonical headers for SigV4, which orders such a pair
+/// differently from S3 and makes it answer SignatureDoesNotMatch.
 pub mod meta {
     pub const SHA256: &str = "sha256";
     pub const REVISION: &str = "revision";
-    pub const MEMBER: &str = "member";
+    pub const MEMBER: &str = "member-name";
     pub const MEMBER_ID: &str = "member-id";
     pub const TAKEN_AT: &str = "taken-at";
     pub const ETCD_VERSION: &str = "etcd-version";
@@ -815,6 +819,22 @@ mod tests {
             ..good
         };
         assert_eq!(compare_object(&other, &m, &up), Ok(()));
+    }
+
+    #[test]
+    fn no_metadata_name_is_a_dash_prefix_of_another() {
+        let names: Vec<String> = metadata_pairs(&meta(), "prod")
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        for a in &names {
+            for b in &names {
+                assert!(
+                    !b.starts_with(&format!("{a}-")),
+                    "{a} and {b} break rust-s3's signing"
+                );
+            }
+        }
     }
 
     #[test]

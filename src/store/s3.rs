@@ -297,11 +297,32 @@ impl S3Client {
     }
 
     /// The multipart uploads in progress under one cluster's prefix.
+    ///
+    /// S3 lists uploads by prefix. MinIO does not: with a prefix it lists only uploads of exactly that key,
+    /// and with none it lists the uploads started since it last restarted. So an empty prefixed answer is
+    /// followed by a bucket-wide listing filtered here. (MinIO also expires stale uploads itself, after 24h
+    /// by default, which covers uploads orphaned across one of its restarts.)
     pub async fn multipart_uploads(&self, cluster: &str) -> Result<Vec<PendingUpload>, Error> {
         let prefix = backup::cluster_prefix(&self.prefix, cluster);
+        let mut uploads = self.list_uploads(Some(&prefix)).await?;
+        if uploads.is_empty() {
+            uploads = self.list_uploads(None).await?;
+        }
+        uploads.retain(|u| u.key.starts_with(&prefix));
+        Ok(uploads)
+    }
+
+    /// The unfinished multipart uploads of exactly `key` (a prefix listing every store answers the same).
+    pub async fn uploads_of_key(&self, key: &str) -> Result<Vec<PendingUpload>, Error> {
+        let mut uploads = self.list_uploads(Some(key)).await?;
+        uploads.retain(|u| u.key == key);
+        Ok(uploads)
+    }
+
+    async fn list_uploads(&self, prefix: Option<&str>) -> Result<Vec<PendingUpload>, Error> {
         let pages = self
             .bucket
-            .list_multiparts_uploads(Some(&prefix), None)
+            .list_multiparts_uploads(prefix, None)
             .await
             .map_err(|e| self.classify("list unfinished uploads", e))?;
         Ok(pages

@@ -105,6 +105,12 @@ pub async fn upload_file(
         .bucket
         .with_extra_headers(headers)
         .map_err(|e| client.classify("start the upload", e))?;
+    // An unfinished upload of this very key is an earlier attempt at the same snapshot (a restarted store
+    // container): nothing else writes this key, so it is aborted whatever its age.
+    for earlier in client.uploads_of_key(key).await? {
+        client.abort_upload(key, &earlier.upload_id).await?;
+        tracing::info!(%key, upload_id = %earlier.upload_id, "aborted an earlier attempt's unfinished upload");
+    }
     let started = initiator
         .initiate_multipart_upload(key, "application/octet-stream")
         .await

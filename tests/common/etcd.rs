@@ -463,8 +463,8 @@ impl EtcdCluster {
         }
     }
 
-    /// Writes `n` keys `<prefix><i:08>` with `value_len`-byte deterministic values, 128 per transaction
-    /// (etcd's default `--max-txn-ops`), and returns what it wrote.
+    /// Writes `n` keys `<prefix><i:08>` with `value_len`-byte deterministic values (values up to about
+    /// 1 MiB), batched into transactions, and returns what it wrote.
     pub fn put_keys(&self, prefix: &str, n: usize, value_len: usize) -> BTreeMap<Vec<u8>, Vec<u8>> {
         let kvs: BTreeMap<Vec<u8>, Vec<u8>> = (0..n)
             .map(|i| {
@@ -474,13 +474,24 @@ impl EtcdCluster {
                 (key, value)
             })
             .collect();
-        let batches: Vec<Vec<(Vec<u8>, Vec<u8>)>> = kvs
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect::<Vec<_>>()
-            .chunks(128)
-            .map(|c| c.to_vec())
-            .collect();
+        // At most 128 operations and about 1 MiB per transaction: etcd's --max-txn-ops and
+        // --max-request-bytes (1.5 MiB) defaults.
+        let mut batches: Vec<Vec<(Vec<u8>, Vec<u8>)>> = vec![Vec::new()];
+        let mut bytes = 0usize;
+        for (k, v) in &kvs {
+            let size = k.len() + v.len();
+            let full = batches
+                .last()
+                .is_some_and(|b| b.len() >= 128 || (!b.is_empty() && bytes + size > 1 << 20));
+            if full {
+                batches.push(Vec::new());
+                bytes = 0;
+            }
+            bytes += size;
+            if let Some(b) = batches.last_mut() {
+                b.push((k.clone(), v.clone()));
+            }
+        }
         self.client_blocking(|mut c| async move {
             for batch in batches {
                 let ops: Vec<TxnOp> = batch
@@ -494,17 +505,30 @@ impl EtcdCluster {
         kvs
     }
 
-    /// Every key and value in the cluster (a linearizable range over the whole keyspace).
+    /// Every key and value in the cluster (linearizable ranges over the whole keyspace, 500 keys a page so
+    /// no response outgrows the client's 4 MiB message limit).
     pub fn read_all(&self) -> BTreeMap<Vec<u8>, Vec<u8>> {
         self.client_blocking(|mut c| async move {
-            let resp = c
-                .get(vec![0u8], Some(GetOptions::new().with_from_key()))
-                .await?;
-            Ok(resp
-                .kvs()
-                .iter()
-                .map(|kv| (kv.key().to_vec(), kv.value().to_vec()))
-                .collect())
+            let mut all = BTreeMap::new();
+            let mut from = vec![0u8];
+            loop {
+                let resp = c
+                    .get(
+                        from.clone(),
+                        Some(GetOptions::new().with_from_key().with_limit(500)),
+                    )
+                    .await?;
+                for kv in resp.kvs() {
+                    all.insert(kv.key().to_vec(), kv.value().to_vec());
+                }
+                match resp.kvs().last() {
+                    Some(last) if resp.more() => {
+                        from = last.key().to_vec();
+                        from.push(0);
+                    }
+                    _ => return Ok(all),
+                }
+            }
         })
     }
 }

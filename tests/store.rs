@@ -1,0 +1,597 @@
+//! `etcdbak store`, `list`, `download` and `prune` against a real MinIO, with snapshots from a real etcd.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use common::minio::{Minio, SECRET_KEY};
+use common::{etcdbak, free_port, rig_bin, wait_until, Proc};
+use etcdbak::backup::{SnapshotMetadata, METADATA_FILE, SNAPSHOT_FILE};
+use sha2::{Digest, Sha256};
+
+/// A real etcd snapshot (taken once per test run with `etcdctl snapshot save`), big enough to need several
+/// 5 MiB parts: 12 values of 1 MiB.
+fn fixture() -> &'static Path {
+    static SNAPSHOT: OnceLock<PathBuf> = OnceLock::new();
+    SNAPSHOT.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("store-fixture");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("fixture dir");
+        let (client, peer) = (free_port(), free_port());
+        let endpoint = format!("http://127.0.0.1:{client}");
+        let peer_url = format!("http://127.0.0.1:{peer}");
+        let mut etcd = Proc::spawn(
+            "etcd",
+            Command::new(rig_bin("etcd"))
+                .args(["--name", "fixture", "--data-dir"])
+                .arg(dir.join("data"))
+                .args([
+                    "--listen-client-urls",
+                    &endpoint,
+                    "--advertise-client-urls",
+                    &endpoint,
+                ])
+                .args([
+                    "--listen-peer-urls",
+                    &peer_url,
+                    "--initial-advertise-peer-urls",
+                    &peer_url,
+                ])
+                .args(["--initial-cluster", &format!("fixture={peer_url}")])
+                .arg("--unsafe-no-fsync")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        );
+        let etcdctl = || {
+            let mut c = Command::new(rig_bin("etcdctl"));
+            c.args(["--endpoints", &endpoint]);
+            c
+        };
+        wait_until("etcd", Duration::from_secs(30), || {
+            etcdctl()
+                .args(["endpoint", "health"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        });
+        for i in 0..12u8 {
+            let mut put = etcdctl()
+                .args(["put", &format!("/big/{i}")])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("etcdctl put");
+            {
+                use std::io::Write;
+                let mut value = vec![b'a' + i; 1 << 20];
+                // Not all one byte, so the database does not compress to nothing anywhere.
+                for (j, b) in value.iter_mut().enumerate().step_by(7) {
+                    *b = (j % 251) as u8;
+                }
+                put.stdin
+                    .take()
+                    .expect("stdin")
+                    .write_all(&value)
+                    .expect("value");
+            }
+            assert!(put.wait().expect("put").success());
+        }
+        let snap = dir.join(SNAPSHOT_FILE);
+        let out = etcdctl()
+            .args(["snapshot", "save"])
+            .arg(&snap)
+            .output()
+            .expect("snapshot save");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        etcd.kill();
+        snap
+    })
+}
+
+/// A backup directory as `etcdbak snapshot` leaves it: the fixture plus metadata naming `revision` and
+/// `taken_at`.
+fn backup_dir(cluster: &str, revision: i64, taken_at: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bytes = std::fs::read(fixture()).expect("fixture");
+    std::fs::write(dir.path().join(SNAPSHOT_FILE), &bytes).expect("copy");
+    let meta = SnapshotMetadata {
+        cluster: cluster.into(),
+        member: "fixture".into(),
+        member_id: "8e9e05c52164694d".into(),
+        endpoint: "http://127.0.0.1:2379".into(),
+        revision,
+        db_size: bytes.len() as u64 - 32,
+        file_size: bytes.len() as u64,
+        sha256: hex::encode(Sha256::digest(&bytes)),
+        taken_at: chrono::DateTime::parse_from_rfc3339(taken_at)
+            .expect("time")
+            .with_timezone(&chrono::Utc),
+        etcd_version: "3.6.16".into(),
+        etcdbak_version: "test".into(),
+    };
+    std::fs::write(
+        dir.path().join(METADATA_FILE),
+        serde_json::to_vec_pretty(&meta).expect("json"),
+    )
+    .expect("metadata");
+    dir
+}
+
+fn etcdbak_s3(m: &Minio, sub: &str, args: &[&str]) -> Command {
+    let mut cmd = etcdbak();
+    cmd.arg(sub).args(m.s3_args()).args(args);
+    m.creds_env(&mut cmd);
+    cmd
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("run etcdbak")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn store(m: &Minio, dir: &Path, extra: &[&str]) -> Output {
+    run(etcdbak_s3(m, "store", &["--dir", dir.to_str().expect("utf8")]).args(extra))
+}
+
+fn assert_ok(o: &Output) {
+    assert!(
+        o.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        stdout(o),
+        stderr(o)
+    );
+}
+
+#[test]
+fn store_list_download_round_trip() {
+    let m = Minio::start();
+    let dir = backup_dir("prod", 4242, "2026-11-25T10:30:00.123Z");
+    let o = store(
+        &m,
+        dir.path(),
+        &["--part-size", "5MiB", "--upload-concurrency", "2"],
+    );
+    assert_ok(&o);
+    let original = std::fs::read(fixture()).expect("fixture");
+    let sha = hex::encode(Sha256::digest(&original));
+    let key = format!("etcdbak/prod/20261125T103000.123Z-r4242-{}.db", &sha[..8]);
+    // Exactly one object: the snapshot itself, no sidecar (exporters count objects).
+    assert_eq!(m.keys(""), vec![key.clone()]);
+    let (meta, size) = m.head(&key);
+    assert_eq!(size, original.len() as u64);
+    assert_eq!(meta.get("sha256"), Some(&sha));
+    assert_eq!(meta.get("revision").map(String::as_str), Some("4242"));
+    assert_eq!(meta.get("cluster").map(String::as_str), Some("prod"));
+    assert_eq!(meta.get("member-name").map(String::as_str), Some("fixture"));
+    assert_eq!(
+        meta.get("taken-at").map(String::as_str),
+        Some("2026-11-25T10:30:00.123Z")
+    );
+    assert_eq!(meta.get("file-size"), Some(&original.len().to_string()));
+    assert_eq!(m.get(&key), original);
+    assert!(
+        m.uploads("").is_empty(),
+        "an unfinished upload was left behind"
+    );
+    // The log tells what happened, one line per step, and never the secret.
+    let log = stderr(&o);
+    for step in [
+        "snapshot verified",
+        "uploaded",
+        "upload verified",
+        "retention applied",
+        "backup stored",
+    ] {
+        assert!(log.contains(step), "no {step:?} line in:\n{log}");
+    }
+    assert!(!log.contains(SECRET_KEY));
+
+    let table = run(&mut etcdbak_s3(&m, "list", &[]));
+    assert_ok(&table);
+    let text = stdout(&table);
+    assert!(
+        text.contains(&key) && text.contains("4242") && text.contains("prod"),
+        "{text}"
+    );
+
+    let json = run(&mut etcdbak_s3(
+        &m,
+        "list",
+        &["--cluster", "prod", "-o", "json"],
+    ));
+    assert_ok(&json);
+    let listed: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json");
+    assert_eq!(listed[0]["key"], key.as_str());
+    assert_eq!(listed[0]["revision"], 4242);
+    assert_eq!(listed[0]["sizeBytes"], original.len() as u64);
+    assert_eq!(listed[0]["cluster"], "prod");
+
+    let out = tempfile::tempdir().expect("tempdir");
+    let target = out.path().join("restored.db");
+    let d = run(&mut etcdbak_s3(
+        &m,
+        "download",
+        &[
+            "--cluster",
+            "prod",
+            "--output",
+            target.to_str().expect("utf8"),
+        ],
+    ));
+    assert_ok(&d);
+    assert_eq!(std::fs::read(&target).expect("downloaded"), original);
+    assert!(!out.path().join("restored.db.part").exists());
+    // An explicit key works too, and an existing output is never overwritten.
+    let again = run(&mut etcdbak_s3(
+        &m,
+        "download",
+        &["--key", &key, "--output", target.to_str().expect("utf8")],
+    ));
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains("already exists"),
+        "{}",
+        stderr(&again)
+    );
+}
+
+#[test]
+fn retention_keeps_the_newest_three_across_a_revision_digit_and_spares_foreign_files() {
+    let m = Minio::start();
+    let foreign = [
+        "etcdbak/prod/README.txt",
+        "etcdbak/prod/20261125T103000.000Z-r1-aaaaaaaa.db.bak",
+        "etcdbak/staging/20200101T000000.000Z-r1-aaaaaaaa.db",
+        "other/prod/20200101T000000.000Z-r1-aaaaaaaa.db",
+    ];
+    for f in foreign {
+        m.put(f, b"not ours to delete");
+    }
+    // Same millisecond, revisions crossing a power of ten: only the parsed order gets this right (a string
+    // sort ranks r99999 above r100000).
+    let revisions = [99998, 99999, 100000, 100001, 100002];
+    for rev in revisions {
+        let dir = backup_dir("prod", rev, "2026-11-25T10:30:00.000Z");
+        let o = run(
+            etcdbak_s3(&m, "store", &["--dir", dir.path().to_str().expect("utf8")])
+                .env("ETCDBAK_KEEP", "3"),
+        );
+        assert_ok(&o);
+    }
+    let ours: Vec<String> = m
+        .keys("etcdbak/prod/")
+        .into_iter()
+        .filter(|k| !foreign.contains(&k.as_str()))
+        .collect();
+    let revs: Vec<&str> = ours
+        .iter()
+        .filter_map(|k| k.split("-r").nth(1)?.split('-').next())
+        .collect();
+    let mut revs = revs;
+    revs.sort();
+    assert_eq!(revs, ["100000", "100001", "100002"], "kept {ours:?}");
+    for f in foreign {
+        assert!(m.keys("").contains(&f.to_string()), "{f} was deleted");
+    }
+
+    // prune: --dry-run deletes nothing, --keep 1 leaves the newest, --all leaves only foreign files.
+    let dry = run(&mut etcdbak_s3(
+        &m,
+        "prune",
+        &["--cluster", "prod", "--keep", "1", "--dry-run"],
+    ));
+    assert_ok(&dry);
+    assert_eq!(
+        stdout(&dry).matches("would delete").count(),
+        2,
+        "{}",
+        stdout(&dry)
+    );
+    assert_eq!(m.keys("etcdbak/prod/").len(), 3 + 2);
+    let keep1 = run(&mut etcdbak_s3(
+        &m,
+        "prune",
+        &["--cluster", "prod", "--keep", "1"],
+    ));
+    assert_ok(&keep1);
+    let left: Vec<String> = m
+        .keys("etcdbak/prod/")
+        .into_iter()
+        .filter(|k| k.contains("-r100002-"))
+        .collect();
+    assert_eq!(left.len(), 1);
+    let orphan = "etcdbak/prod/20261125T090000.000Z-r5-bbbbbbbb.db";
+    m.start_upload(orphan);
+    assert_eq!(m.uploads("").len(), 1);
+    let all = run(&mut etcdbak_s3(
+        &m,
+        "prune",
+        &["--cluster", "prod", "--all"],
+    ));
+    assert_ok(&all);
+    let mut want: Vec<String> = foreign.iter().map(|s| s.to_string()).collect();
+    want.sort();
+    assert_eq!(m.keys(""), want);
+    assert!(m.uploads("").is_empty(), "prune --all left an upload");
+}
+
+#[test]
+fn a_corrupt_snapshot_is_refused_and_nothing_is_uploaded() {
+    let m = Minio::start();
+    // One byte flipped in the middle.
+    let flipped = backup_dir("prod", 7, "2026-11-25T10:30:00Z");
+    let snap = flipped.path().join(SNAPSHOT_FILE);
+    let mut bytes = std::fs::read(&snap).expect("read");
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x01;
+    std::fs::write(&snap, &bytes).expect("write");
+    // Truncated (metadata still describes the whole file).
+    let truncated = backup_dir("prod", 8, "2026-11-25T10:31:00Z");
+    let snap = truncated.path().join(SNAPSHOT_FILE);
+    let bytes = std::fs::read(&snap).expect("read");
+    std::fs::write(&snap, &bytes[..bytes.len() - 100]).expect("write");
+    // Not an etcd database at all, though its trailer and metadata are self-consistent.
+    let junk = backup_dir("prod", 9, "2026-11-25T10:32:00Z");
+    let mut not_db = vec![0x5au8; 100_000];
+    let h = Sha256::digest(&not_db);
+    not_db.extend_from_slice(&h);
+    std::fs::write(junk.path().join(SNAPSHOT_FILE), &not_db).expect("write");
+    let mut meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(junk.path().join(METADATA_FILE)).expect("meta"))
+            .expect("json");
+    meta["sha256"] = hex::encode(Sha256::digest(&not_db)).into();
+    meta["fileSize"] = not_db.len().into();
+    std::fs::write(
+        junk.path().join(METADATA_FILE),
+        serde_json::to_vec(&meta).expect("json"),
+    )
+    .expect("w");
+    // Garbage metadata.
+    let garbage = backup_dir("prod", 10, "2026-11-25T10:33:00Z");
+    std::fs::write(garbage.path().join(METADATA_FILE), b"{not json").expect("write");
+
+    for (what, dir) in [
+        ("flipped byte", &flipped),
+        ("truncated", &truncated),
+        ("not etcd", &junk),
+        ("garbage metadata", &garbage),
+    ] {
+        let o = store(&m, dir.path(), &[]);
+        assert_eq!(o.status.code(), Some(5), "{what}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains("error:") && err.contains("nothing was uploaded")
+                || what == "garbage metadata",
+            "{what}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{what}: {err}");
+    }
+    assert!(m.keys("").is_empty(), "something was uploaded");
+    assert!(m.uploads("").is_empty(), "an upload was started");
+}
+
+#[test]
+fn s3_unreachable_fails_clearly_and_runs_no_retention() {
+    let mut m = Minio::start();
+    for (rev, at) in [(1, "2026-11-25T10:00:00Z"), (2, "2026-11-25T11:00:00Z")] {
+        assert_ok(&store(&m, backup_dir("prod", rev, at).path(), &[]));
+    }
+    let before = m.keys("");
+    assert_eq!(before.len(), 2);
+    m.stop();
+    let dir = backup_dir("prod", 3, "2026-11-25T12:00:00Z");
+    let o = store(&m, dir.path(), &["--keep", "1"]);
+    assert_eq!(o.status.code(), Some(6), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&m.endpoint()) && err.contains("cannot reach"),
+        "{err}"
+    );
+    assert!(!err.contains("retention applied"), "{err}");
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with("error:")).count(),
+        1,
+        "{err}"
+    );
+    m.start_again();
+    assert_eq!(
+        m.keys(""),
+        before,
+        "retention ran or a partial object appeared"
+    );
+    // The next run succeeds and applies retention.
+    assert_ok(&store(&m, dir.path(), &["--keep", "1"]));
+    assert_eq!(m.keys("").len(), 1);
+}
+
+#[test]
+fn wrong_credentials_and_missing_bucket_name_the_fix() {
+    let m = Minio::start();
+    let dir = backup_dir("prod", 1, "2026-11-25T10:00:00Z");
+    let d = dir.path().to_str().expect("utf8");
+
+    let o =
+        run(etcdbak_s3(&m, "store", &["--dir", d]).env("AWS_SECRET_ACCESS_KEY", "wrong-secret-9x"));
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("AWS_ACCESS_KEY_ID") && err.contains("AWS_SECRET_ACCESS_KEY"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("wrong-secret-9x") && !err.contains(SECRET_KEY),
+        "{err}"
+    );
+
+    let o = run(etcdbak_s3(&m, "list", &[]).env_remove("AWS_ACCESS_KEY_ID"));
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(stderr(&o).contains("AWS_ACCESS_KEY_ID"));
+
+    let mut cmd = etcdbak();
+    cmd.args([
+        "store",
+        "--dir",
+        d,
+        "--s3-endpoint",
+        &m.endpoint(),
+        "--bucket",
+        "no-such-bucket",
+    ]);
+    m.creds_env(&mut cmd);
+    let o = run(&mut cmd);
+    assert_eq!(o.status.code(), Some(6), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("\"no-such-bucket\" does not exist"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(m.keys("").is_empty());
+}
+
+#[test]
+fn download_refuses_an_object_whose_checksum_does_not_match() {
+    let m = Minio::start();
+    let original = std::fs::read(fixture()).expect("fixture");
+    let key = "etcdbak/prod/20261125T100000.000Z-r1-00000000.db";
+    let mut tampered = original.clone();
+    tampered[1000] ^= 0xff;
+    let sha = hex::encode(Sha256::digest(&original));
+    m.put_with_metadata(key, &tampered, &[("sha256", &sha)]);
+    let out = tempfile::tempdir().expect("tempdir");
+    let target = out.path().join("x.db");
+    let o = run(&mut etcdbak_s3(
+        &m,
+        "download",
+        &[
+            "--cluster",
+            "prod",
+            "--output",
+            target.to_str().expect("utf8"),
+        ],
+    ));
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    assert!(stderr(&o).contains("corrupt"), "{}", stderr(&o));
+    assert!(
+        std::fs::read_dir(out.path()).expect("dir").next().is_none(),
+        "a file was left behind"
+    );
+}
+
+#[test]
+fn store_cleans_up_stale_uploads_but_not_young_ones() {
+    let m = Minio::start();
+    let stale = "etcdbak/prod/20261125T080000.000Z-r1-11111111.db";
+    let foreign = "etcdbak/prod/not-ours.tar";
+    let other_cluster = "etcdbak/staging/20261125T080000.000Z-r1-11111111.db";
+    m.start_upload(stale);
+    m.start_upload(foreign);
+    m.start_upload(other_cluster);
+    let pending = |prefix: &str| -> Vec<String> {
+        let mut keys: Vec<String> = m
+            .uploads("")
+            .into_iter()
+            .map(|(k, _)| k)
+            .filter(|k| k.starts_with(prefix))
+            .collect();
+        keys.sort();
+        keys
+    };
+    assert_eq!(pending("etcdbak/prod/").len(), 2);
+    // Default age (2h): a fresh upload may be a concurrent run's, so it stays.
+    assert_ok(&store(
+        &m,
+        backup_dir("prod", 2, "2026-11-25T10:00:00Z").path(),
+        &[],
+    ));
+    assert_eq!(pending("etcdbak/prod/").len(), 2);
+    // A restarted store container retries the same snapshot, so the same key: the earlier attempt's
+    // upload goes whatever its age.
+    let retry = backup_dir("prod", 3, "2026-11-25T11:00:00Z");
+    let sha = hex::encode(Sha256::digest(std::fs::read(fixture()).expect("fixture")));
+    let retried = format!("etcdbak/prod/20261125T110000.000Z-r3-{}.db", &sha[..8]);
+    m.start_upload(&retried);
+    assert_ok(&store(&m, retry.path(), &[]));
+    assert_eq!(
+        pending("etcdbak/prod/").len(),
+        2,
+        "the earlier attempt's upload is still there"
+    );
+    assert_ok(&store(
+        &m,
+        backup_dir("prod", 4, "2026-11-25T12:00:00Z").path(),
+        &["--stale-upload-age", "0s"],
+    ));
+    assert_eq!(pending("etcdbak/prod/"), [foreign.to_string()]);
+    assert_eq!(pending("etcdbak/staging/"), [other_cluster.to_string()]);
+}
+
+#[test]
+fn bad_inputs_fail_with_one_clear_line() {
+    let m = Minio::start();
+    let empty = tempfile::tempdir().expect("tempdir");
+    let cases: Vec<(&str, Vec<&str>, i32)> = vec![
+        (
+            "missing files",
+            vec!["store", "--dir", empty.path().to_str().expect("utf8")],
+            1,
+        ),
+        (
+            "bad endpoint",
+            vec!["list", "--s3-endpoint", "127.0.0.1:9000"],
+            2,
+        ),
+        ("empty bucket", vec!["list", "--bucket", ""], 2),
+        ("bad cluster", vec!["list", "--cluster", "Prod_1"], 2),
+        ("bad part size", vec!["store", "--part-size", "1MiB"], 2),
+        (
+            "prune needs --keep or --all",
+            vec!["prune", "--cluster", "prod"],
+            2,
+        ),
+        (
+            "download of a foreign key",
+            vec!["download", "--key", "etcdbak/prod/notes.txt"],
+            2,
+        ),
+        (
+            "no backups",
+            vec!["download", "--cluster", "nothing-here"],
+            6,
+        ),
+    ];
+    for (what, args, code) in cases {
+        let mut cmd = etcdbak();
+        cmd.arg(args[0]);
+        // A case that sets its own S3 flags gets only the others from the rig.
+        let own = |flag: &str| args.contains(&flag);
+        if !own("--s3-endpoint") {
+            cmd.args(["--s3-endpoint", &m.endpoint()]);
+        }
+        if !own("--bucket") {
+            cmd.args(["--bucket", common::minio::BUCKET]);
+        }
+        cmd.args(&args[1..]);
+        m.creds_env(&mut cmd);
+        let o = run(&mut cmd);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(code), "{what}: {err}");
+        assert!(!err.contains("panicked"), "{what}: {err}");
+        assert!(err.lines().any(|l| l.starts_with("error")), "{what}: {err}");
+    }
+}
