@@ -86,7 +86,7 @@ pub struct SnapshotArgs {
 pub enum Error {
     #[error("no cluster name: pass --cluster (or set ETCDBAK_CLUSTER or CLUSTER); backups are filed under it")]
     MissingCluster,
-    #[error("invalid cluster name {0:?}: it becomes part of the object key, so it must be non-empty without '/' or spaces")]
+    #[error("invalid cluster name {0:?}: fix --cluster; `etcdbak store` files backups under it, so it must be a DNS-1123 label (lower-case letters, digits and '-', at most 63)")]
     BadCluster(String),
     #[error("invalid endpoint {endpoint:?}: {why}")]
     BadEndpoint { endpoint: String, why: String },
@@ -191,7 +191,8 @@ fn resolve_cluster(flag: Option<String>, plain_env: Option<String>) -> Result<St
         .filter(|s| !s.trim().is_empty())
         .or(plain_env.filter(|s| !s.trim().is_empty()))
         .ok_or(Error::MissingCluster)?;
-    if name.contains('/') || name.chars().any(char::is_whitespace) {
+    // The same rule `store` applies: a name it would refuse must fail here, before a snapshot is taken.
+    if crate::backup::validate_cluster_name(&name).is_err() {
         return Err(Error::BadCluster(name));
     }
     Ok(name)
