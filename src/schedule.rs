@@ -154,6 +154,12 @@ pub fn max_interval(expanded: &str) -> Result<Duration, ScheduleError> {
     for pair in minutes_of_day.windows(2) {
         longest = longest.max(pair[1] - pair[0]);
     }
+    // The common case, every day: no need to scan the calendar (reconciles call this for every Cluster).
+    let fields = nickname_to_fields(expanded);
+    let day_fields: Vec<&str> = fields.split_whitespace().skip(2).collect();
+    if day_fields.iter().all(|f| *f == "*" || *f == "?") {
+        return Ok(Duration::from_secs(longest as u64 * 60));
+    }
     let start = NaiveDate::from_ymd_opt(2001, 1, 1).ok_or_else(never)?;
     let mut previous_day: Option<i64> = None;
     let mut any_day = false;
@@ -332,6 +338,7 @@ mod tests {
             ("  */5   * * * *  ", Ok("*/5 * * * *")),
             ("30 2 * * MON-FRI", Ok("30 2 * * MON-FRI")),
             ("0 0 * * THU", Ok("0 0 * * THU")),
+            ("0 0 ? * MON", Ok("0 0 ? * MON")),
             ("0 0 * MAR,AUG tue-thu", Ok("0 0 * MAR,AUG tue-thu")),
             ("@daily", Ok("@daily")),
             ("@HOURLY", Ok("@hourly")),
