@@ -582,7 +582,7 @@ fn start_watch_with(config: &Path, identity: &str, log: &Path, extra: &[&str]) -
         "etcdbak watch",
         etcdbak()
             .env("KUBECONFIG", &rig().kubeconfig)
-            .env("ETCDBAK_LOG", "info,kube=warn")
+            .env("ETCDBAK_LOG", "info,kube=warn,etcdbak=debug")
             .args(["watch", "--config"])
             .arg(config)
             .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
@@ -1057,6 +1057,19 @@ async fn reconcile_command_dry_run_table_and_hundred_clusters() {
     println!(
         "MEASURE: writes to converge {n} new Clusters: {total} ({:.1} per Cluster: {writes:?})",
         total as f64 / n as f64
+    );
+    // One reconcile of a Cluster at a time, reading the live object first: each CronJob and Secret is
+    // written exactly once (two concurrent reconciles of one Cluster would both create it).
+    assert_eq!(
+        writes.get("APPLY/cronjobs"),
+        Some(&(n as u64)),
+        "{writes:?}"
+    );
+    assert_eq!(writes.get("APPLY/secrets"), Some(&(n as u64)), "{writes:?}");
+    assert_eq!(
+        writes.get("POST/events"),
+        Some(&(n as u64)),
+        "one CronJobCreated Event each: {writes:?}"
     );
     // Let in-flight work finish, then stop it: the next pass should find nothing to do.
     tokio::time::sleep(Duration::from_secs(1)).await;
