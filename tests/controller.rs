@@ -443,6 +443,86 @@ async fn invalid_cron_is_a_condition_and_an_event_and_deletes_without_cleanup() 
 }
 
 #[tokio::test]
+async fn a_missing_secret_and_a_bad_template_are_conditions_that_say_what_to_fix() {
+    let _serial = serial().await;
+    let client = rig().client().await;
+    let name = "nosecret";
+    tenant(&client, "tenant-nosecret").await;
+    let mut c = new_cluster(name, "tenant-nosecret");
+    c.spec.tls_secret = Some("does-not-exist".into());
+    create_cluster(&client, &c).await;
+    let api: Api<Cluster> = Api::all(client.clone());
+
+    // (config, expected reason, words the message must contain)
+    let bad_template = test_config(
+        "storeContainer:\n  name: store\n  image: registry.example/custom:1\n  command: [/bin/store]\n",
+    );
+    let cases = [
+        (
+            test_config(""),
+            "TlsSecretNotFound",
+            vec!["does-not-exist", "spec.tlsSecret"],
+        ),
+        (
+            bad_template,
+            "TemplateMissingBackupMount",
+            vec!["etcd-backup", "/backup"],
+        ),
+    ];
+    for (i, (config, reason, words)) in cases.into_iter().enumerate() {
+        if i == 1 {
+            patch_spec(
+                &client,
+                name,
+                serde_json::json!({"tlsSecret": "etcd-client-tls"}),
+            )
+            .await;
+        }
+        let ctx = context(&client, config);
+        let _ = reconcile_once(&ctx, name).await; // finalizer (first round only)
+        let err = reconcile_once(&ctx, name).await.expect_err(reason);
+        assert!(
+            matches!(&err, Error::Invalid { reason: r, .. } if *r == reason),
+            "{err:?}"
+        );
+        let got = api.get(name).await.unwrap();
+        let cond = condition(&got, "BackupScheduled").unwrap();
+        assert_eq!(
+            (cond.status.as_str(), cond.reason.as_str()),
+            ("False", reason)
+        );
+        for w in words {
+            assert!(
+                cond.message.contains(w),
+                "{reason}: {:?} lacks {w:?}",
+                cond.message
+            );
+        }
+        assert!(cron_job(&client, name).await.is_none());
+        let events: Api<Event> = Api::namespaced(client.clone(), "default");
+        assert!(events
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .any(
+                |e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)
+                    && e.reason.as_deref() == Some(reason)
+            ));
+    }
+
+    // Fixed: the next reconcile schedules it and clears the error.
+    let ctx = context(&client, test_config(""));
+    reconcile_once(&ctx, name).await.unwrap();
+    let got = api.get(name).await.unwrap();
+    assert_eq!(condition(&got, "BackupScheduled").unwrap().status, "True");
+    assert_eq!(got.status.unwrap().last_error, None);
+    assert!(cron_job(&client, name).await.is_some());
+    purge(&client, name).await;
+}
+
+#[tokio::test]
 async fn deletion_keeps_the_finalizer_until_the_cleanup_job_succeeds() {
     let _serial = serial().await;
     let client = rig().client().await;
