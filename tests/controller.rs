@@ -1051,6 +1051,65 @@ async fn two_replicas_elect_one_leader_and_metrics_pass_promtool() {
 }
 
 #[tokio::test]
+async fn a_leader_whose_lease_is_taken_stops_and_exits() {
+    let _serial = serial().await;
+    let client = rig().client().await;
+    create_namespace(&client, JOB_NS).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_file(dir.path(), "");
+    let log = dir.path().join("lost.log");
+    let mut w = start_watch_with(
+        &config,
+        "replica-lost",
+        &log,
+        &["--lease-name", "etcdbak-lost", "--lease-duration", "3s"],
+    );
+    eventually("leading", Duration::from_secs(30), || async {
+        leader_gauge(&w).await == Some(1)
+    })
+    .await;
+
+    // Someone else now holds the Lease (as after a partition during which it expired).
+    let leases: Api<Lease> = Api::namespaced(client.clone(), JOB_NS);
+    let mut lease = leases.get("etcdbak-lost").await.unwrap();
+    let spec = lease.spec.as_mut().unwrap();
+    spec.holder_identity = Some("intruder".into());
+    spec.lease_duration_seconds = Some(3600);
+    spec.renew_time = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(
+        k8s_openapi::jiff::Timestamp::now(),
+    ));
+    leases
+        .replace("etcdbak-lost", &PostParams::default(), &lease)
+        .await
+        .unwrap();
+
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = w.proc.child.as_mut().unwrap().try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "still running after losing the Lease\n{}",
+            log_tail(&log)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(status.code(), Some(1), "{}", log_tail(&log));
+    assert!(
+        log_tail(&log).contains("lost the leader Lease"),
+        "{}",
+        log_tail(&log)
+    );
+    // It did not hand the Lease back to itself on the way out.
+    let lease = leases.get("etcdbak-lost").await.unwrap();
+    assert_eq!(
+        lease.spec.unwrap().holder_identity.as_deref(),
+        Some("intruder")
+    );
+}
+
+#[tokio::test]
 async fn reconcile_command_dry_run_table_and_hundred_clusters() {
     let _serial = serial().await;
     let client = rig().client().await;
