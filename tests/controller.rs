@@ -443,6 +443,86 @@ async fn invalid_cron_is_a_condition_and_an_event_and_deletes_without_cleanup() 
 }
 
 #[tokio::test]
+async fn a_missing_secret_and_a_bad_template_are_conditions_that_say_what_to_fix() {
+    let _serial = serial().await;
+    let client = rig().client().await;
+    let name = "nosecret";
+    tenant(&client, "tenant-nosecret").await;
+    let mut c = new_cluster(name, "tenant-nosecret");
+    c.spec.tls_secret = Some("does-not-exist".into());
+    create_cluster(&client, &c).await;
+    let api: Api<Cluster> = Api::all(client.clone());
+
+    // (config, expected reason, words the message must contain)
+    let bad_template = test_config(
+        "storeContainer:\n  name: store\n  image: registry.example/custom:1\n  command: [/bin/store]\n",
+    );
+    let cases = [
+        (
+            test_config(""),
+            "TlsSecretNotFound",
+            vec!["does-not-exist", "spec.tlsSecret"],
+        ),
+        (
+            bad_template,
+            "TemplateMissingBackupMount",
+            vec!["etcd-backup", "/backup"],
+        ),
+    ];
+    for (i, (config, reason, words)) in cases.into_iter().enumerate() {
+        if i == 1 {
+            patch_spec(
+                &client,
+                name,
+                serde_json::json!({"tlsSecret": "etcd-client-tls"}),
+            )
+            .await;
+        }
+        let ctx = context(&client, config);
+        let _ = reconcile_once(&ctx, name).await; // finalizer (first round only)
+        let err = reconcile_once(&ctx, name).await.expect_err(reason);
+        assert!(
+            matches!(&err, Error::Invalid { reason: r, .. } if *r == reason),
+            "{err:?}"
+        );
+        let got = api.get(name).await.unwrap();
+        let cond = condition(&got, "BackupScheduled").unwrap();
+        assert_eq!(
+            (cond.status.as_str(), cond.reason.as_str()),
+            ("False", reason)
+        );
+        for w in words {
+            assert!(
+                cond.message.contains(w),
+                "{reason}: {:?} lacks {w:?}",
+                cond.message
+            );
+        }
+        assert!(cron_job(&client, name).await.is_none());
+        let events: Api<Event> = Api::namespaced(client.clone(), "default");
+        assert!(events
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .any(
+                |e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)
+                    && e.reason.as_deref() == Some(reason)
+            ));
+    }
+
+    // Fixed: the next reconcile schedules it and clears the error.
+    let ctx = context(&client, test_config(""));
+    reconcile_once(&ctx, name).await.unwrap();
+    let got = api.get(name).await.unwrap();
+    assert_eq!(condition(&got, "BackupScheduled").unwrap().status, "True");
+    assert_eq!(got.status.unwrap().last_error, None);
+    assert!(cron_job(&client, name).await.is_some());
+    purge(&client, name).await;
+}
+
+#[tokio::test]
 async fn deletion_keeps_the_finalizer_until_the_cleanup_job_succeeds() {
     let _serial = serial().await;
     let client = rig().client().await;
@@ -582,7 +662,7 @@ fn start_watch_with(config: &Path, identity: &str, log: &Path, extra: &[&str]) -
         "etcdbak watch",
         etcdbak()
             .env("KUBECONFIG", &rig().kubeconfig)
-            .env("ETCDBAK_LOG", "info,kube=warn")
+            .env("ETCDBAK_LOG", "info,kube=warn,etcdbak=debug")
             .args(["watch", "--config"])
             .arg(config)
             .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
@@ -971,6 +1051,65 @@ async fn two_replicas_elect_one_leader_and_metrics_pass_promtool() {
 }
 
 #[tokio::test]
+async fn a_leader_whose_lease_is_taken_stops_and_exits() {
+    let _serial = serial().await;
+    let client = rig().client().await;
+    create_namespace(&client, JOB_NS).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_file(dir.path(), "");
+    let log = dir.path().join("lost.log");
+    let mut w = start_watch_with(
+        &config,
+        "replica-lost",
+        &log,
+        &["--lease-name", "etcdbak-lost", "--lease-duration", "3s"],
+    );
+    eventually("leading", Duration::from_secs(30), || async {
+        leader_gauge(&w).await == Some(1)
+    })
+    .await;
+
+    // Someone else now holds the Lease (as after a partition during which it expired).
+    let leases: Api<Lease> = Api::namespaced(client.clone(), JOB_NS);
+    let mut lease = leases.get("etcdbak-lost").await.unwrap();
+    let spec = lease.spec.as_mut().unwrap();
+    spec.holder_identity = Some("intruder".into());
+    spec.lease_duration_seconds = Some(3600);
+    spec.renew_time = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(
+        k8s_openapi::jiff::Timestamp::now(),
+    ));
+    leases
+        .replace("etcdbak-lost", &PostParams::default(), &lease)
+        .await
+        .unwrap();
+
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = w.proc.child.as_mut().unwrap().try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "still running after losing the Lease\n{}",
+            log_tail(&log)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(status.code(), Some(1), "{}", log_tail(&log));
+    assert!(
+        log_tail(&log).contains("lost the leader Lease"),
+        "{}",
+        log_tail(&log)
+    );
+    // It did not hand the Lease back to itself on the way out.
+    let lease = leases.get("etcdbak-lost").await.unwrap();
+    assert_eq!(
+        lease.spec.unwrap().holder_identity.as_deref(),
+        Some("intruder")
+    );
+}
+
+#[tokio::test]
 async fn reconcile_command_dry_run_table_and_hundred_clusters() {
     let _serial = serial().await;
     let client = rig().client().await;
@@ -1057,6 +1196,19 @@ async fn reconcile_command_dry_run_table_and_hundred_clusters() {
     println!(
         "MEASURE: writes to converge {n} new Clusters: {total} ({:.1} per Cluster: {writes:?})",
         total as f64 / n as f64
+    );
+    // One reconcile of a Cluster at a time, reading the live object first: each CronJob and Secret is
+    // written exactly once (two concurrent reconciles of one Cluster would both create it).
+    assert_eq!(
+        writes.get("APPLY/cronjobs"),
+        Some(&(n as u64)),
+        "{writes:?}"
+    );
+    assert_eq!(writes.get("APPLY/secrets"), Some(&(n as u64)), "{writes:?}");
+    assert_eq!(
+        writes.get("POST/events"),
+        Some(&(n as u64)),
+        "one CronJobCreated Event each: {writes:?}"
     );
     // Let in-flight work finish, then stop it: the next pass should find nothing to do.
     tokio::time::sleep(Duration::from_secs(1)).await;

@@ -353,6 +353,16 @@ async fn dry_run(client: &Client, config: Config, clusters: Vec<Cluster>) -> Res
     Ok(())
 }
 
+/// The Cluster an object was rendered for (the cluster-name annotation every rendered object carries), as
+/// the namespace-less key the Controller queues Clusters under.
+fn cluster_ref<K: Resource>(obj: &K) -> Option<ObjectRef<Cluster>> {
+    obj.meta()
+        .annotations
+        .as_ref()?
+        .get(template::CLUSTER_ANNOTATION)
+        .map(|name| ObjectRef::new(name))
+}
+
 /// Resolves on SIGTERM or SIGINT.
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
@@ -582,23 +592,24 @@ pub async fn run_watch(args: WatchArgs) -> Result<()> {
             }
         })
     };
+    // Not `owns()`: it keys an owner by the child's namespace, and a cluster-scoped Cluster then gets two
+    // queue keys (`ns/name` from its CronJob, `name` from itself), which lets two reconciles of one
+    // Cluster run at once. Every trigger here maps to the same namespace-less key.
     controller
-        .owns(
+        .watches(
             Api::<CronJob>::namespaced(client.clone(), &job_ns),
             owned.clone(),
+            |cj: CronJob| cluster_ref(&cj),
         )
-        .owns(
+        .watches(
             Api::<Secret>::namespaced(client.clone(), &job_ns),
             owned.clone(),
+            |s: Secret| cluster_ref(&s),
         )
         .watches(
             Api::<Job>::namespaced(client.clone(), &job_ns),
             owned,
-            |job: Job| {
-                job.annotations()
-                    .get(template::CLUSTER_ANNOTATION)
-                    .map(|c| ObjectRef::<Cluster>::new(c))
-            },
+            |job: Job| cluster_ref(&job),
         )
         .reconcile_all_on(reload_rx)
         .graceful_shutdown_on(stop)

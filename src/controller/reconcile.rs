@@ -218,8 +218,16 @@ pub fn up_to_date<K: Resource>(live: &K, desired: &K) -> bool {
     have == want && owners(live) == owners(desired)
 }
 
-/// Server-side applies `desired` unless the live object already matches; returns whether it wrote.
-async fn apply_if_changed<K>(api: &Api<K>, desired: &K, what: &str) -> Result<bool, Error>
+/// What [`apply_if_changed`] did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Applied {
+    Unchanged,
+    Created,
+    Updated,
+}
+
+/// Server-side applies `desired` unless the live object already matches.
+async fn apply_if_changed<K>(api: &Api<K>, desired: &K, what: &str) -> Result<Applied, Error>
 where
     K: Resource + Clone + Serialize + DeserializeOwned + Debug,
 {
@@ -228,9 +236,18 @@ where
         .get_opt(&name)
         .await
         .map_err(|e| Error::kube(format!("read {what} {name}"), e))?;
-    if live.as_ref().is_some_and(|l| up_to_date(l, desired)) {
-        return Ok(false);
-    }
+    let outcome = match &live {
+        Some(l) if up_to_date(l, desired) => return Ok(Applied::Unchanged),
+        Some(l) => {
+            tracing::debug!(
+                "{what} {name} differs (hash {:?} -> {:?}): applying",
+                hash_of(l),
+                hash_of(desired)
+            );
+            Applied::Updated
+        }
+        None => Applied::Created,
+    };
     api.patch(
         &name,
         &PatchParams::apply(FIELD_MANAGER).force(),
@@ -238,7 +255,7 @@ where
     )
     .await
     .map_err(|e| Error::kube(format!("apply {what} {name}"), e))?;
-    Ok(true)
+    Ok(outcome)
 }
 
 /// Writes `status` only when it differs from what the Cluster has.
@@ -337,13 +354,13 @@ async fn apply(cluster: &Cluster, ctx: &Context) -> Result<Action, Error> {
     let mut wrote = Vec::new();
     if let Some(secret) = &desired.tls_secret {
         let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
-        if apply_if_changed(&api, secret, "Secret").await? {
+        if apply_if_changed(&api, secret, "Secret").await? != Applied::Unchanged {
             wrote.push("Secret");
         }
     }
     let cj_name = desired.cron_job.name_any();
-    let created = status.cron_job_name.is_none();
-    if apply_if_changed(&cron_jobs, &desired.cron_job, "CronJob").await? {
+    let applied = apply_if_changed(&cron_jobs, &desired.cron_job, "CronJob").await?;
+    if applied != Applied::Unchanged {
         wrote.push("CronJob");
     }
 
@@ -372,9 +389,11 @@ async fn apply(cluster: &Cluster, ctx: &Context) -> Result<Action, Error> {
     status.last_error = None;
     if patch_status(cluster, status, ctx).await? {
         wrote.push("status");
-        if created {
-            publish(ctx, cluster, EventType::Normal, "CronJobCreated", &message).await;
-        }
+    }
+    // Decided by what the apiserver had, not by our (possibly stale) copy of the status: one Event per
+    // CronJob actually created.
+    if applied == Applied::Created {
+        publish(ctx, cluster, EventType::Normal, "CronJobCreated", &message).await;
     }
     let interval = schedule::max_interval(&desired.schedule)
         .ok()
