@@ -40,6 +40,14 @@ complete -c etcdbak -n "__fish_etcdbak_needs_command" -f -a "watch" -d 'Run the 
 complete -c etcdbak -n "__fish_etcdbak_needs_command" -f -a "crd" -d 'Print the Cluster CustomResourceDefinition as YAML'
 complete -c etcdbak -n "__fish_etcdbak_needs_command" -f -a "generate-assets" -d 'Regenerate the shell completions and man pages shipped in completions/ and man/'
 complete -c etcdbak -n "__fish_etcdbak_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand snapshot" -l endpoints -d 'etcd client URLs, comma-separated or repeated. Every one is asked for its status and the snapshot comes from one healthy member. A URL without a scheme gets https:// when --cacert is set, else http://' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand snapshot" -l cacert -d 'CA certificate (PEM) that signed the etcd server certificates. Required for https:// endpoints' -r -F
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand snapshot" -l cert -d 'Client certificate (PEM) for etcd\'s client-cert-auth. Needs --key' -r -F
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand snapshot" -l key -d 'Private key (PEM) of --cert. Its contents are never logged' -r -F
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand snapshot" -l dial-timeout -d 'How long each endpoint gets to connect and answer its status (e.g. 5s, 1m)' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand snapshot" -l timeout -d 'Limit for the whole run, streaming included. Generous on purpose: an 8 GiB database over a slow link takes many minutes, and a too-short limit only produces failed backups' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand snapshot" -l dir -d 'Directory to write snapshot.db and snapshot.json into (created if missing)' -r -F
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand snapshot" -l cluster -d 'Name of the etcd cluster, recorded in snapshot.json (the store step files backups under it). Falls back to the CLUSTER environment variable (the store-container contract) when ETCDBAK_CLUSTER is unset' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand snapshot" -l log-level -d 'Log filter: error, warn, info, debug, trace, or a tracing directive such as `etcdbak=debug`' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand snapshot" -l log-format -d 'Log line format' -r -f -a "plain\t'`key=value` lines, one event per line'
 json\t'One JSON object per line, for log collectors'"
