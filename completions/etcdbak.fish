@@ -38,6 +38,7 @@ complete -c etcdbak -n "__fish_etcdbak_needs_command" -f -a "restore-guide" -d '
 complete -c etcdbak -n "__fish_etcdbak_needs_command" -f -a "reconcile" -d 'One reconcile pass: every Cluster resource -> its backup CronJob'
 complete -c etcdbak -n "__fish_etcdbak_needs_command" -f -a "watch" -d 'Run the controller continuously (in-cluster, with leader election)'
 complete -c etcdbak -n "__fish_etcdbak_needs_command" -f -a "crd" -d 'Print the Cluster CustomResourceDefinition as YAML'
+complete -c etcdbak -n "__fish_etcdbak_needs_command" -f -a "s3-exporter" -d 'Serve S3 backup metrics (s3_exporter-compatible) for every cluster\'s backup prefix'
 complete -c etcdbak -n "__fish_etcdbak_needs_command" -f -a "generate-assets" -d 'Regenerate the shell completions and man pages shipped in completions/ and man/'
 complete -c etcdbak -n "__fish_etcdbak_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand snapshot" -l endpoints -d 'etcd client URLs, comma-separated or repeated. Every one is asked for its status and the snapshot comes from one healthy member. A URL without a scheme gets https:// when --cacert is set, else http://' -r
@@ -126,16 +127,59 @@ complete -c etcdbak -n "__fish_etcdbak_using_subcommand download" -l log-format 
 json\t'One JSON object per line, for log collectors'"
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand download" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand download" -s V -l version -d 'Print version'
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l cluster -d 'The Cluster (its backups are `<prefix>/<cluster>/` in the bucket)' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l snapshot -d 'The backup to restore: its key as `etcdbak list` shows it, or just its file name. Default: the newest verified backup (on a terminal you pick from the list)' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -s o -l output -d 'Output format' -r -f -a "text\t'Numbered steps for a terminal'
+markdown\t'The same steps as Markdown, to paste into an incident document'"
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l s3-endpoint -d 'S3 endpoint URL, e.g. http://minio.backup.svc:9000 or https://s3.eu-west-1.amazonaws.com. Leave unset for AWS S3, whose endpoint follows from --region' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l region -d 'Region to sign requests for. MinIO and most S3-compatible stores accept the default' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l bucket -d 'Bucket that holds the backups. It must exist: etcdbak never creates buckets' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l prefix -d 'Key prefix under which each cluster gets `<prefix>/<cluster>/`. Empty means the bucket root' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l path-style -d 'Address the bucket in the path (http://host/bucket/key), as MinIO and most S3-compatible stores need. Set to false for virtual-hosted style (http://bucket.host/key)' -r -f -a "true\t''
+false\t''"
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l content-md5 -d 'Send a Content-MD5 header with every uploaded part, so the store rejects a part damaged in transit. Some S3-compatible stores refuse or mishandle it: set to false there (each part\'s returned ETag is still compared with its MD5 when the store returns one)' -r -f -a "true\t''
+false\t''"
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l request-timeout -d 'Give up on a single S3 request after this long (e.g. 10m). Unset means no limit: a part upload on a slow link legitimately takes minutes, and short limits broke uploads of 250 MB+ snapshots elsewhere' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l namespace -d 'Namespace of the etcd StatefulSet. Default: the Cluster\'s spec.namespace, else `default`' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l statefulset -d 'The etcd StatefulSet. Default: the Cluster\'s service name, else the cluster name' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l service -d 'The headless Service giving members their DNS names. Default: the StatefulSet\'s serviceName, else the StatefulSet\'s name' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l replicas -d 'Number of members. Default: the StatefulSet\'s replicas, else 3' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l member -d 'A member as NAME=PEER_URL; repeat for each member. Default: `<sts>-<i>` with peer URL `https://<sts>-<i>.<service>.<ns>.svc:2380`, as an etcd StatefulSet names them' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l endpoints -d 'Client URLs for the health checks, comma-separated. Default: `https://<sts>-<i>.<service>.<ns>.svc:2379`' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l cacert -d 'CA certificate for etcdctl, as a path where the operator runs it' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l cert -d 'Client certificate for etcdctl' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l key -d 'Client key for etcdctl' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l data-dir -d 'etcd\'s --data-dir inside the etcd container' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l volume-mount-path -d 'Where the member\'s PVC is mounted in the etcd container. Default: the data dir itself' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l volume-claim -d 'The StatefulSet\'s volumeClaimTemplate name (member i\'s PVC is `<claim>-<sts>-<i>`). Default: the StatefulSet\'s first claim template, else `data`' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l helper-image -d 'Image for the throwaway pod that writes into each PVC (needs sh and tar)' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l owner -d 'UID:GID to own the restored files, when etcd does not run as root' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l cronjob -d 'The backup CronJob as NAMESPACE/NAME. Default: the Cluster\'s status.cronJobName, else `etcdbak/etcdbak-<cluster>`' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l token -d 'The new cluster token. Default: `<cluster>-restore-<UTC time>`' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l workdir -d 'Local directory for the download and the restored data dirs. Default: `restore-<cluster>`' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l bump-revision -d 'Raise the restored revision by this much and mark it compacted, so watchers re-list; 0 disables' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l log-level -d 'Log filter: error, warn, info, debug, trace, or a tracing directive such as `etcdbak=debug`' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l log-format -d 'Log line format' -r -f -a "plain\t'`key=value` lines, one event per line'
 json\t'One JSON object per line, for log collectors'"
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l insecure -d 'The cluster does not use TLS: plain http URLs and no certificate flags'
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l no-kube -d 'Do not read the Cluster and StatefulSet from the apiserver even when a kubeconfig is present'
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -s V -l version -d 'Print version'
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand reconcile" -l config -d 'The controller config file (defaults, job namespace, image, store and cleanup templates)' -r -F
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand reconcile" -l log-level -d 'Log filter: error, warn, info, debug, trace, or a tracing directive such as `etcdbak=debug`' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand reconcile" -l log-format -d 'Log line format' -r -f -a "plain\t'`key=value` lines, one event per line'
 json\t'One JSON object per line, for log collectors'"
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand reconcile" -l dry-run -d 'Print every object that would be applied, as YAML, and change nothing'
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand reconcile" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand reconcile" -s V -l version -d 'Print version'
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand watch" -l config -d 'The controller config file; it is re-read when its content changes (a ConfigMap update), and every Cluster is reconciled again' -r -F
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand watch" -l metrics-addr -d 'Where /metrics, /healthz and /readyz are served' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand watch" -l lease-name -d 'Name of the coordination.k8s.io Lease the replicas elect a leader with' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand watch" -l lease-namespace -d 'Namespace of the Lease. Defaults to POD_NAMESPACE, else the config\'s job namespace' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand watch" -l lease-duration -d 'How long a leader\'s Lease holds without renewal before a standby takes over. It renews every third of this and steps down when it could not renew for two thirds' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand watch" -l identity -d 'This replica\'s name in the Lease. Defaults to POD_NAME, else the hostname' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand watch" -l resync -d 'How often every Cluster is reconciled again without any change (a no-op when all is in place)' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand watch" -l config-poll -d 'How often the config file is checked for changes' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand watch" -l log-level -d 'Log filter: error, warn, info, debug, trace, or a tracing directive such as `etcdbak=debug`' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand watch" -l log-format -d 'Log line format' -r -f -a "plain\t'`key=value` lines, one event per line'
 json\t'One JSON object per line, for log collectors'"
@@ -146,20 +190,37 @@ complete -c etcdbak -n "__fish_etcdbak_using_subcommand crd" -l log-format -d 'L
 json\t'One JSON object per line, for log collectors'"
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand crd" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand crd" -s V -l version -d 'Print version'
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand s3-exporter" -l listen -d 'Address to serve `/metrics`, `/probe` and `/healthz` on' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand s3-exporter" -l s3-endpoint -d 'S3 endpoint URL, e.g. http://minio.backup.svc:9000 or https://s3.eu-west-1.amazonaws.com. Leave unset for AWS S3, whose endpoint follows from --region' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand s3-exporter" -l region -d 'Region to sign requests for. MinIO and most S3-compatible stores accept the default' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand s3-exporter" -l bucket -d 'Bucket that holds the backups. It must exist: etcdbak never creates buckets' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand s3-exporter" -l prefix -d 'Key prefix under which each cluster gets `<prefix>/<cluster>/`. Empty means the bucket root' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand s3-exporter" -l path-style -d 'Address the bucket in the path (http://host/bucket/key), as MinIO and most S3-compatible stores need. Set to false for virtual-hosted style (http://bucket.host/key)' -r -f -a "true\t''
+false\t''"
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand s3-exporter" -l content-md5 -d 'Send a Content-MD5 header with every uploaded part, so the store rejects a part damaged in transit. Some S3-compatible stores refuse or mishandle it: set to false there (each part\'s returned ETag is still compared with its MD5 when the store returns one)' -r -f -a "true\t''
+false\t''"
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand s3-exporter" -l request-timeout -d 'Give up on a single S3 request after this long (e.g. 10m). Unset means no limit: a part upload on a slow link legitimately takes minutes, and short limits broke uploads of 250 MB+ snapshots elsewhere' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand s3-exporter" -l list-timeout -d 'Give up on one bucket listing after this long (it is then reported as `s3_list_success 0`)' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand s3-exporter" -l log-level -d 'Log filter: error, warn, info, debug, trace, or a tracing directive such as `etcdbak=debug`' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand s3-exporter" -l log-format -d 'Log line format' -r -f -a "plain\t'`key=value` lines, one event per line'
+json\t'One JSON object per line, for log collectors'"
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand s3-exporter" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand s3-exporter" -s V -l version -d 'Print version'
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand generate-assets" -l out -d 'The repository root to write completions/ and man/ into' -r -F
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand generate-assets" -l log-level -d 'Log filter: error, warn, info, debug, trace, or a tracing directive such as `etcdbak=debug`' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand generate-assets" -l log-format -d 'Log line format' -r -f -a "plain\t'`key=value` lines, one event per line'
 json\t'One JSON object per line, for log collectors'"
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand generate-assets" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand generate-assets" -s V -l version -d 'Print version'
-complete -c etcdbak -n "__fish_etcdbak_using_subcommand help; and not __fish_seen_subcommand_from snapshot store prune list download restore-guide reconcile watch crd generate-assets help" -f -a "snapshot" -d 'Take a verified snapshot of an etcd cluster into a directory (the Job\'s init container)'
-complete -c etcdbak -n "__fish_etcdbak_using_subcommand help; and not __fish_seen_subcommand_from snapshot store prune list download restore-guide reconcile watch crd generate-assets help" -f -a "store" -d 'Upload a snapshot to S3, verify it, then apply retention (the default store container)'
-complete -c etcdbak -n "__fish_etcdbak_using_subcommand help; and not __fish_seen_subcommand_from snapshot store prune list download restore-guide reconcile watch crd generate-assets help" -f -a "prune" -d 'Apply retention to one cluster\'s backups, or delete them all (the cleanup Job)'
-complete -c etcdbak -n "__fish_etcdbak_using_subcommand help; and not __fish_seen_subcommand_from snapshot store prune list download restore-guide reconcile watch crd generate-assets help" -f -a "list" -d 'List backups in the bucket, newest first'
-complete -c etcdbak -n "__fish_etcdbak_using_subcommand help; and not __fish_seen_subcommand_from snapshot store prune list download restore-guide reconcile watch crd generate-assets help" -f -a "download" -d 'Download a backup and check its SHA-256 before anyone restores it'
-complete -c etcdbak -n "__fish_etcdbak_using_subcommand help; and not __fish_seen_subcommand_from snapshot store prune list download restore-guide reconcile watch crd generate-assets help" -f -a "restore-guide" -d 'Print a filled-in, numbered restore runbook for one cluster'
-complete -c etcdbak -n "__fish_etcdbak_using_subcommand help; and not __fish_seen_subcommand_from snapshot store prune list download restore-guide reconcile watch crd generate-assets help" -f -a "reconcile" -d 'One reconcile pass: every Cluster resource -> its backup CronJob'
-complete -c etcdbak -n "__fish_etcdbak_using_subcommand help; and not __fish_seen_subcommand_from snapshot store prune list download restore-guide reconcile watch crd generate-assets help" -f -a "watch" -d 'Run the controller continuously (in-cluster, with leader election)'
-complete -c etcdbak -n "__fish_etcdbak_using_subcommand help; and not __fish_seen_subcommand_from snapshot store prune list download restore-guide reconcile watch crd generate-assets help" -f -a "crd" -d 'Print the Cluster CustomResourceDefinition as YAML'
-complete -c etcdbak -n "__fish_etcdbak_using_subcommand help; and not __fish_seen_subcommand_from snapshot store prune list download restore-guide reconcile watch crd generate-assets help" -f -a "generate-assets" -d 'Regenerate the shell completions and man pages shipped in completions/ and man/'
-complete -c etcdbak -n "__fish_etcdbak_using_subcommand help; and not __fish_seen_subcommand_from snapshot store prune list download restore-guide reconcile watch crd generate-assets help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand help; and not __fish_seen_subcommand_from snapshot store prune list download restore-guide reconcile watch crd s3-exporter generate-assets help" -f -a "snapshot" -d 'Take a verified snapshot of an etcd cluster into a directory (the Job\'s init container)'
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand help; and not __fish_seen_subcommand_from snapshot store prune list download restore-guide reconcile watch crd s3-exporter generate-assets help" -f -a "store" -d 'Upload a snapshot to S3, verify it, then apply retention (the default store container)'
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand help; and not __fish_seen_subcommand_from snapshot store prune list download restore-guide reconcile watch crd s3-exporter generate-assets help" -f -a "prune" -d 'Apply retention to one cluster\'s backups, or delete them all (the cleanup Job)'
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand help; and not __fish_seen_subcommand_from snapshot store prune list download restore-guide reconcile watch crd s3-exporter generate-assets help" -f -a "list" -d 'List backups in the bucket, newest first'
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand help; and not __fish_seen_subcommand_from snapshot store prune list download restore-guide reconcile watch crd s3-exporter generate-assets help" -f -a "download" -d 'Download a backup and check its SHA-256 before anyone restores it'
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand help; and not __fish_seen_subcommand_from snapshot store prune list download restore-guide reconcile watch crd s3-exporter generate-assets help" -f -a "restore-guide" -d 'Print a filled-in, numbered restore runbook for one cluster'
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand help; and not __fish_seen_subcommand_from snapshot store prune list download restore-guide reconcile watch crd s3-exporter generate-assets help" -f -a "reconcile" -d 'One reconcile pass: every Cluster resource -> its backup CronJob'
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand help; and not __fish_seen_subcommand_from snapshot store prune list download restore-guide reconcile watch crd s3-exporter generate-assets help" -f -a "watch" -d 'Run the controller continuously (in-cluster, with leader election)'
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand help; and not __fish_seen_subcommand_from snapshot store prune list download restore-guide reconcile watch crd s3-exporter generate-assets help" -f -a "crd" -d 'Print the Cluster CustomResourceDefinition as YAML'
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand help; and not __fish_seen_subcommand_from snapshot store prune list download restore-guide reconcile watch crd s3-exporter generate-assets help" -f -a "s3-exporter" -d 'Serve S3 backup metrics (s3_exporter-compatible) for every cluster\'s backup prefix'
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand help; and not __fish_seen_subcommand_from snapshot store prune list download restore-guide reconcile watch crd s3-exporter generate-assets help" -f -a "generate-assets" -d 'Regenerate the shell completions and man pages shipped in completions/ and man/'
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand help; and not __fish_seen_subcommand_from snapshot store prune list download restore-guide reconcile watch crd s3-exporter generate-assets help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::error::exit;
-use crate::{controller, crd, list, logging, restore, snapshot, store, Error, Result};
+use crate::{controller, crd, exporter, list, logging, restore, snapshot, store, Error, Result};
 
 const ABOUT: &str = "Keeps etcd clusters backed up to S3, and guides their restore.";
 
@@ -24,6 +24,7 @@ Around them:
   etcdbak reconcile      one pass of the controller: Cluster resources -> backup CronJobs
   etcdbak watch          the same reconcile, run continuously in-cluster
   etcdbak crd            print the Cluster CustomResourceDefinition
+  etcdbak s3-exporter    serve each cluster's newest backup time and size as Prometheus metrics
 
 Every flag can also be set from an ETCDBAK_* environment variable (shown in each --help).
 S3 credentials are read only from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, never from flags.
@@ -60,6 +61,8 @@ pub enum Command {
     Watch(controller::WatchArgs),
     /// Print the Cluster CustomResourceDefinition as YAML.
     Crd(crd::CrdArgs),
+    /// Serve S3 backup metrics (s3_exporter-compatible) for every cluster's backup prefix.
+    S3Exporter(exporter::ExporterArgs),
     /// Regenerate the shell completions and man pages shipped in completions/ and man/.
     #[command(hide = true)]
     GenerateAssets {
@@ -124,6 +127,7 @@ pub async fn run(command: Command) -> Result<()> {
         Command::Reconcile(args) => controller::run_reconcile(args).await,
         Command::Watch(args) => controller::run_watch(args).await,
         Command::Crd(args) => crd::run(args),
+        Command::S3Exporter(args) => exporter::run(args).await,
         Command::GenerateAssets { out } => generate_assets(&out),
     }
 }

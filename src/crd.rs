@@ -1,43 +1,61 @@
 //! The `Cluster` custom resource (etcdbak.io/v1alpha1), generated from these types.
 
 use clap::Args;
-use kube::CustomResource;
+use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::Result;
 
+/// Condition types the controller sets on `status.conditions`.
+pub const CONDITION_BACKUP_SCHEDULED: &str = "BackupScheduled";
+pub const CONDITION_CLEANUP_PENDING: &str = "CleanupPending";
+
+/// A cron line as Kubernetes takes it (five fields, or a shorthand such as `@daily`), with `H` allowed. The
+/// reconciler checks the rest (ranges, `H` forms) and reports it as a condition.
+const SCHEDULE_PATTERN: &str = r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|\s*[0-9A-Za-z*?,/()-]+(\s+[0-9A-Za-z*?,/()-]+){4}\s*)$";
+const DNS_LABEL_PATTERN: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+const DNS_SUBDOMAIN_PATTERN: &str =
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+const ENDPOINT_PATTERN: &str = r"^https?://[^\s,/]+(/.*)?$";
+
 /// One etcd cluster to keep backed up. Cluster-scoped: the etcd itself lives in `spec.namespace`.
-#[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[kube(
     group = "etcdbak.io",
     version = "v1alpha1",
     kind = "Cluster",
     plural = "clusters",
+    doc = "An etcd cluster that etcdbak keeps backed up: one backup CronJob per Cluster, and a cleanup of its backups when the Cluster is deleted.",
     shortname = "etcdcluster",
     status = "ClusterStatus",
     printcolumn = r#"{"name":"Namespace","type":"string","jsonPath":".spec.namespace"}"#,
     printcolumn = r#"{"name":"Schedule","type":"string","jsonPath":".status.schedule"}"#,
-    printcolumn = r#"{"name":"CronJob","type":"string","jsonPath":".status.cronJobName"}"#,
+    printcolumn = r#"{"name":"Scheduled","type":"string","jsonPath":".status.conditions[?(@.type==\"BackupScheduled\")].status"}"#,
+    printcolumn = r#"{"name":"CronJob","type":"string","jsonPath":".status.cronJobName","priority":1}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = kube::core::Rule::new("has(self.endpoints) != has(self.service)").message("give exactly one of spec.endpoints or spec.service"))]
 pub struct ClusterSpec {
     /// Namespace the etcd cluster (its StatefulSet, Service and client TLS Secret) runs in.
+    #[schemars(length(min = 1, max = 63), regex(pattern = DNS_LABEL_PATTERN))]
     pub namespace: String,
     /// Client URLs, e.g. `https://etcd-0.etcd.ns.svc:2379`. Give these or `service`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1), inner(regex(pattern = ENDPOINT_PATTERN)))]
     pub endpoints: Option<Vec<String>>,
     /// A Service in `namespace` whose DNS name serves etcd's client port. Give this or `endpoints`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<ServiceRef>,
     /// A Secret in `namespace` with the etcd client TLS material: keys `ca.crt`, `tls.crt`, `tls.key`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253), regex(pattern = DNS_SUBDOMAIN_PATTERN))]
     pub tls_secret: Option<String>,
     /// Cron schedule overriding the controller default. `H` in the minute or hour field is replaced by a
     /// stable hash of the cluster name, so many clusters do not snapshot at the same moment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^\s*\S+(\s+\S+){4}\s*$"))]
+    #[schemars(length(max = 128), regex(pattern = SCHEDULE_PATTERN))]
     pub schedule: Option<String>,
     /// How many snapshots to keep (overrides the controller default, 20).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -52,9 +70,11 @@ pub struct ClusterSpec {
 #[serde(rename_all = "camelCase")]
 pub struct ServiceRef {
     /// Service name in the Cluster's namespace.
+    #[schemars(length(min = 1, max = 63), regex(pattern = DNS_LABEL_PATTERN))]
     pub name: String,
     /// Client port; 2379 when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
     pub port: Option<u16>,
     /// Use `http://` instead of `https://`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -66,7 +86,9 @@ pub struct ServiceRef {
 pub struct ClusterStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+    /// One entry per condition type (server-side apply merges them by `type`).
     #[serde(default)]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
     /// The backup CronJob, `namespace/name`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -104,8 +126,104 @@ pub fn run(_args: CrdArgs) -> Result<()> {
     Ok(())
 }
 
+/// The CRD as YAML, exactly what `etcdbak crd` prints.
 pub fn crd_yaml() -> String {
     use kube::CustomResourceExt;
     // The CRD is built from our own types, so serialising it cannot fail.
     serde_yaml::to_string(&Cluster::crd()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crd_matches_snapshot() {
+        insta::assert_snapshot!(crd_yaml());
+    }
+
+    #[test]
+    fn crd_carries_the_validation_the_apiserver_can_do() {
+        let yaml = crd_yaml();
+        let crd: serde_json::Value = serde_yaml::from_str(&yaml).unwrap();
+        let spec = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"];
+        assert_eq!(spec["required"], serde_json::json!(["namespace"]));
+        assert_eq!(
+            spec["x-kubernetes-validations"][0]["rule"],
+            "has(self.endpoints) != has(self.service)"
+        );
+        assert_eq!(spec["properties"]["keep"]["minimum"], 1.0);
+        assert_eq!(spec["properties"]["keep"]["maximum"], 10000.0);
+        assert_eq!(crd["spec"]["scope"], "Cluster");
+        assert_eq!(
+            crd["spec"]["versions"][0]["subresources"]["status"],
+            serde_json::json!({})
+        );
+    }
+
+    #[test]
+    fn schema_patterns_accept_and_reject() {
+        // The apiserver runs these as RE2; the patterns use only syntax RE2 and Rust's regex share.
+        let check = |pattern: &str, good: &[&str], bad: &[&str]| {
+            let re = regex::Regex::new(pattern).unwrap();
+            for g in good {
+                assert!(re.is_match(g), "{pattern} should accept {g:?}");
+            }
+            for b in bad {
+                assert!(!re.is_match(b), "{pattern} should reject {b:?}");
+            }
+        };
+        check(
+            SCHEDULE_PATTERN,
+            &[
+                "H * * * *",
+                "@daily",
+                "*/5 1-3 * * MON-FRI",
+                "H(0-29)/10 H * * *",
+                " 0 0 1 1 * ",
+            ],
+            &[
+                "",
+                "* * * *",
+                "0 * * * * *",
+                "@every 5m",
+                "every hour",
+                "0 0 * * *; rm -rf /",
+            ],
+        );
+        check(
+            DNS_LABEL_PATTERN,
+            &["etcd", "kube-system", "a1"],
+            &["", "Etcd", "-etcd", "etcd-", "a.b", "a_b"],
+        );
+        check(
+            DNS_SUBDOMAIN_PATTERN,
+            &["etcd-client-tls", "tls.etcd"],
+            &["", "TLS", "a..b", ".a", "a_b"],
+        );
+        check(
+            ENDPOINT_PATTERN,
+            &[
+                "https://etcd-0.etcd.ns.svc:2379",
+                "http://10.0.0.1:2379",
+                "https://[::1]:2379",
+            ],
+            &[
+                "etcd:2379",
+                "https://",
+                "https://a:1,https://b:2",
+                "ftp://x",
+                "https://a b",
+            ],
+        );
+        // Everything the schedule pattern accepts in the table above is also judged by the reconciler.
+        for ok in [
+            "H * * * *",
+            "@daily",
+            "*/5 1-3 * * MON-FRI",
+            "H(0-29)/10 H * * *",
+        ] {
+            assert!(crate::schedule::expand(ok, "c").is_ok(), "{ok}");
+        }
+    }
 }

@@ -10,6 +10,7 @@ pub mod config;
 pub mod controller;
 pub mod crd;
 pub mod error;
+pub mod exporter;
 pub mod list;
 pub mod logging;
 pub mod metrics;

@@ -1,2 +1,330 @@
 //! The controller's Prometheus metrics.
-//! OWNER: controller (runtime) helper.
+//!
+//! The names are a contract: the alert rules (charts/etcdbak/templates/prometheusrule.yaml, docs/ALERTS.md)
+//! are written against them. Per-cluster series exist only for Clusters the leader has reconciled and are
+//! removed when a Cluster is gone, so a standby replica exports `etcdbak_leader 0` and no cluster series.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabels {
+    pub result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ClusterLabels {
+    pub cluster: String,
+}
+
+/// What the controller last saw of one Cluster; the per-cluster gauges are derived from it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ClusterState {
+    pub cronjob_present: bool,
+    /// The longest gap between two scheduled backups, when the schedule is valid.
+    pub backup_interval_seconds: Option<f64>,
+    pub suspended: bool,
+    /// Unix seconds of `metadata.deletionTimestamp` while the cleanup is pending.
+    pub deletion_timestamp_seconds: Option<f64>,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    reconcile_total: Family<ResultLabels, Counter>,
+    reconcile_errors_total: Family<ReasonLabels, Counter>,
+    reconcile_duration: Histogram,
+    clusters_managed: Gauge,
+    cleanups_pending: Gauge,
+    cronjob_present: Family<ClusterLabels, Gauge>,
+    backup_interval: Family<ClusterLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    suspended: Family<ClusterLabels, Gauge>,
+    deletion_timestamp: Family<ClusterLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    leader: Gauge,
+    clusters: Mutex<BTreeMap<String, ClusterState>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("etcdbak");
+        let reconcile_total = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "reconcile",
+            "Reconcile runs by result (success or error)",
+            reconcile_total.clone(),
+        );
+        let reconcile_errors_total = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "reconcile_errors",
+            "Failed reconciles by reason (e.g. InvalidSchedule, MissingSecret, KubeApi)",
+            reconcile_errors_total.clone(),
+        );
+        let reconcile_duration = Histogram::new([
+            0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+        ]);
+        registry.register_with_unit(
+            "reconcile_duration",
+            "Time one reconcile of one Cluster took",
+            Unit::Seconds,
+            reconcile_duration.clone(),
+        );
+        let clusters_managed = Gauge::default();
+        registry.register(
+            "clusters_managed",
+            "Cluster resources the controller currently manages",
+            clusters_managed.clone(),
+        );
+        let cleanups_pending = Gauge::default();
+        registry.register(
+            "cleanups_pending",
+            "Deleted Clusters whose backup cleanup has not finished (finalizer still present)",
+            cleanups_pending.clone(),
+        );
+        let cronjob_present = Family::<ClusterLabels, Gauge>::default();
+        registry.register(
+            "cluster_cronjob_present",
+            "1 when the Cluster's backup CronJob exists, 0 when it could not be created",
+            cronjob_present.clone(),
+        );
+        let backup_interval = Family::default();
+        registry.register_with_unit(
+            "cluster_backup_interval",
+            "Longest gap between two scheduled backups of the Cluster",
+            Unit::Seconds,
+            backup_interval.clone(),
+        );
+        let suspended = Family::<ClusterLabels, Gauge>::default();
+        registry.register(
+            "cluster_suspended",
+            "1 when the Cluster's backups are suspended (spec.suspend)",
+            suspended.clone(),
+        );
+        let deletion_timestamp = Family::default();
+        registry.register(
+            "cluster_deletion_timestamp_seconds",
+            "Unix time the Cluster was deleted, present while its cleanup is pending",
+            deletion_timestamp.clone(),
+        );
+        let leader = Gauge::default();
+        registry.register(
+            "leader",
+            "1 on the replica that holds the leader Lease and reconciles",
+            leader.clone(),
+        );
+        Metrics {
+            registry,
+            reconcile_total,
+            reconcile_errors_total,
+            reconcile_duration,
+            clusters_managed,
+            cleanups_pending,
+            cronjob_present,
+            backup_interval,
+            suspended,
+            deletion_timestamp,
+            leader,
+            clusters: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    pub fn reconciled(&self, seconds: f64, error_reason: Option<&'static str>) {
+        self.reconcile_duration.observe(seconds);
+        let result = if error_reason.is_some() {
+            "error"
+        } else {
+            "success"
+        };
+        self.reconcile_total
+            .get_or_create(&ResultLabels { result })
+            .inc();
+        if let Some(reason) = error_reason {
+            self.reconcile_errors_total
+                .get_or_create(&ReasonLabels { reason })
+                .inc();
+        }
+    }
+
+    pub fn set_leader(&self, leader: bool) {
+        self.leader.set(i64::from(leader));
+    }
+
+    /// Records what the controller now knows of `cluster`; unknown parts keep their last value.
+    pub fn update_cluster(&self, cluster: &str, change: impl FnOnce(&mut ClusterState)) {
+        let mut clusters = self.clusters.lock().unwrap_or_else(|e| e.into_inner());
+        let state = clusters.entry(cluster.to_string()).or_default();
+        change(state);
+        let labels = ClusterLabels {
+            cluster: cluster.to_string(),
+        };
+        self.cronjob_present
+            .get_or_create(&labels)
+            .set(i64::from(state.cronjob_present));
+        self.suspended
+            .get_or_create(&labels)
+            .set(i64::from(state.suspended));
+        match state.backup_interval_seconds {
+            Some(s) => {
+                self.backup_interval.get_or_create(&labels).set(s);
+            }
+            None => {
+                self.backup_interval.remove(&labels);
+            }
+        }
+        match state.deletion_timestamp_seconds {
+            Some(s) => {
+                self.deletion_timestamp.get_or_create(&labels).set(s);
+            }
+            None => {
+                self.deletion_timestamp.remove(&labels);
+            }
+        }
+        self.refresh_totals(&clusters);
+    }
+
+    /// The Cluster is gone (finalizer removed, or deleted while we were not looking): drop its series.
+    pub fn forget_cluster(&self, cluster: &str) {
+        let mut clusters = self.clusters.lock().unwrap_or_else(|e| e.into_inner());
+        clusters.remove(cluster);
+        let labels = ClusterLabels {
+            cluster: cluster.to_string(),
+        };
+        self.cronjob_present.remove(&labels);
+        self.suspended.remove(&labels);
+        self.backup_interval.remove(&labels);
+        self.deletion_timestamp.remove(&labels);
+        self.refresh_totals(&clusters);
+    }
+
+    /// Forgets every Cluster not in `live` (for a full pass that saw the whole list).
+    pub fn retain_clusters(&self, live: &std::collections::BTreeSet<String>) {
+        let known: Vec<String> = {
+            let clusters = self.clusters.lock().unwrap_or_else(|e| e.into_inner());
+            clusters.keys().cloned().collect()
+        };
+        for name in known.iter().filter(|n| !live.contains(*n)) {
+            self.forget_cluster(name);
+        }
+    }
+
+    fn refresh_totals(&self, clusters: &BTreeMap<String, ClusterState>) {
+        self.clusters_managed.set(clusters.len() as i64);
+        let pending = clusters
+            .values()
+            .filter(|c| c.deletion_timestamp_seconds.is_some())
+            .count();
+        self.cleanups_pending.set(pending as i64);
+    }
+
+    /// OpenMetrics text, for scrapers that ask for it.
+    pub fn encode_openmetrics(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+
+    /// The classic Prometheus text format (0.0.4), for everything else.
+    pub fn encode_prometheus(&self) -> String {
+        openmetrics_to_prometheus(&self.encode_openmetrics())
+    }
+}
+
+pub const OPENMETRICS_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
+pub const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// OpenMetrics names a counter family without `_total` (`# TYPE etcdbak_reconcile counter`) and has
+/// `# UNIT`/`# EOF` lines; the 0.0.4 text format names the family like its samples and has neither.
+/// Parsers of the old format (promtool's linter among them) otherwise see a sample-less counter family
+/// and an untyped `_total` one.
+pub fn openmetrics_to_prometheus(text: &str) -> String {
+    let mut counters = std::collections::HashSet::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            if let Some(name) = rest.strip_suffix(" counter") {
+                counters.insert(name.to_string());
+            }
+        }
+    }
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        if line.starts_with("# UNIT ") || line == "# EOF" {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters
+                .contains(name)
+                .then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        match renamed {
+            Some(l) => out.push_str(&l),
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exports_the_contracted_names() {
+        let m = Metrics::new();
+        m.reconciled(0.01, None);
+        m.reconciled(0.02, Some("InvalidSchedule"));
+        m.set_leader(true);
+        m.update_cluster("a", |s| {
+            s.cronjob_present = true;
+            s.backup_interval_seconds = Some(1200.0);
+        });
+        m.update_cluster("b", |s| s.deletion_timestamp_seconds = Some(1.7e9));
+        let text = m.encode_prometheus();
+        for want in [
+            "# TYPE etcdbak_reconcile_total counter",
+            "etcdbak_reconcile_total{result=\"success\"} 1",
+            "etcdbak_reconcile_total{result=\"error\"} 1",
+            "etcdbak_reconcile_errors_total{reason=\"InvalidSchedule\"} 1",
+            "# TYPE etcdbak_reconcile_duration_seconds histogram",
+            "etcdbak_reconcile_duration_seconds_count 2",
+            "etcdbak_clusters_managed 2",
+            "etcdbak_cleanups_pending 1",
+            "etcdbak_cluster_cronjob_present{cluster=\"a\"} 1",
+            "etcdbak_cluster_cronjob_present{cluster=\"b\"} 0",
+            "etcdbak_cluster_backup_interval_seconds{cluster=\"a\"} 1200.0",
+            "etcdbak_cluster_suspended{cluster=\"a\"} 0",
+            "etcdbak_cluster_deletion_timestamp_seconds{cluster=\"b\"} 1700000000.0",
+            "etcdbak_leader 1",
+        ] {
+            assert!(text.contains(want), "missing {want:?} in:\n{text}");
+        }
+        assert!(!text.contains("# EOF"));
+        assert!(!text.contains("etcdbak_cluster_backup_interval_seconds{cluster=\"b\"}"));
+
+        m.forget_cluster("b");
+        let text = m.encode_prometheus();
+        assert!(!text.contains("cluster=\"b\""), "{text}");
+        assert!(text.contains("etcdbak_cleanups_pending 0"));
+        assert!(text.contains("etcdbak_clusters_managed 1"));
+    }
+}

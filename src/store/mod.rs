@@ -307,21 +307,18 @@ fn read_metadata(dir: &Path) -> std::result::Result<SnapshotMetadata, Error> {
         path: path.clone(),
         source,
     })?;
-    let meta: SnapshotMetadata = serde_json::from_str(&text).map_err(|e| Error::BadMetadata {
-        path: path.clone(),
-        reason: e.to_string(),
-    })?;
+    parse_metadata(&text).map_err(|reason| Error::BadMetadata { path, reason })
+}
+
+/// Parses and checks `snapshot.json`'s text; the error says what is wrong with it. Pure, so the fuzz target
+/// (fuzz/fuzz_targets/metadata.rs) drives exactly what `store` runs.
+pub fn parse_metadata(text: &str) -> std::result::Result<SnapshotMetadata, String> {
+    let meta: SnapshotMetadata = serde_json::from_str(text).map_err(|e| e.to_string())?;
     if meta.sha256.len() != 64 || !meta.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(Error::BadMetadata {
-            path,
-            reason: "sha256 is not 64 hex digits".into(),
-        });
+        return Err("sha256 is not 64 hex digits".into());
     }
     if meta.revision < 0 {
-        return Err(Error::BadMetadata {
-            path,
-            reason: "revision is negative".into(),
-        });
+        return Err("revision is negative".into());
     }
     Ok(meta)
 }

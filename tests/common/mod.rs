@@ -4,7 +4,10 @@
 
 pub mod certs;
 pub mod etcd;
+pub mod fill;
 pub mod minio;
+pub mod s3server;
+pub mod throttle;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -98,3 +101,4 @@ impl Drop for Proc {
         self.kill();
     }
 }
+pub mod kube;

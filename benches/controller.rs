@@ -1,0 +1,165 @@
+//! Controller benchmark: N Cluster resources on a real kube-apiserver (tests/common/kube.rs), then
+//! `etcdbak watch` started against them. Measures the time until every CronJob exists, the API writes
+//! during idle resyncs (counted by the apiserver's own `apiserver_request_total`; target 0) and the
+//! controller's peak RSS (VmHWM). Prints one JSON line; `scripts/bench` runs it and tabulates.
+//!
+//!   ETCDBAK_BENCH_CLUSTERS=1000 cargo bench --bench controller
+//!
+//! Under `cargo test` (no `--bench` argument) it does nothing: it is a measurement, never a timed test.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::kube::{create_namespace, rig, write_counts, writes_between};
+use common::{etcdbak, free_port, Proc};
+use etcdbak::crd::{Cluster, ClusterSpec};
+use k8s_openapi::api::batch::v1::CronJob;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, ListParams, ObjectMeta, PostParams};
+
+const JOB_NS: &str = "etcdbak";
+const TENANTS: usize = 10;
+/// Resync period during the idle phase; the idle window covers at least two full resyncs.
+const RESYNC_SECS: u64 = 10;
+
+fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("controller bench: run through `cargo bench --bench controller` or scripts/bench");
+        return;
+    }
+    let n: usize = std::env::var("ETCDBAK_BENCH_CLUSTERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let result = rt.block_on(bench(n));
+    println!("{result}");
+}
+
+fn vm_hwm_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+async fn bench(n: usize) -> String {
+    let rig = rig();
+    let client = rig.client().await;
+    create_namespace(&client, JOB_NS).await;
+    for t in 0..TENANTS {
+        let ns = format!("tenant-{t}");
+        create_namespace(&client, &ns).await;
+        let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+        let secret = Secret {
+            metadata: ObjectMeta {
+                name: Some("etcd-client-tls".into()),
+                ..Default::default()
+            },
+            string_data: Some(BTreeMap::from([
+                ("ca.crt".to_string(), "ca".to_string()),
+                ("tls.crt".to_string(), "cert".to_string()),
+                ("tls.key".to_string(), "key".to_string()),
+            ])),
+            ..Default::default()
+        };
+        let _ = secrets.create(&PostParams::default(), &secret).await;
+    }
+    let clusters: Api<Cluster> = Api::all(client.clone());
+    let create_start = Instant::now();
+    for i in 0..n {
+        let ns = format!("tenant-{}", i % TENANTS);
+        let c = Cluster::new(
+            &format!("bench-{i:04}"),
+            ClusterSpec {
+                namespace: ns.clone(),
+                endpoints: Some(vec![format!("https://etcd-0.etcd.{ns}.svc:2379")]),
+                service: None,
+                tls_secret: Some("etcd-client-tls".to_string()),
+                schedule: None,
+                keep: None,
+                suspend: None,
+            },
+        );
+        match clusters.create(&PostParams::default(), &c).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 409 => {}
+            Err(e) => panic!("creating Cluster {i}: {e}"),
+        }
+    }
+    let create_secs = create_start.elapsed().as_secs_f64();
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        format!("jobNamespace: {JOB_NS}\ndefaultSchedule: \"H/20 * * * *\"\nimage: registry.example/etcdbak:bench\n"),
+    )
+    .expect("config");
+    let log = std::fs::File::create(dir.path().join("watch.log")).expect("log");
+    let start = Instant::now();
+    let proc = Proc::spawn(
+        "etcdbak watch",
+        etcdbak()
+            .env("KUBECONFIG", &rig.kubeconfig)
+            .env("ETCDBAK_LOG", "warn")
+            .args(["watch", "--config"])
+            .arg(&config)
+            .args(["--metrics-addr", &format!("127.0.0.1:{}", free_port())])
+            .args(["--lease-namespace", JOB_NS, "--lease-name", "etcdbak-bench"])
+            .args(["--identity", "bench", "--lease-duration", "4s"])
+            .args(["--resync", &format!("{RESYNC_SECS}s")])
+            .stdout(Stdio::null())
+            .stderr(log),
+    );
+    let pid = proc.pid().expect("pid");
+    let cron_jobs: Api<CronJob> = Api::namespaced(client.clone(), JOB_NS);
+    loop {
+        let count = cron_jobs
+            .list_metadata(&ListParams::default())
+            .await
+            .map(|l| l.items.len())
+            .unwrap_or(0);
+        if count >= n {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(900),
+            "only {count} of {n} CronJobs after 15 minutes; see {}",
+            dir.path().join("watch.log").display()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let to_all = start.elapsed().as_secs_f64();
+    // Let status writes and in-flight reconciles settle, then count writes over two full resyncs.
+    let mut settle = write_counts(&client).await;
+    for _ in 0..60 {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let now = write_counts(&client).await;
+        if writes_between(&settle, &now).is_empty() {
+            break;
+        }
+        settle = now;
+    }
+    let before = write_counts(&client).await;
+    tokio::time::sleep(Duration::from_secs(2 * RESYNC_SECS + 2)).await;
+    let writes = writes_between(&before, &write_counts(&client).await);
+    let idle_writes: u64 = writes.values().sum();
+    let peak = vm_hwm_kib(pid).unwrap_or(0);
+    drop(proc);
+    serde_json::json!({
+        "clusters": n,
+        "create_seconds": create_secs,
+        "seconds_to_all_cronjobs": to_all,
+        "idle_writes": idle_writes,
+        "idle_write_detail": writes,
+        "idle_window_seconds": 2 * RESYNC_SECS + 2,
+        "peak_rss_kib": peak,
+    })
+    .to_string()
+}

@@ -1,0 +1,72 @@
+{{- define "etcdbak.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "etcdbak.selectorLabels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "etcdbak.labels" -}}
+{{ include "etcdbak.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{- define "etcdbak.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "etcdbak.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Where Jobs run and TLS Secrets are mirrored: the release namespace unless set. */}}
+{{- define "etcdbak.jobNamespace" -}}
+{{- default .Release.Namespace .Values.jobNamespace -}}
+{{- end -}}
+
+{{- define "etcdbak.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+
+{{/* The default templates: the seed's contract (snapshot at /backup/snapshot.db, CLUSTER set), run by etcdbak. */}}
+{{- define "etcdbak.s3Env" -}}
+- name: AWS_ACCESS_KEY_ID
+  valueFrom:
+    secretKeyRef: {name: {{ .Values.s3CredentialsSecret }}, key: AWS_ACCESS_KEY_ID}
+- name: AWS_SECRET_ACCESS_KEY
+  valueFrom:
+    secretKeyRef: {name: {{ .Values.s3CredentialsSecret }}, key: AWS_SECRET_ACCESS_KEY}
+{{- end -}}
+
+{{- define "etcdbak.storeContainer" -}}
+{{- if .Values.storeContainer -}}
+{{ toYaml .Values.storeContainer }}
+{{- else -}}
+name: store
+command: [etcdbak, store]
+env:
+{{ include "etcdbak.s3Env" . }}
+volumeMounts:
+- name: etcd-backup
+  mountPath: /backup
+  readOnly: true
+{{- end -}}
+{{- end -}}
+
+{{- define "etcdbak.cleanupContainer" -}}
+{{- if .Values.cleanupContainer -}}
+{{ toYaml .Values.cleanupContainer }}
+{{- else -}}
+name: cleanup
+command: [etcdbak, prune, --all]
+env:
+{{ include "etcdbak.s3Env" . }}
+{{- end -}}
+{{- end -}}

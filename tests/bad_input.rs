@@ -1,0 +1,536 @@
+//! Bad input for every subcommand: one clear `error:` line that names what to fix, a non-zero exit, never a
+//! panic and never a Debug dump. Real servers where a server is involved (MinIO for the S3 commands); the
+//! unreachable cases use a closed loopback port.
+//!
+//! Each test walks a table and reports every case that misbehaves at once, so one run shows them all.
+
+mod common;
+
+use std::path::Path;
+use std::process::Output;
+
+use common::etcdbak;
+use common::s3server::{etcdbak_env, S3Server};
+
+/// One bad invocation and a piece of text its error line must contain (case-insensitive): the flag, file
+/// or variable the user has to fix.
+struct Case<'a> {
+    what: &'a str,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    names: &'a [&'a str],
+}
+
+fn case<'a>(what: &'a str, args: &[&str], names: &'a [&'a str]) -> Case<'a> {
+    Case {
+        what,
+        args: args.iter().map(|s| s.to_string()).collect(),
+        env: Vec::new(),
+        names,
+    }
+}
+
+impl Case<'_> {
+    fn env(mut self, env: Vec<(String, String)>) -> Self {
+        self.env.extend(env);
+        self
+    }
+}
+
+/// Runs etcdbak with a clean environment (no ETCDBAK_* or AWS_* leaking in from the developer's shell).
+fn run(c: &Case) -> Output {
+    let mut cmd = etcdbak();
+    for (k, _) in std::env::vars() {
+        if k.starts_with("ETCDBAK_") || k.starts_with("AWS_") || k == "KUBECONFIG" {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("KUBECONFIG", "/nonexistent/etcdbak-test-kubeconfig")
+        .env("HOME", "/nonexistent/etcdbak-test-home");
+    cmd.args(&c.args)
+        .envs(c.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run etcdbak")
+}
+
+/// Every way the case misbehaves, empty when it is handled well.
+fn problems(c: &Case) -> Vec<String> {
+    let out = run(c);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let mut p = Vec::new();
+    if out.status.success() {
+        p.push("exited 0".into());
+    }
+    if stderr.contains("panicked") || out.status.code().is_none() {
+        p.push("panicked or died from a signal".into());
+    }
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    if errors.len() != 1 {
+        p.push(format!("{} error lines (want exactly 1)", errors.len()));
+    }
+    if let Some(line) = errors.first() {
+        let lower = line.to_lowercase();
+        if !c.names.iter().any(|n| lower.contains(&n.to_lowercase())) {
+            p.push(format!("the error line names none of {:?}", c.names));
+        }
+        for dump in ["{ kind:", "Os {", "Custom {", "Error {", "Some(", "\\n"] {
+            if line.contains(dump) {
+                p.push(format!("the error line looks like a Debug dump ({dump:?})"));
+            }
+        }
+    }
+    if p.is_empty() {
+        eprintln!("ok   {}: {}", c.what, errors.first().unwrap_or(&""));
+        Vec::new()
+    } else {
+        vec![format!(
+            "{}: {}\n    args: {:?}\n    exit: {:?}\n    stderr: {}",
+            c.what,
+            p.join("; "),
+            c.args,
+            out.status.code(),
+            stderr.trim_end().replace('\n', "\n            ")
+        )]
+    }
+}
+
+fn check(cases: &[Case]) {
+    let bad: Vec<String> = cases.iter().flat_map(problems).collect();
+    assert!(
+        bad.is_empty(),
+        "{} of {} bad inputs were not handled well:\n{}",
+        bad.len(),
+        cases.len(),
+        bad.join("\n")
+    );
+}
+
+fn p(path: &Path) -> String {
+    path.display().to_string()
+}
+
+/// A snapshot dir whose files are what the test says (not necessarily valid).
+fn snapshot_dir(db: &[u8], json: &str) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("snapshot.db"), db).unwrap();
+    std::fs::write(d.path().join("snapshot.json"), json).unwrap();
+    d
+}
+
+fn metadata_for(db: &[u8]) -> String {
+    use sha2::Digest;
+    let sha = hex::encode(sha2::Sha256::digest(db));
+    serde_json::json!({
+        "cluster": "demo", "member": "m0", "memberId": "1", "endpoint": "http://127.0.0.1:2379",
+        "revision": 42, "dbSize": db.len(), "fileSize": db.len(), "sha256": sha,
+        "takenAt": "2026-11-25T10:30:00.123Z", "etcdVersion": "3.6.16", "etcdbakVersion": "0.1.0"
+    })
+    .to_string()
+}
+
+#[test]
+fn snapshot_bad_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = p(dir.path());
+    let garbage_pem = dir.path().join("garbage.pem");
+    std::fs::write(&garbage_pem, "this is not a PEM file\n").unwrap();
+    let g = p(&garbage_pem);
+    check(&[
+        case(
+            "malformed endpoint",
+            &["snapshot", "--endpoints", "not a url", "--dir", &d],
+            &["--endpoints"],
+        ),
+        case(
+            "endpoint with a bad port",
+            &[
+                "snapshot",
+                "--endpoints",
+                "http://127.0.0.1:99999",
+                "--dir",
+                &d,
+            ],
+            &["--endpoints"],
+        ),
+        case(
+            "empty endpoint",
+            &["snapshot", "--endpoints", "", "--dir", &d],
+            &["--endpoints"],
+        ),
+        case(
+            "unreachable endpoint",
+            &[
+                "snapshot",
+                "--endpoints",
+                "http://127.0.0.1:1",
+                "--dial-timeout",
+                "1s",
+                "--dir",
+                &d,
+            ],
+            &["--endpoints"],
+        ),
+        case(
+            "missing CA file",
+            &[
+                "snapshot",
+                "--endpoints",
+                "https://127.0.0.1:1",
+                "--cacert",
+                "/nonexistent/ca.pem",
+                "--dir",
+                &d,
+            ],
+            &["--cacert", "/nonexistent/ca.pem"],
+        ),
+        case(
+            "missing key file",
+            &[
+                "snapshot",
+                "--endpoints",
+                "https://127.0.0.1:1",
+                "--cert",
+                &g,
+                "--key",
+                "/nonexistent/key.pem",
+                "--dir",
+                &d,
+            ],
+            &["--key", "/nonexistent/key.pem"],
+        ),
+        case(
+            "CA that is not PEM",
+            &[
+                "snapshot",
+                "--endpoints",
+                "https://127.0.0.1:1",
+                "--cacert",
+                &g,
+                "--dir",
+                &d,
+            ],
+            &["--cacert", "garbage.pem"],
+        ),
+        case(
+            "--cert without --key",
+            &[
+                "snapshot",
+                "--endpoints",
+                "https://127.0.0.1:1",
+                "--cert",
+                &g,
+                "--dir",
+                &d,
+            ],
+            &["--key"],
+        ),
+        case(
+            "unknown flag",
+            &["snapshot", "--endpoint", "http://127.0.0.1:2379"],
+            &["--endpoint"],
+        ),
+        case(
+            "bad duration",
+            &[
+                "snapshot",
+                "--endpoints",
+                "http://127.0.0.1:1",
+                "--dial-timeout",
+                "soon",
+            ],
+            &["--dial-timeout"],
+        ),
+        case(
+            "dir is a file",
+            &[
+                "snapshot",
+                "--endpoints",
+                "http://127.0.0.1:1",
+                "--dial-timeout",
+                "1s",
+                "--dir",
+                &g,
+            ],
+            &["--dir", "garbage.pem", "--endpoints"],
+        ),
+        case(
+            "invalid cluster name",
+            &[
+                "snapshot",
+                "--endpoints",
+                "http://127.0.0.1:1",
+                "--cluster",
+                "Not_A_Name",
+                "--dir",
+                &d,
+            ],
+            &["cluster"],
+        ),
+    ]);
+}
+
+#[test]
+fn s3_command_bad_inputs() {
+    let s3 = S3Server::start();
+    let env = etcdbak_env(&s3.endpoint());
+    let no_creds: Vec<(String, String)> = env
+        .iter()
+        .filter(|(k, _)| !k.starts_with("AWS_"))
+        .cloned()
+        .collect();
+    let empty = tempfile::tempdir().unwrap();
+    let garbage_json = snapshot_dir(b"whatever", "{ this is not json");
+    let half_json = snapshot_dir(b"whatever", r#"{"cluster":"demo"}"#);
+    let not_etcd: Vec<u8> = (0..65536u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 24) as u8)
+        .collect();
+    let not_db = snapshot_dir(&not_etcd, &metadata_for(&not_etcd));
+    let tiny = snapshot_dir(b"x", &metadata_for(b"x"));
+    let (e, ge, hj, nd, ti) = (
+        p(empty.path()),
+        p(garbage_json.path()),
+        p(half_json.path()),
+        p(not_db.path()),
+        p(tiny.path()),
+    );
+    check(&[
+        case(
+            "store: missing files",
+            &["store", "--dir", &e],
+            &["--dir", "snapshot"],
+        )
+        .env(env.clone()),
+        case(
+            "store: missing dir",
+            &["store", "--dir", "/nonexistent/backup"],
+            &["--dir", "/nonexistent/backup"],
+        )
+        .env(env.clone()),
+        case(
+            "store: garbage metadata JSON",
+            &["store", "--dir", &ge],
+            &["snapshot.json"],
+        )
+        .env(env.clone()),
+        case(
+            "store: metadata missing fields",
+            &["store", "--dir", &hj],
+            &["snapshot.json"],
+        )
+        .env(env.clone()),
+        case(
+            "store: not an etcd db",
+            &["store", "--dir", &nd],
+            &["snapshot.db", "etcd"],
+        )
+        .env(env.clone()),
+        case(
+            "store: 1-byte snapshot",
+            &["store", "--dir", &ti],
+            &["snapshot.db", "truncated"],
+        )
+        .env(env.clone()),
+        case(
+            "store: empty bucket name",
+            &["store", "--dir", &nd, "--bucket", ""],
+            &["--bucket"],
+        )
+        .env(env.clone()),
+        case(
+            "store: bucket that does not exist",
+            &["store", "--dir", &nd, "--bucket", "no-such-bucket"],
+            &["--bucket", "no-such-bucket"],
+        )
+        .env(env.clone()),
+        case(
+            "store: malformed endpoint",
+            &["store", "--dir", &nd, "--s3-endpoint", "::not a url::"],
+            &["--s3-endpoint"],
+        )
+        .env(env.clone()),
+        case(
+            "store: no credentials",
+            &["store", "--dir", &nd],
+            &["AWS_ACCESS_KEY_ID"],
+        )
+        .env(no_creds.clone()),
+        case(
+            "store: part size too small",
+            &["store", "--dir", &nd, "--part-size", "1KiB"],
+            &["--part-size"],
+        )
+        .env(env.clone()),
+        case(
+            "store: keep 0",
+            &["store", "--dir", &nd, "--keep", "0"],
+            &["--keep"],
+        )
+        .env(env.clone()),
+        case(
+            "store: unknown flag",
+            &["store", "--dir", &nd, "--bukket", "x"],
+            &["--bukket"],
+        )
+        .env(env.clone()),
+        case(
+            "list: empty bucket name",
+            &["list", "--bucket", ""],
+            &["--bucket"],
+        )
+        .env(env.clone()),
+        case(
+            "list: malformed endpoint",
+            &["list", "--s3-endpoint", "not a url"],
+            &["--s3-endpoint"],
+        )
+        .env(env.clone()),
+        case(
+            "list: unreachable endpoint",
+            &["list", "--s3-endpoint", "http://127.0.0.1:1"],
+            &["--s3-endpoint"],
+        )
+        .env(env.clone()),
+        case(
+            "list: invalid cluster",
+            &["list", "--cluster", "Bad_Name"],
+            &["cluster"],
+        )
+        .env(env.clone()),
+        case("list: unknown output", &["list", "-o", "yaml"], &["yaml"]).env(env.clone()),
+        case(
+            "list: wrong secret",
+            &["list"],
+            &["AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID"],
+        )
+        .env(env.clone())
+        .env(vec![("AWS_SECRET_ACCESS_KEY".into(), "wrong".into())]),
+        case(
+            "prune: neither --keep nor --all",
+            &["prune", "--cluster", "demo"],
+            &["--keep", "--all"],
+        )
+        .env(env.clone()),
+        case(
+            "prune: --keep and --all",
+            &["prune", "--cluster", "demo", "--keep", "2", "--all"],
+            &["--keep", "--all"],
+        )
+        .env(env.clone()),
+        case(
+            "prune: empty bucket",
+            &["prune", "--cluster", "demo", "--keep", "2", "--bucket", ""],
+            &["--bucket"],
+        )
+        .env(env.clone()),
+        case(
+            "prune: invalid cluster",
+            &["prune", "--cluster", "../etc", "--keep", "2"],
+            &["cluster"],
+        )
+        .env(env.clone()),
+        case(
+            "prune: unreachable endpoint",
+            &[
+                "prune",
+                "--cluster",
+                "demo",
+                "--keep",
+                "2",
+                "--s3-endpoint",
+                "http://127.0.0.1:1",
+            ],
+            &["--s3-endpoint"],
+        )
+        .env(env.clone()),
+        case(
+            "download: no cluster or key",
+            &["download"],
+            &["--cluster", "--key"],
+        )
+        .env(env.clone()),
+        case(
+            "download: no backups",
+            &["download", "--cluster", "demo"],
+            &["demo", "--cluster"],
+        )
+        .env(env.clone()),
+        case(
+            "download: key that is not a backup",
+            &["download", "--key", "etcdbak/demo/not-a-backup.db"],
+            &["--key", "not-a-backup", "etcdbak list"],
+        )
+        .env(env.clone()),
+        case(
+            "download: empty bucket",
+            &["download", "--cluster", "demo", "--bucket", ""],
+            &["--bucket"],
+        )
+        .env(env.clone()),
+    ]);
+}
+
+#[test]
+fn controller_and_other_bad_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        p(&path)
+    };
+    let broken = write("broken.yaml", "defaultKeep: [1, 2\n  image: : :\n");
+    let typo = write("typo.yaml", "defaultKep: 3\n");
+    let cron = write("cron.yaml", "defaultSchedule: \"H H H H H\"\n");
+    let cron2 = write("cron2.yaml", "defaultSchedule: \"61 * * * *\"\n");
+    let wrong_type = write("type.yaml", "defaultKeep: lots\n");
+    check(&[
+        case(
+            "reconcile: missing config file",
+            &["reconcile", "--config", "/nonexistent/config.yaml"],
+            &["--config", "/nonexistent/config.yaml"],
+        ),
+        case(
+            "reconcile: broken YAML",
+            &["reconcile", "--config", &broken],
+            &["broken.yaml"],
+        ),
+        case(
+            "reconcile: unknown key",
+            &["reconcile", "--config", &typo],
+            &["defaultKep"],
+        ),
+        case(
+            "reconcile: invalid cron (H in day fields)",
+            &["reconcile", "--config", &cron],
+            &["H H H H H", "defaultSchedule"],
+        ),
+        case(
+            "reconcile: invalid cron (minute 61)",
+            &["reconcile", "--config", &cron2],
+            &["61 * * * *", "defaultSchedule"],
+        ),
+        case(
+            "reconcile: wrong type",
+            &["reconcile", "--config", &wrong_type],
+            &["defaultKeep"],
+        ),
+        case(
+            "watch: broken YAML",
+            &["watch", "--config", &broken],
+            &["broken.yaml"],
+        ),
+        case(
+            "watch: bad metrics address",
+            &["watch", "--metrics-addr", "nowhere"],
+            &["--metrics-addr"],
+        ),
+        case("crd: unknown flag", &["crd", "--bogus"], &["--bogus"]),
+        case("unknown subcommand", &["snapshots"], &["snapshots"]),
+        case("bad log format", &["--log-format", "xml", "crd"], &["xml"]),
+        case(
+            "restore-guide: unknown flag",
+            &["restore-guide", "--bogus"],
+            &["--bogus"],
+        ),
+    ]);
+}

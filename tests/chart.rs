@@ -1,0 +1,409 @@
+//! charts/etcdbak: the CRD matches the code, `helm lint`/`helm template` pass, the schema rejects bad
+//! values, the rendered config loads, and the rendered manifests apply to a real kube-apiserver where the
+//! chart's RBAC, used through the chart's own ServiceAccount, is enough for the controller and no more.
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use common::kube::{apply_manifests, create_namespace, rig, serial};
+use common::rig_bin;
+use etcdbak::config::Config;
+use etcdbak::controller::leader::LeaseLock;
+use etcdbak::controller::{reconcile, Context};
+use etcdbak::crd::{Cluster, ClusterSpec};
+use etcdbak::metrics::Metrics;
+use etcdbak::template;
+use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, ServiceAccount};
+use k8s_openapi::api::events::v1::Event;
+use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, PostParams};
+use kube::runtime::events::{Recorder, Reporter};
+
+const RELEASE_NS: &str = "etcdbak-chart";
+
+fn chart() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("charts/etcdbak")
+}
+
+fn helm(args: &[&str], home: &Path) -> Output {
+    Command::new(rig_bin("helm"))
+        .args(args)
+        // helm keeps caches and config under HOME; keep the test's out of the user's.
+        .env("HOME", home)
+        .env("HELM_CACHE_HOME", home.join("cache"))
+        .env("HELM_CONFIG_HOME", home.join("config"))
+        .env("HELM_DATA_HOME", home.join("data"))
+        .output()
+        .expect("running helm")
+}
+
+fn ok(out: &Output, what: &str) -> String {
+    assert!(
+        out.status.success(),
+        "{what} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+fn template_chart(home: &Path, extra: &[&str]) -> String {
+    let chart = chart();
+    let mut args = vec![
+        "template",
+        "etcdbak",
+        chart.to_str().unwrap(),
+        "--namespace",
+        RELEASE_NS,
+        "--include-crds",
+    ];
+    args.extend_from_slice(extra);
+    ok(&helm(&args, home), "helm template")
+}
+
+fn docs(yaml: &str) -> Vec<serde_yaml::Value> {
+    use serde::Deserialize;
+    serde_yaml::Deserializer::from_str(yaml)
+        .map(|d| serde_yaml::Value::deserialize(d).unwrap())
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+fn find<'a>(docs: &'a [serde_yaml::Value], kind: &str, name: &str) -> &'a serde_yaml::Value {
+    docs.iter()
+        .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("no {kind} {name} rendered"))
+}
+
+#[test]
+fn chart_crd_is_what_the_code_generates() {
+    let path = chart().join("crds/clusters.etcdbak.io.yaml");
+    let shipped = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        shipped == etcdbak::crd::crd_yaml(),
+        "{} differs from `etcdbak crd`: regenerate it with `cargo run -- crd > charts/etcdbak/crds/clusters.etcdbak.io.yaml`",
+        path.display()
+    );
+}
+
+#[test]
+fn helm_lint_template_and_schema() {
+    let home = tempfile::tempdir().unwrap();
+    let chart = chart();
+    ok(
+        &helm(&["lint", "--strict", chart.to_str().unwrap()], home.path()),
+        "helm lint",
+    );
+    let out = template_chart(home.path(), &[]);
+    let d = docs(&out);
+    let deploy = find(&d, "Deployment", "etcdbak");
+    assert_eq!(deploy["spec"]["replicas"], 2);
+    let pod = &deploy["spec"]["template"]["spec"];
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    let c = &pod["containers"][0];
+    assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
+    assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/healthz");
+    assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/readyz");
+    // The Deployment's arguments are ones etcdbak accepts.
+    let mut argv = vec!["etcdbak".to_string()];
+    for a in c["args"].as_sequence().unwrap() {
+        argv.push(a.as_str().unwrap().to_string());
+    }
+    let parsed = etcdbak::cli::Cli::try_parse_from(&argv);
+    assert!(parsed.is_ok(), "{argv:?}: {}", parsed.err().unwrap());
+
+    // Per-tenant Roles replace the cluster-wide Secret read when tenants are listed.
+    let cluster_role = find(&d, "ClusterRole", "etcdbak");
+    assert!(cluster_role["rules"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .any(|r| r["resources"][0] == "secrets"));
+    let out = template_chart(home.path(), &["--set", "tenantNamespaces={team-a,team-b}"]);
+    let d = docs(&out);
+    let cluster_role = find(&d, "ClusterRole", "etcdbak");
+    assert!(!cluster_role["rules"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .any(|r| r["resources"][0] == "secrets"));
+    let readers: Vec<_> = d
+        .iter()
+        .filter(|x| x["kind"] == "Role" && x["metadata"]["name"] == "etcdbak-tls-reader")
+        .map(|x| x["metadata"]["namespace"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(readers, ["team-a", "team-b"]);
+
+    // values.schema.json rejects nonsense before anything reaches a cluster.
+    for bad in [
+        "replicaCount=0",
+        "leaderElection.leaseDuration=soon",
+        "metrics.port=70000",
+        "nosuchvalue=1",
+    ] {
+        let out = helm(
+            &["template", "etcdbak", chart.to_str().unwrap(), "--set", bad],
+            home.path(),
+        );
+        assert!(!out.status.success(), "--set {bad} was accepted");
+    }
+}
+
+/// The ConfigMap's files, written out as the kubelet would mount them.
+fn write_configmap(d: &[serde_yaml::Value], dir: &Path) -> PathBuf {
+    let cm = find(d, "ConfigMap", "etcdbak");
+    for (k, v) in cm["data"].as_mapping().unwrap() {
+        std::fs::write(dir.join(k.as_str().unwrap()), v.as_str().unwrap()).unwrap();
+    }
+    dir.join("config.yaml")
+}
+
+#[test]
+fn the_charts_config_loads_and_renders() {
+    let home = tempfile::tempdir().unwrap();
+    let d = docs(&template_chart(
+        home.path(),
+        &[
+            "--set",
+            "storeContainer.name=custom,storeContainer.image=example/uploader:1,storeContainer.volumeMounts[0].name=etcd-backup,storeContainer.volumeMounts[0].mountPath=/backup",
+        ],
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::load(&write_configmap(&d, dir.path())).expect("the chart's config loads");
+    assert_eq!(config.job_namespace(), RELEASE_NS);
+    let cluster = Cluster::new(
+        "demo",
+        ClusterSpec {
+            namespace: "team-a".into(),
+            endpoints: Some(vec!["https://etcd.team-a.svc:2379".into()]),
+            service: None,
+            tls_secret: None,
+            schedule: None,
+            keep: None,
+            suspend: None,
+        },
+    );
+    let desired = template::render_backup(&cluster, None, &config).expect("renders");
+    let pod = desired
+        .cron_job
+        .spec
+        .unwrap()
+        .job_template
+        .spec
+        .unwrap()
+        .template
+        .spec
+        .unwrap();
+    assert_eq!(pod.containers[0].name, "custom");
+    assert_eq!(
+        pod.containers[0].image.as_deref(),
+        Some("example/uploader:1")
+    );
+    template::render_cleanup_job(&cluster, &config).expect("the cleanup template renders");
+}
+
+#[tokio::test]
+async fn rendered_manifests_apply_and_the_chart_rbac_runs_the_controller() {
+    let _serial = serial().await;
+    let client = rig().client().await;
+    let home = tempfile::tempdir().unwrap();
+    create_namespace(&client, RELEASE_NS).await;
+    create_namespace(&client, "team-chart").await;
+    let yaml = template_chart(home.path(), &[]);
+
+    // Server-side dry run first (validation and admission, nothing stored), then for real.
+    apply_manifests(&client, &yaml, "helm-test", true).await;
+    let applied = apply_manifests(&client, &yaml, "helm-test", false).await;
+    for want in [
+        "CustomResourceDefinition/clusters.etcdbak.io",
+        "Deployment/etcdbak",
+        "ServiceAccount/etcdbak",
+        "ClusterRole/etcdbak",
+        "Role/etcdbak-jobs",
+        "Role/etcdbak-leader-election",
+        "ConfigMap/etcdbak",
+        "Service/etcdbak-metrics",
+    ] {
+        assert!(
+            applied.iter().any(|a| a == want),
+            "{want} not in {applied:?}"
+        );
+    }
+
+    // A token for the chart's ServiceAccount: from here on the controller runs with exactly the chart's RBAC.
+    let sas: Api<ServiceAccount> = Api::namespaced(client.clone(), RELEASE_NS);
+    let token = sas
+        .create_token_request(
+            "etcdbak",
+            &PostParams::default(),
+            &TokenRequest {
+                metadata: ObjectMeta::default(),
+                spec: TokenRequestSpec {
+                    audiences: vec![],
+                    expiration_seconds: Some(3600),
+                    bound_object_ref: None,
+                },
+                status: None,
+            },
+        )
+        .await
+        .expect("a ServiceAccount token")
+        .status
+        .unwrap()
+        .token;
+    let sa = rig().client_for_token(&token).await;
+
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), RELEASE_NS);
+    let cm = cms.get("etcdbak").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for (k, v) in cm.data.unwrap() {
+        std::fs::write(dir.path().join(k), v).unwrap();
+    }
+    let config = Config::load(&dir.path().join("config.yaml")).unwrap();
+
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), "team-chart");
+    let _ = secrets
+        .create(
+            &PostParams::default(),
+            &Secret {
+                metadata: ObjectMeta {
+                    name: Some("etcd-client-tls".into()),
+                    ..Default::default()
+                },
+                string_data: Some(BTreeMap::from([
+                    ("ca.crt".to_string(), "ca".to_string()),
+                    ("tls.crt".to_string(), "cert".to_string()),
+                    ("tls.key".to_string(), "key".to_string()),
+                ])),
+                ..Default::default()
+            },
+        )
+        .await;
+    let name = "chart-rbac";
+    let clusters: Api<Cluster> = Api::all(client.clone());
+    clusters
+        .create(
+            &PostParams::default(),
+            &Cluster::new(
+                name,
+                ClusterSpec {
+                    namespace: "team-chart".into(),
+                    endpoints: Some(vec!["https://etcd.team-chart.svc:2379".into()]),
+                    service: None,
+                    tls_secret: Some("etcd-client-tls".into()),
+                    schedule: None,
+                    keep: None,
+                    suspend: None,
+                },
+            ),
+        )
+        .await
+        .unwrap();
+
+    let ctx = Arc::new(Context::new(
+        sa.clone(),
+        config,
+        Recorder::new(
+            sa.clone(),
+            Reporter {
+                controller: "etcdbak".into(),
+                instance: Some("chart-test".into()),
+            },
+        ),
+        Arc::new(Metrics::new()),
+        Duration::from_secs(600),
+    ));
+    let sa_clusters: Api<Cluster> = Api::all(sa.clone());
+    sa_clusters
+        .list(&ListParams::default())
+        .await
+        .expect("list Clusters as the SA");
+    for _ in 0..2 {
+        let c = sa_clusters.get(name).await.unwrap();
+        reconcile(Arc::new(c), ctx.clone())
+            .await
+            .expect("reconcile with the chart's RBAC");
+    }
+    let cron_jobs: Api<CronJob> = Api::namespaced(client.clone(), RELEASE_NS);
+    assert!(cron_jobs
+        .get_opt(&template::cron_job_name(name))
+        .await
+        .unwrap()
+        .is_some());
+
+    // Deletion: the cleanup Job is created, then the finalizer removed after it succeeds.
+    clusters
+        .delete(name, &DeleteParams::default())
+        .await
+        .unwrap();
+    let c = sa_clusters.get(name).await.unwrap();
+    reconcile(Arc::new(c), ctx.clone())
+        .await
+        .expect("cleanup step as the SA");
+    let jobs: Api<Job> = Api::namespaced(sa.clone(), RELEASE_NS);
+    assert!(jobs
+        .get_opt(&template::cleanup_job_name(name))
+        .await
+        .unwrap()
+        .is_some());
+    let events: Api<Event> = Api::namespaced(client.clone(), "default");
+    assert!(
+        events
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .any(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)),
+        "the SA could publish Events"
+    );
+
+    // Leader election with the chart's Role.
+    let lock = LeaseLock::new(
+        sa.clone(),
+        RELEASE_NS,
+        "etcdbak",
+        "pod-1",
+        Duration::from_secs(15),
+    );
+    assert!(lock
+        .try_acquire_or_renew()
+        .await
+        .expect("Lease create as the SA"));
+    assert!(lock
+        .try_acquire_or_renew()
+        .await
+        .expect("Lease renew as the SA"));
+    lock.release().await.expect("Lease release as the SA");
+
+    // Least privilege: no listing of tenants' Secrets, no Secrets written outside the job namespace, no
+    // Leases other than its own.
+    let tenant_secrets: Api<Secret> = Api::namespaced(sa.clone(), "team-chart");
+    let denied = |r: Result<_, kube::Error>| matches!(r, Err(kube::Error::Api(s)) if s.code == 403);
+    assert!(denied(
+        tenant_secrets
+            .list(&ListParams::default())
+            .await
+            .map(|_| ())
+    ));
+    assert!(denied(
+        tenant_secrets
+            .delete("etcd-client-tls", &DeleteParams::default())
+            .await
+            .map(|_| ())
+    ));
+    let other_lease = LeaseLock::new(
+        sa.clone(),
+        RELEASE_NS,
+        "not-ours",
+        "pod-1",
+        Duration::from_secs(15),
+    );
+    assert!(denied(other_lease.try_acquire_or_renew().await.map(|_| ())));
+}

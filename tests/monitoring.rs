@@ -1,0 +1,531 @@
+//! Monitoring: the alert rules (promtool), the charts (helm), and the S3 exporter against a real MinIO.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::etcd::EtcdCluster;
+use common::{etcdbak, free_port, rig_bin, wait_until, Proc};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+#[test]
+fn alert_rules_are_valid_and_their_unit_tests_pass() {
+    let dir = repo().join("monitoring");
+    let out = run(Command::new(rig_bin("promtool")).current_dir(&dir).args([
+        "check",
+        "rules",
+        "alerts.yaml",
+    ]));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("SUCCESS"), "{text}");
+
+    let mut tests: Vec<PathBuf> = std::fs::read_dir(dir.join("tests"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    tests.sort();
+    assert!(
+        tests.len() >= 2,
+        "expected rule test files in monitoring/tests"
+    );
+    run(Command::new(rig_bin("promtool"))
+        .current_dir(&dir)
+        .args(["test", "rules"])
+        .args(&tests));
+}
+
+/// Every alert in the rules file has a unit test that shows it firing (a non-empty `exp_alerts`) and one that
+/// shows it silent (an empty one), so a rule cannot be added untested.
+#[test]
+fn every_alert_is_tested_firing_and_silent() {
+    let rules: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(repo().join("monitoring/alerts.yaml")).unwrap(),
+    )
+    .unwrap();
+    let mut alerts = Vec::new();
+    for group in rules["groups"].as_sequence().unwrap() {
+        for rule in group["rules"].as_sequence().unwrap() {
+            let name = rule["alert"].as_str().unwrap().to_string();
+            for key in ["summary", "description", "runbook_url"] {
+                assert!(
+                    rule["annotations"][key]
+                        .as_str()
+                        .is_some_and(|s| !s.is_empty()),
+                    "{name} has no {key}"
+                );
+            }
+            assert!(
+                rule["labels"]["severity"].is_string(),
+                "{name} has no severity"
+            );
+            let anchor = rule["annotations"]["runbook_url"].as_str().unwrap();
+            assert!(
+                anchor.ends_with(&format!("docs/ALERTS.md#{}", name.to_lowercase())),
+                "{name}: runbook_url {anchor} does not point at its docs/ALERTS.md anchor"
+            );
+            alerts.push(name);
+        }
+    }
+    let docs = std::fs::read_to_string(repo().join("docs/ALERTS.md")).unwrap();
+
+    let mut firing: BTreeMap<String, bool> = BTreeMap::new();
+    let mut silent: BTreeMap<String, bool> = BTreeMap::new();
+    for entry in std::fs::read_dir(repo().join("monitoring/tests")).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+        for test in doc["tests"].as_sequence().unwrap() {
+            for case in test["alert_rule_test"].as_sequence().unwrap_or(&Vec::new()) {
+                let name = case["alertname"].as_str().unwrap().to_string();
+                let empty = case["exp_alerts"]
+                    .as_sequence()
+                    .is_none_or(|s| s.is_empty());
+                if empty {
+                    silent.insert(name, true);
+                } else {
+                    firing.insert(name, true);
+                }
+            }
+        }
+    }
+    for name in &alerts {
+        assert!(
+            firing.contains_key(name),
+            "{name} is never shown firing in monitoring/tests"
+        );
+        assert!(
+            silent.contains_key(name),
+            "{name} is never shown silent in monitoring/tests"
+        );
+        assert!(
+            docs.contains(&format!("## {name}")),
+            "docs/ALERTS.md has no `## {name}` section for the runbook link"
+        );
+    }
+}
+
+fn charts() -> Vec<PathBuf> {
+    let mut charts: Vec<PathBuf> = std::fs::read_dir(repo().join("charts"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("Chart.yaml").exists())
+        .collect();
+    charts.sort();
+    charts
+}
+
+/// The values files a chart is tested with: its ci/*-values.yaml, or its defaults when it has none.
+fn values_files(chart: &Path) -> Vec<Option<PathBuf>> {
+    let mut files: Vec<Option<PathBuf>> = std::fs::read_dir(chart.join("ci"))
+        .map(|rd| {
+            rd.map(|e| e.unwrap().path())
+                .filter(|p| p.to_string_lossy().ends_with("-values.yaml"))
+                .map(Some)
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    if files.is_empty() {
+        files.push(None);
+    }
+    files
+}
+
+fn helm(chart: &Path, verb: &str, values: &Option<PathBuf>) -> Output {
+    let mut cmd = Command::new(rig_bin("helm"));
+    cmd.arg(verb);
+    if verb == "template" {
+        cmd.args(["release", "--namespace", "etcdbak-test"]);
+    }
+    cmd.arg(chart);
+    if verb == "lint" {
+        cmd.args(["--strict", "--quiet"]);
+    }
+    if let Some(v) = values {
+        cmd.arg("--values").arg(v);
+    }
+    // helm keeps caches and config under HOME; keep the test's out of the user's.
+    let home = tempfile::tempdir().unwrap();
+    cmd.env("HELM_CACHE_HOME", home.path().join("cache"))
+        .env("HELM_CONFIG_HOME", home.path().join("config"))
+        .env("HELM_DATA_HOME", home.path().join("data"));
+    run(&mut cmd)
+}
+
+#[test]
+fn every_chart_lints_and_templates() {
+    let charts = charts();
+    let names: Vec<_> = charts
+        .iter()
+        .map(|c| c.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    for want in ["minio", "s3-exporter"] {
+        assert!(names.iter().any(|n| n == want), "charts/{want} is missing");
+    }
+    for chart in &charts {
+        for values in values_files(chart) {
+            helm(chart, "lint", &values);
+            let out = helm(chart, "template", &values);
+            let text = String::from_utf8(out.stdout).unwrap();
+            let docs: Vec<serde_yaml::Value> = serde_yaml::Deserializer::from_str(&text)
+                .map(|d| serde::Deserialize::deserialize(d).unwrap())
+                .filter(|v: &serde_yaml::Value| !v.is_null())
+                .collect();
+            assert!(!docs.is_empty(), "{} rendered nothing", chart.display());
+            for d in &docs {
+                assert!(
+                    d["kind"].is_string() && d["metadata"]["name"].is_string(),
+                    "{}: a rendered document lacks kind or name: {d:?}",
+                    chart.display()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn minio_chart_renders_statefulset_pvc_secret_and_bucket_job() {
+    let chart = repo().join("charts/minio");
+    let out = helm(&chart, "template", &None);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let docs: Vec<serde_yaml::Value> = serde_yaml::Deserializer::from_str(&text)
+        .map(|d| serde::Deserialize::deserialize(d).unwrap())
+        .collect();
+    let kinds: Vec<&str> = docs.iter().filter_map(|d| d["kind"].as_str()).collect();
+    for want in ["StatefulSet", "Service", "Secret", "Job"] {
+        assert!(kinds.contains(&want), "no {want} in {kinds:?}");
+    }
+    let sts = docs.iter().find(|d| d["kind"] == "StatefulSet").unwrap();
+    assert_eq!(
+        sts["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"],
+        "20Gi"
+    );
+    let job = docs.iter().find(|d| d["kind"] == "Job").unwrap();
+    let script = job["spec"]["template"]["spec"]["containers"][0]["args"][0]
+        .as_str()
+        .unwrap();
+    assert!(
+        script.contains("mc mb --ignore-existing \"target/etcd-backups\""),
+        "{script}"
+    );
+
+    // With an existing Secret the chart creates none, and both pods read the given one.
+    let out = helm(
+        &chart,
+        "template",
+        &Some(chart.join("ci/existing-secret-values.yaml")),
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains("kind: Secret"), "{text}");
+    assert_eq!(text.matches("name: minio-root").count(), 4, "{text}");
+}
+
+/// Renders charts/etcdbak/templates/prometheusrule.yaml with `--set` pairs.
+fn render_prometheus_rule(sets: &[&str]) -> Vec<u8> {
+    // The template on its own, in a minimal chart: it must not depend on anything else in charts/etcdbak (the
+    // full chart is rendered by every_chart_lints_and_templates).
+    let dir = tempfile::tempdir().unwrap();
+    let chart = dir.path().join("etcdbak");
+    std::fs::create_dir_all(chart.join("templates")).unwrap();
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: etcdbak\nversion: 0.1.0\n",
+    )
+    .unwrap();
+    std::fs::copy(
+        repo().join("charts/etcdbak/templates/prometheusrule.yaml"),
+        chart.join("templates/prometheusrule.yaml"),
+    )
+    .unwrap();
+    let mut cmd = Command::new(rig_bin("helm"));
+    cmd.args(["template", "release"])
+        .arg(&chart)
+        .args(["--namespace", "etcdbak-test"]);
+    for s in sets {
+        cmd.args(["--set", s]);
+    }
+    run(&mut cmd).stdout
+}
+
+#[test]
+fn prometheus_rule_renders_the_same_rules_as_the_plain_file() {
+    let plain: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(repo().join("monitoring/alerts.yaml")).unwrap(),
+    )
+    .unwrap();
+    let doc: serde_yaml::Value =
+        serde_yaml::from_slice(&render_prometheus_rule(&["prometheusRule.enabled=true"])).unwrap();
+    assert_eq!(doc["kind"], "PrometheusRule");
+    assert_eq!(
+        serde_yaml::to_string(&doc["spec"]["groups"]).unwrap(),
+        serde_yaml::to_string(&plain["groups"]).unwrap(),
+        "charts/etcdbak/templates/prometheusrule.yaml drifted from monitoring/alerts.yaml"
+    );
+
+    // Off by default.
+    let off = render_prometheus_rule(&[]);
+    assert!(!String::from_utf8_lossy(&off).contains("PrometheusRule"));
+
+    // Scrape job names and the runbook location follow the values, and nothing else changes.
+    let custom = String::from_utf8(render_prometheus_rule(&[
+        "prometheusRule.enabled=true",
+        "prometheusRule.controllerJob=ctl",
+        "prometheusRule.exporterJob=exp",
+        "prometheusRule.runbookBaseUrl=https://wiki.example/etcdbak",
+        "prometheusRule.labels.release=prometheus",
+    ]))
+    .unwrap();
+    assert!(custom.contains("up{job=\"ctl\"}"), "{custom}");
+    assert!(custom.contains("s3_list_success{job=\"exp\"}"), "{custom}");
+    assert!(!custom.contains("job=\"etcdbak"), "{custom}");
+    assert!(
+        custom.contains("https://wiki.example/etcdbak#etcdbackuptooold"),
+        "{custom}"
+    );
+    assert!(custom.contains("release: prometheus"), "{custom}");
+}
+
+// --- the exporter against a real MinIO -----------------------------------------------------------------------
+
+const USER: &str = "rigadmin";
+const PASSWORD: &str = "rigadmin-secret";
+
+struct Minio {
+    _proc: Proc,
+    _dir: tempfile::TempDir,
+    url: String,
+}
+
+fn start_minio() -> Minio {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let console = free_port();
+    let proc = Proc::spawn(
+        "minio",
+        Command::new(rig_bin("minio"))
+            .args(["server", "--quiet"])
+            .arg("--address")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--console-address")
+            .arg(format!("127.0.0.1:{console}"))
+            .arg(dir.path().join("data"))
+            .env("MINIO_ROOT_USER", USER)
+            .env("MINIO_ROOT_PASSWORD", PASSWORD)
+            .env("MINIO_BROWSER", "off")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    wait_until("minio", Duration::from_secs(30), || {
+        http_get(port, "/minio/health/ready").is_some_and(|(s, _)| s == 200)
+    });
+    Minio {
+        _proc: proc,
+        _dir: dir,
+        url,
+    }
+}
+
+fn mc(minio: &Minio, args: &[&str]) {
+    let config = tempfile::tempdir().unwrap();
+    let host = minio
+        .url
+        .replace("http://", &format!("http://{USER}:{PASSWORD}@"));
+    run(Command::new(rig_bin("mc"))
+        .args(["--config-dir"])
+        .arg(config.path())
+        .args(args)
+        .env("MC_HOST_rig", host));
+}
+
+/// A plain HTTP/1.1 GET on loopback: (status, body).
+fn http_get(port: u16, target: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    write!(
+        s,
+        "GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    let (head, body) = buf.split_once("\r\n\r\n")?;
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, body.to_string()))
+}
+
+/// The value of the one sample of `metric` whose labels include every `want` pair.
+fn sample(text: &str, metric: &str, want: &[(&str, &str)]) -> Option<f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| l.starts_with(&format!("{metric}{{")))
+        .find(|l| {
+            want.iter()
+                .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// `etcdbak snapshot` of the cluster into a fresh dir, then `etcdbak store` of it; returns the wall-clock
+/// window the store ran in (the object's LastModified falls inside it).
+fn backup(etcd: &EtcdCluster, minio: &Minio, cluster: &str, scratch: &Path) -> (f64, f64) {
+    let dir = tempfile::tempdir_in(scratch).unwrap();
+    run(etcdbak()
+        .arg("snapshot")
+        .args(etcd.etcdbak_args())
+        .arg("--dir")
+        .arg(dir.path())
+        .args(["--cluster", cluster]));
+    let before = now();
+    run(etcdbak()
+        .arg("store")
+        .arg("--dir")
+        .arg(dir.path())
+        .args(["--cluster", cluster])
+        .args(s3_flags(minio)));
+    (before, now())
+}
+
+fn s3_flags(minio: &Minio) -> Vec<String> {
+    ["--s3-endpoint", &minio.url, "--bucket", "backups", "--prefix", "etcdbak"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}
+
+#[test]
+fn exporter_reports_each_clusters_newest_backup_from_a_real_minio() {
+    let minio = start_minio();
+    mc(&minio, &["mb", "rig/backups"]);
+    let etcd = EtcdCluster::start(1, false);
+    etcd.put_keys("first/", 200, 256);
+    let scratch = tempfile::tempdir().unwrap();
+    std::env::set_var("AWS_ACCESS_KEY_ID", USER);
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", PASSWORD);
+    backup(&etcd, &minio, "alpha", scratch.path());
+    // More data, so the newest backup and the one before differ in size.
+    etcd.put_keys("second/", 2000, 256);
+    let (before, after) = backup(&etcd, &minio, "alpha", scratch.path());
+    backup(&etcd, &minio, "beta", scratch.path());
+    // A file that is not a backup, inside a cluster's prefix: never counted.
+    let stray = scratch.path().join("README.txt");
+    std::fs::write(&stray, "not a backup").unwrap();
+    mc(
+        &minio,
+        &["cp", "--quiet", stray.to_str().unwrap(), "rig/backups/etcdbak/alpha/README.txt"],
+    );
+
+    let listed = run(etcdbak()
+        .args(["list", "--cluster", "alpha", "-o", "json"])
+        .args(s3_flags(&minio)));
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let sizes: Vec<f64> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["sizeBytes"].as_f64().unwrap())
+        .collect();
+    assert_eq!(sizes.len(), 2, "{listed}");
+    assert!(sizes[0] > sizes[1], "the second backup should be the bigger one: {sizes:?}");
+
+    let port = free_port();
+    let mut exporter = Proc::spawn(
+        "etcdbak s3-exporter",
+        etcdbak()
+            .arg("s3-exporter")
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .args(s3_flags(&minio))
+            .stdout(Stdio::null()),
+    );
+    wait_until("s3-exporter", Duration::from_secs(20), || {
+        assert!(exporter.is_running(), "etcdbak s3-exporter exited");
+        http_get(port, "/healthz").is_some_and(|(s, _)| s == 200)
+    });
+
+    let (status, text) = http_get(port, "/metrics").unwrap();
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(
+        sample(&text, "s3_list_success", &[("bucket", "backups"), ("prefix", "etcdbak/")]),
+        Some(1.0),
+        "{text}"
+    );
+    let alpha = [("cluster", "alpha"), ("prefix", "etcdbak/alpha/")];
+    let date = sample(&text, "s3_last_modified_object_date", &alpha).expect(&text);
+    assert!(
+        date >= before.floor() - 1.0 && date <= after.ceil() + 1.0,
+        "alpha's newest backup time {date} is not when it was stored [{before}, {after}]"
+    );
+    assert_eq!(sample(&text, "s3_last_modified_object_size_bytes", &alpha), Some(sizes[0]));
+    assert_eq!(sample(&text, "s3_previous_object_size_bytes", &alpha), Some(sizes[1]));
+    assert_eq!(sample(&text, "s3_objects", &alpha), Some(2.0), "{text}");
+    let beta = [("cluster", "beta")];
+    assert!(sample(&text, "s3_last_modified_object_size_bytes", &beta).is_some(), "{text}");
+    assert_eq!(sample(&text, "s3_previous_object_size_bytes", &beta), None);
+
+    // The scrape is valid exposition format by Prometheus' own linter.
+    let mut check = Command::new(rig_bin("promtool"))
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    check.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = check.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // s3_exporter's probe interface, one prefix at a time (generic: every object, here the README too).
+    let (status, probe) =
+        http_get(port, "/probe?bucket=backups&prefix=etcdbak%2Falpha%2F&suffix=.db").unwrap();
+    assert_eq!(status, 200);
+    let labels = [("bucket", "backups"), ("prefix", "etcdbak/alpha/")];
+    assert_eq!(sample(&probe, "s3_last_modified_object_date", &labels), Some(date));
+    assert_eq!(sample(&probe, "s3_objects", &labels), Some(2.0), "{probe}");
+
+    // A bucket that does not exist is a failed listing, not a failed scrape.
+    let (status, probe) = http_get(port, "/probe?bucket=nope&prefix=x").unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(
+        sample(&probe, "s3_list_success", &[("bucket", "nope")]),
+        Some(0.0),
+        "{probe}"
+    );
+    let (status, _) = http_get(port, "/probe?prefix=x").unwrap();
+    assert_eq!(status, 400);
+}
