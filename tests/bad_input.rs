@@ -166,6 +166,8 @@ fn snapshot_bad_inputs() {
                 "http://127.0.0.1:1",
                 "--dial-timeout",
                 "1s",
+                "--cluster",
+                "demo",
                 "--dir",
                 &d,
             ],
