@@ -535,7 +535,7 @@ async fn stream_snapshot(
 
     let file = ws.create_db_part()?;
     // 32 messages of 32 KiB in flight at most: memory stays flat whatever the database size.
-    let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(32);
+    let (tx, rx) = tokio::sync::mpsc::channel::<write::Chunk>(32);
     let part = ws.db_part.clone();
     let writer = tokio::task::spawn_blocking(move || write::write_stream(file, &part, rx));
 
@@ -564,7 +564,7 @@ async fn stream_snapshot(
                         expected: announced + trailer,
                     });
                 }
-                if tx.send(blob).await.is_err() {
+                if tx.send(write::Chunk::Data(blob)).await.is_err() {
                     // The writer stopped (a disk error); its result below says why.
                     break Ok(());
                 }
@@ -579,7 +579,11 @@ async fn stream_snapshot(
                     );
                 }
             }
-            Ok(None) => break Ok(()),
+            Ok(None) => {
+                // If the writer already stopped, its own error is reported below.
+                let _ = tx.send(write::Chunk::End).await;
+                break Ok(());
+            }
             Err(e) => {
                 let f = etcd_failure(&e);
                 break Err(Error::StreamBroken {
@@ -604,6 +608,11 @@ async fn stream_snapshot(
     // A disk error explains a stopped stream better than anything else, so it wins.
     let verified = written?;
     outcome?;
+    let verified = verified.ok_or_else(|| Error::Disk {
+        action: "finish writing",
+        path: ws.db_part.clone(),
+        source: std::io::Error::other("the writer stopped before the end of the stream"),
+    })?;
     let expected = total.unwrap_or(0) + trailer;
     if received != expected {
         return Err(Error::Truncated {
