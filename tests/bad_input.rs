@@ -194,6 +194,8 @@ fn snapshot_bad_inputs() {
                 "http://127.0.0.1:1",
                 "--dial-timeout",
                 "1s",
+                "--cluster",
+                "demo",
                 "--dir",
                 &d,
             ],

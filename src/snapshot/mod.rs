@@ -56,10 +56,10 @@ pub struct SnapshotArgs {
     #[arg(long, env = "ETCDBAK_CACERT", value_name = "FILE")]
     pub cacert: Option<PathBuf>,
     /// Client certificate (PEM) for etcd's client-cert-auth. Needs --key.
-    #[arg(long, env = "ETCDBAK_CERT", value_name = "FILE", requires = "key")]
+    #[arg(long, env = "ETCDBAK_CERT", value_name = "FILE")]
     pub cert: Option<PathBuf>,
     /// Private key (PEM) of --cert. Its contents are never logged.
-    #[arg(long, env = "ETCDBAK_KEY", value_name = "FILE", requires = "cert")]
+    #[arg(long, env = "ETCDBAK_KEY", value_name = "FILE")]
     pub key: Option<PathBuf>,
     /// How long each endpoint gets to connect and answer its status (e.g. 5s, 1m).
     #[arg(long, env = "ETCDBAK_DIAL_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration, value_name = "DURATION")]
@@ -86,10 +86,12 @@ pub struct SnapshotArgs {
 pub enum Error {
     #[error("no cluster name: pass --cluster (or set ETCDBAK_CLUSTER or CLUSTER); backups are filed under it")]
     MissingCluster,
-    #[error("invalid cluster name {0:?}: fix --cluster; `etcdbak store` files backups under it, so it must be a DNS-1123 label (lower-case letters, digits and '-', at most 63)")]
+    #[error("invalid --cluster: {0}")]
     BadCluster(String),
-    #[error("invalid endpoint {endpoint:?}: {why}")]
+    #[error("invalid --endpoints entry {endpoint:?}: {why}")]
     BadEndpoint { endpoint: String, why: String },
+    #[error("no etcd endpoints given: pass --endpoints (or set ETCDBAK_ENDPOINTS)")]
+    NoEndpoints,
     #[error("{0}")]
     TlsConfig(String),
     #[error("cannot use {flag} {}: {why}", path.display())]
@@ -160,7 +162,10 @@ fn kind_exit(kind: &FailureKind) -> i32 {
 impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::MissingCluster | Error::BadCluster(_) | Error::BadEndpoint { .. } => exit::USAGE,
+            Error::MissingCluster
+            | Error::BadCluster(_)
+            | Error::BadEndpoint { .. }
+            | Error::NoEndpoints => exit::USAGE,
             Error::TlsConfig(_)
             | Error::TlsFile { .. }
             | Error::Tls { .. }
@@ -191,11 +196,39 @@ fn resolve_cluster(flag: Option<String>, plain_env: Option<String>) -> Result<St
         .filter(|s| !s.trim().is_empty())
         .or(plain_env.filter(|s| !s.trim().is_empty()))
         .ok_or(Error::MissingCluster)?;
-    // The same rule `store` applies: a name it would refuse must fail here, before a snapshot is taken.
-    if crate::backup::validate_cluster_name(&name).is_err() {
-        return Err(Error::BadCluster(name));
-    }
+    // It names the S3 prefix and, through the Cluster resource, a CronJob: the same rule as everywhere else.
+    crate::backup::validate_cluster_name(&name).map_err(Error::BadCluster)?;
     Ok(name)
+}
+
+/// Checks `host:port` (`[v6]:port` too; the port may be left out): what a gRPC channel can dial.
+fn check_authority(authority: &str) -> Result<(), String> {
+    if authority.is_empty()
+        || authority
+            .chars()
+            .any(|c| c.is_whitespace() || "/?#@".contains(c))
+    {
+        return Err("expected HOST:PORT after the scheme, e.g. https://10.0.0.1:2379".into());
+    }
+    let port = match authority.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((_, "")) => None,
+            Some((_, rest)) => Some(rest.strip_prefix(':').ok_or("expected :PORT after ]")?),
+            None => return Err("unclosed [ in an IPv6 address".into()),
+        },
+        None => match authority.rsplit_once(':') {
+            Some(("", _)) => return Err("missing host".into()),
+            Some((_, port)) => Some(port),
+            None => None,
+        },
+    };
+    if let Some(port) = port {
+        match port.parse::<u16>() {
+            Ok(p) if p > 0 => {}
+            _ => return Err(format!("{port:?} is not a port number (1-65535)")),
+        }
+    }
+    Ok(())
 }
 
 /// Trims, drops empties and duplicates, adds a scheme where missing, and refuses scheme/TLS mismatches.
@@ -228,15 +261,14 @@ fn normalize_endpoints(raw: &[String], tls: bool) -> Result<Vec<String>, Error> 
             None => format!("http://{e}"),
         };
         let url = url.trim_end_matches('/').to_string();
+        let authority = url.split_once("://").map_or("", |(_, a)| a);
+        check_authority(authority).map_err(|why| bad(&why))?;
         if !out.contains(&url) {
             out.push(url);
         }
     }
     if out.is_empty() {
-        return Err(Error::BadEndpoint {
-            endpoint: String::new(),
-            why: "no endpoints given; pass --endpoints".into(),
-        });
+        return Err(Error::NoEndpoints);
     }
     Ok(out)
 }
@@ -260,9 +292,22 @@ fn read_pem(flag: &'static str, path: &Path, marker: &str, what: &str) -> Result
 }
 
 impl Config {
+    /// Checks the flags in the order they matter (where, how, what to call it), all before any traffic.
     fn from_args(args: SnapshotArgs) -> Result<Config, Error> {
-        let cluster = resolve_cluster(args.cluster, std::env::var("CLUSTER").ok())?;
-        let cert = args.cert.zip(args.key);
+        let cert = match (args.cert, args.key) {
+            (Some(c), Some(k)) => Some((c, k)),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(Error::TlsConfig(
+                    "--cert needs --key, the private key of the client certificate".into(),
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(Error::TlsConfig(
+                    "--key needs --cert, the client certificate it belongs to".into(),
+                ))
+            }
+        };
         if cert.is_some() && args.cacert.is_none() {
             return Err(Error::TlsConfig(
                 "--cert/--key need --cacert too (the CA that signed etcd's server certificate)"
@@ -285,6 +330,7 @@ impl Config {
             }
         };
         let endpoints = normalize_endpoints(&args.endpoints, tls.is_some())?;
+        let cluster = resolve_cluster(args.cluster, std::env::var("CLUSTER").ok())?;
         Ok(Config {
             cluster,
             endpoints,
@@ -489,7 +535,7 @@ async fn stream_snapshot(
 
     let file = ws.create_db_part()?;
     // 32 messages of 32 KiB in flight at most: memory stays flat whatever the database size.
-    let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(32);
+    let (tx, rx) = tokio::sync::mpsc::channel::<write::Chunk>(32);
     let part = ws.db_part.clone();
     let writer = tokio::task::spawn_blocking(move || write::write_stream(file, &part, rx));
 
@@ -518,7 +564,7 @@ async fn stream_snapshot(
                         expected: announced + trailer,
                     });
                 }
-                if tx.send(blob).await.is_err() {
+                if tx.send(write::Chunk::Data(blob)).await.is_err() {
                     // The writer stopped (a disk error); its result below says why.
                     break Ok(());
                 }
@@ -533,7 +579,11 @@ async fn stream_snapshot(
                     );
                 }
             }
-            Ok(None) => break Ok(()),
+            Ok(None) => {
+                // If the writer already stopped, its own error is reported below.
+                let _ = tx.send(write::Chunk::End).await;
+                break Ok(());
+            }
             Err(e) => {
                 let f = etcd_failure(&e);
                 break Err(Error::StreamBroken {
@@ -558,6 +608,11 @@ async fn stream_snapshot(
     // A disk error explains a stopped stream better than anything else, so it wins.
     let verified = written?;
     outcome?;
+    let verified = verified.ok_or_else(|| Error::Disk {
+        action: "finish writing",
+        path: ws.db_part.clone(),
+        source: std::io::Error::other("the writer stopped before the end of the stream"),
+    })?;
     let expected = total.unwrap_or(0) + trailer;
     if received != expected {
         return Err(Error::Truncated {
@@ -703,8 +758,16 @@ mod tests {
             s(&["https://10.0.0.1:2379", "https://b:2379"])
         );
         assert_eq!(
-            normalize_endpoints(&s(&["127.0.0.1:2379", ""]), false).expect("ok"),
-            s(&["http://127.0.0.1:2379"])
+            normalize_endpoints(
+                &s(&["127.0.0.1:2379", "", "etcd-0.etcd", "[::1]:2379"]),
+                false
+            )
+            .expect("ok"),
+            s(&[
+                "http://127.0.0.1:2379",
+                "http://etcd-0.etcd",
+                "http://[::1]:2379"
+            ])
         );
     }
 
@@ -714,7 +777,11 @@ mod tests {
             (s(&["https://a:2379"]), false, "needs --cacert"),
             (s(&["http://a:2379"]), true, "use https://"),
             (s(&["ftp://a"]), false, "http://HOST:PORT"),
-            (s(&["", " "]), false, "no endpoints"),
+            (s(&["", " "]), false, "no etcd endpoints"),
+            (s(&["not a url"]), false, "HOST:PORT"),
+            (s(&["http://127.0.0.1:99999"]), false, "not a port"),
+            (s(&["http://:2379"]), false, "missing host"),
+            (s(&["https://[::1"]), true, "unclosed"),
         ];
         for (eps, tls, want) in cases {
             let err = normalize_endpoints(&eps, tls)
@@ -739,10 +806,15 @@ mod tests {
             resolve_cluster(None, None),
             Err(Error::MissingCluster)
         ));
-        assert!(matches!(
-            resolve_cluster(Some("a/b".into()), None),
-            Err(Error::BadCluster(_))
-        ));
+        for bad in ["a/b", "Not_A_Name", "-x", "a b"] {
+            assert!(
+                matches!(
+                    resolve_cluster(Some(bad.into()), None),
+                    Err(Error::BadCluster(_))
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

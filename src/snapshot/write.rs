@@ -58,7 +58,7 @@ impl Workspace {
     /// Creates `dir` if needed and clears it of any earlier snapshot and of `.part` files left by a run that
     /// was killed (SIGKILL gives no chance to clean up).
     pub fn prepare(dir: &Path) -> Result<Workspace, Error> {
-        std::fs::create_dir_all(dir).map_err(|e| disk("create", dir, e))?;
+        std::fs::create_dir_all(dir).map_err(|e| disk("create --dir", dir, e))?;
         let ws = Workspace {
             dir: dir.to_path_buf(),
             db_part: dir.join(DB_PART),
@@ -137,27 +137,45 @@ impl Drop for Workspace {
     }
 }
 
+/// What the stream hands the writer thread.
+pub enum Chunk {
+    Data(Vec<u8>),
+    /// The stream ended normally: flush, fsync and judge the file.
+    End,
+}
+
 /// Writes every blob from `rx` to `file` in order, hashing as it goes, then fsyncs. Runs on a blocking
 /// thread so hashing and disk writes overlap with receiving (and decrypting) the stream. Blobs are moved in,
-/// never copied: up to 1 MiB of them goes out in one vectored write. Returns the verification result once
-/// the sender side is done; a closed channel without the end of the stream just yields a failed check.
+/// never copied: up to 1 MiB of them goes out in one vectored write. Returns the verification result after
+/// [`Chunk::End`]; `None` when the channel closed without it (an error, a timeout or a signal upstream),
+/// in which case the doomed file is not fsynced, so a cancelled run exits at once.
 pub fn write_stream(
     mut file: File,
     path: &Path,
-    mut rx: Receiver<Vec<u8>>,
-) -> Result<Result<Verified, VerifyError>, Error> {
+    mut rx: Receiver<Chunk>,
+) -> Result<Option<Result<Verified, VerifyError>>, Error> {
     let mut verifier = Verifier::new();
     let mut batch: Vec<Vec<u8>> = Vec::with_capacity(64);
-    while let Some(first) = rx.blocking_recv() {
-        let mut size = first.len();
-        batch.push(first);
-        while size < BATCH_BYTES {
-            match rx.try_recv() {
-                Ok(b) => {
+    let mut ended = false;
+    while !ended {
+        let Some(first) = rx.blocking_recv() else {
+            return Ok(None);
+        };
+        let mut size = 0;
+        let mut next = Some(first);
+        while let Some(chunk) = next.take() {
+            match chunk {
+                Chunk::Data(b) => {
                     size += b.len();
                     batch.push(b);
                 }
-                Err(_) => break,
+                Chunk::End => {
+                    ended = true;
+                    break;
+                }
+            }
+            if size < BATCH_BYTES {
+                next = rx.try_recv().ok();
             }
         }
         for b in &batch {
@@ -167,7 +185,7 @@ pub fn write_stream(
         batch.clear();
     }
     file.sync_all().map_err(|e| disk("fsync", path, e))?;
-    Ok(verifier.finish())
+    Ok(Some(verifier.finish()))
 }
 
 fn write_all_vectored(file: &mut File, bufs: &[Vec<u8>]) -> io::Result<()> {
@@ -284,11 +302,27 @@ mod tests {
         for i in 0..100u32 {
             let blob: Vec<u8> = (0..(i * 37 % 5000)).map(|j| (i + j) as u8).collect();
             expected.extend_from_slice(&blob);
-            tx.blocking_send(blob).expect("send");
+            tx.blocking_send(Chunk::Data(blob)).expect("send");
         }
-        drop(tx);
+        tx.blocking_send(Chunk::End).expect("send");
         let verified = writer.join().expect("join").expect("io");
-        assert!(verified.is_err(), "random bytes are not a snapshot");
+        assert!(
+            matches!(verified, Some(Err(_))),
+            "random bytes are not a snapshot"
+        );
         assert_eq!(std::fs::read(&path).expect("read"), expected);
+    }
+
+    #[test]
+    fn a_closed_channel_without_end_is_a_cancelled_stream() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("f");
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let file = File::create(&path).expect("create");
+        let p2 = path.clone();
+        let writer = std::thread::spawn(move || write_stream(file, &p2, rx));
+        tx.blocking_send(Chunk::Data(vec![1u8; 100])).expect("send");
+        drop(tx);
+        assert!(writer.join().expect("join").expect("io").is_none());
     }
 }
