@@ -541,6 +541,30 @@ fn store_cleans_up_stale_uploads_but_not_young_ones() {
     assert_eq!(pending("etcdbak/staging/"), [other_cluster.to_string()]);
 }
 
+/// An upload orphaned across a MinIO restart (S3 went down mid-upload) is invisible to bucket-wide listings
+/// afterwards; the retried run of the same snapshot finds it by its exact key and aborts it.
+#[test]
+fn a_retry_after_an_s3_restart_aborts_the_orphaned_upload_of_its_snapshot() {
+    let mut m = Minio::start();
+    let dir = backup_dir("prod", 77, "2026-11-25T10:00:00Z");
+    let sha = hex::encode(Sha256::digest(std::fs::read(fixture()).expect("fixture")));
+    let key = format!("etcdbak/prod/20261125T100000.000Z-r77-{}.db", &sha[..8]);
+    m.start_upload(&key);
+    m.stop();
+    m.start_again();
+    assert_eq!(
+        m.uploads(&key).len(),
+        1,
+        "precondition: the orphan survives the restart"
+    );
+    assert_ok(&store(&m, dir.path(), &[]));
+    assert!(
+        m.uploads(&key).is_empty(),
+        "the orphaned upload is still there"
+    );
+    assert_eq!(m.keys(""), vec![key]);
+}
+
 #[test]
 fn bad_inputs_fail_with_one_clear_line() {
     let m = Minio::start();
