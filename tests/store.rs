@@ -619,3 +619,47 @@ fn bad_inputs_fail_with_one_clear_line() {
         assert!(err.lines().any(|l| l.starts_with("error")), "{what}: {err}");
     }
 }
+
+/// SIGTERM mid-upload (a pod being deleted): the multipart upload is aborted before exit, nothing appears
+/// in the bucket and retention does not run.
+#[test]
+fn sigterm_mid_upload_aborts_the_upload() {
+    let m = Minio::start();
+    for (rev, at) in [(1, "2026-11-25T09:00:00Z"), (2, "2026-11-25T09:30:00Z")] {
+        assert_ok(&store(&m, backup_dir("prod", rev, at).path(), &[]));
+    }
+    let before = m.keys("");
+    // 2 MiB/s through the throttle: the 17 MiB snapshot takes several seconds to upload.
+    let throttle = common::throttle::Throttle::start(&format!("127.0.0.1:{}", m.port), 2 << 20);
+    let dir = backup_dir("prod", 3, "2026-11-25T10:00:00Z");
+    let mut cmd = etcdbak();
+    cmd.args(["store", "--bucket", common::minio::BUCKET, "--keep", "1"])
+        .args(["--part-size", "5MiB", "--upload-concurrency", "1"])
+        .arg("--s3-endpoint")
+        .arg(format!("http://{}", throttle.addr()))
+        .arg("--dir")
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    m.creds_env(&mut cmd);
+    let child = cmd.spawn().expect("spawn store");
+    wait_until("an upload in progress", Duration::from_secs(60), || {
+        throttle.forwarded() > 3 << 20 && !m.uploads("").is_empty()
+    });
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(kill.success());
+    let out = child.wait_with_output().expect("wait");
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("interrupted by SIGTERM"), "{err}");
+    assert!(err.contains("multipart upload aborted"), "{err}");
+    assert!(m.uploads("").is_empty(), "the upload was not aborted");
+    assert_eq!(
+        m.keys(""),
+        before,
+        "retention ran or a partial object appeared"
+    );
+}
