@@ -268,11 +268,13 @@ fn retention_keeps_the_newest_three_across_a_revision_digit_and_spares_foreign_f
     let revisions = [99998, 99999, 100000, 100001, 100002];
     for rev in revisions {
         let dir = backup_dir("prod", rev, "2026-11-25T10:30:00.000Z");
-        let o = run(
-            etcdbak_s3(&m, "store", &["--dir", dir.path().to_str().expect("utf8")])
-                .env("ETCDBAK_KEEP", "3"),
-        );
-        assert_ok(&o);
+        let mut cmd = etcdbak_s3(&m, "store", &["--dir", dir.path().to_str().expect("utf8")]);
+        cmd.env("ETCDBAK_KEEP", "3");
+        if rev == 100000 {
+            // Stores that mishandle Content-MD5 get uploads without it; MinIO takes both.
+            cmd.env("ETCDBAK_S3_CONTENT_MD5", "false");
+        }
+        assert_ok(&run(&mut cmd));
     }
     let ours: Vec<String> = m
         .keys("etcdbak/prod/")
