@@ -342,12 +342,7 @@ struct Exporter {
 impl Exporter {
     async fn list(&self, bucket: &str, prefix: &str) -> Listing {
         let start = Instant::now();
-        let objects = match tokio::time::timeout(
-            self.args.list_timeout,
-            self.list_objects(bucket, prefix),
-        )
-        .await
-        {
+        let objects = match tokio::time::timeout(self.args.list_timeout, self.list_objects(bucket, prefix)).await {
             Ok(Ok(objects)) => Some(objects),
             Ok(Err(e)) => {
                 tracing::warn!(bucket, prefix, error = %e, "listing failed");
@@ -395,10 +390,7 @@ impl Exporter {
         match path {
             "/metrics" => {
                 let listing = self
-                    .list(
-                        &self.args.s3.bucket,
-                        &normalize_prefix(&self.args.s3.prefix),
-                    )
+                    .list(&self.args.s3.bucket, &normalize_prefix(&self.args.s3.prefix))
                     .await;
                 (200, render_clusters(&listing))
             }
@@ -467,23 +459,15 @@ async fn serve(exporter: std::sync::Arc<Exporter>, mut stream: TcpStream) {
 
 /// The first line of an S3 error: enough to act on, without an XML body in the log.
 fn first_line(s: &str) -> String {
-    s.lines()
-        .next()
-        .unwrap_or_default()
-        .chars()
-        .take(300)
-        .collect()
+    s.lines().next().unwrap_or_default().chars().take(300).collect()
 }
 
 pub async fn run(args: ExporterArgs) -> Result<()> {
     // Fail at start-up, not on the first scrape, when the endpoint or credentials are unusable.
     S3Client::from_args(&args.s3).map_err(Error::from)?;
-    let listener = TcpListener::bind(args.listen).await.map_err(|e| {
-        Error::io(
-            format!("cannot listen on {}: check --listen", args.listen),
-            e,
-        )
-    })?;
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| Error::io(format!("cannot listen on {}: check --listen", args.listen), e))?;
     tracing::info!(
         listen = %args.listen,
         bucket = %args.s3.bucket,

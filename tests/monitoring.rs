@@ -417,17 +417,10 @@ fn backup(etcd: &EtcdCluster, minio: &Minio, cluster: &str, scratch: &Path) -> (
 }
 
 fn s3_flags(minio: &Minio) -> Vec<String> {
-    [
-        "--s3-endpoint",
-        &minio.url,
-        "--bucket",
-        "backups",
-        "--prefix",
-        "etcdbak",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
+    ["--s3-endpoint", &minio.url, "--bucket", "backups", "--prefix", "etcdbak"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
 }
 
 #[test]
@@ -449,12 +442,7 @@ fn exporter_reports_each_clusters_newest_backup_from_a_real_minio() {
     std::fs::write(&stray, "not a backup").unwrap();
     mc(
         &minio,
-        &[
-            "cp",
-            "--quiet",
-            stray.to_str().unwrap(),
-            "rig/backups/etcdbak/alpha/README.txt",
-        ],
+        &["cp", "--quiet", stray.to_str().unwrap(), "rig/backups/etcdbak/alpha/README.txt"],
     );
 
     let listed = run(etcdbak()
@@ -468,10 +456,7 @@ fn exporter_reports_each_clusters_newest_backup_from_a_real_minio() {
         .map(|b| b["sizeBytes"].as_f64().unwrap())
         .collect();
     assert_eq!(sizes.len(), 2, "{listed}");
-    assert!(
-        sizes[0] > sizes[1],
-        "the second backup should be the bigger one: {sizes:?}"
-    );
+    assert!(sizes[0] > sizes[1], "the second backup should be the bigger one: {sizes:?}");
 
     let port = free_port();
     let mut exporter = Proc::spawn(
@@ -491,11 +476,7 @@ fn exporter_reports_each_clusters_newest_backup_from_a_real_minio() {
     let (status, text) = http_get(port, "/metrics").unwrap();
     assert_eq!(status, 200, "{text}");
     assert_eq!(
-        sample(
-            &text,
-            "s3_list_success",
-            &[("bucket", "backups"), ("prefix", "etcdbak/")]
-        ),
+        sample(&text, "s3_list_success", &[("bucket", "backups"), ("prefix", "etcdbak/")]),
         Some(1.0),
         "{text}"
     );
@@ -505,20 +486,11 @@ fn exporter_reports_each_clusters_newest_backup_from_a_real_minio() {
         date >= before.floor() - 1.0 && date <= after.ceil() + 1.0,
         "alpha's newest backup time {date} is not when it was stored [{before}, {after}]"
     );
-    assert_eq!(
-        sample(&text, "s3_last_modified_object_size_bytes", &alpha),
-        Some(sizes[0])
-    );
-    assert_eq!(
-        sample(&text, "s3_previous_object_size_bytes", &alpha),
-        Some(sizes[1])
-    );
+    assert_eq!(sample(&text, "s3_last_modified_object_size_bytes", &alpha), Some(sizes[0]));
+    assert_eq!(sample(&text, "s3_previous_object_size_bytes", &alpha), Some(sizes[1]));
     assert_eq!(sample(&text, "s3_objects", &alpha), Some(2.0), "{text}");
     let beta = [("cluster", "beta")];
-    assert!(
-        sample(&text, "s3_last_modified_object_size_bytes", &beta).is_some(),
-        "{text}"
-    );
+    assert!(sample(&text, "s3_last_modified_object_size_bytes", &beta).is_some(), "{text}");
     assert_eq!(sample(&text, "s3_previous_object_size_bytes", &beta), None);
 
     // The scrape is valid exposition format by Prometheus' own linter.
@@ -529,12 +501,7 @@ fn exporter_reports_each_clusters_newest_backup_from_a_real_minio() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    check
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
+    check.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
     let out = check.wait_with_output().unwrap();
     assert!(
         out.status.success(),
@@ -544,17 +511,11 @@ fn exporter_reports_each_clusters_newest_backup_from_a_real_minio() {
     );
 
     // s3_exporter's probe interface, one prefix at a time (generic: every object, here the README too).
-    let (status, probe) = http_get(
-        port,
-        "/probe?bucket=backups&prefix=etcdbak%2Falpha%2F&suffix=.db",
-    )
-    .unwrap();
+    let (status, probe) =
+        http_get(port, "/probe?bucket=backups&prefix=etcdbak%2Falpha%2F&suffix=.db").unwrap();
     assert_eq!(status, 200);
     let labels = [("bucket", "backups"), ("prefix", "etcdbak/alpha/")];
-    assert_eq!(
-        sample(&probe, "s3_last_modified_object_date", &labels),
-        Some(date)
-    );
+    assert_eq!(sample(&probe, "s3_last_modified_object_date", &labels), Some(date));
     assert_eq!(sample(&probe, "s3_objects", &labels), Some(2.0), "{probe}");
 
     // A bucket that does not exist is a failed listing, not a failed scrape.
