@@ -84,7 +84,7 @@ complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l content-md5 -d
 false\t''"
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l request-timeout -d 'Give up on a single S3 request after this long (e.g. 10m). Unset means no limit: a part upload on a slow link legitimately takes minutes, and short limits broke uploads of 250 MB+ snapshots elsewhere' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l cluster -d 'The cluster whose backups to prune' -r
-complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l keep -d 'Keep the newest N backups (by time and revision) and delete the rest' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l keep -d 'Keep the newest N backups (by time and revision) and delete the rest. No env var on purpose: an ETCDBAK_KEEP meant for `store` in a pod\'s environment must not clash with `prune --all`' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l stale-upload-age -d 'Also abort the cluster\'s unfinished multipart uploads older than this (with --all: every one)' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l log-level -d 'Log filter: error, warn, info, debug, trace, or a tracing directive such as `etcdbak=debug`' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l log-format -d 'Log line format' -r -f -a "plain\t'`key=value` lines, one event per line'

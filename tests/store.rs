@@ -268,11 +268,13 @@ fn retention_keeps_the_newest_three_across_a_revision_digit_and_spares_foreign_f
     let revisions = [99998, 99999, 100000, 100001, 100002];
     for rev in revisions {
         let dir = backup_dir("prod", rev, "2026-11-25T10:30:00.000Z");
-        let o = run(
-            etcdbak_s3(&m, "store", &["--dir", dir.path().to_str().expect("utf8")])
-                .env("ETCDBAK_KEEP", "3"),
-        );
-        assert_ok(&o);
+        let mut cmd = etcdbak_s3(&m, "store", &["--dir", dir.path().to_str().expect("utf8")]);
+        cmd.env("ETCDBAK_KEEP", "3");
+        if rev == 100000 {
+            // Stores that mishandle Content-MD5 get uploads without it; MinIO takes both.
+            cmd.env("ETCDBAK_S3_CONTENT_MD5", "false");
+        }
+        assert_ok(&run(&mut cmd));
     }
     let ours: Vec<String> = m
         .keys("etcdbak/prod/")
@@ -541,6 +543,30 @@ fn store_cleans_up_stale_uploads_but_not_young_ones() {
     assert_eq!(pending("etcdbak/staging/"), [other_cluster.to_string()]);
 }
 
+/// An upload orphaned across a MinIO restart (S3 went down mid-upload) is invisible to bucket-wide listings
+/// afterwards; the retried run of the same snapshot finds it by its exact key and aborts it.
+#[test]
+fn a_retry_after_an_s3_restart_aborts_the_orphaned_upload_of_its_snapshot() {
+    let mut m = Minio::start();
+    let dir = backup_dir("prod", 77, "2026-11-25T10:00:00Z");
+    let sha = hex::encode(Sha256::digest(std::fs::read(fixture()).expect("fixture")));
+    let key = format!("etcdbak/prod/20261125T100000.000Z-r77-{}.db", &sha[..8]);
+    m.start_upload(&key);
+    m.stop();
+    m.start_again();
+    assert_eq!(
+        m.uploads(&key).len(),
+        1,
+        "precondition: the orphan survives the restart"
+    );
+    assert_ok(&store(&m, dir.path(), &[]));
+    assert!(
+        m.uploads(&key).is_empty(),
+        "the orphaned upload is still there"
+    );
+    assert_eq!(m.keys(""), vec![key]);
+}
+
 #[test]
 fn bad_inputs_fail_with_one_clear_line() {
     let m = Minio::start();
@@ -594,4 +620,48 @@ fn bad_inputs_fail_with_one_clear_line() {
         assert!(!err.contains("panicked"), "{what}: {err}");
         assert!(err.lines().any(|l| l.starts_with("error")), "{what}: {err}");
     }
+}
+
+/// SIGTERM mid-upload (a pod being deleted): the multipart upload is aborted before exit, nothing appears
+/// in the bucket and retention does not run.
+#[test]
+fn sigterm_mid_upload_aborts_the_upload() {
+    let m = Minio::start();
+    for (rev, at) in [(1, "2026-11-25T09:00:00Z"), (2, "2026-11-25T09:30:00Z")] {
+        assert_ok(&store(&m, backup_dir("prod", rev, at).path(), &[]));
+    }
+    let before = m.keys("");
+    // 2 MiB/s through the throttle: the 17 MiB snapshot takes several seconds to upload.
+    let throttle = common::throttle::Throttle::start(&format!("127.0.0.1:{}", m.port), 2 << 20);
+    let dir = backup_dir("prod", 3, "2026-11-25T10:00:00Z");
+    let mut cmd = etcdbak();
+    cmd.args(["store", "--bucket", common::minio::BUCKET, "--keep", "1"])
+        .args(["--part-size", "5MiB", "--upload-concurrency", "1"])
+        .arg("--s3-endpoint")
+        .arg(format!("http://{}", throttle.addr()))
+        .arg("--dir")
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    m.creds_env(&mut cmd);
+    let child = cmd.spawn().expect("spawn store");
+    wait_until("an upload in progress", Duration::from_secs(60), || {
+        throttle.forwarded() > 3 << 20 && !m.uploads("").is_empty()
+    });
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(kill.success());
+    let out = child.wait_with_output().expect("wait");
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("interrupted by SIGTERM"), "{err}");
+    assert!(err.contains("multipart upload aborted"), "{err}");
+    assert!(m.uploads("").is_empty(), "the upload was not aborted");
+    assert_eq!(
+        m.keys(""),
+        before,
+        "retention ran or a partial object appeared"
+    );
 }

@@ -91,16 +91,15 @@ pub struct StoreArgs {
 }
 
 #[derive(Debug, Clone, Args)]
-#[command(group(clap::ArgGroup::new("how").required(true).args(["keep", "all"])))]
 pub struct PruneArgs {
     #[command(flatten)]
     pub s3: S3Args,
     /// The cluster whose backups to prune.
     #[arg(long, env = "ETCDBAK_CLUSTER", value_name = "NAME")]
     pub cluster: String,
-    /// Keep the newest N backups (by time and revision) and delete the rest.
-    #[arg(long, env = "ETCDBAK_KEEP", value_parser = clap::value_parser!(u32).range(1..),
-          value_name = "N")]
+    /// Keep the newest N backups (by time and revision) and delete the rest. No env var on purpose: an
+    /// ETCDBAK_KEEP meant for `store` in a pod's environment must not clash with `prune --all`.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..), value_name = "N")]
     pub keep: Option<u32>,
     /// Delete every backup of the cluster and abort its unfinished uploads (the cleanup Job after a
     /// Cluster is deleted). Files that do not follow etcdbak's naming scheme are never touched.
@@ -120,12 +119,7 @@ pub struct DownloadArgs {
     #[command(flatten)]
     pub s3: S3Args,
     /// The cluster whose backup to fetch (the newest one unless --key is given).
-    #[arg(
-        long,
-        env = "ETCDBAK_CLUSTER",
-        value_name = "NAME",
-        required_unless_present = "key"
-    )]
+    #[arg(long, env = "ETCDBAK_CLUSTER", value_name = "NAME")]
     pub cluster: Option<String>,
     /// A specific backup: the full key as `etcdbak list` shows it, or just its file name with --cluster.
     #[arg(long, value_name = "KEY")]
@@ -342,6 +336,7 @@ async fn store(args: StoreArgs) -> std::result::Result<(), Error> {
         None => meta.cluster.clone(),
     };
     check_cluster(&cluster)?;
+    client.check_access(&cluster).await?;
 
     let snapshot = args.dir.join(SNAPSHOT_FILE);
     let started = Instant::now();
@@ -518,7 +513,11 @@ async fn prune(args: PruneArgs) -> std::result::Result<(), Error> {
     let keep = match (args.all, args.keep) {
         (true, _) => Keep::Nothing,
         (false, Some(n)) => Keep::Newest(n as usize),
-        (false, None) => return Err(Error::Usage("give --keep N or --all".into())),
+        (false, None) => {
+            return Err(Error::Usage(
+                "say how much to keep: --keep N (the newest N stay) or --all (delete every backup of the cluster)".into(),
+            ))
+        }
     };
     let keys: Vec<String> = client
         .list_keys(Some(&args.cluster))
@@ -610,7 +609,11 @@ async fn download(args: DownloadArgs) -> std::result::Result<(), Error> {
                     backup::cluster_prefix(&client.prefix, c)
                 ),
             })?,
-        (None, None) => return Err(Error::Usage("give --cluster or --key".into())),
+        (None, None) => {
+            return Err(Error::Usage(
+                "say which backup: --cluster NAME (its newest backup) or --key KEY (as `etcdbak list` shows it)".into(),
+            ))
+        }
     };
     let info = client.head(&key).await?;
     let expected_sha =

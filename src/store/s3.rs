@@ -254,6 +254,23 @@ impl S3Client {
         Ok(backups)
     }
 
+    /// One cheap request (a one-key listing of the cluster's prefix) that fails the way real work would:
+    /// unreachable endpoint, missing bucket, bad credentials. Lets `store` report those before it spends
+    /// time reading a large snapshot.
+    pub async fn check_access(&self, cluster: &str) -> Result<(), Error> {
+        self.bucket
+            .list_page(
+                backup::cluster_prefix(&self.prefix, cluster),
+                None,
+                None,
+                None,
+                Some(1),
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| self.classify("list the backups", e))
+    }
+
     /// Every key (with its size) under the cluster's prefix, or under the whole prefix.
     pub async fn list_keys(&self, cluster: Option<&str>) -> Result<Vec<(String, u64)>, Error> {
         let prefix = match cluster {
