@@ -286,6 +286,32 @@ async fn patch_status(
     Ok(true)
 }
 
+/// [`patch_status`] for the apply path, skipping the write when our copy of the Cluster is out of date: a
+/// reconcile triggered by a CronJob event can run before the Cluster's own last status update reached the
+/// cache. A newer Cluster means its watch event is queued and that reconcile decides, with the real status.
+async fn patch_status_unless_stale(
+    cluster: &Cluster,
+    status: ClusterStatus,
+    ctx: &Context,
+) -> Result<bool, Error> {
+    if cluster.status.as_ref() == Some(&status) {
+        return Ok(false);
+    }
+    let api: Api<Cluster> = Api::all(ctx.client.clone());
+    let name = cluster.name_any();
+    let fresh = api
+        .get_opt(&name)
+        .await
+        .map_err(|e| Error::kube(format!("read Cluster {name}"), e))?;
+    if let Some(fresh) = fresh {
+        if fresh.metadata.resource_version != cluster.metadata.resource_version {
+            tracing::debug!(cluster = %name, "newer Cluster in the apiserver; its reconcile writes the status");
+            return Ok(false);
+        }
+    }
+    patch_status(cluster, status, ctx).await
+}
+
 async fn publish(ctx: &Context, cluster: &Cluster, type_: EventType, reason: &str, note: &str) {
     let event = Event {
         type_,
@@ -338,7 +364,7 @@ async fn apply(cluster: &Cluster, ctx: &Context) -> Result<Action, Error> {
                 &now,
             );
             status.last_error = Some(message.clone());
-            if patch_status(cluster, status, ctx).await? {
+            if patch_status_unless_stale(cluster, status, ctx).await? {
                 publish(ctx, cluster, EventType::Warning, reason, &message).await;
             }
             ctx.metrics.update_cluster(&name, |s| {
@@ -387,7 +413,7 @@ async fn apply(cluster: &Cluster, ctx: &Context) -> Result<Action, Error> {
     status.cron_job_name = Some(format!("{ns}/{cj_name}"));
     status.schedule = Some(desired.schedule.clone());
     status.last_error = None;
-    if patch_status(cluster, status, ctx).await? {
+    if patch_status_unless_stale(cluster, status, ctx).await? {
         wrote.push("status");
     }
     // Decided by what the apiserver had, not by our (possibly stale) copy of the status: one Event per
