@@ -267,7 +267,7 @@ async fn patch_status(
     if cluster.status.as_ref() == Some(&status) {
         return Ok(false);
     }
-    let mut value = serde_json::to_value(&status).map_err(|e| Error::Finalizer(e.to_string()))?;
+    let mut value = serde_json::to_value(&status).map_err(|e| Error::Status(e.to_string()))?;
     // A merge patch only clears what it names as null.
     if let Some(map) = value.as_object_mut() {
         for key in ["observedGeneration", "cronJobName", "schedule", "lastError"] {
