@@ -374,7 +374,7 @@ impl Exporter {
             .bucket
             .list(prefix.to_string(), None)
             .await
-            .map_err(|e| first_line(&e.to_string()))?;
+            .map_err(|e| client.classify("list the backups", e).to_string())?;
         let mut out = Vec::new();
         for o in pages.into_iter().flat_map(|p| p.contents) {
             let last_modified = DateTime::parse_from_rfc3339(&o.last_modified)
@@ -463,16 +463,6 @@ async fn serve(exporter: std::sync::Arc<Exporter>, mut stream: TcpStream) {
     );
     let _ = stream.write_all(response.as_bytes()).await;
     let _ = stream.shutdown().await;
-}
-
-/// The first line of an S3 error: enough to act on, without an XML body in the log.
-fn first_line(s: &str) -> String {
-    s.lines()
-        .next()
-        .unwrap_or_default()
-        .chars()
-        .take(300)
-        .collect()
 }
 
 pub async fn run(args: ExporterArgs) -> Result<()> {

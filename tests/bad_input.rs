@@ -54,6 +54,17 @@ fn run(c: &Case) -> Output {
         .expect("run etcdbak")
 }
 
+/// The error line plus any indented continuation lines (clap lists missing arguments that way).
+fn error_block(stderr: &str, first: &str) -> String {
+    let mut lines = stderr.lines().skip_while(|l| *l != first);
+    let mut block = lines.next().unwrap_or_default().to_string();
+    for l in lines.take_while(|l| l.starts_with("  ")) {
+        block.push(' ');
+        block.push_str(l.trim());
+    }
+    block
+}
+
 /// Every way the case misbehaves, empty when it is handled well.
 fn problems(c: &Case) -> Vec<String> {
     let out = run(c);
@@ -69,7 +80,9 @@ fn problems(c: &Case) -> Vec<String> {
     if errors.len() != 1 {
         p.push(format!("{} error lines (want exactly 1)", errors.len()));
     }
-    if let Some(line) = errors.first() {
+    if let Some(first) = errors.first() {
+        // clap puts the missing flags on indented lines right after its error line; they belong to it.
+        let line = error_block(&stderr, first);
         let lower = line.to_lowercase();
         if !c.names.iter().any(|n| lower.contains(&n.to_lowercase())) {
             p.push(format!("the error line names none of {:?}", c.names));
@@ -129,6 +142,21 @@ fn metadata_for(db: &[u8]) -> String {
     .to_string()
 }
 
+/// Snapshot cases get a valid cluster name (ETCDBAK_CLUSTER) unless they pass their own, so each one fails
+/// on the input it is about.
+fn with_cluster(cases: Vec<Case>) -> Vec<Case> {
+    cases
+        .into_iter()
+        .map(|c| {
+            if c.args.iter().any(|a| a == "--cluster") {
+                c
+            } else {
+                c.env(vec![("ETCDBAK_CLUSTER".into(), "demo".into())])
+            }
+        })
+        .collect()
+}
+
 #[test]
 fn snapshot_bad_inputs() {
     let dir = tempfile::tempdir().unwrap();
@@ -136,7 +164,7 @@ fn snapshot_bad_inputs() {
     let garbage_pem = dir.path().join("garbage.pem");
     std::fs::write(&garbage_pem, "this is not a PEM file\n").unwrap();
     let g = p(&garbage_pem);
-    check(&[
+    check(&with_cluster(vec![
         case(
             "malformed endpoint",
             &["snapshot", "--endpoints", "not a url", "--dir", &d],
@@ -267,7 +295,7 @@ fn snapshot_bad_inputs() {
             ],
             &["cluster"],
         ),
-    ]);
+    ]));
 }
 
 #[test]
@@ -287,12 +315,17 @@ fn s3_command_bad_inputs() {
         .collect();
     let not_db = snapshot_dir(&not_etcd, &metadata_for(&not_etcd));
     let tiny = snapshot_dir(b"x", &metadata_for(b"x"));
-    let (e, ge, hj, nd, ti) = (
+    // etcd's SHA-256 trailer is right, so only the bbolt check can refuse it.
+    let mut trailer_ok = not_etcd.clone();
+    trailer_ok.extend_from_slice(&<sha2::Sha256 as sha2::Digest>::digest(&not_etcd));
+    let not_bolt = snapshot_dir(&trailer_ok, &metadata_for(&trailer_ok));
+    let (e, ge, hj, nd, ti, nb) = (
         p(empty.path()),
         p(garbage_json.path()),
         p(half_json.path()),
         p(not_db.path()),
         p(tiny.path()),
+        p(not_bolt.path()),
     );
     check(&[
         case(
@@ -338,8 +371,14 @@ fn s3_command_bad_inputs() {
         )
         .env(env.clone()),
         case(
-            "store: bucket that does not exist",
-            &["store", "--dir", &nd, "--bucket", "no-such-bucket"],
+            "store: trailer fine, not bbolt",
+            &["store", "--dir", &nb],
+            &["snapshot.db", "etcd"],
+        )
+        .env(env.clone()),
+        case(
+            "list: bucket that does not exist",
+            &["list", "--bucket", "no-such-bucket"],
             &["--bucket", "no-such-bucket"],
         )
         .env(env.clone()),

@@ -24,9 +24,9 @@ use sha2::{Digest, Sha256};
 
 const CLUSTER: &str = "faults";
 /// Big enough that a throttled stream or upload takes seconds, small enough to fill quickly.
-const DB_BYTES: u64 = 40 << 20;
-/// 8 MiB/s through the forwarder: a 40 MiB snapshot takes about 5 s to stream or upload.
-const SLOW: u64 = 8 << 20;
+const DB_BYTES: u64 = 24 << 20;
+/// 4 MiB/s through the forwarder: a 24 MiB snapshot takes about 6 s to stream or upload.
+const SLOW: u64 = 4 << 20;
 const RUN_TIMEOUT: Duration = Duration::from_secs(180);
 
 // ---------------------------------------------------------------------------------------------------------
@@ -195,12 +195,16 @@ fn assert_object_is(s3: &S3Server, key: &str, dir: &Path) {
     );
 }
 
-fn wait_for_upload_in_progress(s3: &S3Server, throttle: &Throttle) {
+/// Waits until the slow upload has sent a few parts, and returns the key being uploaded.
+fn wait_for_upload_in_progress(s3: &S3Server, throttle: &Throttle) -> String {
     wait_until(
         "a multipart upload in progress",
         Duration::from_secs(60),
         || throttle.forwarded() > 6 << 20 && !s3.incomplete_uploads().is_empty(),
     );
+    let pending = s3.incomplete_uploads();
+    assert_eq!(pending.len(), 1, "one upload in flight: {pending:?}");
+    pending[0].clone()
 }
 
 fn part_file(dir: &Path) -> Option<u64> {
@@ -428,11 +432,12 @@ fn slow_store(dir: &Path, throttle: &Throttle, keep: &str) -> Run {
     )
 }
 
-/// The next run after an interrupted one: succeeds, and aborts the abandoned multipart upload.
-fn next_run_cleans_up(s3: &S3Server, snap: &Path, keep: &str) {
+/// The next run after an interrupted one (a restarted store container: same snapshot, same key) succeeds
+/// and aborts the abandoned multipart upload.
+fn next_run_cleans_up(s3: &S3Server, snap: &Path, keep: &str, abandoned: &str) {
     assert!(
-        !s3.incomplete_uploads().is_empty(),
-        "precondition: the interrupted upload should still be pending in MinIO"
+        !s3.incomplete_uploads_of(abandoned).is_empty(),
+        "precondition: the interrupted upload of {abandoned} should still be pending in MinIO"
     );
     // The abandoned upload must be older than --stale-upload-age to be aborted.
     std::thread::sleep(Duration::from_secs(2));
@@ -442,10 +447,11 @@ fn next_run_cleans_up(s3: &S3Server, snap: &Path, keep: &str) {
     );
     ok(&d, "the next store run");
     assert_eq!(
-        s3.incomplete_uploads(),
+        s3.incomplete_uploads_of(abandoned),
         Vec::<String>::new(),
         "the abandoned multipart upload was not cleaned up"
     );
+    assert_eq!(s3.incomplete_uploads(), Vec::<String>::new());
     let objects = s3.objects();
     let new = object_for(&objects, &meta_sha(snap)).expect("the new backup is in the bucket");
     assert_object_is(s3, &new.key, snap);
@@ -463,7 +469,7 @@ fn s3_stopped_mid_upload() {
     let throttle = Throttle::start(&s3.host_port(), SLOW);
     // keep=1: if retention ran despite the failure, an older backup would go.
     let child = slow_store(snap.path(), &throttle, "1");
-    wait_for_upload_in_progress(&s3, &throttle);
+    let abandoned = wait_for_upload_in_progress(&s3, &throttle);
     s3.kill();
     let d = child.wait();
     failed_cleanly(&d, "store with S3 stopped mid-upload");
@@ -480,7 +486,7 @@ fn s3_stopped_mid_upload() {
         2,
         "etcdbak list shows something other than the two older backups: {listed:?}"
     );
-    next_run_cleans_up(&s3, snap.path(), "5");
+    next_run_cleans_up(&s3, snap.path(), "5", &abandoned);
     assert_eq!(s3.objects().len(), 3);
 }
 
@@ -494,7 +500,7 @@ fn store_killed_mid_upload() {
     let snap = copy_snapshot(&snapshots()[2]);
     let throttle = Throttle::start(&s3.host_port(), SLOW);
     let mut child = slow_store(snap.path(), &throttle, "1");
-    wait_for_upload_in_progress(&s3, &throttle);
+    let abandoned = wait_for_upload_in_progress(&s3, &throttle);
     child.child.kill().unwrap(); // SIGKILL: no handler, no cleanup
     let _ = child.child.wait();
     drop(throttle);
@@ -505,7 +511,9 @@ fn store_killed_mid_upload() {
         "a partial object appeared or an older backup changed"
     );
     assert_eq!(listed_keys(&s3.endpoint()).len(), 2);
-    next_run_cleans_up(&s3, snap.path(), "5");
+    // The next scheduled run brings a new snapshot (a new key): the killed run's upload is found by age.
+    let next = copy_snapshot(&snapshots()[3]);
+    next_run_cleans_up(&s3, next.path(), "5", &abandoned);
     assert_eq!(s3.objects().len(), 3);
 }
 
@@ -520,7 +528,7 @@ fn keep_one_and_the_newest_upload_fails() {
     let snap = copy_snapshot(&snapshots()[1]);
     let throttle = Throttle::start(&s3.host_port(), SLOW);
     let child = slow_store(snap.path(), &throttle, "1");
-    wait_for_upload_in_progress(&s3, &throttle);
+    let abandoned = wait_for_upload_in_progress(&s3, &throttle);
     throttle.cut();
     let d = child.wait();
     failed_cleanly(&d, "store with the network to S3 cut mid-upload");
@@ -533,7 +541,7 @@ fn keep_one_and_the_newest_upload_fails() {
     assert_object_is(&s3, &before[0].key, &snapshots()[0]);
     assert!(before[0].key.contains(&good[..8]));
     // Once the store is reachable again, retention with keep=1 moves on to the new backup.
-    next_run_cleans_up(&s3, snap.path(), "1");
+    next_run_cleans_up(&s3, snap.path(), "1", &abandoned);
     let after = s3.objects();
     assert_eq!(
         after.len(),

@@ -10,6 +10,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::etcd::EtcdCluster;
+use common::minio::Minio;
 use common::{etcdbak, free_port, rig_bin, wait_until, Proc};
 
 fn repo() -> PathBuf {
@@ -222,6 +223,16 @@ fn minio_chart_renders_statefulset_pvc_secret_and_bucket_job() {
         sts["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"],
         "20Gi"
     );
+    // A generated password is one password, under MinIO's names and under the AWS_* names etcdbak reads.
+    let secret = docs.iter().find(|d| d["kind"] == "Secret").unwrap();
+    assert_eq!(
+        secret["data"]["rootPassword"],
+        secret["data"]["AWS_SECRET_ACCESS_KEY"]
+    );
+    assert_eq!(
+        secret["data"]["rootUser"],
+        secret["data"]["AWS_ACCESS_KEY_ID"]
+    );
     let job = docs.iter().find(|d| d["kind"] == "Job").unwrap();
     let script = job["spec"]["template"]["spec"]["containers"][0]["args"][0]
         .as_str()
@@ -242,31 +253,74 @@ fn minio_chart_renders_statefulset_pvc_secret_and_bucket_job() {
     assert_eq!(text.matches("name: minio-root").count(), 4, "{text}");
 }
 
-/// Renders charts/etcdbak/templates/prometheusrule.yaml with `--set` pairs.
-fn render_prometheus_rule(sets: &[&str]) -> Vec<u8> {
-    // The template on its own, in a minimal chart: it must not depend on anything else in charts/etcdbak (the
-    // full chart is rendered by every_chart_lints_and_templates).
-    let dir = tempfile::tempdir().unwrap();
-    let chart = dir.path().join("etcdbak");
-    std::fs::create_dir_all(chart.join("templates")).unwrap();
-    std::fs::write(
-        chart.join("Chart.yaml"),
-        "apiVersion: v2\nname: etcdbak\nversion: 0.1.0\n",
-    )
-    .unwrap();
-    std::fs::copy(
-        repo().join("charts/etcdbak/templates/prometheusrule.yaml"),
-        chart.join("templates/prometheusrule.yaml"),
-    )
-    .unwrap();
+/// Renders charts/etcdbak with `--set` pairs, only templates/prometheusrule.yaml when `only_rule`.
+fn render_etcdbak(sets: &[&str], only_rule: bool) -> Vec<u8> {
+    let home = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(rig_bin("helm"));
     cmd.args(["template", "release"])
-        .arg(&chart)
-        .args(["--namespace", "etcdbak-test"]);
+        .arg(repo().join("charts/etcdbak"))
+        .args(["--namespace", "etcdbak-test"])
+        .env("HELM_CACHE_HOME", home.path().join("cache"))
+        .env("HELM_CONFIG_HOME", home.path().join("config"))
+        .env("HELM_DATA_HOME", home.path().join("data"));
+    if only_rule {
+        cmd.args(["--show-only", "templates/prometheusrule.yaml"]);
+    }
     for s in sets {
         cmd.args(["--set", s]);
     }
     run(&mut cmd).stdout
+}
+
+fn render_prometheus_rule(sets: &[&str]) -> Vec<u8> {
+    render_etcdbak(sets, true)
+}
+
+fn kinds(yaml: &[u8]) -> Vec<String> {
+    serde_yaml::Deserializer::from_slice(yaml)
+        .map(|d| serde::Deserialize::deserialize(d).unwrap())
+        .filter_map(|v: serde_yaml::Value| v["kind"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn etcdbak_chart_carries_minio_and_the_exporter_as_optional_dependencies() {
+    // Off by default: the controller chart alone.
+    let plain = kinds(&render_etcdbak(&[], false));
+    assert!(
+        !plain
+            .iter()
+            .any(|k| k == "StatefulSet" || k == "PrometheusRule"),
+        "{plain:?}"
+    );
+    let plain_deployments = plain.iter().filter(|k| *k == "Deployment").count();
+
+    // On by value, with nothing else to set: MinIO's StatefulSet and bucket Job, the exporter's Deployment
+    // pointed at the same S3 as the controller's config, the rules.
+    let all_yaml = render_etcdbak(
+        &[
+            "minio.enabled=true",
+            "s3-exporter.enabled=true",
+            "s3-exporter.serviceMonitor.enabled=true",
+            "prometheusRule.enabled=true",
+        ],
+        false,
+    );
+    let all = kinds(&all_yaml);
+    let text = String::from_utf8_lossy(&all_yaml);
+    assert!(
+        text.contains("value: \"http://minio.etcdbak.svc:9000\""),
+        "{text}"
+    );
+    assert!(text.contains("name: minio\n"), "{text}");
+    for want in ["StatefulSet", "Job", "ServiceMonitor", "PrometheusRule"] {
+        assert!(all.iter().any(|k| k == want), "no {want} in {all:?}");
+    }
+    assert_eq!(
+        all.iter().filter(|k| *k == "Deployment").count(),
+        plain_deployments + 1,
+        "{all:?}"
+    );
 }
 
 #[test]
@@ -285,8 +339,8 @@ fn prometheus_rule_renders_the_same_rules_as_the_plain_file() {
     );
 
     // Off by default.
-    let off = render_prometheus_rule(&[]);
-    assert!(!String::from_utf8_lossy(&off).contains("PrometheusRule"));
+    let off = kinds(&render_etcdbak(&[], false));
+    assert!(!off.iter().any(|k| k == "PrometheusRule"), "{off:?}");
 
     // Scrape job names and the runbook location follow the values, and nothing else changes.
     let custom = String::from_utf8(render_prometheus_rule(&[
@@ -307,58 +361,76 @@ fn prometheus_rule_renders_the_same_rules_as_the_plain_file() {
     assert!(custom.contains("release: prometheus"), "{custom}");
 }
 
-// --- the exporter against a real MinIO -----------------------------------------------------------------------
-
-const USER: &str = "rigadmin";
-const PASSWORD: &str = "rigadmin-secret";
-
-struct Minio {
-    _proc: Proc,
-    _dir: tempfile::TempDir,
-    url: String,
+/// Every metric name with `prefix` that the alert rules use.
+fn rule_metric_names(prefix: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(repo().join("monitoring/alerts.yaml")).unwrap();
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let mut names = std::collections::BTreeSet::new();
+    for group in doc["groups"].as_sequence().unwrap() {
+        for rule in group["rules"].as_sequence().unwrap() {
+            let expr = rule["expr"].as_str().unwrap();
+            for (i, _) in expr.match_indices(prefix) {
+                let name: String = expr[i..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                names.insert(name);
+            }
+        }
+    }
+    names.into_iter().collect()
 }
 
-fn start_minio() -> Minio {
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let console = free_port();
-    let proc = Proc::spawn(
-        "minio",
-        Command::new(rig_bin("minio"))
-            .args(["server", "--quiet"])
-            .arg("--address")
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--console-address")
-            .arg(format!("127.0.0.1:{console}"))
-            .arg(dir.path().join("data"))
-            .env("MINIO_ROOT_USER", USER)
-            .env("MINIO_ROOT_PASSWORD", PASSWORD)
-            .env("MINIO_BROWSER", "off")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
+fn promtool_check_metrics(text: &str) {
+    let mut check = Command::new(rig_bin("promtool"))
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    check
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = check.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
     );
-    let url = format!("http://127.0.0.1:{port}");
-    wait_until("minio", Duration::from_secs(30), || {
-        http_get(port, "/minio/health/ready").is_some_and(|(s, _)| s == 200)
+}
+
+/// The controller's exposition passes Prometheus' linter and carries every etcdbak_* series the rules read.
+#[test]
+fn controller_metrics_lint_clean_and_feed_every_rule() {
+    let m = etcdbak::metrics::Metrics::new();
+    m.reconciled(0.01, None);
+    m.reconciled(0.02, Some("InvalidSchedule"));
+    m.set_leader(true);
+    m.update_cluster("a", |s| {
+        s.cronjob_present = true;
+        s.backup_interval_seconds = Some(3600.0);
+        s.suspended = true;
     });
-    Minio {
-        _proc: proc,
-        _dir: dir,
-        url,
+    m.update_cluster("b", |s| s.deletion_timestamp_seconds = Some(1.7e9));
+    let text = m.encode_prometheus();
+    promtool_check_metrics(&text);
+    let used = rule_metric_names("etcdbak_");
+    assert!(used.len() >= 6, "{used:?}");
+    for name in used {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} "))),
+            "the rules use {name}, which the controller does not export:\n{text}"
+        );
     }
 }
 
-fn mc(minio: &Minio, args: &[&str]) {
-    let config = tempfile::tempdir().unwrap();
-    let host = minio
-        .url
-        .replace("http://", &format!("http://{USER}:{PASSWORD}@"));
-    run(Command::new(rig_bin("mc"))
-        .args(["--config-dir"])
-        .arg(config.path())
-        .args(args)
-        .env("MC_HOST_rig", host));
-}
+// --- the exporter against a real MinIO -----------------------------------------------------------------------
 
 /// A plain HTTP/1.1 GET on loopback: (status, body).
 fn http_get(port: u16, target: &str) -> Option<(u16, String)> {
@@ -407,59 +479,42 @@ fn backup(etcd: &EtcdCluster, minio: &Minio, cluster: &str, scratch: &Path) -> (
         .arg(dir.path())
         .args(["--cluster", cluster]));
     let before = now();
-    run(etcdbak()
-        .arg("store")
-        .arg("--dir")
-        .arg(dir.path())
-        .args(["--cluster", cluster])
-        .args(s3_flags(minio)));
+    run(minio.creds_env(
+        etcdbak()
+            .arg("store")
+            .arg("--dir")
+            .arg(dir.path())
+            .args(["--cluster", cluster])
+            .args(s3_flags(minio)),
+    ));
     (before, now())
 }
 
 fn s3_flags(minio: &Minio) -> Vec<String> {
-    [
-        "--s3-endpoint",
-        &minio.url,
-        "--bucket",
-        "backups",
-        "--prefix",
-        "etcdbak",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
+    let mut args = minio.s3_args();
+    args.extend(["--prefix".to_string(), "etcdbak".to_string()]);
+    args
 }
 
 #[test]
 fn exporter_reports_each_clusters_newest_backup_from_a_real_minio() {
-    let minio = start_minio();
-    mc(&minio, &["mb", "rig/backups"]);
+    let minio = Minio::start();
     let etcd = EtcdCluster::start(1, false);
     etcd.put_keys("first/", 200, 256);
     let scratch = tempfile::tempdir().unwrap();
-    std::env::set_var("AWS_ACCESS_KEY_ID", USER);
-    std::env::set_var("AWS_SECRET_ACCESS_KEY", PASSWORD);
     backup(&etcd, &minio, "alpha", scratch.path());
     // More data, so the newest backup and the one before differ in size.
     etcd.put_keys("second/", 2000, 256);
     let (before, after) = backup(&etcd, &minio, "alpha", scratch.path());
     backup(&etcd, &minio, "beta", scratch.path());
     // A file that is not a backup, inside a cluster's prefix: never counted.
-    let stray = scratch.path().join("README.txt");
-    std::fs::write(&stray, "not a backup").unwrap();
-    mc(
-        &minio,
-        &[
-            "cp",
-            "--quiet",
-            stray.to_str().unwrap(),
-            "rig/backups/etcdbak/alpha/README.txt",
-        ],
-    );
+    minio.put("etcdbak/alpha/README.txt", b"not a backup");
 
-    let listed = run(etcdbak()
-        .args(["list", "--cluster", "alpha", "-o", "json"])
-        .args(s3_flags(&minio)));
+    let listed = run(minio.creds_env(
+        etcdbak()
+            .args(["list", "--cluster", "alpha", "-o", "json"])
+            .args(s3_flags(&minio)),
+    ));
     let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
     let sizes: Vec<f64> = listed
         .as_array()
@@ -476,12 +531,14 @@ fn exporter_reports_each_clusters_newest_backup_from_a_real_minio() {
     let port = free_port();
     let mut exporter = Proc::spawn(
         "etcdbak s3-exporter",
-        etcdbak()
-            .arg("s3-exporter")
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .args(s3_flags(&minio))
-            .stdout(Stdio::null()),
+        minio.creds_env(
+            etcdbak()
+                .arg("s3-exporter")
+                .arg("--listen")
+                .arg(format!("127.0.0.1:{port}"))
+                .args(s3_flags(&minio))
+                .stdout(Stdio::null()),
+        ),
     );
     wait_until("s3-exporter", Duration::from_secs(20), || {
         assert!(exporter.is_running(), "etcdbak s3-exporter exited");
@@ -521,27 +578,14 @@ fn exporter_reports_each_clusters_newest_backup_from_a_real_minio() {
     );
     assert_eq!(sample(&text, "s3_previous_object_size_bytes", &beta), None);
 
-    // The scrape is valid exposition format by Prometheus' own linter.
-    let mut check = Command::new(rig_bin("promtool"))
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    check
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = check.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "promtool check metrics: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // The scrape is valid exposition format by Prometheus' own linter, and has every s3_* series the rules read.
+    promtool_check_metrics(&text);
+    for name in rule_metric_names("s3_") {
+        assert!(
+            text.contains(&format!("\n{name}{{")),
+            "the rules use {name}, which the exporter does not export:\n{text}"
+        );
+    }
 
     // s3_exporter's probe interface, one prefix at a time (generic: every object, here the README too).
     let (status, probe) = http_get(
@@ -567,4 +611,54 @@ fn exporter_reports_each_clusters_newest_backup_from_a_real_minio() {
     );
     let (status, _) = http_get(port, "/probe?prefix=x").unwrap();
     assert_eq!(status, 400);
+}
+
+/// What the charts render is accepted by a real kube-apiserver's validation (server-side dry-run apply).
+/// The Prometheus Operator's kinds are left out: the rig's apiserver has no such CRDs.
+#[test]
+fn rendered_charts_are_accepted_by_a_real_apiserver() {
+    let mut streams = Vec::new();
+    for chart in ["minio", "s3-exporter"] {
+        let dir = repo().join("charts").join(chart);
+        for values in values_files(&dir) {
+            streams.push(String::from_utf8(helm(&dir, "template", &values).stdout).unwrap());
+        }
+    }
+    streams.push(
+        String::from_utf8(render_etcdbak(
+            &[
+                "minio.enabled=true",
+                "s3-exporter.enabled=true",
+                "s3-exporter.scrapeConfig.enabled=true",
+            ],
+            false,
+        ))
+        .unwrap(),
+    );
+    let kept: Vec<String> = streams
+        .iter()
+        .flat_map(|s| s.split("\n---"))
+        .filter(|doc| !doc.contains("apiVersion: monitoring.coreos.com/"))
+        .map(str::to_string)
+        .collect();
+    let yaml = kept.join("\n---\n");
+    let rig = common::kube::rig();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let applied = rt.block_on(async {
+        let client = rig.client().await;
+        common::kube::create_namespace(&client, "etcdbak-test").await;
+        common::kube::apply_manifests(&client, &yaml, "monitoring-test", true).await
+    });
+    for want in [
+        "StatefulSet/release-minio",
+        "StatefulSet/minio",
+        "Job/minio-buckets",
+        "Deployment/release-s3-exporter",
+        "ConfigMap/release-s3-exporter-scrape-config",
+    ] {
+        assert!(
+            applied.iter().any(|a| a == want),
+            "{want} not applied: {applied:?}"
+        );
+    }
 }

@@ -110,6 +110,13 @@ fn secrets_never_reach_logs_or_errors() {
     let mut outcomes = Vec::new();
     let mut check = |what: &str, out: Output, want_ok: bool, failures: &mut Vec<String>| {
         secrets.check(what, &out, failures);
+        // The control: the search ran over verbose output, not over a quiet log.
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !stderr.contains("TRACE") && !stderr.contains("DEBUG") {
+            failures.push(format!(
+                "{what}: --log-level trace produced no debug or trace lines"
+            ));
+        }
         outcomes.push(format!("{what}: exit {:?}", out.status.code()));
         if out.status.success() != want_ok {
             failures.push(format!(

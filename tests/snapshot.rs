@@ -94,7 +94,11 @@ fn check_files(dir: &Path, cluster: &EtcdCluster) -> SnapshotMetadata {
     // etcd's trailer: the last 32 bytes are the SHA-256 of the rest.
     let (body, trailer) = db.split_at(db.len() - 32);
     assert_eq!(Sha256::digest(body).as_slice(), trailer);
-    assert!(meta.db_size > 0);
+    assert_eq!(
+        meta.db_size + 32,
+        meta.file_size,
+        "db size is the streamed database"
+    );
     assert_eq!(meta.etcd_version, "3.6.16");
     assert_eq!(meta.etcdbak_version, env!("CARGO_PKG_VERSION"));
     let i = (0..cluster.len())
@@ -118,7 +122,10 @@ fn check_files(dir: &Path, cluster: &EtcdCluster) -> SnapshotMetadata {
 #[test]
 fn snapshot_of_a_tls_cluster_restores_every_key_from_a_follower() {
     let cluster = EtcdCluster::start(3, true);
-    let written = cluster.put_keys("/registry/test/", 10_000, 100);
+    let mut written = cluster.put_keys("/registry/test/", 10_000, 100);
+    // A few values larger than a bbolt page, so the newest revisions sit on overflow pages, which the
+    // revision reader must follow.
+    written.extend(cluster.put_keys("/registry/big/", 3, 200_000));
     let leader = cluster.member_name(cluster.leader_index());
     let out_dir = tempfile::tempdir().expect("tempdir");
     let dir = out_dir.path().join("backup");
@@ -150,6 +157,34 @@ fn snapshot_of_a_tls_cluster_restores_every_key_from_a_follower() {
     // The standard tools restore it with the hash check on, and every key comes back.
     let restored = EtcdCluster::start_from_snapshot(&dir.join(SNAPSHOT_FILE), 1, true);
     assert_eq!(restored.read_all(), written);
+    drop(restored);
+
+    // A member with an alarm is passed over: the next snapshot comes from the other follower. Every
+    // member reports the alarm in its status, so this also checks that it is pinned to the right one.
+    let chosen = (0..3)
+        .find(|&i| cluster.member_name(i) == meta.member)
+        .expect("chosen member");
+    cluster.raise_alarm(chosen, etcd_client::AlarmType::Nospace);
+    let (out, _) = run(&mut snapshot_cmd(&cluster, &dir));
+    assert!(
+        out.status.success(),
+        "snapshot with an alarm raised failed: {}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("alarm:NOSPACE"),
+        "etcd reported no alarm: {}",
+        stderr(&out)
+    );
+    let again = check_files(&dir, &cluster);
+    assert_ne!(
+        again.member, meta.member,
+        "the member with the NOSPACE alarm was chosen"
+    );
+    assert_ne!(
+        again.member, leader,
+        "the leader was chosen over a healthy follower"
+    );
 }
 
 #[test]
@@ -170,6 +205,42 @@ fn one_member_down_still_snapshots_from_another() {
         log.contains(&cluster.endpoint(stopped)),
         "the unreachable endpoint is logged: {log}"
     );
+
+    // Two of three down: the survivor answers its status but has no leader, so nobody is healthy.
+    let survivor = (stopped + 1) % 3;
+    cluster.stop_member((survivor + 1) % 3);
+    wait_until(
+        "the survivor to lose its leader",
+        Duration::from_secs(60),
+        || {
+            cluster
+                .client_blocking(|mut c| async move { c.status().await })
+                .leader()
+                == 0
+        },
+    );
+    let (out, _) = run(&mut snapshot_cmd(&cluster, out_dir.path()));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or_default();
+    assert!(line.contains("no healthy etcd member"), "{line}");
+    assert!(line.contains("has no leader"), "{line}");
+    assert!(line.contains(&cluster.endpoint(stopped)), "{line}");
+    assert_nothing_published(out_dir.path());
+
+    // Members come back on their data dirs and snapshots work again.
+    cluster.start_member(stopped);
+    cluster.start_member((survivor + 1) % 3);
+    let (out, _) = run(&mut snapshot_cmd(&cluster, out_dir.path()));
+    assert!(
+        out.status.success(),
+        "snapshot after recovery failed: {}",
+        stderr(&out)
+    );
+    check_files(out_dir.path(), &cluster);
 }
 
 #[test]
@@ -177,7 +248,18 @@ fn single_member_cluster_snapshots_its_leader() {
     let cluster = EtcdCluster::start(1, true);
     let written = cluster.put_keys("solo/", 50, 20);
     let out_dir = tempfile::tempdir().expect("tempdir");
-    let (out, _) = run(&mut snapshot_cmd(&cluster, out_dir.path()));
+    // Configured the way a pod spec does it: environment only, with the seed contract's plain CLUSTER.
+    let tls = cluster.client_tls().expect("tls");
+    let (out, _) = run(etcdbak()
+        .arg("snapshot")
+        .env("ETCDBAK_ENDPOINTS", cluster.endpoints())
+        .env("ETCDBAK_CACERT", &tls.cacert)
+        .env("ETCDBAK_CERT", &tls.cert)
+        .env("ETCDBAK_KEY", &tls.key)
+        .env("ETCDBAK_DIR", out_dir.path())
+        .env("ETCDBAK_DIAL_TIMEOUT", "20s")
+        .env_remove("ETCDBAK_CLUSTER")
+        .env("CLUSTER", "test-cluster"));
     assert!(out.status.success(), "snapshot failed: {}", stderr(&out));
     let meta = check_files(out_dir.path(), &cluster);
     assert_eq!(meta.member, "m0");
@@ -241,6 +323,21 @@ fn tls_mistakes_exit_4_and_name_the_file() {
         assert!(!line.contains("PRIVATE KEY"), "{case}: key material leaked");
         assert_nothing_published(dir);
     }
+
+    // Plain HTTP/2 to the TLS port: etcd hangs up, and the message suggests https://.
+    let mut cmd = etcdbak();
+    cmd.arg("snapshot")
+        .arg("--endpoints")
+        .arg(cluster.endpoint(0).replace("https://", "http://"))
+        .arg("--cluster")
+        .arg("c")
+        .arg("--dir")
+        .arg(dir);
+    let (out, _) = run(&mut cmd);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("use https://"), "{err}");
+    assert_nothing_published(dir);
 }
 
 #[test]
@@ -290,6 +387,7 @@ fn tiny_timeout_fails_and_removes_an_old_snapshot() {
     let (out, _) = run(&mut cmd);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
+    eprintln!("{err}");
     assert!(err.contains("--timeout"), "{err}");
     // The old snapshot must not survive to be uploaded again as if it were new.
     assert_nothing_published(out_dir.path());
@@ -337,6 +435,7 @@ fn sigterm_mid_stream_leaves_no_snapshot() {
     let out = child.wait_with_output().expect("wait");
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
+    eprintln!("{err}");
     assert!(err.contains("interrupted by SIGTERM"), "{err}");
     assert_nothing_published(out_dir.path());
 }
@@ -350,6 +449,90 @@ fn etcd_killed_mid_stream_leaves_no_snapshot() {
     let out = child.wait_with_output().expect("wait");
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(3), "{err}");
+    eprintln!("{err}");
     assert!(err.contains("broke after"), "{err}");
     assert_nothing_published(out_dir.path());
+}
+
+/// A loopback TCP proxy that flips one bit in the server-to-client byte stream of every connection at
+/// offset `flip_at`: corruption in transit that only the snapshot's own hash can catch (plain-text etcd, so
+/// no TLS record MAC gets there first).
+fn corrupting_proxy(upstream: String, flip_at: u64) -> u16 {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let Ok(server) = TcpStream::connect(&upstream) else {
+                continue;
+            };
+            let (mut c_in, mut s_out) = (
+                client.try_clone().expect("clone"),
+                server.try_clone().expect("clone"),
+            );
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut c_in, &mut s_out);
+                let _ = s_out.shutdown(std::net::Shutdown::Write);
+            });
+            let (mut s_in, mut c_out) = (server, client);
+            std::thread::spawn(move || {
+                let mut seen = 0u64;
+                let mut buf = vec![0u8; 64 * 1024];
+                loop {
+                    let n = match s_in.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    if seen <= flip_at && flip_at < seen + n as u64 {
+                        buf[(flip_at - seen) as usize] ^= 0x10;
+                    }
+                    seen += n as u64;
+                    if c_out.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+                let _ = c_out.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn a_byte_flipped_in_transit_exits_5_and_publishes_nothing() {
+    let cluster = EtcdCluster::start(1, false);
+    cluster.put_keys("c/", 3000, 1000);
+    let upstream = cluster
+        .endpoint(0)
+        .trim_start_matches("http://")
+        .to_string();
+    let out_dir = tempfile::tempdir().expect("tempdir");
+    // A flip that lands on HTTP/2 or gRPC framing (about 0.1% of the bytes) breaks the stream instead
+    // (exit 3); another offset then lands on snapshot data.
+    let mut last = String::new();
+    for flip_at in [1_500_000u64, 2_000_123, 2_500_321] {
+        let port = corrupting_proxy(upstream.clone(), flip_at);
+        let (out, _) = run(etcdbak()
+            .arg("snapshot")
+            .arg("--endpoints")
+            .arg(format!("http://127.0.0.1:{port}"))
+            .arg("--cluster")
+            .arg("c")
+            .arg("--dir")
+            .arg(out_dir.path()));
+        last = stderr(&out);
+        assert_nothing_published(out_dir.path());
+        assert_ne!(
+            out.status.code(),
+            Some(0),
+            "corrupted snapshot accepted: {last}"
+        );
+        eprintln!("flip at {flip_at}: {last}");
+        if out.status.code() == Some(5) {
+            assert!(last.contains("corrupt"), "{last}");
+            return;
+        }
+    }
+    panic!("no run was rejected as corrupt: {last}");
 }

@@ -228,7 +228,7 @@ pub fn choose(
     match requested {
         Some(want) => candidates
             .iter()
-            .position(|c| c.backup.key == want || c.backup.key.ends_with(&format!("/{want}")))
+            .position(|c| key_matches(&c.backup.key, want))
             .ok_or_else(|| Error::SnapshotNotFound {
                 cluster: cluster.to_string(),
                 key: want.to_string(),
@@ -241,6 +241,11 @@ pub fn choose(
                 checked: candidates.len(),
             }),
     }
+}
+
+/// `want` names `key`: the full key, or its file name.
+pub fn key_matches(key: &str, want: &str) -> bool {
+    key == want || key.ends_with(&format!("/{want}"))
 }
 
 /// Members as an etcd StatefulSet names them: `<sts>-<i>`, peer URL `<scheme>://<sts>-<i>.<svc>.<ns>.svc:2380`.
@@ -479,9 +484,11 @@ async fn kube_facts(cluster: &str, args: &RestoreGuideArgs) -> KubeFacts {
 /// How many of the newest backups are checked (one HEAD each) when looking for a verified one or offering a pick.
 const CANDIDATES: usize = 20;
 
+/// The backups worth a HEAD: the one asked for (however old), else the newest [`CANDIDATES`].
 async fn candidates(
     client: &S3Client,
     cluster: &str,
+    requested: Option<&str>,
 ) -> std::result::Result<Vec<Candidate>, Error> {
     let backups = client.list_backups(Some(cluster)).await?;
     if backups.is_empty() {
@@ -495,7 +502,14 @@ async fn candidates(
         });
     }
     let mut out = Vec::new();
-    for b in backups.into_iter().take(CANDIDATES) {
+    let wanted: Vec<Backup> = match requested {
+        Some(want) => backups
+            .into_iter()
+            .filter(|b| key_matches(&b.key, want))
+            .collect(),
+        None => backups.into_iter().take(CANDIDATES).collect(),
+    };
+    for b in wanted {
         let (sha256, verified) = match client.head(&b.key).await {
             Ok(info) => (
                 info.metadata.get(store::meta::SHA256).cloned(),
@@ -549,7 +563,7 @@ pub async fn run(args: RestoreGuideArgs) -> Result<()> {
         KubeFacts::default()
     };
     let client = S3Client::from_args(&args.s3).map_err(Error::from)?;
-    let cands = candidates(&client, &args.cluster).await?;
+    let cands = candidates(&client, &args.cluster, args.snapshot.as_deref()).await?;
     let interactive = args.snapshot.is_none()
         && std::io::stdin().is_terminal()
         && std::io::stderr().is_terminal();

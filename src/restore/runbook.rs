@@ -492,10 +492,11 @@ pub fn runbook(plan: &RestorePlan) -> Runbook {
             p.etcdctl(&["endpoint", "health"]),
             p.etcdctl(&["endpoint", "status", "--write-out", "table"]),
             p.etcdctl(&["member", "list", "--write-out", "table"]),
+            p.etcdctl(&["get", "", "--prefix", "--count-only", "--write-out", "fields"]),
         ],
         check: Some(format!(
-            "{n} endpoints healthy; one leader; {n} started members named {}; every endpoint at revision {} or \
-             higher (the snapshot's {}{}).",
+            "{n} endpoints healthy; one leader; {n} started members named {}; \"Revision\" at {} or higher \
+             (the snapshot's {}{}) and \"Count\" the number of keys restored.",
             p.members
                 .iter()
                 .map(|m| m.name.as_str())
@@ -787,7 +788,17 @@ mod tests {
         assert!(!text.contains("--bump-revision"));
         assert!(!text.contains("--cacert"));
         assert!(text.contains("chown -R 1001:1001 /var/lib/etcd/member"));
-        assert!(text.contains("at revision 4711 or higher (the snapshot's 4711)"));
+        let checks: Vec<String> = runbook(&p)
+            .steps
+            .into_iter()
+            .filter_map(|s| s.check)
+            .collect();
+        assert!(
+            checks
+                .iter()
+                .any(|c| c.contains("\"Revision\" at 4711 or higher (the snapshot's 4711)")),
+            "{checks:?}"
+        );
     }
 
     #[test]

@@ -108,12 +108,32 @@ pub fn classify(grpc_code: Option<i32>, links: &[Link]) -> Failure {
         };
         return tls(problem, tls_detail(&text));
     }
-    if let Some(text) = find("corrupt message").or_else(|| find("invalidcontenttype")) {
+    // A plain-text server answers a ClientHello with nothing it can parse, or just hangs up.
+    if let Some(text) = find("corrupt message")
+        .or_else(|| find("invalidcontenttype"))
+        .or_else(|| find("tls handshake eof"))
+    {
         return tls(TlsProblem::NotTls, tls_detail(&text));
     }
-    // tonic's own TLS errors (unparsable certificate or key files, handshake failures with no rustls cause).
-    if let Some(text) = find("tls").filter(|t| !t.to_lowercase().contains("transport error")) {
-        return tls(TlsProblem::Other, tls_detail(&text));
+    // A peer that dies mid-connection: not a TLS problem, although rustls words it in TLS terms.
+    if find("close_notify").is_some() {
+        return Failure {
+            kind: FailureKind::Unreachable,
+            detail: CLOSED.into(),
+        };
+    }
+    // tonic's own TLS errors (unparsable certificate or key files, handshake timeout, no h2 via ALPN) and
+    // rustls handshake failures that name neither side's certificate.
+    for needle in [
+        "parsing tls",
+        "tls handshake",
+        "http/2 was not negotiated",
+        "peer is incompatible",
+        "peer misbehaved",
+    ] {
+        if let Some(text) = find(needle) {
+            return tls(TlsProblem::Other, tls_detail(&text));
+        }
     }
 
     let kinds: Vec<ErrorKind> = links.iter().filter_map(|l| l.io_kind).collect();
@@ -182,9 +202,17 @@ const CLOSED: &str = "the connection was closed by the server";
 /// race against the request: the call then fails with a bare "connection closed". A server that completed
 /// the handshake with us and then hung up at once is, in practice, refusing the client certificate, and
 /// saying so points the user at the right file instead of at --endpoints.
+///
+/// Without TLS the same bare close is what a TLS port does to plain-text HTTP/2, so the detail says so.
 pub fn after_handshake(f: Failure, tls: bool, client_cert: bool) -> Failure {
-    if !tls || f.kind != FailureKind::Unreachable || f.detail != CLOSED {
+    if f.kind != FailureKind::Unreachable || f.detail != CLOSED {
         return f;
+    }
+    if !tls {
+        return Failure {
+            kind: FailureKind::Unreachable,
+            detail: format!("{CLOSED}; if it serves TLS, use https:// and --cacert"),
+        };
     }
     Failure {
         kind: FailureKind::Tls(if client_cert {
@@ -324,6 +352,16 @@ mod tests {
                 FailureKind::Tls(TlsProblem::NotTls),
             ),
             (
+                "https to a plain port, server hangs up",
+                Some(14),
+                vec![
+                    l("tls handshake eof"),
+                    l("transport error"),
+                    io("tls handshake eof", ErrorKind::UnexpectedEof),
+                ],
+                FailureKind::Tls(TlsProblem::NotTls),
+            ),
+            (
                 "reset mid-stream",
                 Some(14),
                 vec![
@@ -343,6 +381,27 @@ mod tests {
                 Some(16),
                 vec![l("etcdserver: user name is empty")],
                 FailureKind::Denied,
+            ),
+            (
+                "etcd killed mid-stream",
+                Some(2),
+                vec![
+                    l("h2 protocol error: error reading a body from connection"),
+                    io(
+                        "peer closed connection without sending TLS close_notify: https://docs.rs/rustls/latest/rustls/manual/_03_howto/index.html#unexpected-eof",
+                        ErrorKind::UnexpectedEof,
+                    ),
+                ],
+                FailureKind::Unreachable,
+            ),
+            (
+                "unparsable key file",
+                Some(14),
+                vec![
+                    l("transport error"),
+                    l("Error parsing TLS private key - no RSA or PKCS8-encoded keys found."),
+                ],
+                FailureKind::Tls(TlsProblem::Other),
             ),
             ("unknown", Some(2), vec![l("something odd")], FailureKind::Other),
         ];
@@ -372,6 +431,9 @@ mod tests {
             ),
             (false, false, FailureKind::Unreachable),
         ];
+        assert!(after_handshake(f.clone(), false, false)
+            .detail
+            .contains("use https://"));
         for (tls, cert, want) in cases {
             assert_eq!(after_handshake(f.clone(), tls, cert).kind, want);
         }

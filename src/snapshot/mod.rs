@@ -25,20 +25,13 @@ use classify::{Failure, FailureKind, TlsProblem};
 use select::{Choice, MemberStatus, Probe, SelectError};
 use write::Workspace;
 
+// Paragraphs are single lines: clap wraps them to the terminal width.
 const AFTER_HELP: &str = "\
-Which member: every endpoint is asked for its status; the snapshot is streamed from a healthy follower with
-the highest applied index (keeping the load off the leader), or from the leader when no follower is healthy.
-A member is healthy when it answers, has a leader, is not a learner and has no alarm (NOSPACE, CORRUPT).
+Which member: every endpoint is asked for its status; the snapshot is streamed from a healthy follower with the highest applied index (keeping the load off the leader), or from the leader when no follower is healthy. A member is healthy when it answers, has a leader, is not a learner and has no alarm (NOSPACE, CORRUPT).
 
-What lands in --dir: snapshot.db is byte-for-byte what `etcdctl snapshot save` writes (etcd's SHA-256 trailer
-included), so `etcdutl snapshot restore` accepts it without --skip-hash-check; snapshot.json describes it.
-Both are written as .snapshot.db.part / .snapshot.json.part, fsynced, checked, and only then renamed,
-snapshot.json last: a store step that sees snapshot.json sees a complete snapshot. A snapshot left in --dir
-by an earlier run is removed first, and a failed, timed-out or interrupted run (Ctrl-C, SIGTERM) leaves no
-file under a final name. The files are created with mode 0600: they hold every secret in the cluster.
+What lands in --dir: snapshot.db is what `etcdctl snapshot save` writes, etcd's SHA-256 trailer included, so `etcdutl snapshot restore` accepts it without --skip-hash-check; snapshot.json describes it (cluster, member, revision, sizes, sha256, time, versions). Both are written as .snapshot.db.part and .snapshot.json.part, fsynced and checked, and only then renamed, snapshot.json last: whoever sees snapshot.json sees a complete snapshot. A snapshot left in --dir by an earlier run is removed first, and a failed, timed-out or interrupted (Ctrl-C, SIGTERM) run leaves no file under a final name. Files are created with mode 0600: they hold every secret in the cluster.
 
-Exit codes: 2 bad flags, 3 no endpoint reachable or no healthy member, 4 TLS failure,
-5 corrupt snapshot stream, 1 anything else (disk errors name the path).
+Exit codes: 2 bad flags, 3 no endpoint reachable or no healthy member, 4 TLS failure (the message names the file to check), 5 corrupt snapshot stream, 1 anything else (disk errors name the path).
 
 Examples:
   etcdbak snapshot --cluster prod --endpoints https://10.0.0.1:2379,https://10.0.0.2:2379 \\
@@ -93,7 +86,7 @@ pub struct SnapshotArgs {
 pub enum Error {
     #[error("no cluster name: pass --cluster (or set ETCDBAK_CLUSTER or CLUSTER); backups are filed under it")]
     MissingCluster,
-    #[error("invalid cluster name {0:?}: it becomes part of the object key, so it must be non-empty without '/' or spaces")]
+    #[error("invalid cluster name {0:?}: fix --cluster; `etcdbak store` files backups under it, so it must be a DNS-1123 label (lower-case letters, digits and '-', at most 63)")]
     BadCluster(String),
     #[error("invalid endpoint {endpoint:?}: {why}")]
     BadEndpoint { endpoint: String, why: String },
@@ -198,7 +191,8 @@ fn resolve_cluster(flag: Option<String>, plain_env: Option<String>) -> Result<St
         .filter(|s| !s.trim().is_empty())
         .or(plain_env.filter(|s| !s.trim().is_empty()))
         .ok_or(Error::MissingCluster)?;
-    if name.contains('/') || name.chars().any(char::is_whitespace) {
+    // The same rule `store` applies: a name it would refuse must fail here, before a snapshot is taken.
+    if crate::backup::validate_cluster_name(&name).is_err() {
         return Err(Error::BadCluster(name));
     }
     Ok(name)
@@ -305,10 +299,12 @@ impl Config {
 
     fn connect_options(&self) -> ConnectOptions {
         // HTTP/2 pings notice a member that vanished mid-stream long before --timeout would. 10 s stays
-        // above etcd's --grpc-keepalive-min-time (5 s), below which etcd would close the connection.
+        // above etcd's --grpc-keepalive-min-time (5 s), and pings only while a call is open, because etcd
+        // does not permit pings without a stream: too many of either and it closes the connection.
         let mut opts = ConnectOptions::new()
             .with_connect_timeout(self.dial_timeout)
-            .with_keep_alive(Duration::from_secs(10), Duration::from_secs(20));
+            .with_keep_alive(Duration::from_secs(10), Duration::from_secs(20))
+            .with_keep_alive_while_idle(false);
         if let Some(tls) = &self.tls {
             opts = opts.with_tls(tls.clone());
         }
@@ -511,7 +507,7 @@ async fn stream_snapshot(
                 let announced = *total.get_or_insert_with(|| {
                     let t = resp.remaining_bytes() + len;
                     bar = crate::logging::bytes_bar(Some(t + trailer), "snapshot");
-                    info!(endpoint, member = %member, bytes = t, "streaming snapshot");
+                    info!(endpoint = %endpoint, member = %member, bytes = t, "streaming snapshot");
                     t
                 });
                 received += len;
@@ -594,7 +590,9 @@ async fn stream_snapshot(
         member_id: format!("{:x}", choice.status.member_id),
         endpoint: endpoint.to_string(),
         revision,
-        db_size: u64::try_from(choice.status.db_size).unwrap_or(0),
+        // What the member announced at the start of the stream: its database size at snapshot time (the
+        // status call's figure can lag behind the backend's last commit).
+        db_size: total.unwrap_or(0),
         file_size: verified.file_size,
         sha256: verified.sha256.clone(),
         taken_at,
@@ -603,7 +601,7 @@ async fn stream_snapshot(
     };
     let secs = elapsed.as_secs_f64();
     info!(
-        endpoint,
+        endpoint = %endpoint,
         member = %member,
         bytes = verified.file_size,
         duration_ms = elapsed.as_millis() as u64,
@@ -656,8 +654,10 @@ async fn shutdown_signal() -> &'static str {
 }
 
 pub async fn run(args: SnapshotArgs) -> Result<()> {
+    // The directory is cleared before anything else can fail, so even a run that stops at a bad flag
+    // leaves no earlier snapshot under a final name for a store step to pick up as new.
+    let ws = Workspace::prepare(&args.dir)?;
     let cfg = Config::from_args(args)?;
-    let ws = Workspace::prepare(&cfg.dir)?;
     let phase = Phase(Mutex::new("starting".into()));
     let started = Instant::now();
     let result = tokio::select! {

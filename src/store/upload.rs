@@ -10,6 +10,7 @@
 //! by a failed run; `abort_stale_uploads` cleans up after runs that were killed outright.
 
 use std::collections::HashMap;
+use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
@@ -17,7 +18,6 @@ use base64_md5::content_md5;
 use bytes::Bytes;
 use md5::{Digest as _, Md5};
 use sha2::Sha256;
-use tokio::io::AsyncReadExt;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -135,7 +135,10 @@ pub async fn upload_file(
     result
 }
 
-async fn wait_cancel(cancel: &mut watch::Receiver<Option<&'static str>>) -> &'static str {
+/// Resolves with the signal's name once `cancel` carries one.
+pub(crate) async fn wait_cancel(
+    cancel: &mut watch::Receiver<Option<&'static str>>,
+) -> &'static str {
     loop {
         if let Some(signal) = *cancel.borrow_and_update() {
             return signal;
@@ -146,6 +149,9 @@ async fn wait_cancel(cancel: &mut watch::Receiver<Option<&'static str>>) -> &'st
         }
     }
 }
+
+/// A finished part: its number, the ETag the store gave it, and its buffer for reuse.
+type PartOutcome = (u32, String, Vec<u8>);
 
 async fn send_and_complete(
     client: &S3Client,
@@ -159,29 +165,35 @@ async fn send_and_complete(
     let part_size = plan.effective_part_size(size);
     let n_parts = size.div_ceil(part_size).max(1);
     let concurrency = plan.concurrency.max(1);
-    let mut file = tokio::fs::File::open(path)
-        .await
+    let file = std::fs::File::open(path)
         .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
-    let mut sha = Sha256::new();
+    let mut file = Some(file);
+    let mut sha = Some(Sha256::new());
     let mut md5s = vec![[0u8; 16]; n_parts as usize];
     let mut etags: Vec<Option<String>> = vec![None; n_parts as usize];
-    let mut in_flight: JoinSet<Result<(u32, String, u64), Error>> = JoinSet::new();
+    let mut in_flight: JoinSet<Result<PartOutcome, Error>> = JoinSet::new();
+    // Part buffers are recycled rather than freed: a freed 8 MiB block is not reliably returned to the OS
+    // (glibc raises its mmap threshold after the first one), so fresh buffers per part let RSS creep up to
+    // several times `part_size x concurrency`. With reuse, exactly `concurrency` buffers ever exist.
+    let mut free: Vec<Vec<u8>> = Vec::with_capacity(concurrency);
     let mut sent: u64 = 0;
 
-    let mut collect = |done: Result<Result<(u32, String, u64), Error>, tokio::task::JoinError>,
-                       etags: &mut Vec<Option<String>>|
+    let mut collect = |done: Result<Result<PartOutcome, Error>, tokio::task::JoinError>,
+                       etags: &mut Vec<Option<String>>,
+                       free: &mut Vec<Vec<u8>>|
      -> Result<(), Error> {
-        let (number, etag, len) = done.map_err(|e| Error::Request {
+        let (number, etag, buf) = done.map_err(|e| Error::Request {
             op: "upload a part".into(),
             reason: format!("the part upload task failed: {e}"),
         })??;
         if let Some(slot) = etags.get_mut(number as usize - 1) {
             *slot = Some(etag);
         }
-        sent += len;
+        sent += buf.len() as u64;
         if let Some(bar) = &bar {
             bar.set_position(sent);
         }
+        free.push(buf);
         Ok(())
     };
 
@@ -189,13 +201,35 @@ async fn send_and_complete(
         // Wait for a free slot before reading: this is what bounds memory to `concurrency` parts.
         while in_flight.len() >= concurrency {
             if let Some(done) = in_flight.join_next().await {
-                collect(done, &mut etags)?;
+                collect(done, &mut etags, &mut free)?;
             }
         }
         let offset = u64::from(number - 1) * part_size;
         let len = part_size.min(size - offset) as usize;
-        let mut buf = vec![0u8; len];
-        file.read_exact(&mut buf).await.map_err(|e| {
+        let mut buf = free
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(part_size.min(size) as usize));
+        let (Some(f), Some(h)) = (file.take(), sha.take()) else {
+            break;
+        };
+        // Reading and hashing are blocking work: keep them off the runtime's threads.
+        let read = tokio::task::spawn_blocking(move || {
+            let mut f = f;
+            let mut h = h;
+            buf.clear();
+            buf.resize(len, 0);
+            let r = f.read_exact(&mut buf);
+            h.update(&buf);
+            let md5: [u8; 16] = Md5::digest(&buf).into();
+            (f, h, buf, md5, r)
+        })
+        .await
+        .map_err(|e| Error::Request {
+            op: "read the snapshot".into(),
+            reason: e.to_string(),
+        })?;
+        let (f, h, buf, md5, r) = read;
+        r.map_err(|e| {
             Error::io(
                 format!(
                     "reading {} at byte {offset} (did it shrink after it was verified?)",
@@ -204,28 +238,33 @@ async fn send_and_complete(
                 e,
             )
         })?;
-        sha.update(&buf);
-        let md5: [u8; 16] = Md5::digest(&buf).into();
+        file = Some(f);
+        sha = Some(h);
         md5s[number as usize - 1] = md5;
         let client = client.clone();
         let key = key.to_string();
         let upload_id = upload_id.to_string();
-        let body = Bytes::from(buf);
         in_flight.spawn(async move {
-            let etag = put_part(&client, &key, &upload_id, number, body, md5).await?;
-            Ok((number, etag, len as u64))
+            let body = Bytes::from(buf);
+            let etag = put_part(&client, &key, &upload_id, number, &body, md5).await?;
+            // Take the buffer back for the next part; should anything still share it, let it go.
+            let buf = body.try_into_mut().map(Vec::from).unwrap_or_default();
+            Ok((number, etag, buf))
         });
     }
     while let Some(done) = in_flight.join_next().await {
-        collect(done, &mut etags)?;
+        collect(done, &mut etags, &mut free)?;
     }
+    drop(free);
     // The file must not have grown either: the bytes sent are the bytes that were verified.
-    let mut probe = [0u8; 1];
-    if file.read(&mut probe).await.unwrap_or(0) != 0 {
-        return Err(Error::Request {
-            op: "upload the snapshot".into(),
-            reason: format!("{} grew while it was being uploaded", path.display()),
-        });
+    if let Some(mut f) = file.take() {
+        let mut probe = [0u8; 1];
+        if f.read(&mut probe).unwrap_or(0) != 0 {
+            return Err(Error::Request {
+                op: "upload the snapshot".into(),
+                reason: format!("{} grew while it was being uploaded", path.display()),
+            });
+        }
     }
     if let Some(bar) = &bar {
         bar.finish_and_clear();
@@ -247,7 +286,7 @@ async fn send_and_complete(
     Ok(Uploaded {
         size,
         parts: n_parts as u32,
-        sha256: hex::encode(sha.finalize()),
+        sha256: hex::encode(sha.map(|h| h.finalize()).unwrap_or_default()),
         multipart_etag: multipart_etag(&md5s),
     })
 }
@@ -258,7 +297,7 @@ async fn put_part(
     key: &str,
     upload_id: &str,
     number: u32,
-    body: Bytes,
+    body: &Bytes,
     md5: [u8; 16],
 ) -> Result<String, Error> {
     let op = format!("upload part {number} of {key}");

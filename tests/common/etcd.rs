@@ -11,6 +11,7 @@
 //!   that with `etcdutl snapshot restore` (no `--skip-hash-check`, so the hash trailer is checked).
 //! - `endpoints()`: comma list of client URLs; `endpoint(i)`; `client_tls()`: `Option<ClientTls>` paths
 //!   (`certs()` for every PEM, including the unrelated CA); `etcdbak_args()`: `--endpoints ... [TLS flags]`.
+//! - `member_id(i)`, `raise_alarm(i, AlarmType::Nospace)`: what a member that ran out of quota looks like.
 //! - `stop_member(i)` (SIGKILL), `start_member(i)` (same flags, same data dir; waits until healthy),
 //!   `kill_all()`, `is_running(i)`, `leader_index()`, `wait_healthy()`.
 //! - `put_keys(prefix, n, value_len) -> BTreeMap` (batched transactions; returns what was written),
@@ -28,7 +29,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use etcd_client::{
-    Certificate, Client, ConnectOptions, GetOptions, Identity, TlsOptions, Txn, TxnOp,
+    AlarmAction, AlarmOptions, AlarmType, Certificate, Client, ConnectOptions, GetOptions,
+    Identity, TlsOptions, Txn, TxnOp,
 };
 
 use super::certs::{Certs, ClientTls};
@@ -461,6 +463,29 @@ impl EtcdCluster {
             );
             std::thread::sleep(Duration::from_millis(200));
         }
+    }
+
+    /// Member `i`'s ID, as its own status reports it.
+    pub fn member_id(&self, i: usize) -> u64 {
+        self.with_client(
+            vec![self.endpoint(i)],
+            |mut c| async move { c.status().await },
+        )
+        .map(|s| s.header().map(|h| h.member_id()).unwrap_or(0))
+        .unwrap_or_else(|e| panic!("status of member {i}: {e}"))
+    }
+
+    /// Raises an alarm (e.g. `AlarmType::Nospace`, `AlarmType::Corrupt`) against member `i`, as etcd does
+    /// itself when that member runs out of quota or fails a corruption check.
+    pub fn raise_alarm(&self, i: usize, alarm: AlarmType) {
+        let id = self.member_id(i);
+        self.client_blocking(|mut c| async move {
+            let mut opts = AlarmOptions::new();
+            opts.with_member(id);
+            c.alarm(AlarmAction::Activate, alarm, Some(opts))
+                .await
+                .map(|_| ())
+        });
     }
 
     /// Writes `n` keys `<prefix><i:08>` with `value_len`-byte deterministic values (values up to about

@@ -122,7 +122,11 @@ impl S3Server {
     }
 
     fn ls(&self, incomplete: bool) -> Vec<Entry> {
-        let target = format!("t/{BUCKET}");
+        self.ls_under("", incomplete)
+    }
+
+    fn ls_under(&self, prefix: &str, incomplete: bool) -> Vec<Entry> {
+        let target = format!("t/{BUCKET}/{prefix}");
         let mut args = vec!["ls", "--recursive", "--json"];
         if incomplete {
             args.push("--incomplete");
@@ -153,9 +157,19 @@ impl S3Server {
         v
     }
 
-    /// Keys of the multipart uploads started and neither completed nor aborted.
+    /// Keys of the multipart uploads started and neither completed nor aborted. MinIO answers a bucket-wide
+    /// listing only with uploads started since it last restarted; see [`S3Server::incomplete_uploads_of`].
     pub fn incomplete_uploads(&self) -> Vec<String> {
         self.ls(true).into_iter().map(|e| e.key).collect()
+    }
+
+    /// The unfinished multipart uploads of exactly `key` (MinIO lists these across its restarts).
+    pub fn incomplete_uploads_of(&self, key: &str) -> Vec<String> {
+        self.ls_under(key, true)
+            .into_iter()
+            .map(|e| e.key)
+            .filter(|k| k.ends_with(key) || key.ends_with(k.as_str()))
+            .collect()
     }
 
     /// Copies a local file into the bucket with `mc` (a foreign object, or a planted one).
