@@ -17,6 +17,10 @@ const SCHEDULE_PATTERN: &str = r"^(@(yearly|annually|monthly|weekly|daily|midnig
 const DNS_LABEL_PATTERN: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
 const DNS_SUBDOMAIN_PATTERN: &str =
     r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+/// CEL on the root schema may read `metadata.name`; this mirrors `backup::validate_cluster_name`.
+pub const CLUSTER_NAME_RULE: &str =
+    "self.metadata.name.size() <= 63 && self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')";
+
 const ENDPOINT_PATTERN: &str = r"^https?://[^\s,/]+(/.*)?$";
 
 /// One etcd cluster to keep backed up. Cluster-scoped: the etcd itself lives in `spec.namespace`.
@@ -33,7 +37,10 @@ const ENDPOINT_PATTERN: &str = r"^https?://[^\s,/]+(/.*)?$";
     printcolumn = r#"{"name":"Schedule","type":"string","jsonPath":".status.schedule"}"#,
     printcolumn = r#"{"name":"Scheduled","type":"string","jsonPath":".status.conditions[?(@.type==\"BackupScheduled\")].status"}"#,
     printcolumn = r#"{"name":"CronJob","type":"string","jsonPath":".status.cronJobName","priority":1}"#,
-    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
+    // The name becomes the backup prefix component and the Jobs' CLUSTER, which must be a DNS-1123 label
+    // (backup::validate_cluster_name); refusing it here beats a CronJob that fails on every run.
+    validation = kube::core::Rule::new(CLUSTER_NAME_RULE).message("a Cluster's name must be a DNS-1123 label: lower-case letters, digits and '-', at most 63 characters (it names the backup prefix)")
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = kube::core::Rule::new("has(self.endpoints) != has(self.service)").message("give exactly one of spec.endpoints or spec.service"))]
@@ -151,6 +158,11 @@ mod tests {
         assert_eq!(
             spec["x-kubernetes-validations"][0]["rule"],
             "has(self.endpoints) != has(self.service)"
+        );
+        let root = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"];
+        assert_eq!(
+            root["x-kubernetes-validations"][0]["rule"],
+            CLUSTER_NAME_RULE
         );
         assert_eq!(spec["properties"]["keep"]["minimum"], 1.0);
         assert_eq!(spec["properties"]["keep"]["maximum"], 10000.0);

@@ -108,6 +108,8 @@ pub enum RenderError {
         "spec.namespace {0:?} is not a namespace name: give the namespace the etcd cluster runs in"
     )]
     InvalidNamespace(String),
+    #[error("{0}: rename the Cluster (its name is the backup prefix and the Jobs' CLUSTER)")]
+    InvalidClusterName(String),
     #[error("the Cluster names no etcd endpoint: set spec.endpoints or spec.service")]
     NoEndpoint,
     #[error("the Cluster sets both spec.endpoints and spec.service: keep only one of them")]
@@ -151,6 +153,7 @@ impl RenderError {
             RenderError::Schedule(_) | RenderError::DefaultSchedule(_) => "InvalidSchedule",
             RenderError::InvalidKeep(_) => "InvalidKeep",
             RenderError::InvalidNamespace(_) => "InvalidNamespace",
+            RenderError::InvalidClusterName(_) => "InvalidClusterName",
             RenderError::NoEndpoint => "NoEndpoint",
             RenderError::AmbiguousEndpoint => "AmbiguousEndpoint",
             RenderError::InvalidEndpoint(_) => "InvalidEndpoint",
@@ -308,6 +311,9 @@ pub fn render_backup(
     config: &Config,
 ) -> Result<Desired, RenderError> {
     let name = cluster.name_any();
+    // `etcdbak store` refuses such a name, so a CronJob for it would fail on every run while the Cluster
+    // looked scheduled. The CRD's CEL rule catches it first; this covers a CRD installed without it.
+    crate::backup::validate_cluster_name(&name).map_err(RenderError::InvalidClusterName)?;
     if !crate::config::is_dns_label(&cluster.spec.namespace) {
         return Err(RenderError::InvalidNamespace(
             cluster.spec.namespace.clone(),
@@ -1248,6 +1254,11 @@ mod tests {
                 "spec.keep",
             ),
             (
+                Box::new(|c, _, _| c.metadata.name = Some("orders.etcd".into())),
+                "InvalidClusterName",
+                "may contain only lower-case letters",
+            ),
+            (
                 Box::new(|c, _, _| c.spec.namespace = "Orders".into()),
                 "InvalidNamespace",
                 "spec.namespace \"Orders\"",
@@ -1567,6 +1578,7 @@ mod tests {
             RenderError::DefaultSchedule(schedule_error),
             RenderError::InvalidKeep(0),
             RenderError::InvalidNamespace(String::new()),
+            RenderError::InvalidClusterName(String::new()),
             RenderError::NoEndpoint,
             RenderError::AmbiguousEndpoint,
             RenderError::InvalidEndpoint(String::new()),
