@@ -229,6 +229,7 @@ async fn rendered_manifests_apply_and_the_chart_rbac_runs_the_controller() {
         "Role/etcdbak-leader-election",
         "ConfigMap/etcdbak",
         "Service/etcdbak-metrics",
+        "PodDisruptionBudget/etcdbak",
     ] {
         assert!(
             applied.iter().any(|a| a == want),

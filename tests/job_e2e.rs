@@ -11,10 +11,9 @@
 //! once succeeding, once really failing (a wrong S3 key: the finalizer and the backups stay, the retried Job
 //! cleans up).
 //!
-//! Two tests are `#[ignore]`d because they fail on product bugs they pin down (run them with
-//! `cargo test --test job_e2e -- --include-ignored`; un-ignore each once its bug is fixed): a backup Job in
-//! flight when its Cluster is deleted uploads after the cleanup, and a Cluster named with a dot gets a
-//! CronJob whose store container always fails.
+//! Two tests pin down product bugs found here, both fixed: a backup Job in flight when its Cluster is
+//! deleted uploaded after the cleanup (the controller now waits for it), and a Cluster named with a dot got
+//! a CronJob whose store container always failed (such names are now refused).
 //!
 //! Timing is printed (run with `--nocapture`), never asserted.
 
@@ -1023,7 +1022,6 @@ async fn mark_active(client: &Client, cj: &CronJob, job: &Job) {
 /// uploaded yet). Whatever the controller does about it (wait for the Job, or delete it so the kubelet
 /// kills the pod), once the Cluster is gone none of its backups may be left in the bucket.
 #[test]
-#[ignore = "product bug: the cleanup Job starts while a backup Job is still active, whose upload then outlives the Cluster (see the job_e2e report)"]
 fn no_backup_outlives_a_cluster_deleted_mid_backup() {
     const LATE: &str = "late-etcd";
     let World {

@@ -112,6 +112,8 @@ pub enum Error {
     },
     #[error("the finalizer step failed: {0}")]
     Finalizer(String),
+    #[error("cannot encode a Cluster status: {0}")]
+    Status(String),
     #[error("{failed} of {total} Clusters failed to reconcile (see the table above)")]
     ClustersFailed { failed: usize, total: usize },
     #[error("lost the leader Lease {lease}; exiting so that a restart re-joins the election")]
@@ -152,6 +154,7 @@ impl Error {
             Error::Invalid { reason, .. } => reason,
             Error::CleanupJobFailed { .. } => "CleanupJobFailed",
             Error::Finalizer(_) => "Finalizer",
+            Error::Status(_) => "Status",
             Error::ClustersFailed { .. } => "ClustersFailed",
             Error::LeadershipLost { .. } => "LeadershipLost",
             Error::Serve { .. } => "Serve",

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, PropagationPolicy};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, PropagationPolicy};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::runtime::finalizer::{self, finalizer};
@@ -267,7 +267,7 @@ async fn patch_status(
     if cluster.status.as_ref() == Some(&status) {
         return Ok(false);
     }
-    let mut value = serde_json::to_value(&status).map_err(|e| Error::Finalizer(e.to_string()))?;
+    let mut value = serde_json::to_value(&status).map_err(|e| Error::Status(e.to_string()))?;
     // A merge patch only clears what it names as null.
     if let Some(map) = value.as_object_mut() {
         for key in ["observedGeneration", "cronJobName", "schedule", "lastError"] {
@@ -284,6 +284,32 @@ async fn patch_status(
     .await
     .map_err(|e| Error::kube(format!("update the status of Cluster {name}"), e))?;
     Ok(true)
+}
+
+/// [`patch_status`] for the apply path, skipping the write when our copy of the Cluster is out of date: a
+/// reconcile triggered by a CronJob event can run before the Cluster's own last status update reached the
+/// cache. A newer Cluster means its watch event is queued and that reconcile decides, with the real status.
+async fn patch_status_unless_stale(
+    cluster: &Cluster,
+    status: ClusterStatus,
+    ctx: &Context,
+) -> Result<bool, Error> {
+    if cluster.status.as_ref() == Some(&status) {
+        return Ok(false);
+    }
+    let api: Api<Cluster> = Api::all(ctx.client.clone());
+    let name = cluster.name_any();
+    let fresh = api
+        .get_opt(&name)
+        .await
+        .map_err(|e| Error::kube(format!("read Cluster {name}"), e))?;
+    if let Some(fresh) = fresh {
+        if fresh.metadata.resource_version != cluster.metadata.resource_version {
+            tracing::debug!(cluster = %name, "newer Cluster in the apiserver; its reconcile writes the status");
+            return Ok(false);
+        }
+    }
+    patch_status(cluster, status, ctx).await
 }
 
 async fn publish(ctx: &Context, cluster: &Cluster, type_: EventType, reason: &str, note: &str) {
@@ -338,7 +364,7 @@ async fn apply(cluster: &Cluster, ctx: &Context) -> Result<Action, Error> {
                 &now,
             );
             status.last_error = Some(message.clone());
-            if patch_status(cluster, status, ctx).await? {
+            if patch_status_unless_stale(cluster, status, ctx).await? {
                 publish(ctx, cluster, EventType::Warning, reason, &message).await;
             }
             ctx.metrics.update_cluster(&name, |s| {
@@ -387,7 +413,7 @@ async fn apply(cluster: &Cluster, ctx: &Context) -> Result<Action, Error> {
     status.cron_job_name = Some(format!("{ns}/{cj_name}"));
     status.schedule = Some(desired.schedule.clone());
     status.last_error = None;
-    if patch_status(cluster, status, ctx).await? {
+    if patch_status_unless_stale(cluster, status, ctx).await? {
         wrote.push("status");
     }
     // Decided by what the apiserver had, not by our (possibly stale) copy of the status: one Event per
@@ -560,6 +586,32 @@ async fn cleanup_progress(cluster: &Cluster, ctx: &Context) -> Result<Option<Act
             Ok(None)
         }
         CleanupStep::CreateJob => {
+            // A backup Job still running would upload after the cleanup emptied the bucket, leaving a
+            // backup of a Cluster that no longer exists. The CronJob is suspended now, so none starts
+            // anew. Jobs with pods are waited for (activeDeadlineSeconds bounds them); Jobs without
+            // pods have uploaded nothing and are deleted, so they never start and never block.
+            let (running, idle) = unfinished_backup_jobs(&jobs, &name, &job_name).await?;
+            for job in &idle {
+                delete_if_present(&jobs, job, "the not yet running backup Job").await?;
+            }
+            if !running.is_empty() {
+                let message = format!(
+                    "waiting for backup Job {} in {ns} to finish before deleting the backups",
+                    running.join(", ")
+                );
+                set_condition(
+                    &mut status.conditions,
+                    CLEANUP_PENDING,
+                    true,
+                    "WaitingForBackupJob",
+                    &message,
+                    generation,
+                    &now,
+                );
+                patch_status(cluster, status, ctx).await?;
+                ctx.set_note(&name, message);
+                return Ok(Some(Action::requeue(Duration::from_secs(10))));
+            }
             create_cleanup_job(cluster, &config, &jobs, 1).await?;
             let message = format!("the cleanup Job {ns}/{job_name} runs (attempt 1)");
             set_condition(
@@ -652,6 +704,31 @@ async fn cleanup_progress(cluster: &Cluster, ctx: &Context) -> Result<Option<Act
             })
         }
     }
+}
+
+/// The Cluster's unfinished backup Jobs (made by its CronJob, so carrying its labels): `(with pods, without)`.
+async fn unfinished_backup_jobs(
+    jobs: &Api<Job>,
+    cluster: &str,
+    cleanup_job: &str,
+) -> Result<(Vec<String>, Vec<String>), Error> {
+    let selector = format!(
+        "{},{}=backup",
+        template::cluster_selector(cluster),
+        template::LABEL_COMPONENT
+    );
+    let list = jobs
+        .list(&ListParams::default().labels(&selector))
+        .await
+        .map_err(|e| Error::kube(format!("list the backup Jobs of Cluster {cluster}"), e))?;
+    let (with_pods, without): (Vec<&Job>, Vec<&Job>) = list
+        .items
+        .iter()
+        .filter(|j| j.name_any() != cleanup_job && j.metadata.deletion_timestamp.is_none())
+        .filter(|j| job_phase(j) == JobPhase::Running)
+        .partition(|j| j.status.as_ref().and_then(|s| s.active).unwrap_or(0) > 0);
+    let names = |js: Vec<&Job>| js.iter().map(|j| j.name_any()).collect::<Vec<_>>();
+    Ok((names(with_pods), names(without)))
 }
 
 async fn create_cleanup_job(
