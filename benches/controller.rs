@@ -40,11 +40,12 @@ fn main() {
     println!("{result}");
 }
 
-fn vm_hwm_kib(pid: u32) -> Option<u64> {
+/// A `/proc/<pid>/status` field in KiB: VmHWM is the peak RSS so far, VmRSS the current one.
+fn status_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
@@ -150,7 +151,8 @@ async fn bench(n: usize) -> String {
     tokio::time::sleep(Duration::from_secs(2 * RESYNC_SECS + 2)).await;
     let writes = writes_between(&before, &write_counts(&client).await);
     let idle_writes: u64 = writes.values().sum();
-    let peak = vm_hwm_kib(pid).unwrap_or(0);
+    let peak = status_kib(pid, "VmHWM:").unwrap_or(0);
+    let idle = status_kib(pid, "VmRSS:").unwrap_or(0);
     drop(proc);
     serde_json::json!({
         "clusters": n,
@@ -160,6 +162,7 @@ async fn bench(n: usize) -> String {
         "idle_write_detail": writes,
         "idle_window_seconds": 2 * RESYNC_SECS + 2,
         "peak_rss_kib": peak,
+        "idle_rss_kib": idle,
     })
     .to_string()
 }

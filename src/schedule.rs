@@ -114,6 +114,13 @@ pub fn expand(schedule: &str, cluster: &str) -> Result<String, ScheduleError> {
         schedule: schedule.to_string(),
         problem,
     })?;
+    // Kubernetes accepts a CronJob that never fires (Feb 30); for a backup schedule that is always a
+    // mistake, and it would leave no backups and no interval to alert on (found by fuzz/fuzz_targets/schedule.rs).
+    if let Err(ScheduleError::NeverRuns { .. }) = max_interval(&expanded) {
+        return Err(ScheduleError::NeverRuns {
+            schedule: schedule.to_string(),
+        });
+    }
     Ok(expanded)
 }
 
@@ -494,6 +501,10 @@ mod tests {
         );
         assert!(matches!(
             max_interval("0 0 30 2 *"),
+            Err(ScheduleError::NeverRuns { .. })
+        ));
+        assert!(matches!(
+            expand("H 0 31 2 *", "c"),
             Err(ScheduleError::NeverRuns { .. })
         ));
         assert!(matches!(

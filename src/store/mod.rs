@@ -314,6 +314,15 @@ pub fn parse_metadata(text: &str) -> std::result::Result<SnapshotMetadata, Strin
     if meta.revision < 0 {
         return Err("revision is negative".into());
     }
+    // The object name carries the time with a four-digit year; a time it cannot hold would upload a backup
+    // that `list` and retention never see (found by fuzz/fuzz_targets/metadata.rs).
+    let name = ObjectName::for_snapshot(&meta);
+    if ObjectName::parse(&name.to_string()).is_none() {
+        return Err(format!(
+            "takenAt {} is outside the years an object name can hold (0000 to 9999)",
+            meta.taken_at
+        ));
+    }
     Ok(meta)
 }
 
@@ -764,6 +773,25 @@ mod tests {
             taken_at: chrono::Utc::now(),
             etcd_version: "3.6".into(),
             etcdbak_version: "0.1".into(),
+        }
+    }
+
+    #[test]
+    fn metadata_whose_time_no_object_name_can_hold_is_refused() {
+        let json = |taken_at: &str| {
+            let mut v = serde_json::to_value(meta()).expect("json");
+            v["takenAt"] = taken_at.into();
+            v.to_string()
+        };
+        for (taken_at, ok) in [
+            ("2026-11-25T10:30:00.123Z", true),
+            ("0000-01-01T00:00:00Z", true),
+            ("9999-12-31T23:59:59.999Z", true),
+            // From the fuzzer: accepted before, and the object it named was invisible to list and prune.
+            ("-026-12-25T10:30:00.123456Z", false),
+            ("+10000-01-01T00:00:00Z", false),
+        ] {
+            assert_eq!(parse_metadata(&json(taken_at)).is_ok(), ok, "{taken_at}");
         }
     }
 
