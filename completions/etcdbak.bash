@@ -887,7 +887,7 @@ _etcdbak() {
             return 0
             ;;
         etcdbak__subcmd__watch)
-            opts="-h -V --config --metrics-addr --lease-name --lease-namespace --lease-duration --identity --resync --config-poll --log-level --log-format --help --version"
+            opts="-h -V --config --metrics-addr --concurrency --lease-name --lease-namespace --lease-duration --identity --resync --config-poll --log-level --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -898,6 +898,10 @@ _etcdbak() {
                     return 0
                     ;;
                 --metrics-addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --concurrency)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -174,6 +174,7 @@ complete -c etcdbak -n "__fish_etcdbak_using_subcommand reconcile" -s h -l help 
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand reconcile" -s V -l version -d 'Print version'
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand watch" -l config -d 'The controller config file; it is re-read when its content changes (a ConfigMap update), and every Cluster is reconciled again' -r -F
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand watch" -l metrics-addr -d 'Where /metrics, /healthz and /readyz are served' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand watch" -l concurrency -d 'How many Clusters are reconciled at once. Each reconcile holds an apiserver connection and its buffers, so an unbounded number (a thousand Clusters at start-up) costs memory without converging faster: the apiserver is the bottleneck' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand watch" -l lease-name -d 'Name of the coordination.k8s.io Lease the replicas elect a leader with' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand watch" -l lease-namespace -d 'Namespace of the Lease. Defaults to POD_NAMESPACE, else the config\'s job namespace' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand watch" -l lease-duration -d 'How long a leader\'s Lease holds without renewal before a standby takes over. It renews every third of this and steps down when it could not renew for two thirds' -r

@@ -64,6 +64,13 @@ pub struct WatchArgs {
     )]
     pub metrics_addr: SocketAddr,
 
+    /// How many Clusters are reconciled at once. Each reconcile holds an apiserver connection and its
+    /// buffers, so an unbounded number (a thousand Clusters at start-up) costs memory without converging
+    /// faster: the apiserver is the bottleneck.
+    #[arg(long, env = "ETCDBAK_CONCURRENCY", default_value_t = 64,
+          value_parser = clap::value_parser!(u16).range(1..), value_name = "N")]
+    pub concurrency: u16,
+
     /// Name of the coordination.k8s.io Lease the replicas elect a leader with.
     #[arg(long, env = "ETCDBAK_LEASE_NAME", default_value = "etcdbak")]
     pub lease_name: String,
@@ -579,7 +586,8 @@ pub async fn run_watch(args: WatchArgs) -> Result<()> {
             }
         }
     };
-    let controller = Controller::new(clusters, watcher::Config::default().any_semantic());
+    let controller = Controller::new(clusters, watcher::Config::default().any_semantic())
+        .with_config(kube::runtime::controller::Config::default().concurrency(args.concurrency));
     // Clusters can vanish without a last reconcile (a finalizer removed by hand): drop their series.
     let pruner = {
         let store = controller.store();
