@@ -989,29 +989,7 @@ async fn two_replicas_elect_one_leader_and_metrics_pass_promtool() {
     ] {
         assert!(body.contains(name), "missing {name} in\n{body}");
     }
-    let mut promtool = Command::new(common::rig_bin("promtool"))
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        promtool
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(body.as_bytes())
-            .unwrap();
-    }
-    let out = promtool.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "promtool check metrics: {}{}\n{body}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::promtool_check_metrics(&body);
     for path in ["/healthz", "/readyz"] {
         for w in [&*leader, &*standby] {
             let (code, _) = http_get(&format!("{}{path}", w.metrics)).await.unwrap();

@@ -88,27 +88,6 @@ fn derive_config(dir: &Path, minio: &Minio) -> Setup {
     setup
 }
 
-/// The shared kube-apiserver rig lives in a static that is never dropped, so its temp dir (the apiserver's
-/// etcd data, ~120 MB) would outlive every run of this binary and fill the disk. Removed once this process
-/// (and with it the rig's servers, reaped the same way) is gone.
-fn remove_rig_dir_at_exit(kubeconfig: &Path) {
-    let dir = kubeconfig.parent().expect("the rig dir");
-    if !dir.join("kube-apiserver.log").exists() || !dir.starts_with(std::env::temp_dir()) {
-        return;
-    }
-    let _ = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "while kill -0 {} 2>/dev/null; do sleep 1; done; sleep 3; rm -rf '{}'",
-            std::process::id(),
-            dir.display()
-        ))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn();
-}
-
 /// Runs a command to completion within `timeout`, killing it past that.
 fn run(cmd: &mut Command, what: &str, timeout: Duration) -> Output {
     let mut child = cmd
@@ -464,7 +443,6 @@ fn world_with(etcd: EtcdCluster) -> World {
         .build()
         .unwrap();
     let kube = rig();
-    remove_rig_dir_at_exit(&kube.kubeconfig);
     let serial = rt.block_on(serial());
     let client = rt.block_on(kube.client());
     let minio = Minio::start();

@@ -381,29 +381,6 @@ fn rule_metric_names(prefix: &str) -> Vec<String> {
     names.into_iter().collect()
 }
 
-fn promtool_check_metrics(text: &str) {
-    let mut check = Command::new(rig_bin("promtool"))
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    check
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = check.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "promtool check metrics: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// The controller's exposition passes Prometheus' linter and carries every etcdbak_* series the rules read.
 #[test]
 fn controller_metrics_lint_clean_and_feed_every_rule() {
@@ -418,7 +395,7 @@ fn controller_metrics_lint_clean_and_feed_every_rule() {
     });
     m.update_cluster("b", |s| s.deletion_timestamp_seconds = Some(1.7e9));
     let text = m.encode_prometheus();
-    promtool_check_metrics(&text);
+    common::promtool_check_metrics(&text);
     let used = rule_metric_names("etcdbak_");
     assert!(used.len() >= 6, "{used:?}");
     for name in used {
@@ -579,7 +556,7 @@ fn exporter_reports_each_clusters_newest_backup_from_a_real_minio() {
     assert_eq!(sample(&text, "s3_previous_object_size_bytes", &beta), None);
 
     // The scrape is valid exposition format by Prometheus' own linter, and has every s3_* series the rules read.
-    promtool_check_metrics(&text);
+    common::promtool_check_metrics(&text);
     for name in rule_metric_names("s3_") {
         assert!(
             text.contains(&format!("\n{name}{{")),

@@ -534,7 +534,7 @@ fn label(c: &Candidate) -> String {
         "{}  rev {:>10}  {:>10}  {}  {}",
         c.backup.taken_at.format("%Y-%m-%d %H:%M:%SZ"),
         c.backup.revision,
-        runbook::human_bytes(c.backup.size_bytes),
+        crate::list::human_bytes(c.backup.size_bytes),
         if c.verified {
             "verified  "
         } else {

@@ -119,22 +119,6 @@ where
     join(&words.into_iter().map(Into::into).collect::<Vec<_>>())
 }
 
-/// A size for people: 1.5 MiB.
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut unit = 0;
-    while v >= 1024.0 && unit < UNITS.len() - 1 {
-        v /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
-    }
-}
-
 impl RestorePlan {
     fn stamp(&self) -> String {
         self.now.format("%Y%m%d%H%M%S").to_string()
@@ -564,7 +548,7 @@ pub fn runbook(plan: &RestorePlan) -> Runbook {
                 format!(
                     "{taken} (revision {}, {})",
                     snap.revision,
-                    human_bytes(snap.size_bytes)
+                    crate::list::human_bytes(snap.size_bytes)
                 ),
             ),
             ("SHA-256".into(), snap.sha256.clone()),
@@ -808,12 +792,5 @@ mod tests {
         assert_eq!(sh("{\"x\":1}"), "'{\"x\":1}'");
         assert_eq!(sh("it's"), "'it'\\''s'");
         assert_eq!(sh(""), "''");
-    }
-
-    #[test]
-    fn sizes_read_well() {
-        assert_eq!(human_bytes(512), "512 B");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-        assert_eq!(human_bytes(25 * 1024 * 1024), "25.0 MiB");
     }
 }

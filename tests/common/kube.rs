@@ -224,11 +224,29 @@ fn pki() -> Pki {
     }
 }
 
+/// The rig lives in a static that is never dropped, so its temp dir (the apiserver's etcd data, ~120 MB)
+/// would outlive every test binary that used it and fill the disk. A watcher removes it once this process
+/// (and with it the rig's servers) is gone.
+fn remove_at_exit(dir: &Path) {
+    let _ = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "while kill -0 {} 2>/dev/null; do sleep 1; done; sleep 3; rm -rf '{}'",
+            std::process::id(),
+            dir.display()
+        ))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+}
+
 fn start() -> KubeRig {
     let etcd_bin = rig_bin("etcd");
     let apiserver_bin = rig_bin("kube-apiserver");
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
+    remove_at_exit(d);
 
     let pki = pki();
     write(&d.join("ca.crt"), &pki.ca_pem);

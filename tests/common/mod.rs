@@ -102,3 +102,29 @@ impl Drop for Proc {
     }
 }
 pub mod kube;
+
+/// Fails the test unless `promtool check metrics` accepts `text` (a /metrics scrape).
+pub fn promtool_check_metrics(text: &str) {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut check = Command::new(rig_bin("promtool"))
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start promtool");
+    check
+        .stdin
+        .take()
+        .expect("promtool stdin")
+        .write_all(text.as_bytes())
+        .expect("feed promtool");
+    let out = check.wait_with_output().expect("promtool runs");
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}{}\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
