@@ -10,7 +10,6 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -19,7 +18,7 @@ use common::{etcdbak, free_port, Proc};
 use etcdbak::crd::{Cluster, ClusterSpec};
 use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, ListParams, ObjectMeta, PostParams};
+use kube::api::{Api, ListParams, PostParams};
 
 const JOB_NS: &str = "etcdbak";
 const TENANTS: usize = 10;
@@ -57,18 +56,7 @@ async fn bench(n: usize) -> String {
         let ns = format!("tenant-{t}");
         create_namespace(&client, &ns).await;
         let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
-        let secret = Secret {
-            metadata: ObjectMeta {
-                name: Some("etcd-client-tls".into()),
-                ..Default::default()
-            },
-            string_data: Some(BTreeMap::from([
-                ("ca.crt".to_string(), "ca".to_string()),
-                ("tls.crt".to_string(), "cert".to_string()),
-                ("tls.key".to_string(), "key".to_string()),
-            ])),
-            ..Default::default()
-        };
+        let secret = common::kube::placeholder_tls_secret();
         let _ = secrets.create(&PostParams::default(), &secret).await;
     }
     let clusters: Api<Cluster> = Api::all(client.clone());

@@ -3,7 +3,6 @@
 //! chart's RBAC, used through the chart's own ServiceAccount, is enough for the controller and no more.
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;
@@ -272,18 +271,7 @@ async fn rendered_manifests_apply_and_the_chart_rbac_runs_the_controller() {
     let _ = secrets
         .create(
             &PostParams::default(),
-            &Secret {
-                metadata: ObjectMeta {
-                    name: Some("etcd-client-tls".into()),
-                    ..Default::default()
-                },
-                string_data: Some(BTreeMap::from([
-                    ("ca.crt".to_string(), "ca".to_string()),
-                    ("tls.crt".to_string(), "cert".to_string()),
-                    ("tls.key".to_string(), "key".to_string()),
-                ])),
-                ..Default::default()
-            },
+            &common::kube::placeholder_tls_secret(),
         )
         .await;
     let name = "chart-rbac";

@@ -3,7 +3,6 @@
 //! collected. Every test holds `serial()`: they share one apiserver and count its writes.
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -20,7 +19,7 @@ use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event;
-use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::{Client, ResourceExt};
@@ -65,18 +64,7 @@ async fn tenant(client: &Client, ns: &str) {
     create_namespace(client, JOB_NS).await;
     create_namespace(client, ns).await;
     let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
-    let secret = Secret {
-        metadata: ObjectMeta {
-            name: Some("etcd-client-tls".into()),
-            ..Default::default()
-        },
-        string_data: Some(BTreeMap::from([
-            ("ca.crt".to_string(), "ca".to_string()),
-            ("tls.crt".to_string(), "cert".to_string()),
-            ("tls.key".to_string(), "key".to_string()),
-        ])),
-        ..Default::default()
-    };
+    let secret = common::kube::placeholder_tls_secret();
     match secrets.create(&PostParams::default(), &secret).await {
         Ok(_) => {}
         Err(kube::Error::Api(s)) if s.code == 409 => {}

@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -536,4 +536,21 @@ pub fn writes_between(
             (d > 0).then(|| (k.clone(), d))
         })
         .collect()
+}
+
+/// A tenant's etcd client TLS Secret `etcd-client-tls` with placeholder contents: enough for the controller
+/// to mirror it, for tests where no Job ever connects to etcd.
+pub fn placeholder_tls_secret() -> Secret {
+    Secret {
+        metadata: ObjectMeta {
+            name: Some("etcd-client-tls".into()),
+            ..Default::default()
+        },
+        string_data: Some(BTreeMap::from([
+            ("ca.crt".to_string(), "ca".to_string()),
+            ("tls.crt".to_string(), "cert".to_string()),
+            ("tls.key".to_string(), "key".to_string()),
+        ])),
+        ..Default::default()
+    }
 }
