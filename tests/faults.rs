@@ -340,25 +340,37 @@ fn etcd_leader_stopped_during_snapshot() {
             "leader stopped mid-stream: the run failed: {}",
             d.stderr.lines().last().unwrap_or("")
         );
-        failed_cleanly(&d, "snapshot with the leader stopped");
-        assert_eq!(
-            final_files(&dir),
-            Vec::<String>::new(),
-            "a failed run left files behind"
-        );
+        failed_leaving_nothing(&d, &dir, "snapshot with the leader stopped");
     }
     // A later run, against the survivors, succeeds.
-    let survivors: Vec<String> = (0..3)
-        .filter(|&i| i != leader)
+    let again = tempfile::tempdir().unwrap();
+    snapshot_from_all_but(
+        &etcd,
+        leader,
+        again.path(),
+        "snapshot after the leader was stopped",
+    );
+}
+
+/// A failed snapshot run: non-zero, one clear line, nothing under a final name.
+fn failed_leaving_nothing(d: &Done, dir: &Path, what: &str) {
+    failed_cleanly(d, what);
+    assert_eq!(
+        final_files(dir),
+        Vec::<String>::new(),
+        "{what}: a failed run left files behind"
+    );
+}
+
+/// A snapshot from every member but `down` succeeds and is valid.
+fn snapshot_from_all_but(etcd: &EtcdCluster, down: usize, dir: &Path, what: &str) {
+    let others: Vec<String> = (0..3)
+        .filter(|&i| i != down)
         .map(|i| etcd.endpoint(i))
         .collect();
-    let again = tempfile::tempdir().unwrap();
-    let d = run(
-        &snapshot_args(&survivors.join(","), &etcd, again.path()),
-        &[],
-    );
-    ok(&d, "snapshot after the leader was stopped");
-    assert_valid_snapshot(again.path());
+    let d = run(&snapshot_args(&others.join(","), etcd, dir), &[]);
+    ok(&d, what);
+    assert_valid_snapshot(dir);
 }
 
 /// The member the snapshot streams from dies mid-stream (it is the only endpoint given): the run must fail,
@@ -383,20 +395,8 @@ fn etcd_member_streaming_the_snapshot_killed() {
         streamed < DB_BYTES,
         "the stream had finished ({streamed} bytes) before the member was stopped: slow it further"
     );
-    failed_cleanly(&d, "snapshot whose member was killed mid-stream");
-    assert_eq!(
-        final_files(&dir),
-        Vec::<String>::new(),
-        "a failed run left files behind"
-    );
-
-    let others: Vec<String> = (0..3)
-        .filter(|&i| i != victim)
-        .map(|i| etcd.endpoint(i))
-        .collect();
-    let d = run(&snapshot_args(&others.join(","), &etcd, &dir), &[]);
-    ok(&d, "snapshot after a member was killed");
-    assert_valid_snapshot(&dir);
+    failed_leaving_nothing(&d, &dir, "snapshot whose member was killed mid-stream");
+    snapshot_from_all_but(&etcd, victim, &dir, "snapshot after a member was killed");
 }
 
 // ---------------------------------------------------------------------------------------------------------
