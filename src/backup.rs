@@ -1,7 +1,7 @@
 //! What a backup is: the files `snapshot` leaves for `store`, and the object names in the bucket.
 //!
-//! OWNER: data-path (S3 side) helper fills in object naming and parsing. The metadata struct and the file
-//! names are shared contract between `snapshot` and `store`; change them only together.
+//! The metadata struct and the file names are the contract between `snapshot` and `store` (and custom store
+//! containers, docs/CONTRACT.md); change them only together.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -1,5 +1,4 @@
 //! `etcdbak s3-exporter`: a small, generic S3 metrics exporter with s3_exporter-compatible metric names.
-//! OWNER: monitoring/restore helper.
 //!
 //! Why it exists: the widely used `s3_exporter` cannot be built from any package registry these machines (or
 //! an air-gapped cluster's build) reach, and the alerts need one series the upstream exporter lacks: the size of

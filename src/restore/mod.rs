@@ -1,7 +1,6 @@
 //! `etcdbak restore-guide`: a filled-in, numbered restore runbook. The runbook itself is a pure function
 //! ([`runbook::runbook`]); this module gathers its inputs: flags, defaults derived the way an etcd StatefulSet
 //! names things, optionally the Cluster resource and StatefulSet from the apiserver, and the backup list.
-//! OWNER: monitoring/restore helper.
 
 pub mod runbook;
 
