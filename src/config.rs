@@ -258,8 +258,8 @@ fn at(line: Option<usize>, column: Option<usize>) -> String {
 }
 
 impl Error {
-    pub fn exit_code(&self) -> i32 {
-        crate::error::exit::CONFIG
+    pub fn class(&self) -> crate::exit::Class {
+        crate::exit::Class::Config
     }
 
     fn yaml(file: &str, e: &serde_yaml::Error) -> Error {
@@ -647,7 +647,7 @@ mod tests {
             for want in *wants {
                 assert!(e.contains(want), "{yaml:?}: {e:?} lacks {want:?}");
             }
-            assert_eq!(Config::from_yaml(yaml, None).unwrap_err().exit_code(), 7);
+            assert_eq!(Config::from_yaml(yaml, None).unwrap_err().class().code(), 7);
         }
     }
 

@@ -488,7 +488,7 @@ pub async fn run(args: ExporterArgs) -> Result<()> {
                 }
                 Err(e) => tracing::warn!(error = %e, "accept failed"),
             },
-            _ = tokio::signal::ctrl_c() => return Ok(()),
+            _ = crate::shutdown::signal() => return Ok(()),
         }
     }
 }

@@ -1615,16 +1615,18 @@ mod tests {
                 e.reason()
             );
         }
-        use crate::error::exit::*;
+        use crate::exit::Class;
         for code in [
-            FAILURE,
-            USAGE,
-            ETCD_UNAVAILABLE,
-            AUTH,
-            CORRUPT_SNAPSHOT,
-            STORAGE,
-            CONFIG,
-        ] {
+            Class::Failure,
+            Class::Usage,
+            Class::EtcdUnavailable,
+            Class::Auth,
+            Class::CorruptSnapshot,
+            Class::Storage,
+            Class::Config,
+        ]
+        .map(Class::code)
+        {
             assert!(
                 doc.contains(&format!("| {code} |")),
                 "docs/CONTRACT.md lacks exit code {code}"

@@ -26,7 +26,7 @@ use kube::{Client, Resource, ResourceExt};
 
 use crate::config::{self, Config};
 use crate::crd::Cluster;
-use crate::error::exit;
+use crate::exit::Class;
 use crate::metrics::Metrics;
 use crate::template;
 use crate::Result;
@@ -143,14 +143,14 @@ impl Error {
         }
     }
 
-    pub fn exit_code(&self) -> i32 {
+    pub fn class(&self) -> Class {
         match self {
             Error::Kube {
                 source: kube::Error::Api(s),
                 ..
-            } if s.code == 401 || s.code == 403 => exit::AUTH,
-            Error::Invalid { .. } => exit::CONFIG,
-            _ => exit::FAILURE,
+            } if s.code == 401 || s.code == 403 => Class::Auth,
+            Error::Invalid { .. } => Class::Config,
+            _ => Class::Failure,
         }
     }
 
@@ -373,29 +373,6 @@ fn cluster_ref<K: Resource>(obj: &K) -> Option<ObjectRef<Cluster>> {
         .map(|name| ObjectRef::new(name))
 }
 
-/// Resolves on SIGTERM or SIGINT.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
-}
-
 /// Waits until `rx` reads true (a shutdown or leadership-loss flag).
 async fn flag_set(mut rx: tokio::sync::watch::Receiver<bool>) {
     loop {
@@ -428,7 +405,7 @@ pub async fn run_watch(args: WatchArgs) -> Result<()> {
     {
         let stop_tx = stop_tx.clone();
         tokio::spawn(async move {
-            shutdown_signal().await;
+            crate::shutdown::signal().await;
             tracing::info!("shutdown signal received");
             let _ = stop_tx.send(true);
         });

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use clap::{Args, ValueEnum};
 
 use crate::backup::{self, Backup};
-use crate::error::exit;
+use crate::exit::Class;
 use crate::store::{self, S3Args, S3Client};
 use crate::Result;
 use runbook::{Member, RestorePlan, S3Location, Snapshot, TlsPaths};
@@ -182,13 +182,13 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn exit_code(&self) -> i32 {
+    pub fn class(&self) -> Class {
         match self {
-            Error::Usage(_) | Error::SnapshotNotFound { .. } => exit::USAGE,
-            Error::Store(e) => e.exit_code(),
-            Error::NoBackups { .. } => exit::STORAGE,
-            Error::NoneVerified { .. } => exit::CORRUPT_SNAPSHOT,
-            Error::Prompt(_) => exit::FAILURE,
+            Error::Usage(_) | Error::SnapshotNotFound { .. } => Class::Usage,
+            Error::Store(e) => e.class(),
+            Error::NoBackups { .. } => Class::Storage,
+            Error::NoneVerified { .. } => Class::CorruptSnapshot,
+            Error::Prompt(_) => Class::Failure,
         }
     }
 }

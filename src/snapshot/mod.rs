@@ -18,7 +18,7 @@ use etcd_client::{Certificate, Client, ConnectOptions, Identity, TlsOptions};
 use tracing::{info, warn};
 
 use crate::backup::SnapshotMetadata;
-use crate::error::exit;
+use crate::exit::Class;
 use crate::verify::VerifyError;
 use crate::Result;
 use classify::{Failure, FailureKind, TlsProblem};
@@ -152,28 +152,30 @@ pub enum Error {
     },
 }
 
-fn kind_exit(kind: &FailureKind) -> i32 {
+fn kind_exit(kind: &FailureKind) -> Class {
     match kind {
-        FailureKind::Tls(_) | FailureKind::Denied => exit::AUTH,
-        _ => exit::ETCD_UNAVAILABLE,
+        FailureKind::Tls(_) | FailureKind::Denied => Class::Auth,
+        _ => Class::EtcdUnavailable,
     }
 }
 
 impl Error {
-    pub fn exit_code(&self) -> i32 {
+    pub fn class(&self) -> Class {
         match self {
             Error::MissingCluster
             | Error::BadCluster(_)
             | Error::BadEndpoint { .. }
-            | Error::NoEndpoints => exit::USAGE,
+            | Error::NoEndpoints => Class::Usage,
             Error::TlsConfig(_)
             | Error::TlsFile { .. }
             | Error::Tls { .. }
-            | Error::Denied { .. } => exit::AUTH,
-            Error::Unreachable { .. } | Error::NoHealthyMember { .. } => exit::ETCD_UNAVAILABLE,
+            | Error::Denied { .. } => Class::Auth,
+            Error::Unreachable { .. } | Error::NoHealthyMember { .. } => Class::EtcdUnavailable,
             Error::StreamBroken { kind, .. } | Error::Etcd { kind, .. } => kind_exit(kind),
-            Error::Truncated { .. } | Error::Corrupt { .. } => exit::CORRUPT_SNAPSHOT,
-            Error::Disk { .. } | Error::Timeout { .. } | Error::Interrupted { .. } => exit::FAILURE,
+            Error::Truncated { .. } | Error::Corrupt { .. } => Class::CorruptSnapshot,
+            Error::Disk { .. } | Error::Timeout { .. } | Error::Interrupted { .. } => {
+                Class::Failure
+            }
         }
     }
 }
@@ -685,29 +687,6 @@ async fn take(cfg: &Config, ws: &Workspace, phase: &Phase) -> Result<SnapshotMet
     stream_snapshot(cfg, ws, &choice, phase).await
 }
 
-/// Resolves when the process is asked to stop; names the signal.
-async fn shutdown_signal() -> &'static str {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => tokio::select! {
-                _ = tokio::signal::ctrl_c() => "SIGINT",
-                _ = term.recv() => "SIGTERM",
-            },
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                "SIGINT"
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-        "SIGINT"
-    }
-}
-
 pub async fn run(args: SnapshotArgs) -> Result<()> {
     // The directory is cleared before anything else can fail, so even a run that stops at a bad flag
     // leaves no earlier snapshot under a final name for a store step to pick up as new.
@@ -723,7 +702,7 @@ pub async fn run(args: SnapshotArgs) -> Result<()> {
                 phase: phase.get(),
             }),
         },
-        signal = shutdown_signal() => Err(Error::Interrupted { signal, phase: phase.get() }),
+        signal = crate::shutdown::signal() => Err(Error::Interrupted { signal, phase: phase.get() }),
     };
     // On any error the workspace is dropped here, which removes the .part files.
     let meta = result?;
@@ -824,14 +803,14 @@ mod tests {
             detail: "d".into(),
             hint: "h".into(),
         };
-        assert_eq!(tls.exit_code(), exit::AUTH);
+        assert_eq!(tls.class(), Class::Auth);
         assert_eq!(
-            Error::Unreachable { report: "r".into() }.exit_code(),
-            exit::ETCD_UNAVAILABLE
+            Error::Unreachable { report: "r".into() }.class(),
+            Class::EtcdUnavailable
         );
         assert_eq!(
-            Error::NoHealthyMember { report: "r".into() }.exit_code(),
-            exit::ETCD_UNAVAILABLE
+            Error::NoHealthyMember { report: "r".into() }.class(),
+            Class::EtcdUnavailable
         );
         assert_eq!(
             Error::Truncated {
@@ -839,8 +818,8 @@ mod tests {
                 received: 1,
                 expected: 2
             }
-            .exit_code(),
-            exit::CORRUPT_SNAPSHOT
+            .class(),
+            Class::CorruptSnapshot
         );
         assert_eq!(
             Error::Disk {
@@ -848,8 +827,8 @@ mod tests {
                 path: "/x".into(),
                 source: std::io::Error::other("full")
             }
-            .exit_code(),
-            exit::FAILURE
+            .class(),
+            Class::Failure
         );
     }
 }

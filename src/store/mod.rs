@@ -19,7 +19,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
 
 use crate::backup::{self, Backup, ObjectName, SnapshotMetadata, METADATA_FILE, SNAPSHOT_FILE};
-use crate::error::exit;
+use crate::exit::Class;
 use crate::retention::{self, Keep};
 use crate::verify::{self, VerifyError};
 use crate::Result;
@@ -187,21 +187,21 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn exit_code(&self) -> i32 {
+    pub fn class(&self) -> Class {
         match self {
-            Error::Usage(_) | Error::InvalidCluster(_) => exit::USAGE,
-            Error::MissingCredentials | Error::AccessDenied { .. } => exit::AUTH,
+            Error::Usage(_) | Error::InvalidCluster(_) => Class::Usage,
+            Error::MissingCredentials | Error::AccessDenied { .. } => Class::Auth,
             Error::Corrupt { .. } | Error::DownloadCorrupt { .. } | Error::BadMetadata { .. } => {
-                exit::CORRUPT_SNAPSHOT
+                Class::CorruptSnapshot
             }
-            Error::ClusterMismatch { .. } => exit::CONFIG,
+            Error::ClusterMismatch { .. } => Class::Config,
             Error::Unreachable { .. }
             | Error::BucketMissing { .. }
             | Error::Request { .. }
             | Error::NotFound { .. }
             | Error::NoBackups { .. }
-            | Error::Verification { .. } => exit::STORAGE,
-            Error::Input { .. } | Error::Interrupted { .. } | Error::Io { .. } => exit::FAILURE,
+            | Error::Verification { .. } => Class::Storage,
+            Error::Input { .. } | Error::Interrupted { .. } | Error::Io { .. } => Class::Failure,
         }
     }
 
@@ -279,15 +279,7 @@ pub fn metadata_pairs(m: &SnapshotMetadata, cluster: &str) -> Vec<(String, Strin
 fn watch_signals() -> watch::Receiver<Option<&'static str>> {
     let (tx, rx) = watch::channel(None);
     tokio::spawn(async move {
-        let Ok(mut term) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        else {
-            return;
-        };
-        let signal = tokio::select! {
-            _ = term.recv() => "SIGTERM",
-            _ = tokio::signal::ctrl_c() => "SIGINT",
-        };
+        let signal = crate::shutdown::signal().await;
         let _ = tx.send(Some(signal));
         // Keep the sender alive so the value stays observable.
         std::future::pending::<()>().await;

@@ -490,43 +490,43 @@ mod tests {
     #[test]
     fn status_codes_become_errors_that_name_the_fix() {
         let c = client();
-        let cases: [(u16, &str, i32, &str); 6] = [
+        let cases: [(u16, &str, crate::exit::Class, &str); 6] = [
             (
                 404,
                 "<Error><Code>NoSuchBucket</Code><Message>x</Message></Error>",
-                crate::error::exit::STORAGE,
+                crate::exit::Class::Storage,
                 "bucket \"backups\" does not exist",
             ),
             (
                 403,
                 "<Error><Code>InvalidAccessKeyId</Code><AWSAccessKeyId>AKIDTEST</AWSAccessKeyId></Error>",
-                crate::error::exit::AUTH,
+                crate::exit::Class::Auth,
                 "AWS_ACCESS_KEY_ID",
             ),
             (
                 403,
                 "<Error><Code>SignatureDoesNotMatch</Code></Error>",
-                crate::error::exit::AUTH,
+                crate::exit::Class::Auth,
                 "AWS_SECRET_ACCESS_KEY",
             ),
-            (403, "", crate::error::exit::AUTH, "HTTP 403"),
+            (403, "", crate::exit::Class::Auth, "HTTP 403"),
             (
                 500,
                 "<Error><Code>InternalError</Code></Error>",
-                crate::error::exit::STORAGE,
+                crate::exit::Class::Storage,
                 "HTTP 500 InternalError",
             ),
             (
                 503,
                 "<html>proxy</html>",
-                crate::error::exit::STORAGE,
+                crate::exit::Class::Storage,
                 "HTTP 503",
             ),
         ];
         for (status, body, exit, text) in cases {
             let e = c.classify_status("upload", status, body);
             let msg = e.to_string();
-            assert_eq!(e.exit_code(), exit, "{msg}");
+            assert_eq!(e.class(), exit, "{msg}");
             assert!(msg.contains(text), "{msg:?} lacks {text:?}");
             assert!(!msg.contains("AKIDTEST"), "{msg:?} leaks the key id");
         }

@@ -1,11 +1,16 @@
 //! The command line: one `Cli` built from each domain module's own argument struct.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
-use crate::error::exit;
-use crate::{controller, crd, exporter, list, logging, restore, snapshot, store, Error, Result};
+use crate::exit::Class;
+use crate::{controller, crd, exporter, list, logging, restore, snapshot, store};
+
+pub mod assets;
+pub mod error;
+
+pub use error::{Error, Result};
 
 const ABOUT: &str = "Keeps etcd clusters backed up to S3, and guides their restore.";
 
@@ -78,7 +83,11 @@ pub fn main() -> i32 {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { exit::USAGE } else { 0 };
+            return if e.use_stderr() {
+                Class::Usage.code()
+            } else {
+                0
+            };
         }
     };
     logging::init(&cli.log);
@@ -89,14 +98,14 @@ pub fn main() -> i32 {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            return exit::FAILURE;
+            return Class::Failure.code();
         }
     };
     match runtime.block_on(run(cli.command)) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("error: {}", chain(&e));
-            e.exit_code()
+            e.class().code()
         }
     }
 }
@@ -128,55 +137,6 @@ pub async fn run(command: Command) -> Result<()> {
         Command::Watch(args) => controller::run_watch(args).await,
         Command::Crd(args) => crd::run(args),
         Command::S3Exporter(args) => exporter::run(args).await,
-        Command::GenerateAssets { out } => generate_assets(&out),
+        Command::GenerateAssets { out } => assets::generate(&out),
     }
-}
-
-/// Completions and man pages, as (relative path, contents). Generated from the clap definition so they
-/// cannot disagree with `--help`; tests/assets.rs fails when the checked-in copies drift.
-pub fn assets() -> Result<Vec<(PathBuf, Vec<u8>)>> {
-    use clap_complete::Shell;
-    let mut out = Vec::new();
-    for (shell, name) in [
-        (Shell::Bash, "etcdbak.bash"),
-        (Shell::Zsh, "_etcdbak"),
-        (Shell::Fish, "etcdbak.fish"),
-    ] {
-        let mut buf = Vec::new();
-        clap_complete::generate(shell, &mut Cli::command(), "etcdbak", &mut buf);
-        out.push((Path::new("completions").join(name), buf));
-    }
-    let cmd = Cli::command();
-    out.push((Path::new("man").join("etcdbak.1"), render_man(cmd.clone())?));
-    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
-        let name = format!("etcdbak-{}", sub.get_name());
-        let page = sub.clone().name(name.clone());
-        out.push((
-            Path::new("man").join(format!("{name}.1")),
-            render_man(page)?,
-        ));
-    }
-    Ok(out)
-}
-
-fn render_man(cmd: clap::Command) -> Result<Vec<u8>> {
-    let mut buf = Vec::new();
-    clap_mangen::Man::new(cmd)
-        .render(&mut buf)
-        .map_err(|e| Error::io("rendering a man page", e))?;
-    Ok(buf)
-}
-
-fn generate_assets(root: &Path) -> Result<()> {
-    for (path, contents) in assets()? {
-        let path = root.join(path);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
-        }
-        std::fs::write(&path, contents)
-            .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
-        println!("wrote {}", path.display());
-    }
-    Ok(())
 }
