@@ -8,6 +8,7 @@ pub mod fill;
 pub mod minio;
 pub mod s3server;
 pub mod throttle;
+pub mod versitygw;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
