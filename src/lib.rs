@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod controller;
 pub mod crd;
+pub mod credentials;
 pub mod exit;
 pub mod exporter;
 pub mod list;
