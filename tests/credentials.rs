@@ -90,7 +90,7 @@ fn sts_app() -> Router {
                     "<ErrorResponse><Error><Code>AccessDenied</Code><Message>bad token</Message></Error></ErrorResponse>".to_string(),
                 );
             }
-            (StatusCode::OK, format!(
+            (StatusCode::OK, String::from(
                 "<AssumeRoleWithWebIdentityResponse><AssumeRoleWithWebIdentityResult><Credentials>\
                  <AccessKeyId>ASIATEMP</AccessKeyId><SecretAccessKey>temp-secret</SecretAccessKey>\
                  <SessionToken>temp-session</SessionToken><Expiration>2099-01-01T00:00:00Z</Expiration>\
