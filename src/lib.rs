@@ -5,6 +5,7 @@
 //! Kubernetes apiserver are thin adapters around them.
 
 pub mod backup;
+pub mod bolt;
 pub mod cli;
 pub mod config;
 pub mod controller;

@@ -1,10 +1,9 @@
 //! `etcdbak snapshot`: pick a member, stream its snapshot to disk, verify, and publish it atomically.
 //!
 //! The pieces: [`select`] decides which member (pure), [`classify`] names what went wrong on the wire (pure),
-//! [`write`] owns the files (`.part` while writing, final names only when complete), [`bolt`] reads the
+//! [`write`] owns the files (`.part` while writing, final names only when complete), [`crate::bolt`] reads the
 //! revision out of the finished file. This module wires them to etcd.
 
-pub mod bolt;
 pub mod classify;
 pub mod select;
 pub mod write;
@@ -631,7 +630,7 @@ async fn stream_snapshot(
     let elapsed = started.elapsed();
 
     phase.set("reading the revision from the snapshot");
-    let revision = match bolt::revision(&ws.db_part) {
+    let revision = match crate::bolt::revision_of_file(&ws.db_part) {
         Ok(Some(rev)) => rev,
         other => {
             // Only a database layout this reader does not know ends up here; the status call's revision
