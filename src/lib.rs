@@ -18,6 +18,7 @@ pub mod logging;
 pub mod metrics;
 pub mod restore;
 pub mod retention;
+pub mod s3;
 pub mod schedule;
 pub mod shutdown;
 pub mod snapshot;

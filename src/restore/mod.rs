@@ -11,8 +11,9 @@ use chrono::{DateTime, Utc};
 use clap::{Args, ValueEnum};
 
 use crate::backup::{self, Backup};
+use crate::cli::s3::S3Args;
 use crate::exit::Class;
-use crate::store::{self, S3Args, S3Client};
+use crate::s3::{self as store, Client as S3Client};
 use crate::Result;
 use runbook::{Member, RestorePlan, S3Location, Snapshot, TlsPaths};
 
@@ -561,7 +562,7 @@ pub async fn run(args: RestoreGuideArgs) -> Result<()> {
     } else {
         KubeFacts::default()
     };
-    let client = S3Client::from_args(&args.s3).map_err(Error::from)?;
+    let client = S3Client::connect(&args.s3.settings()).map_err(Error::from)?;
     let cands = candidates(&client, &args.cluster, args.snapshot.as_deref()).await?;
     let interactive = args.snapshot.is_none()
         && std::io::stdin().is_terminal()

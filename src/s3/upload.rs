@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use base64_md5::content_md5;
@@ -21,8 +21,8 @@ use sha2::Sha256;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::s3::S3Client;
-use super::Error;
+use super::meta::header_safe;
+use super::{Client, Error};
 
 /// S3 refuses parts under 5 MiB (except the last) and more than 10,000 parts per upload.
 pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
@@ -74,7 +74,7 @@ pub fn multipart_etag(part_md5s: &[[u8; 16]]) -> String {
 /// Uploads `path` (of `size` bytes) to `key` with `metadata` as x-amz-meta-* headers. On any error, or when
 /// `cancel` fires, the multipart upload is aborted before returning.
 pub async fn upload_file(
-    client: &S3Client,
+    client: &Client,
     path: &Path,
     size: u64,
     key: &str,
@@ -82,28 +82,11 @@ pub async fn upload_file(
     plan: UploadPlan,
     mut cancel: watch::Receiver<Option<&'static str>>,
 ) -> Result<Uploaded, Error> {
-    let mut headers = reqwest::header::HeaderMap::new();
-    for (name, value) in metadata {
-        let name = format!("x-amz-meta-{name}");
-        let name = reqwest::header::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-            Error::Request {
-                op: "start the upload".into(),
-                reason: format!("invalid metadata name {name:?}"),
-            }
-        })?;
-        let value = reqwest::header::HeaderValue::from_str(&header_safe(value)).map_err(|_| {
-            Error::Request {
-                op: "start the upload".into(),
-                reason: format!("invalid metadata value for {name}"),
-            }
-        })?;
-        headers.insert(name, value);
-    }
     // Metadata rides on the initiate request only; rust-s3 drops x-amz-meta-* from part and complete
     // requests, and this bucket copy is used for nothing else.
     let initiator = client
         .bucket
-        .with_extra_headers(headers)
+        .with_extra_headers(metadata_headers(metadata)?)
         .map_err(|e| client.classify("start the upload", e))?;
     // An unfinished upload of this very key is an earlier attempt at the same snapshot (a restarted store
     // container): nothing else writes this key, so it is aborted whatever its age.
@@ -135,10 +118,26 @@ pub async fn upload_file(
     result
 }
 
+/// The x-amz-meta-* headers for `metadata`, values escaped to visible ASCII.
+fn metadata_headers(metadata: &[(String, String)]) -> Result<reqwest::header::HeaderMap, Error> {
+    let bad = |reason: String| Error::Request {
+        op: "start the upload".into(),
+        reason,
+    };
+    let mut headers = reqwest::header::HeaderMap::new();
+    for (name, value) in metadata {
+        let name = format!("x-amz-meta-{name}");
+        let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| bad(format!("invalid metadata name {name:?}")))?;
+        let value = reqwest::header::HeaderValue::from_str(&header_safe(value))
+            .map_err(|_| bad(format!("invalid metadata value for {name}")))?;
+        headers.insert(name, value);
+    }
+    Ok(headers)
+}
+
 /// Resolves with the signal's name once `cancel` carries one.
-pub(crate) async fn wait_cancel(
-    cancel: &mut watch::Receiver<Option<&'static str>>,
-) -> &'static str {
+pub async fn wait_cancel(cancel: &mut watch::Receiver<Option<&'static str>>) -> &'static str {
     loop {
         if let Some(signal) = *cancel.borrow_and_update() {
             return signal;
@@ -150,11 +149,176 @@ pub(crate) async fn wait_cancel(
     }
 }
 
+/// The snapshot file, read front to back exactly once, hashed as it is read.
+struct Source {
+    file: std::fs::File,
+    sha: Sha256,
+    path: PathBuf,
+}
+
+impl Source {
+    fn open(path: &Path) -> Result<Source, Error> {
+        let file = std::fs::File::open(path)
+            .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+        Ok(Source {
+            file,
+            sha: Sha256::new(),
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Reads the next `len` bytes into `buf` and returns them with their MD5. Reading and hashing are
+    /// blocking work, so they run off the runtime's threads (which is why `self` travels by value).
+    async fn read_part(
+        self,
+        mut buf: Vec<u8>,
+        len: usize,
+        offset: u64,
+    ) -> Result<(Source, Vec<u8>, [u8; 16]), Error> {
+        let read = tokio::task::spawn_blocking(move || {
+            let mut src = self;
+            buf.clear();
+            buf.resize(len, 0);
+            let r = src.file.read_exact(&mut buf);
+            src.sha.update(&buf);
+            let md5: [u8; 16] = Md5::digest(&buf).into();
+            (src, buf, md5, r)
+        })
+        .await
+        .map_err(|e| Error::Request {
+            op: "read the snapshot".into(),
+            reason: e.to_string(),
+        })?;
+        let (src, buf, md5, r) = read;
+        r.map_err(|e| {
+            Error::io(
+                format!(
+                    "reading {} at byte {offset} (did it shrink after it was verified?)",
+                    src.path.display()
+                ),
+                e,
+            )
+        })?;
+        Ok((src, buf, md5))
+    }
+
+    /// Fails if the file grew: the bytes sent must be the bytes that were verified. Returns the SHA-256.
+    fn finish(mut self) -> Result<String, Error> {
+        let mut probe = [0u8; 1];
+        if self.file.read(&mut probe).unwrap_or(0) != 0 {
+            return Err(Error::Request {
+                op: "upload the snapshot".into(),
+                reason: format!("{} grew while it was being uploaded", self.path.display()),
+            });
+        }
+        Ok(hex::encode(self.sha.finalize()))
+    }
+}
+
 /// A finished part: its number, the ETag the store gave it, and its buffer for reuse.
 type PartOutcome = (u32, String, Vec<u8>);
 
+/// The parts in flight, the ETags of those done, and the buffers to reuse.
+struct InFlight {
+    tasks: JoinSet<Result<PartOutcome, Error>>,
+    etags: Vec<Option<String>>,
+    // Part buffers are recycled rather than freed: a freed 8 MiB block is not reliably returned to the OS
+    // (glibc raises its mmap threshold after the first one), so fresh buffers per part let RSS creep up to
+    // several times `part_size x concurrency`. With reuse, exactly `concurrency` buffers ever exist.
+    free: Vec<Vec<u8>>,
+    sent: u64,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl InFlight {
+    fn new(parts: usize, concurrency: usize, bar: Option<indicatif::ProgressBar>) -> Self {
+        InFlight {
+            tasks: JoinSet::new(),
+            etags: vec![None; parts],
+            free: Vec::with_capacity(concurrency),
+            sent: 0,
+            bar,
+        }
+    }
+
+    /// Waits until fewer than `limit` parts are in flight: this is what bounds memory.
+    async fn wait_below(&mut self, limit: usize) -> Result<(), Error> {
+        while self.tasks.len() >= limit {
+            let Some(done) = self.tasks.join_next().await else {
+                break;
+            };
+            self.collect(done)?;
+        }
+        Ok(())
+    }
+
+    fn collect(
+        &mut self,
+        done: Result<Result<PartOutcome, Error>, tokio::task::JoinError>,
+    ) -> Result<(), Error> {
+        let (number, etag, buf) = done.map_err(|e| Error::Request {
+            op: "upload a part".into(),
+            reason: format!("the part upload task failed: {e}"),
+        })??;
+        if let Some(slot) = self.etags.get_mut(number as usize - 1) {
+            *slot = Some(etag);
+        }
+        self.sent += buf.len() as u64;
+        if let Some(bar) = &self.bar {
+            bar.set_position(self.sent);
+        }
+        self.free.push(buf);
+        Ok(())
+    }
+
+    fn buffer(&mut self, capacity: usize) -> Vec<u8> {
+        self.free
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(capacity))
+    }
+
+    fn spawn(
+        &mut self,
+        client: &Client,
+        key: &str,
+        upload_id: &str,
+        number: u32,
+        buf: Vec<u8>,
+        md5: [u8; 16],
+    ) {
+        let client = client.clone();
+        let key = key.to_string();
+        let upload_id = upload_id.to_string();
+        self.tasks.spawn(async move {
+            let body = Bytes::from(buf);
+            let etag = put_part(&client, &key, &upload_id, number, &body, md5).await?;
+            // Take the buffer back for the next part; should anything still share it, let it go.
+            let buf = body.try_into_mut().map(Vec::from).unwrap_or_default();
+            Ok((number, etag, buf))
+        });
+    }
+
+    /// Waits for every part and returns them numbered for CompleteMultipartUpload.
+    async fn finish(mut self) -> Result<Vec<s3::serde_types::Part>, Error> {
+        self.wait_below(1).await?;
+        self.free.clear();
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+        Ok(self
+            .etags
+            .into_iter()
+            .enumerate()
+            .map(|(i, etag)| s3::serde_types::Part {
+                part_number: i as u32 + 1,
+                etag: etag.unwrap_or_default(),
+            })
+            .collect())
+    }
+}
+
 async fn send_and_complete(
-    client: &S3Client,
+    client: &Client,
     path: &Path,
     size: u64,
     key: &str,
@@ -165,119 +329,22 @@ async fn send_and_complete(
     let part_size = plan.effective_part_size(size);
     let n_parts = size.div_ceil(part_size).max(1);
     let concurrency = plan.concurrency.max(1);
-    let file = std::fs::File::open(path)
-        .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
-    let mut file = Some(file);
-    let mut sha = Some(Sha256::new());
-    let mut md5s = vec![[0u8; 16]; n_parts as usize];
-    let mut etags: Vec<Option<String>> = vec![None; n_parts as usize];
-    let mut in_flight: JoinSet<Result<PartOutcome, Error>> = JoinSet::new();
-    // Part buffers are recycled rather than freed: a freed 8 MiB block is not reliably returned to the OS
-    // (glibc raises its mmap threshold after the first one), so fresh buffers per part let RSS creep up to
-    // several times `part_size x concurrency`. With reuse, exactly `concurrency` buffers ever exist.
-    let mut free: Vec<Vec<u8>> = Vec::with_capacity(concurrency);
-    let mut sent: u64 = 0;
-
-    let mut collect = |done: Result<Result<PartOutcome, Error>, tokio::task::JoinError>,
-                       etags: &mut Vec<Option<String>>,
-                       free: &mut Vec<Vec<u8>>|
-     -> Result<(), Error> {
-        let (number, etag, buf) = done.map_err(|e| Error::Request {
-            op: "upload a part".into(),
-            reason: format!("the part upload task failed: {e}"),
-        })??;
-        if let Some(slot) = etags.get_mut(number as usize - 1) {
-            *slot = Some(etag);
-        }
-        sent += buf.len() as u64;
-        if let Some(bar) = &bar {
-            bar.set_position(sent);
-        }
-        free.push(buf);
-        Ok(())
-    };
-
+    let mut source = Source::open(path)?;
+    let mut in_flight = InFlight::new(n_parts as usize, concurrency, bar);
+    let mut md5s = Vec::with_capacity(n_parts as usize);
     for number in 1..=n_parts as u32 {
-        // Wait for a free slot before reading: this is what bounds memory to `concurrency` parts.
-        while in_flight.len() >= concurrency {
-            if let Some(done) = in_flight.join_next().await {
-                collect(done, &mut etags, &mut free)?;
-            }
-        }
+        // Wait for a free slot before reading, so at most `concurrency` buffers exist.
+        in_flight.wait_below(concurrency).await?;
         let offset = u64::from(number - 1) * part_size;
         let len = part_size.min(size - offset) as usize;
-        let mut buf = free
-            .pop()
-            .unwrap_or_else(|| Vec::with_capacity(part_size.min(size) as usize));
-        let (Some(f), Some(h)) = (file.take(), sha.take()) else {
-            break;
-        };
-        // Reading and hashing are blocking work: keep them off the runtime's threads.
-        let read = tokio::task::spawn_blocking(move || {
-            let mut f = f;
-            let mut h = h;
-            buf.clear();
-            buf.resize(len, 0);
-            let r = f.read_exact(&mut buf);
-            h.update(&buf);
-            let md5: [u8; 16] = Md5::digest(&buf).into();
-            (f, h, buf, md5, r)
-        })
-        .await
-        .map_err(|e| Error::Request {
-            op: "read the snapshot".into(),
-            reason: e.to_string(),
-        })?;
-        let (f, h, buf, md5, r) = read;
-        r.map_err(|e| {
-            Error::io(
-                format!(
-                    "reading {} at byte {offset} (did it shrink after it was verified?)",
-                    path.display()
-                ),
-                e,
-            )
-        })?;
-        file = Some(f);
-        sha = Some(h);
-        md5s[number as usize - 1] = md5;
-        let client = client.clone();
-        let key = key.to_string();
-        let upload_id = upload_id.to_string();
-        in_flight.spawn(async move {
-            let body = Bytes::from(buf);
-            let etag = put_part(&client, &key, &upload_id, number, &body, md5).await?;
-            // Take the buffer back for the next part; should anything still share it, let it go.
-            let buf = body.try_into_mut().map(Vec::from).unwrap_or_default();
-            Ok((number, etag, buf))
-        });
+        let buf = in_flight.buffer(part_size.min(size) as usize);
+        let (src, buf, md5) = source.read_part(buf, len, offset).await?;
+        source = src;
+        md5s.push(md5);
+        in_flight.spawn(client, key, upload_id, number, buf, md5);
     }
-    while let Some(done) = in_flight.join_next().await {
-        collect(done, &mut etags, &mut free)?;
-    }
-    drop(free);
-    // The file must not have grown either: the bytes sent are the bytes that were verified.
-    if let Some(mut f) = file.take() {
-        let mut probe = [0u8; 1];
-        if f.read(&mut probe).unwrap_or(0) != 0 {
-            return Err(Error::Request {
-                op: "upload the snapshot".into(),
-                reason: format!("{} grew while it was being uploaded", path.display()),
-            });
-        }
-    }
-    if let Some(bar) = &bar {
-        bar.finish_and_clear();
-    }
-
-    let parts: Vec<s3::serde_types::Part> = etags
-        .into_iter()
-        .enumerate()
-        .map(|(i, etag)| s3::serde_types::Part {
-            part_number: i as u32 + 1,
-            etag: etag.unwrap_or_default(),
-        })
-        .collect();
+    let parts = in_flight.finish().await?;
+    let sha256 = source.finish()?;
     client
         .bucket
         .complete_multipart_upload(key, upload_id, parts)
@@ -286,14 +353,14 @@ async fn send_and_complete(
     Ok(Uploaded {
         size,
         parts: n_parts as u32,
-        sha256: hex::encode(sha.map(|h| h.finalize()).unwrap_or_default()),
+        sha256,
         multipart_etag: multipart_etag(&md5s),
     })
 }
 
 /// PUTs one part to a presigned URL, retrying transport errors and 5xx answers. Returns the part's ETag.
 async fn put_part(
-    client: &S3Client,
+    client: &Client,
     key: &str,
     upload_id: &str,
     number: u32,
@@ -324,29 +391,7 @@ async fn put_part(
         }
         let failure = match req.send().await {
             Ok(resp) if resp.status().is_success() => {
-                let etag = resp
-                    .headers()
-                    .get("etag")
-                    .and_then(|v| v.to_str().ok())
-                    .map(|s| s.trim_matches('"').to_string())
-                    .unwrap_or_default();
-                if etag.is_empty() {
-                    return Err(Error::Request {
-                        op,
-                        reason: "the store returned no ETag for the part".into(),
-                    });
-                }
-                // A plain 32-hex ETag is the part's MD5 on unencrypted stores: it must be ours.
-                if is_md5_hex(&etag) && etag != hex::encode(md5) {
-                    return Err(Error::Verification {
-                        key: key.to_string(),
-                        what: format!(
-                            "part {number}'s ETag {etag} is not the MD5 of the bytes sent ({})",
-                            hex::encode(md5)
-                        ),
-                    });
-                }
-                return Ok(etag);
+                return part_etag(resp.headers(), &op, key, number, md5);
             }
             Ok(resp) => {
                 let status = resp.status().as_u16();
@@ -368,21 +413,41 @@ async fn put_part(
     }
 }
 
-fn is_md5_hex(s: &str) -> bool {
-    s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())
+/// The ETag of an accepted part, checked against the MD5 of what was sent where the store makes that
+/// possible.
+fn part_etag(
+    headers: &reqwest::header::HeaderMap,
+    op: &str,
+    key: &str,
+    number: u32,
+    md5: [u8; 16],
+) -> Result<String, Error> {
+    let etag = headers
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.trim_matches('"').to_string())
+        .unwrap_or_default();
+    if etag.is_empty() {
+        return Err(Error::Request {
+            op: op.to_string(),
+            reason: "the store returned no ETag for the part".into(),
+        });
+    }
+    // A plain 32-hex ETag is the part's MD5 on unencrypted stores: it must be ours.
+    if is_md5_hex(&etag) && etag != hex::encode(md5) {
+        return Err(Error::Verification {
+            key: key.to_string(),
+            what: format!(
+                "part {number}'s ETag {etag} is not the MD5 of the bytes sent ({})",
+                hex::encode(md5)
+            ),
+        });
+    }
+    Ok(etag)
 }
 
-/// Header values must be visible ASCII; anything else is percent-encoded (member names are free text).
-pub fn header_safe(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if (0x20..0x7f).contains(&b) && b != b'%' {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+fn is_md5_hex(s: &str) -> bool {
+    s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 mod base64_md5 {
@@ -450,11 +515,5 @@ mod tests {
             concurrency: 1,
         };
         assert_eq!(tiny.effective_part_size(10), MIN_PART_SIZE);
-    }
-
-    #[test]
-    fn header_values_are_visible_ascii() {
-        assert_eq!(header_safe("etcd-0"), "etcd-0");
-        assert_eq!(header_safe("näme\n%"), "n%C3%A4me%0A%25");
     }
 }
