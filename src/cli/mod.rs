@@ -5,10 +5,13 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::exit::Class;
-use crate::{controller, crd, exporter, list, logging, restore, snapshot, store};
+use crate::{exporter, list, logging, restore, snapshot, store};
 
 pub mod assets;
+pub mod crd;
 pub mod error;
+pub mod reconcile;
+pub mod watch;
 
 pub use error::{Error, Result};
 
@@ -61,11 +64,11 @@ pub enum Command {
     /// Print a filled-in, numbered restore runbook for one cluster.
     RestoreGuide(restore::RestoreGuideArgs),
     /// One reconcile pass: every Cluster resource -> its backup CronJob.
-    Reconcile(controller::ReconcileArgs),
+    Reconcile(reconcile::Args),
     /// Run the controller continuously (in-cluster, with leader election).
-    Watch(controller::WatchArgs),
+    Watch(watch::Args),
     /// Print the Cluster CustomResourceDefinition as YAML.
-    Crd(crd::CrdArgs),
+    Crd,
     /// Serve S3 backup metrics (s3_exporter-compatible) for every cluster's backup prefix.
     S3Exporter(exporter::ExporterArgs),
     /// Regenerate the shell completions and man pages shipped in completions/ and man/.
@@ -133,9 +136,9 @@ pub async fn run(command: Command) -> Result<()> {
         Command::List(args) => list::run(args).await,
         Command::Download(args) => store::run_download(args).await,
         Command::RestoreGuide(args) => restore::run(args).await,
-        Command::Reconcile(args) => controller::run_reconcile(args).await,
-        Command::Watch(args) => controller::run_watch(args).await,
-        Command::Crd(args) => crd::run(args),
+        Command::Reconcile(args) => reconcile::run(args).await,
+        Command::Watch(args) => watch::run(args).await,
+        Command::Crd => crd::run(),
         Command::S3Exporter(args) => exporter::run(args).await,
         Command::GenerateAssets { out } => assets::generate(&out),
     }
