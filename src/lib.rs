@@ -16,6 +16,7 @@ pub mod exporter;
 pub mod list;
 pub mod logging;
 pub mod metrics;
+pub mod naming;
 pub mod restore;
 pub mod retention;
 pub mod s3;

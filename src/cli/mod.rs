@@ -5,18 +5,21 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::exit::Class;
-use crate::{controller, crd, restore};
+use crate::restore;
 
 pub mod assets;
+pub mod crd;
 pub mod download;
 pub mod error;
 pub mod list;
 pub mod log;
 pub mod prune;
+pub mod reconcile;
 pub mod s3;
 pub mod s3_exporter;
 pub mod snapshot;
 pub mod store;
+pub mod watch;
 
 pub use error::{Error, Result};
 
@@ -69,11 +72,11 @@ pub enum Command {
     /// Print a filled-in, numbered restore runbook for one cluster.
     RestoreGuide(restore::RestoreGuideArgs),
     /// One reconcile pass: every Cluster resource -> its backup CronJob.
-    Reconcile(controller::ReconcileArgs),
+    Reconcile(reconcile::Args),
     /// Run the controller continuously (in-cluster, with leader election).
-    Watch(controller::WatchArgs),
+    Watch(watch::Args),
     /// Print the Cluster CustomResourceDefinition as YAML.
-    Crd(crd::CrdArgs),
+    Crd,
     /// Serve S3 backup metrics (s3_exporter-compatible) for every cluster's backup prefix.
     S3Exporter(s3_exporter::Args),
     /// Regenerate the shell completions and man pages shipped in completions/ and man/.
@@ -141,9 +144,9 @@ pub async fn run(command: Command) -> Result<()> {
         Command::List(args) => list::run(args).await,
         Command::Download(args) => download::run(args).await,
         Command::RestoreGuide(args) => restore::run(args).await,
-        Command::Reconcile(args) => controller::run_reconcile(args).await,
-        Command::Watch(args) => controller::run_watch(args).await,
-        Command::Crd(args) => crd::run(args),
+        Command::Reconcile(args) => reconcile::run(args).await,
+        Command::Watch(args) => watch::run(args).await,
+        Command::Crd => crd::run(),
         Command::S3Exporter(args) => s3_exporter::run(args).await,
         Command::GenerateAssets { out } => assets::generate(&out),
     }
