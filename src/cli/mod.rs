@@ -5,10 +5,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::exit::Class;
-use crate::{controller, crd, exporter, list, logging, restore, snapshot, store};
+use crate::{controller, crd, exporter, list, logging, snapshot, store};
 
 pub mod assets;
 pub mod error;
+pub mod restore_guide;
 
 pub use error::{Error, Result};
 
@@ -59,7 +60,7 @@ pub enum Command {
     /// Download a backup and check its SHA-256 before anyone restores it.
     Download(store::DownloadArgs),
     /// Print a filled-in, numbered restore runbook for one cluster.
-    RestoreGuide(restore::RestoreGuideArgs),
+    RestoreGuide(restore_guide::Args),
     /// One reconcile pass: every Cluster resource -> its backup CronJob.
     Reconcile(controller::ReconcileArgs),
     /// Run the controller continuously (in-cluster, with leader election).
@@ -132,7 +133,7 @@ pub async fn run(command: Command) -> Result<()> {
         Command::Prune(args) => store::run_prune(args).await,
         Command::List(args) => list::run(args).await,
         Command::Download(args) => store::run_download(args).await,
-        Command::RestoreGuide(args) => restore::run(args).await,
+        Command::RestoreGuide(args) => restore_guide::run(args).await,
         Command::Reconcile(args) => controller::run_reconcile(args).await,
         Command::Watch(args) => controller::run_watch(args).await,
         Command::Crd(args) => crd::run(args),
