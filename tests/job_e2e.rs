@@ -18,8 +18,6 @@
 //! Timing is printed (run with `--nocapture`), never asserted.
 
 mod common;
-#[path = "common/podrun.rs"]
-mod podrun;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -29,6 +27,7 @@ use std::time::{Duration, Instant};
 use common::etcd::EtcdCluster;
 use common::kube::{create_namespace, rig, serial};
 use common::minio::{Minio, ACCESS_KEY, BUCKET, SECRET_KEY};
+use common::podrun::LocalPod;
 use common::{etcdbak, rig_bin};
 use etcdbak::backup::{SnapshotMetadata, METADATA_FILE, SNAPSHOT_FILE};
 use etcdbak::crd::{Cluster, ClusterSpec};
@@ -37,7 +36,6 @@ use k8s_openapi::api::core::v1::{PodSpec, Secret};
 use k8s_openapi::ByteString;
 use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
-use podrun::LocalPod;
 use sha2::{Digest, Sha256};
 
 const TENANT_NS: &str = "orders";

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::exit::Class;
-use crate::restore;
 
 pub mod assets;
 pub mod crd;
@@ -15,6 +14,7 @@ pub mod list;
 pub mod log;
 pub mod prune;
 pub mod reconcile;
+pub mod restore_guide;
 pub mod s3;
 pub mod s3_exporter;
 pub mod snapshot;
@@ -70,7 +70,7 @@ pub enum Command {
     /// Download a backup and check its SHA-256 before anyone restores it.
     Download(download::Args),
     /// Print a filled-in, numbered restore runbook for one cluster.
-    RestoreGuide(restore::RestoreGuideArgs),
+    RestoreGuide(restore_guide::Args),
     /// One reconcile pass: every Cluster resource -> its backup CronJob.
     Reconcile(reconcile::Args),
     /// Run the controller continuously (in-cluster, with leader election).
@@ -143,7 +143,7 @@ pub async fn run(command: Command) -> Result<()> {
         Command::Prune(args) => prune::run(args).await,
         Command::List(args) => list::run(args).await,
         Command::Download(args) => download::run(args).await,
-        Command::RestoreGuide(args) => restore::run(args).await,
+        Command::RestoreGuide(args) => restore_guide::run(args).await,
         Command::Reconcile(args) => reconcile::run(args).await,
         Command::Watch(args) => watch::run(args).await,
         Command::Crd => crd::run(),
