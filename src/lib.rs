@@ -27,4 +27,3 @@ pub mod store;
 pub mod template;
 pub mod verify;
 
-pub use cli::{Error, Result};
