@@ -869,7 +869,8 @@ async fn watch_follows_a_configmap_update_and_reports_pending_cleanup() {
     let metrics_url = format!("{}/metrics", w.metrics);
     eventually(
         "pending-cleanup metrics",
-        Duration::from_secs(10),
+        // A loaded 2-core CI machine can take a while to run the reconcile that updates the gauges.
+        Duration::from_secs(30),
         || async {
             let body = http_get(&metrics_url)
                 .await
