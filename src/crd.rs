@@ -25,6 +25,8 @@ const ENDPOINT_PATTERN: &str = r"^https?://[^\s,/]+(/.*)?$";
     printcolumn = r#"{"name":"Namespace","type":"string","jsonPath":".spec.namespace"}"#,
     printcolumn = r#"{"name":"Schedule","type":"string","jsonPath":".status.schedule"}"#,
     printcolumn = r#"{"name":"Scheduled","type":"string","jsonPath":".status.conditions[?(@.type==\"BackupScheduled\")].status"}"#,
+    printcolumn = r#"{"name":"Last Backup","type":"date","jsonPath":".status.lastSuccessfulTime"}"#,
+    printcolumn = r#"{"name":"Backup","type":"string","jsonPath":".status.conditions[?(@.type==\"BackupSucceeded\")].status","priority":1}"#,
     printcolumn = r#"{"name":"CronJob","type":"string","jsonPath":".status.cronJobName","priority":1}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
     // The name becomes the backup prefix component and the Jobs' CLUSTER, which must be a DNS-1123 label
@@ -95,13 +97,21 @@ pub struct ClusterStatus {
     /// The last reconcile error, in one sentence; cleared on success.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// When a backup Job last succeeded (RFC3339), mirrored from the backup CronJob's
+    /// `status.lastSuccessfulTime`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_successful_time: Option<String>,
+    /// When a backup Job was last scheduled (RFC3339), mirrored from the backup CronJob's
+    /// `status.lastScheduleTime`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_schedule_time: Option<String>,
 }
 
 /// A status condition (the shape of metav1.Condition, as a plain type so the schema stays structural).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Condition {
-    /// e.g. `BackupScheduled`, `CleanupPending`.
+    /// e.g. `BackupScheduled`, `BackupSucceeded`, `CleanupPending`.
     #[serde(rename = "type")]
     pub type_: String,
     /// `True`, `False` or `Unknown`.

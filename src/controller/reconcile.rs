@@ -4,14 +4,15 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use k8s_openapi::api::batch::v1::CronJob;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::Api;
+use kube::api::{Api, ListParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{self, finalizer};
 use kube::{Resource, ResourceExt};
 
+use super::backups::{self, BackupRuns, BACKUP_FAILED_EVENT};
 use super::cleanup::{cleanup_progress, finish_cleanup};
 use super::decide::{self, set_condition, BACKUP_SCHEDULED};
 use super::writes::{apply_if_changed, patch_status_unless_stale, publish, Applied};
@@ -217,12 +218,12 @@ async fn apply_desired(
     let mut wrote = Vec::new();
     if let Some(secret) = &desired.tls_secret {
         let api: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
-        if apply_if_changed(&api, secret, "Secret").await? != Applied::Unchanged {
+        if apply_if_changed(&api, secret, "Secret").await?.0 != Applied::Unchanged {
             wrote.push("Secret");
         }
     }
     let cron_jobs: Api<CronJob> = Api::namespaced(ctx.client.clone(), ns);
-    let applied = apply_if_changed(&cron_jobs, &desired.cron_job, "CronJob").await?;
+    let (applied, live) = apply_if_changed(&cron_jobs, &desired.cron_job, "CronJob").await?;
     if applied != Applied::Unchanged {
         wrote.push("CronJob");
     }
@@ -234,9 +235,28 @@ async fn apply_desired(
         .and_then(|s| s.suspend)
         .unwrap_or(false);
     let (ok, reason, message) = scheduled_condition(&cron_job, &desired.schedule, suspended);
-    let status = scheduled_status(cluster, ok, reason, &message, &cron_job, &desired.schedule);
+    let mut status = scheduled_status(cluster, ok, reason, &message, &cron_job, &desired.schedule);
+    let runs = read_backup_runs(&live, ctx).await?;
+    backups::record(
+        &mut status,
+        &runs,
+        cluster.meta().generation,
+        &now_rfc3339(),
+    );
+    let old_conditions = cluster.status.clone().unwrap_or_default().conditions;
+    let failure = backups::failure_event(&old_conditions, &status.conditions);
     if patch_status_unless_stale(cluster, status, ctx).await? {
         wrote.push("status");
+        if let Some(failure) = failure {
+            publish(
+                ctx,
+                cluster,
+                EventType::Warning,
+                BACKUP_FAILED_EVENT,
+                &failure,
+            )
+            .await;
+        }
     }
     // Decided by what the apiserver had, not by our (possibly stale) copy of the status: one Event per
     // CronJob actually created.
@@ -251,9 +271,36 @@ async fn apply_desired(
         s.backup_interval_seconds = interval;
         s.suspended = suspended;
         s.deletion_timestamp_seconds = None;
+        s.last_success_seconds = runs.last_successful_time.map(|t| t.as_second() as f64);
+        s.backup_failing = runs.newest.as_ref().is_some_and(|f| !f.succeeded);
     });
     ctx.set_note(&name, applied_note(&wrote));
     Ok(Action::requeue(ctx.resync))
+}
+
+/// The CronJob's runs. Its Jobs are listed only once it has scheduled one, so an idle Cluster that never
+/// ran costs no read.
+async fn read_backup_runs(cron_job: &CronJob, ctx: &Context) -> Result<BackupRuns, Error> {
+    let now = k8s_openapi::jiff::Timestamp::now();
+    let scheduled = cron_job.status.as_ref().is_some_and(|s| {
+        s.last_schedule_time.is_some() || s.active.as_ref().is_some_and(|a| !a.is_empty())
+    });
+    if !scheduled {
+        return Ok(backups::backup_runs(cron_job, &[], now));
+    }
+    let ns = cron_job.namespace().unwrap_or_default();
+    let cluster = cron_job
+        .labels()
+        .get(template::LABEL_CLUSTER)
+        .cloned()
+        .unwrap_or_default();
+    let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), &ns);
+    let selector = template::component_selector(&cluster, "backup");
+    let list = jobs
+        .list(&ListParams::default().labels(&selector))
+        .await
+        .map_err(|e| Error::kube(format!("list the backup Jobs of Cluster {cluster}"), e))?;
+    Ok(backups::backup_runs(cron_job, &list.items, now))
 }
 
 /// The Cluster's status with its CronJob in place.
