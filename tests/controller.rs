@@ -56,6 +56,7 @@ fn new_cluster(name: &str, ns: &str) -> Cluster {
             schedule: None,
             keep: None,
             suspend: None,
+            verify: None,
         },
     )
 }
@@ -513,6 +514,109 @@ async fn backup_outcomes_reach_the_status_one_event_and_the_metrics() {
     for job in [&first, &second, &third] {
         let _ = jobs.delete(job, &DeleteParams::background()).await;
     }
+    purge(&client, name).await;
+}
+
+#[tokio::test]
+async fn verification_runs_on_its_own_cron_job_and_reaches_the_status() {
+    let _serial = serial().await;
+    let client = rig().client().await;
+    let name = "verified";
+    tenant(&client, "tenant-verified").await;
+    create_cluster(&client, &new_cluster(name, "tenant-verified")).await;
+    let ctx = context(&client, test_config(""));
+    converge(&ctx, name).await;
+    let cron_jobs: Api<CronJob> = Api::namespaced(client.clone(), JOB_NS);
+    let verify_name = naming::verify_cron_job_name(name);
+    let cj = cron_jobs
+        .get(&verify_name)
+        .await
+        .expect("a verification CronJob by default (accepted by the apiserver)");
+    assert_eq!(
+        cj.spec.as_ref().unwrap().schedule,
+        etcdbak::schedule::expand("H 4 * * *", name).unwrap()
+    );
+
+    // Its newest Job fails: lastVerified, BackupVerified=False, one Event, the metric.
+    cron_jobs
+        .patch_status(
+            &verify_name,
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({ "status": {
+                "lastScheduleTime": "2026-12-01T04:07:00Z",
+            }})),
+        )
+        .await
+        .expect("writing the CronJob status");
+    let job = format!("{verify_name}-29000247");
+    backup_job(&client, &cj, &job).await;
+    finish_job(&client, &job, false, Duration::from_secs(5)).await;
+    reconcile_once(&ctx, name).await.unwrap();
+    let api: Api<Cluster> = Api::all(client.clone());
+    let c = api.get(name).await.unwrap();
+    let last = c
+        .status
+        .as_ref()
+        .unwrap()
+        .last_verified
+        .clone()
+        .expect("lastVerified");
+    assert_eq!(
+        (last.job.as_str(), last.outcome.as_str()),
+        (format!("{JOB_NS}/{job}").as_str(), "Failed")
+    );
+    assert!(last.time.ends_with('Z'), "{last:?}");
+    let cond = condition(&c, "BackupVerified").expect("BackupVerified");
+    assert_eq!(
+        (cond.status.as_str(), cond.reason.as_str()),
+        ("False", "VerificationFailed")
+    );
+    let events: Api<Event> = Api::namespaced(client.clone(), "default");
+    let count = || async {
+        events
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .filter(|e| {
+                e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)
+                    && e.reason.as_deref() == Some("VerificationFailed")
+            })
+            .count()
+    };
+    assert_eq!(count().await, 1);
+    assert!(ctx.metrics.encode_prometheus().contains(&format!(
+        "etcdbak_cluster_verification_failing{{cluster=\"{name}\"}} 1"
+    )));
+    let before = write_counts(&client).await;
+    reconcile_once(&ctx, name).await.unwrap();
+    let writes = writes_between(&before, &write_counts(&client).await);
+    assert!(writes.is_empty(), "an idle reconcile wrote: {writes:?}");
+    assert_eq!(count().await, 1);
+
+    // Turned off for this Cluster: the CronJob and the verdict go.
+    patch_spec(
+        &client,
+        name,
+        serde_json::json!({"verify": {"enabled": false}}),
+    )
+    .await;
+    reconcile_once(&ctx, name).await.unwrap();
+    assert!(cron_jobs.get_opt(&verify_name).await.unwrap().is_none());
+    let c = api.get(name).await.unwrap();
+    assert_eq!(c.status.as_ref().unwrap().last_verified, None);
+    assert!(condition(&c, "BackupVerified").is_none());
+    assert!(!ctx.metrics.encode_prometheus().contains(&format!(
+        "etcdbak_cluster_verification_failing{{cluster=\"{name}\"}}"
+    )));
+    let before = write_counts(&client).await;
+    reconcile_once(&ctx, name).await.unwrap();
+    let writes = writes_between(&before, &write_counts(&client).await);
+    assert!(writes.is_empty(), "verification off, idle: {writes:?}");
+
+    let jobs: Api<Job> = Api::namespaced(client.clone(), JOB_NS);
+    let _ = jobs.delete(&job, &DeleteParams::background()).await;
     purge(&client, name).await;
 }
 
@@ -1323,11 +1427,12 @@ async fn reconcile_command_dry_run_table_and_hundred_clusters() {
         "MEASURE: writes to converge {n} new Clusters: {total} ({:.1} per Cluster: {writes:?})",
         total as f64 / n as f64
     );
-    // One reconcile of a Cluster at a time, reading the live object first: each CronJob and Secret is
-    // written exactly once (two concurrent reconciles of one Cluster would both create it).
+    // One reconcile of a Cluster at a time, reading the live object first: each CronJob (backup and
+    // verification) and Secret is written exactly once (two concurrent reconciles of one Cluster would
+    // both create it).
     assert_eq!(
         writes.get("APPLY/cronjobs"),
-        Some(&(n as u64)),
+        Some(&(2 * n as u64)),
         "{writes:?}"
     );
     assert_eq!(writes.get("APPLY/secrets"), Some(&(n as u64)), "{writes:?}");

@@ -6,7 +6,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 
 use super::decide::{set_condition, JobPhase};
-use super::jobs::job_phase;
+use super::jobs::{finished_at, job_phase};
 use crate::crd::{ClusterStatus, Condition};
 
 /// Condition type: did the newest finished backup Job succeed?
@@ -20,6 +20,7 @@ pub struct Finished {
     /// `namespace/name` of the Job.
     pub job: String,
     pub succeeded: bool,
+    pub finished_at: Option<Timestamp>,
 }
 
 /// What the CronJob and its Jobs say, ready for the status and the metrics.
@@ -44,13 +45,11 @@ fn made_by(job: &Job, cron_job_uid: &str) -> bool {
         .any(|o| o.kind == "CronJob" && o.uid == cron_job_uid && o.controller == Some(true))
 }
 
-/// Reads the CronJob's status and the newest finished Job it made.
-pub fn backup_runs(cron_job: &CronJob, jobs: &[Job], now: Timestamp) -> BackupRuns {
-    let status = cron_job.status.as_ref();
+/// The newest finished Job the CronJob made, in whatever order `jobs` were listed.
+pub fn newest_finished(cron_job: &CronJob, jobs: &[Job], now: Timestamp) -> Option<Finished> {
     let uid = cron_job.uid().unwrap_or_default();
     let ns = cron_job.namespace().unwrap_or_default();
-    let newest = jobs
-        .iter()
+    jobs.iter()
         .filter(|j| made_by(j, &uid))
         .filter_map(|j| match job_phase(j, now) {
             JobPhase::Running => None,
@@ -64,7 +63,22 @@ pub fn backup_runs(cron_job: &CronJob, jobs: &[Job], now: Timestamp) -> BackupRu
         .map(|(j, succeeded)| Finished {
             job: format!("{ns}/{}", j.name_any()),
             succeeded,
-        });
+            finished_at: finished_at(j),
+        })
+}
+
+/// When the newest successful Job the CronJob made finished.
+pub fn newest_succeeded_at(cron_job: &CronJob, jobs: &[Job], now: Timestamp) -> Option<Timestamp> {
+    let uid = cron_job.uid().unwrap_or_default();
+    jobs.iter()
+        .filter(|j| made_by(j, &uid) && job_phase(j, now) == JobPhase::Succeeded)
+        .filter_map(finished_at)
+        .max()
+}
+
+/// Reads the CronJob's status and the newest finished Job it made.
+pub fn backup_runs(cron_job: &CronJob, jobs: &[Job], now: Timestamp) -> BackupRuns {
+    let status = cron_job.status.as_ref();
     BackupRuns {
         last_successful_time: status
             .and_then(|s| s.last_successful_time.as_ref())
@@ -72,7 +86,7 @@ pub fn backup_runs(cron_job: &CronJob, jobs: &[Job], now: Timestamp) -> BackupRu
         last_schedule_time: status
             .and_then(|s| s.last_schedule_time.as_ref())
             .map(|t| t.0),
-        newest,
+        newest: newest_finished(cron_job, jobs, now),
     }
 }
 
@@ -115,10 +129,10 @@ pub fn record(status: &mut ClusterStatus, runs: &BackupRuns, generation: Option<
     }
 }
 
-/// The BackupFailed Event's message, when `new` reports a failed Job that `old` did not: once per failed
-/// Job, however often the Cluster is reconciled.
-pub fn failure_event(old: &[Condition], new: &[Condition]) -> Option<String> {
-    let find = |cs: &[Condition]| cs.iter().find(|c| c.type_ == BACKUP_SUCCEEDED).cloned();
+/// The failure Event's message, when condition `type_` in `new` reports a failed Job that `old` did not:
+/// once per failed Job, however often the Cluster is reconciled.
+pub fn failure_event(type_: &str, old: &[Condition], new: &[Condition]) -> Option<String> {
+    let find = |cs: &[Condition]| cs.iter().find(|c| c.type_ == type_).cloned();
     let now = find(new).filter(|c| c.status == "False")?;
     let before = find(old);
     let same = before.is_some_and(|b| b.status == now.status && b.message == now.message);

@@ -84,13 +84,14 @@ where
 }
 
 /// Status fields a merge patch must name as null to clear (every optional one).
-const NULLABLE_STATUS_FIELDS: [&str; 6] = [
+const NULLABLE_STATUS_FIELDS: [&str; 7] = [
     "observedGeneration",
     "cronJobName",
     "schedule",
     "lastError",
     "lastSuccessfulTime",
     "lastScheduleTime",
+    "lastVerified",
 ];
 
 /// Writes `status` only when it differs from what the Cluster has.

@@ -55,6 +55,7 @@ fn the_newest_finished_job_of_this_cron_job_decides() {
         Some(Finished {
             job: format!("etcdbak/{job}"),
             succeeded,
+            finished_at: None,
         })
     };
     let cases: Vec<(Vec<Job>, Option<Finished>)> = vec![
@@ -99,8 +100,12 @@ fn the_newest_finished_job_of_this_cron_job_decides() {
     ];
     for (jobs, want) in cases {
         let runs = backup_runs(&cron_job(Some(50), Some(60)), &jobs, now);
+        let got = runs.newest.clone().map(|f| Finished {
+            finished_at: None,
+            ..f
+        });
         assert_eq!(
-            runs.newest,
+            got,
             want,
             "{:?}",
             jobs.iter().map(|j| j.name_any()).collect::<Vec<_>>()
@@ -108,6 +113,16 @@ fn the_newest_finished_job_of_this_cron_job_decides() {
         assert_eq!(runs.last_successful_time, Some(at(50)));
         assert_eq!(runs.last_schedule_time, Some(at(60)));
     }
+    let runs = backup_runs(
+        &cron_job(None, None),
+        &[job("b-1", UID, 100, "Failed")],
+        now,
+    );
+    assert_eq!(
+        runs.newest.unwrap().finished_at,
+        Some(at(130)),
+        "from the Failed condition"
+    );
     let never = backup_runs(&cron_job(None, None), &[], now);
     assert_eq!(never, BackupRuns::default());
 }
@@ -120,6 +135,7 @@ fn the_status_mirrors_the_cron_job_and_names_a_failed_job() {
         newest: Some(Finished {
             job: "etcdbak/etcdbak-orders-29000000".into(),
             succeeded: false,
+            finished_at: None,
         }),
     };
     let mut status = ClusterStatus::default();
@@ -150,6 +166,7 @@ fn the_status_mirrors_the_cron_job_and_names_a_failed_job() {
         newest: Some(Finished {
             job: "etcdbak/etcdbak-orders-29000060".into(),
             succeeded: true,
+            finished_at: None,
         }),
         ..runs.clone()
     };
@@ -181,22 +198,22 @@ fn one_event_per_failed_job() {
     let failed_2 = vec![cond("False", "job 2 failed")];
     let ok = vec![cond("True", "job 3 succeeded")];
     assert_eq!(
-        failure_event(&[], &failed_1).as_deref(),
+        failure_event(BACKUP_SUCCEEDED, &[], &failed_1).as_deref(),
         Some("job 1 failed")
     );
     assert_eq!(
-        failure_event(&ok, &failed_1).as_deref(),
+        failure_event(BACKUP_SUCCEEDED, &ok, &failed_1).as_deref(),
         Some("job 1 failed")
     );
     assert_eq!(
-        failure_event(&failed_1, &failed_1),
+        failure_event(BACKUP_SUCCEEDED, &failed_1, &failed_1),
         None,
         "a resync says nothing new"
     );
     assert_eq!(
-        failure_event(&failed_1, &failed_2).as_deref(),
+        failure_event(BACKUP_SUCCEEDED, &failed_1, &failed_2).as_deref(),
         Some("job 2 failed")
     );
-    assert_eq!(failure_event(&failed_1, &ok), None);
-    assert_eq!(failure_event(&[], &[]), None);
+    assert_eq!(failure_event(BACKUP_SUCCEEDED, &failed_1, &ok), None);
+    assert_eq!(failure_event(BACKUP_SUCCEEDED, &[], &[]), None);
 }
