@@ -3,7 +3,9 @@
 //! StatefulSet names things, what [`kube`] read from the Cluster resource and StatefulSet), and [`pick`]
 //! chooses the snapshot from the backup list.
 
+mod download;
 mod error;
+pub mod format;
 pub mod kube;
 pub mod pick;
 pub mod plan;
@@ -16,6 +18,7 @@ use chrono::{DateTime, Utc};
 
 use crate::store::S3Client;
 pub use error::Error;
+pub use format::BackupFormat;
 pub use pick::Candidate;
 pub use plan::{KubeFacts, Layout};
 pub use runbook::{Member, RestorePlan, S3Location, Snapshot};
@@ -92,5 +95,7 @@ fn snapshot(c: &Candidate) -> Snapshot {
             .sha256
             .clone()
             .unwrap_or_else(|| format!("{}… (from the name)", c.backup.sha256_prefix)),
+        // Every listed backup parsed as a backup name, so one of the suffixes is there.
+        format: BackupFormat::of_key(&c.backup.key).unwrap_or(BackupFormat::Plain),
     }
 }
