@@ -131,19 +131,20 @@ pub fn download_and_verify(p: &RestorePlan) -> Step {
 fn manual(p: &RestorePlan) -> Option<Manual> {
     let format = p.snapshot.format;
     let object = p.object_file();
-    let out = sh(&p.snapshot_file());
+    let decrypt = cmd(["age", "-d", "-i", p.identity_file(), &object]);
     let decode = match format {
         BackupFormat::Plain => return None,
-        BackupFormat::Zstd => format!("{} > {out}", cmd(["zstd", "-d", "-c", &object])),
-        BackupFormat::Age => format!(
-            "{} > {out}",
-            cmd(["age", "-d", "-i", p.identity_file(), &object])
-        ),
-        BackupFormat::ZstdAge => format!(
-            "{} | zstd -d > {out}",
-            cmd(["age", "-d", "-i", p.identity_file(), &object])
-        ),
+        BackupFormat::Zstd => cmd(["zstd", "-d", "-c", &object]),
+        BackupFormat::Age => decrypt,
+        BackupFormat::ZstdAge => format!("{decrypt} | zstd -d"),
     };
+    // As etcdbak download does: a failed or cut-off decode never leaves a file under the final name.
+    let part = format!("{}.part", p.snapshot_file());
+    let decode = format!(
+        "{decode} > {} && {}",
+        sh(&part),
+        cmd(["mv", &part, &p.snapshot_file()])
+    );
     let tools = match format {
         BackupFormat::Zstd => "zstd -d decompresses it (Debian package zstd)",
         BackupFormat::Age => "age -d decrypts it with the same identity (Debian package age)",

@@ -340,7 +340,7 @@ mod tests {
             (
                 BackupFormat::ZstdAge,
                 true,
-                Some(" | zstd -d > restore-prod-main/snapshot.db"),
+                Some(".db.zst.age | zstd -d > "),
             ),
         ];
         for (format, needs_identity, decode) in table {
@@ -370,7 +370,9 @@ mod tests {
             );
             assert!(manual.commands[1].contains(decode), "{:?}", manual.commands);
             assert!(
-                manual.commands[1].ends_with("> restore-prod-main/snapshot.db"),
+                manual.commands[1].ends_with(
+                    "> restore-prod-main/snapshot.db.part && mv restore-prod-main/snapshot.db.part restore-prod-main/snapshot.db"
+                ),
                 "{:?}",
                 manual.commands
             );
