@@ -14,6 +14,7 @@ pub mod exporter;
 pub mod list;
 pub mod logging;
 pub mod metrics;
+pub mod pipeline;
 pub mod restore;
 pub mod retention;
 pub mod schedule;
