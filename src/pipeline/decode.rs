@@ -45,6 +45,19 @@ impl Expected {
     }
 }
 
+impl Expected {
+    /// An object from before the pipeline: the snapshot file as is, with the store's own `sha256` and
+    /// `file-size` metadata.
+    pub fn plain(sha256: [u8; 32], size: u64) -> Expected {
+        Expected {
+            format: Format::PLAIN,
+            sha256,
+            size: Some(size),
+            limit: size,
+        }
+    }
+}
+
 /// What was decoded, once the checks passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decoded {

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::format::{Compression, Pipeline};
+use super::format::{Compression, Format, Pipeline};
 
 /// Metadata key names. Short and lower-case (S3 lower-cases them anyway), and no name is a prefix of another
 /// (nor of the store's own keys): rust-s3 0.38 sorts `name:value` strings for SigV4, which orders `a` and
@@ -97,6 +97,24 @@ impl Recorded {
             ));
         }
         Ok(Some(recorded))
+    }
+}
+
+impl Recorded {
+    /// Refuses a record whose pipeline is not what the object's name says (`a.db.zst` recorded as `age`):
+    /// one of the two was changed after the object was stored, and reading by either could be wrong.
+    pub fn check_name(&self, named: Format) -> Result<(), MetadataError> {
+        if self.pipeline.format() == named {
+            return Ok(());
+        }
+        Err(bad(
+            key::PIPELINE,
+            &format!(
+                "{} does not match the object name's suffix {}",
+                self.pipeline,
+                named.suffix()
+            ),
+        ))
     }
 }
 

@@ -260,12 +260,7 @@ fn a_wrong_digest_or_size_is_refused() {
 #[test]
 fn an_object_from_before_the_pipeline_decodes_as_plain() {
     let plain = plaintext(50_000);
-    let expected = Expected {
-        format: Format::PLAIN,
-        sha256: sha256(&plain),
-        size: Some(plain.len() as u64),
-        limit: plain.len() as u64,
-    };
+    let expected = Expected::plain(sha256(&plain), plain.len() as u64);
     let (out, decoded) = decode(&plain[..], Vec::new(), &expected, None).unwrap();
     assert!(out == plain);
     assert_eq!(decoded.stored_size, plain.len() as u64);

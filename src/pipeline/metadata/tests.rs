@@ -1,7 +1,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::*;
-use crate::pipeline::format::Compression;
+use crate::pipeline::format::{Compression, Format};
 
 const SHA: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 
@@ -154,5 +154,16 @@ fn no_key_is_a_prefix_of_another_nor_of_the_stores_keys() {
                 "{k} and {other}"
             );
         }
+    }
+}
+
+#[test]
+fn the_record_must_match_the_object_name() {
+    let r = sample();
+    assert_eq!(r.check_name(Format::ZSTD_AGE), Ok(()));
+    for named in [Format::PLAIN, Format::ZSTD, Format::AGE] {
+        let err = r.check_name(named).unwrap_err();
+        assert_eq!(err.key, "pipeline");
+        assert!(err.to_string().contains(named.suffix()), "{err}");
     }
 }
