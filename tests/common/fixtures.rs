@@ -25,6 +25,7 @@ pub fn cluster(name: &str, ns: &str) -> Cluster {
             schedule: None,
             keep: None,
             suspend: None,
+            verify: None,
         },
     )
 }
