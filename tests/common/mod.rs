@@ -6,6 +6,7 @@ pub mod certs;
 pub mod etcd;
 pub mod fill;
 pub mod minio;
+pub mod s3faults;
 pub mod s3server;
 pub mod throttle;
 
