@@ -432,6 +432,7 @@ async fn connect_probe(endpoint: &str, limit: Duration) -> Result<(), String> {
     let Some(addr) = authority(endpoint) else {
         return Err("the endpoint has no host".into());
     };
+    tracing::debug!(%addr, limit = ?limit, "checking that the S3 endpoint accepts connections");
     match tokio::time::timeout(limit, tokio::net::TcpStream::connect(&addr)).await {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => Err(e.to_string()),

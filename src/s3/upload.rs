@@ -195,35 +195,34 @@ impl Source {
         })
     }
 
-    /// Reads the next `len` bytes into `buf` and returns them with their MD5, having fed them to the
-    /// verifier. Reading and hashing are blocking work, so they run off the runtime's threads (which is why
-    /// `self` travels by value).
+    /// Reads the next `len` bytes into `buf` and feeds them to the verifier. Reading and hashing are
+    /// blocking work, so they run off the runtime's threads (which is why `self` travels by value). The
+    /// part's MD5 is not taken here but on the part's own task, in parallel with the next read.
     async fn read_part(
         self,
         mut buf: Vec<u8>,
         len: usize,
         offset: u64,
-    ) -> Result<(Source, Vec<u8>, [u8; 16]), Error> {
+    ) -> Result<(Source, Vec<u8>), Error> {
         let read = tokio::task::spawn_blocking(move || {
             let mut src = self;
             buf.clear();
             buf.resize(len, 0);
             let r = src.file.read_exact(&mut buf);
             src.verifier.update(&buf);
-            let md5: [u8; 16] = Md5::digest(&buf).into();
-            (src, buf, md5, r)
+            (src, buf, r)
         })
         .await
         .map_err(|e| Error::Request {
             op: "read the snapshot".into(),
             reason: e.to_string(),
         })?;
-        let (src, buf, md5, r) = read;
+        let (src, buf, r) = read;
         r.map_err(|e| Error::Changed {
             path: src.path.clone(),
             what: format!("reading at byte {offset} failed: {e}; did it shrink?"),
         })?;
-        Ok((src, buf, md5))
+        Ok((src, buf))
     }
 
     /// The verdict on everything read: the file must not have grown, etcd's trailer and the bbolt header
@@ -247,13 +246,28 @@ impl Source {
     }
 }
 
-/// A finished part: its number, the ETag the store gave it, and its buffer for reuse.
-type PartOutcome = (u32, String, Vec<u8>);
+/// A finished part: its number, the ETag the store gave it, its MD5, and its buffer for reuse.
+type PartOutcome = (u32, String, [u8; 16], Vec<u8>);
+
+/// MD5 is the costliest hash here (no CPU has instructions for it), so it runs on a blocking thread per
+/// part: with parts in flight it overlaps the reader's SHA-256 of the next part instead of following it.
+async fn md5_of(buf: Vec<u8>) -> Result<(Vec<u8>, [u8; 16]), Error> {
+    tokio::task::spawn_blocking(move || {
+        let md5: [u8; 16] = Md5::digest(&buf).into();
+        (buf, md5)
+    })
+    .await
+    .map_err(|e| Error::Request {
+        op: "hash a part".into(),
+        reason: e.to_string(),
+    })
+}
 
 /// The parts in flight, the ETags of those done, and the buffers to reuse.
 struct InFlight {
     tasks: JoinSet<Result<PartOutcome, Error>>,
     etags: Vec<Option<String>>,
+    md5s: Vec<[u8; 16]>,
     // Part buffers are recycled rather than freed: a freed 8 MiB block is not reliably returned to the OS
     // (glibc raises its mmap threshold after the first one), so fresh buffers per part let RSS creep up to
     // several times `part_size x concurrency`. With reuse, exactly `concurrency` buffers ever exist.
@@ -267,6 +281,7 @@ impl InFlight {
         InFlight {
             tasks: JoinSet::new(),
             etags: vec![None; parts],
+            md5s: vec![[0; 16]; parts],
             free: Vec::with_capacity(concurrency),
             sent: 0,
             bar,
@@ -288,12 +303,15 @@ impl InFlight {
         &mut self,
         done: Result<Result<PartOutcome, Error>, tokio::task::JoinError>,
     ) -> Result<(), Error> {
-        let (number, etag, buf) = done.map_err(|e| Error::Request {
+        let (number, etag, md5, buf) = done.map_err(|e| Error::Request {
             op: "upload a part".into(),
             reason: format!("the part upload task failed: {e}"),
         })??;
         if let Some(slot) = self.etags.get_mut(number as usize - 1) {
             *slot = Some(etag);
+        }
+        if let Some(slot) = self.md5s.get_mut(number as usize - 1) {
+            *slot = md5;
         }
         self.sent += buf.len() as u64;
         if let Some(bar) = &self.bar {
@@ -309,19 +327,12 @@ impl InFlight {
             .unwrap_or_else(|| Vec::with_capacity(capacity))
     }
 
-    fn spawn(
-        &mut self,
-        client: &Client,
-        key: &str,
-        upload_id: &str,
-        number: u32,
-        buf: Vec<u8>,
-        md5: [u8; 16],
-    ) {
+    fn spawn(&mut self, client: &Client, key: &str, upload_id: &str, number: u32, buf: Vec<u8>) {
         let client = client.clone();
         let key = key.to_string();
         let upload_id = upload_id.to_string();
         self.tasks.spawn(async move {
+            let (buf, md5) = md5_of(buf).await?;
             let body = Bytes::from(buf);
             let target = Target::Part {
                 upload_id: &upload_id,
@@ -330,18 +341,20 @@ impl InFlight {
             let etag = put_bytes(&client, &key, target, &body, md5).await?;
             // Take the buffer back for the next part; should anything still share it, let it go.
             let buf = body.try_into_mut().map(Vec::from).unwrap_or_default();
-            Ok((number, etag, buf))
+            Ok((number, etag, md5, buf))
         });
     }
 
-    /// Waits for every part and returns them numbered for CompleteMultipartUpload.
-    async fn finish(mut self) -> Result<Vec<s3::serde_types::Part>, Error> {
+    /// Waits for every part and returns them numbered for CompleteMultipartUpload, with the multipart
+    /// ETag their MD5s make.
+    async fn finish(mut self) -> Result<(Vec<s3::serde_types::Part>, String), Error> {
         self.wait_below(1).await?;
         self.free.clear();
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
-        Ok(self
+        let etag = multipart_etag(&self.md5s);
+        let parts = self
             .etags
             .into_iter()
             .enumerate()
@@ -349,7 +362,8 @@ impl InFlight {
                 part_number: i as u32 + 1,
                 etag: etag.unwrap_or_default(),
             })
-            .collect())
+            .collect();
+        Ok((parts, etag))
     }
 }
 
@@ -368,19 +382,17 @@ async fn send_and_complete(
     let concurrency = plan.concurrency.max(1);
     let mut source = Source::open(path)?;
     let mut in_flight = InFlight::new(n_parts as usize, concurrency, bar);
-    let mut md5s = Vec::with_capacity(n_parts as usize);
     for number in 1..=n_parts as u32 {
         // Wait for a free slot before reading, so at most `concurrency` buffers exist.
         in_flight.wait_below(concurrency).await?;
         let offset = u64::from(number - 1) * part_size;
         let len = part_size.min(size - offset) as usize;
         let buf = in_flight.buffer(part_size.min(size) as usize);
-        let (src, buf, md5) = source.read_part(buf, len, offset).await?;
+        let (src, buf) = source.read_part(buf, len, offset).await?;
         source = src;
-        md5s.push(md5);
-        in_flight.spawn(client, key, upload_id, number, buf, md5);
+        in_flight.spawn(client, key, upload_id, number, buf);
     }
-    let parts = in_flight.finish().await?;
+    let (parts, etag) = in_flight.finish().await?;
     // The last moment a bad snapshot can still be stopped: after this, the object exists.
     let verified = source.finish(expected)?;
     client
@@ -395,7 +407,7 @@ async fn send_and_complete(
         size,
         parts: n_parts as u32,
         sha256: verified.sha256,
-        etag: multipart_etag(&md5s),
+        etag,
         single: false,
     })
 }
@@ -410,10 +422,11 @@ async fn put_whole(
     expected: &Expected,
 ) -> Result<Uploaded, Error> {
     let len = expected.size as usize;
-    let (source, buf, md5) = Source::open(path)?
+    let (source, buf) = Source::open(path)?
         .read_part(Vec::with_capacity(len), len, 0)
         .await?;
     let verified = source.finish(expected)?;
+    let (buf, md5) = md5_of(buf).await?;
     tracing::info!(%key, bytes = len, "sending the snapshot as a single PUT");
     let body = Bytes::from(buf);
     put_bytes(client, key, Target::Object(headers), &body, md5).await?;
