@@ -139,7 +139,7 @@ _etcdbak() {
             return 0
             ;;
         etcdbak__subcmd__download)
-            opts="-o -h -V --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --cluster --key --output --log-level --log-format --help --version"
+            opts="-o -h -V --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --cluster --key --output --log-level --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -170,6 +170,14 @@ _etcdbak() {
                     return 0
                     ;;
                 --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stall-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -413,7 +421,7 @@ _etcdbak() {
             return 0
             ;;
         etcdbak__subcmd__list)
-            opts="-o -h -V --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --cluster --output --log-level --log-format --help --version"
+            opts="-o -h -V --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --cluster --output --log-level --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -444,6 +452,14 @@ _etcdbak() {
                     return 0
                     ;;
                 --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stall-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -475,7 +491,7 @@ _etcdbak() {
             return 0
             ;;
         etcdbak__subcmd__prune)
-            opts="-h -V --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --cluster --keep --all --dry-run --stale-upload-age --log-level --log-format --help --version"
+            opts="-h -V --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --cluster --keep --all --dry-run --stale-upload-age --log-level --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -506,6 +522,14 @@ _etcdbak() {
                     return 0
                     ;;
                 --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stall-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -563,7 +587,7 @@ _etcdbak() {
             return 0
             ;;
         etcdbak__subcmd__restore__subcmd__guide)
-            opts="-o -h -V --cluster --snapshot --identity --output --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --namespace --statefulset --service --replicas --member --endpoints --cacert --cert --key --insecure --data-dir --volume-mount-path --volume-claim --helper-image --owner --cronjob --token --workdir --bump-revision --no-kube --log-level --log-format --help --version"
+            opts="-o -h -V --cluster --snapshot --identity --output --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --namespace --statefulset --service --replicas --member --endpoints --cacert --cert --key --insecure --data-dir --volume-mount-path --volume-claim --helper-image --owner --cronjob --token --workdir --bump-revision --no-kube --log-level --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -614,6 +638,14 @@ _etcdbak() {
                     return 0
                     ;;
                 --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stall-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -705,7 +737,7 @@ _etcdbak() {
             return 0
             ;;
         etcdbak__subcmd__s3__subcmd__exporter)
-            opts="-h -V --listen --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --list-timeout --log-level --log-format --help --version"
+            opts="-h -V --listen --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --list-timeout --log-level --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -740,6 +772,14 @@ _etcdbak() {
                     return 0
                     ;;
                 --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stall-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -817,7 +857,7 @@ _etcdbak() {
             return 0
             ;;
         etcdbak__subcmd__store)
-            opts="-h -V --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --dir --cluster --keep --part-size --upload-concurrency --stale-upload-age --log-level --log-format --help --version"
+            opts="-h -V --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --dir --cluster --keep --part-size --upload-concurrency --stale-upload-age --log-level --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -848,6 +888,14 @@ _etcdbak() {
                     return 0
                     ;;
                 --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stall-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use common::etcd::EtcdCluster;
 use common::fill::{self, FillOptions};
-use common::minio::{etcdbak_env, Entry, Minio as S3Server};
+use common::minio::{etcdbak_env, Entry, Minio};
 use common::throttle::Throttle;
 use common::{etcdbak, rig_bin, wait_until};
 use sha2::{Digest, Sha256};
@@ -184,7 +184,7 @@ fn object_for<'a>(objects: &'a [Entry], sha: &str) -> Option<&'a Entry> {
 }
 
 /// Downloads `key` with mc and checks it is byte-for-byte the snapshot in `dir`.
-fn assert_object_is(s3: &S3Server, key: &str, dir: &Path) {
+fn assert_object_is(s3: &Minio, key: &str, dir: &Path) {
     let tmp = tempfile::tempdir().unwrap();
     let local = tmp.path().join("got.db");
     s3.mc_get(key, &local);
@@ -196,7 +196,7 @@ fn assert_object_is(s3: &S3Server, key: &str, dir: &Path) {
 }
 
 /// Waits until the slow upload has sent a few parts, and returns the key being uploaded.
-fn wait_for_upload_in_progress(s3: &S3Server, throttle: &Throttle) -> String {
+fn wait_for_upload_in_progress(s3: &Minio, throttle: &Throttle) -> String {
     wait_until(
         "a multipart upload in progress",
         Duration::from_secs(60),
@@ -403,7 +403,7 @@ fn etcd_member_streaming_the_snapshot_killed() {
 // S3 faults
 
 /// Stores fixture snapshot `i` directly (fast) with `keep`, returning its SHA-256.
-fn store_ok(s3: &S3Server, i: usize, keep: u32) -> String {
+fn store_ok(s3: &Minio, i: usize, keep: u32) -> String {
     let snap = copy_snapshot(&snapshots()[i]);
     let keep = keep.to_string();
     let d = run(
@@ -434,7 +434,7 @@ fn slow_store(dir: &Path, throttle: &Throttle, keep: &str) -> Run {
 
 /// The next run after an interrupted one (a restarted store container: same snapshot, same key) succeeds
 /// and aborts the abandoned multipart upload.
-fn next_run_cleans_up(s3: &S3Server, snap: &Path, keep: &str, abandoned: &str) {
+fn next_run_cleans_up(s3: &Minio, snap: &Path, keep: &str, abandoned: &str) {
     assert!(
         !s3.incomplete_uploads_of(abandoned).is_empty(),
         "precondition: the interrupted upload of {abandoned} should still be pending in MinIO"
@@ -459,7 +459,7 @@ fn next_run_cleans_up(s3: &S3Server, snap: &Path, keep: &str, abandoned: &str) {
 
 #[test]
 fn s3_stopped_mid_upload() {
-    let mut s3 = S3Server::start();
+    let mut s3 = Minio::start();
     store_ok(&s3, 0, 5);
     store_ok(&s3, 1, 5);
     let before = s3.objects();
@@ -492,7 +492,7 @@ fn s3_stopped_mid_upload() {
 
 #[test]
 fn store_killed_mid_upload() {
-    let s3 = S3Server::start();
+    let s3 = Minio::start();
     store_ok(&s3, 0, 5);
     store_ok(&s3, 1, 5);
     let before = s3.objects();
@@ -520,7 +520,7 @@ fn store_killed_mid_upload() {
 /// keep=1 and the newest upload fails (the network to S3 drops mid-upload): the one good backup survives.
 #[test]
 fn keep_one_and_the_newest_upload_fails() {
-    let s3 = S3Server::start();
+    let s3 = Minio::start();
     let good = store_ok(&s3, 0, 1);
     let before = s3.objects();
     assert_eq!(before.len(), 1);
@@ -555,7 +555,7 @@ fn keep_one_and_the_newest_upload_fails() {
 /// valid, and retention leaves exactly `keep`.
 #[test]
 fn two_concurrent_stores_for_one_cluster() {
-    let s3 = S3Server::start();
+    let s3 = Minio::start();
     for i in 0..3 {
         store_ok(&s3, i, 10);
     }
@@ -583,7 +583,7 @@ fn two_concurrent_stores_for_one_cluster() {
 // ---------------------------------------------------------------------------------------------------------
 // corrupt snapshots
 
-fn assert_refused_before_upload(s3: &S3Server, dir: &Path, what: &str) {
+fn assert_refused_before_upload(s3: &Minio, dir: &Path, what: &str) {
     let d = run(
         &store_args(dir, &["--keep", "5"]),
         &etcdbak_env(&s3.endpoint()),
@@ -625,7 +625,7 @@ fn flip(path: &Path, at: u64) {
 
 #[test]
 fn corrupt_snapshots_are_refused_before_upload() {
-    let s3 = S3Server::start();
+    let s3 = Minio::start();
     let src = &snapshots()[0];
     let len = std::fs::metadata(src.join("snapshot.db")).unwrap().len();
 

@@ -665,3 +665,223 @@ fn sigterm_mid_upload_aborts_the_upload() {
         "retention ran or a partial object appeared"
     );
 }
+
+/// `store` through another endpoint (a proxy in front of the rig's MinIO), with the rig's bucket and keys.
+fn store_via(m: &Minio, endpoint: &str, dir: &Path, extra: &[&str]) -> Command {
+    let mut cmd = etcdbak();
+    cmd.args(["store", "--bucket", common::minio::BUCKET])
+        .args(["--s3-endpoint", endpoint])
+        .arg("--dir")
+        .arg(dir)
+        .args(extra);
+    m.creds_env(&mut cmd);
+    cmd
+}
+
+/// A store that does not implement ListMultipartUploads (HTTP 501, or 400 with an unsupported-operation
+/// code) still takes backups: the stale-upload sweep is skipped with one warning, and a failing run still
+/// aborts its own upload.
+#[test]
+fn a_store_without_multipart_listing_still_takes_backups() {
+    use common::s3faults::{Refuse, S3Faults};
+    let m = Minio::start();
+    for (i, refuse) in [
+        Refuse::ListMultipartUploads501,
+        Refuse::ListMultipartUploads400,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let proxy = S3Faults::start(&format!("127.0.0.1:{}", m.port), refuse);
+        let dir = backup_dir("prod", 10 + i as i64, "2026-11-25T10:00:00Z");
+        let o = run(&mut store_via(
+            &m,
+            &proxy.endpoint(),
+            dir.path(),
+            &["--keep", "5"],
+        ));
+        assert_ok(&o);
+        let err = stderr(&o);
+        assert!(
+            proxy.refused() >= 2,
+            "{refuse:?}: the listing was never asked for"
+        );
+        assert_eq!(
+            err.matches("cannot list unfinished multipart uploads")
+                .count(),
+            1,
+            "{refuse:?}: one warning per run\n{err}"
+        );
+        assert_eq!(
+            m.keys("").len(),
+            i + 1,
+            "{refuse:?}: the backup is not there"
+        );
+        assert!(m.uploads("").is_empty(), "{refuse:?}: an upload was left");
+    }
+
+    // A failing run (the file is damaged, its metadata rewritten to match, so only etcd's trailer can tell)
+    // still aborts its own upload, which needs no listing.
+    let proxy = S3Faults::start(
+        &format!("127.0.0.1:{}", m.port),
+        Refuse::ListMultipartUploads501,
+    );
+    let dir = backup_dir("prod", 20, "2026-11-25T11:00:00Z");
+    damage_and_match_metadata(dir.path(), |len| len / 2);
+    let o = run(&mut store_via(&m, &proxy.endpoint(), dir.path(), &[]));
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    assert!(
+        m.uploads("").is_empty(),
+        "the failed run's upload was not aborted"
+    );
+    assert_eq!(m.keys("").len(), 2, "a damaged snapshot was stored");
+}
+
+/// Flips the byte at `at(len)` and rewrites snapshot.json's sha256 to the damaged file's, so the metadata
+/// agrees and only etcd's own hash trailer can catch the damage.
+fn damage_and_match_metadata(dir: &Path, at: impl Fn(usize) -> usize) {
+    let snap = dir.join(SNAPSHOT_FILE);
+    let mut bytes = std::fs::read(&snap).expect("read");
+    let i = at(bytes.len());
+    bytes[i] ^= 0x01;
+    std::fs::write(&snap, &bytes).expect("write");
+    let path = dir.join(METADATA_FILE);
+    let mut meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("meta")).expect("json");
+    meta["sha256"] = hex::encode(Sha256::digest(&bytes)).into();
+    std::fs::write(&path, serde_json::to_vec(&meta).expect("json")).expect("write meta");
+}
+
+/// A snapshot no bigger than one part goes up as one PUT: no multipart upload is ever started, the object
+/// carries its metadata, its ETag is its MD5, and it downloads and verifies.
+#[test]
+fn a_snapshot_smaller_than_one_part_is_sent_as_a_single_put() {
+    let m = Minio::start();
+    let dir = backup_dir("prod", 5, "2026-11-25T10:00:00Z");
+    let o = store(&m, dir.path(), &["--part-size", "64MiB"]);
+    assert_ok(&o);
+    assert!(stderr(&o).contains("single PUT"), "{}", stderr(&o));
+    let keys = m.keys("");
+    assert_eq!(keys.len(), 1);
+    let bytes = std::fs::read(fixture()).expect("fixture");
+    let (meta, size) = m.head(&keys[0]);
+    assert_eq!(size, bytes.len() as u64);
+    assert_eq!(
+        meta.get("sha256").map(String::as_str),
+        Some(hex::encode(Sha256::digest(&bytes)).as_str())
+    );
+    let out = tempfile::tempdir().expect("tempdir");
+    let target = out.path().join("single.db");
+    assert_ok(&run(etcdbak_s3(&m, "download", &["--key", &keys[0]])
+        .arg("--output")
+        .arg(&target)));
+    assert_eq!(std::fs::read(&target).expect("downloaded"), bytes);
+
+    // The same damage the multipart path catches before completing is caught before the PUT is sent.
+    let dir = backup_dir("prod", 6, "2026-11-25T11:00:00Z");
+    damage_and_match_metadata(dir.path(), |len| len - 100);
+    let o = store(&m, dir.path(), &["--part-size", "64MiB"]);
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("nothing was uploaded"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(m.keys("").len(), 1);
+}
+
+/// The snapshot is read once, and the checks run on the bytes sent: a file that changes while it is being
+/// uploaded (after the pre-upload check read its header) is caught before the upload completes. No object
+/// appears, the multipart upload is aborted, retention does not run, and the exit code says corrupt.
+#[test]
+fn a_snapshot_that_changes_during_the_upload_is_never_stored() {
+    let m = Minio::start();
+    assert_ok(&store(
+        &m,
+        backup_dir("prod", 1, "2026-11-25T09:00:00Z").path(),
+        &[],
+    ));
+    let before = m.keys("");
+    // 2 MiB/s: the first 5 MiB part takes seconds, while the file's last part is not read yet.
+    let throttle = common::throttle::Throttle::start(&format!("127.0.0.1:{}", m.port), 2 << 20);
+    let dir = backup_dir("prod", 2, "2026-11-25T10:00:00Z");
+    let snap = dir.path().join(SNAPSHOT_FILE);
+    let child = store_via(
+        &m,
+        &format!("http://{}", throttle.addr()),
+        dir.path(),
+        &[
+            "--keep",
+            "1",
+            "--part-size",
+            "5MiB",
+            "--upload-concurrency",
+            "1",
+        ],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("spawn store");
+    wait_until("an upload in progress", Duration::from_secs(60), || {
+        throttle.forwarded() > 2 << 20 && !m.uploads("").is_empty()
+    });
+    {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&snap)
+            .expect("open");
+        let len = f.metadata().expect("len").len();
+        f.seek(SeekFrom::Start(len - 1000)).expect("seek");
+        f.write_all(&[0xff; 8]).expect("damage");
+    }
+    let out = child.wait_with_output().expect("wait");
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(5), "{err}");
+    assert!(err.contains("nothing was uploaded"), "{err}");
+    assert!(m.uploads("").is_empty(), "the upload was not aborted");
+    assert_eq!(
+        m.keys(""),
+        before,
+        "retention ran or the changed file was stored"
+    );
+}
+
+/// An endpoint that accepts connections and then never answers (a hung store, a half-dead load balancer):
+/// the request fails once no bytes have moved for --stall-timeout, with one line that names the flag.
+#[test]
+fn a_store_that_stops_answering_fails_on_the_stall_timeout() {
+    let tarpit = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = tarpit.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in tarpit.incoming().flatten() {
+            // Keep it open and silent.
+            held.push(conn);
+        }
+    });
+    let m = Minio::start();
+    let dir = backup_dir("prod", 1, "2026-11-25T09:00:00Z");
+    let started = std::time::Instant::now();
+    let o = run(&mut store_via(
+        &m,
+        &format!("http://{addr}"),
+        dir.path(),
+        &["--stall-timeout", "2s"],
+    ));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(6), "{err}");
+    assert!(err.contains("--stall-timeout"), "{err}");
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with("error")).count(),
+        1,
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
+}

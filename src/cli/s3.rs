@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args};
 
 use crate::s3::Settings;
@@ -37,21 +38,33 @@ pub struct S3Args {
     )]
     pub prefix: String,
     /// Address the bucket in the path (http://host/bucket/key), as MinIO and most S3-compatible stores
-    /// need. Set to false for virtual-hosted style (http://bucket.host/key).
+    /// need. `--path-style=false` for virtual-hosted style (http://bucket.host/key).
     #[arg(long, env = "ETCDBAK_S3_PATH_STYLE", default_value_t = true, action = ArgAction::Set,
-          value_name = "BOOL")]
+          num_args = 0..=1, default_missing_value = "true", require_equals = true,
+          value_parser = BoolishValueParser::new(), value_name = "BOOL")]
     pub path_style: bool,
     /// Send a Content-MD5 header with every uploaded part, so the store rejects a part damaged in transit.
-    /// Some S3-compatible stores refuse or mishandle it: set to false there (each part's returned ETag is
-    /// still compared with its MD5 when the store returns one).
+    /// Some S3-compatible stores refuse or mishandle it: `--content-md5=false` there (each part's returned
+    /// ETag is still compared with its MD5 when the store returns one).
     #[arg(long, env = "ETCDBAK_S3_CONTENT_MD5", default_value_t = true, action = ArgAction::Set,
-          value_name = "BOOL")]
+          num_args = 0..=1, default_missing_value = "true", require_equals = true,
+          value_parser = BoolishValueParser::new(), value_name = "BOOL")]
     pub content_md5: bool,
     /// Give up on a single S3 request after this long (e.g. 10m). Unset means no limit: a part upload on a
     /// slow link legitimately takes minutes, and short limits broke uploads of 250 MB+ snapshots elsewhere.
     #[arg(long, env = "ETCDBAK_S3_REQUEST_TIMEOUT", value_parser = humantime::parse_duration,
           value_name = "DURATION")]
     pub request_timeout: Option<Duration>,
+    /// Give up connecting to the S3 endpoint after this long, so an unreachable endpoint fails fast with
+    /// one clear line instead of waiting for the operating system's TCP timeout.
+    #[arg(long, env = "ETCDBAK_S3_CONNECT_TIMEOUT", default_value = "30s",
+          value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub connect_timeout: Duration,
+    /// Give up on a request once no bytes have been sent or received for this long. Not a limit on a
+    /// whole transfer: a part on a slow link takes as long as it needs while bytes flow.
+    #[arg(long, env = "ETCDBAK_S3_STALL_TIMEOUT", default_value = "5m",
+          value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub stall_timeout: Duration,
 }
 
 impl S3Args {
@@ -64,6 +77,8 @@ impl S3Args {
             path_style: self.path_style,
             content_md5: self.content_md5,
             request_timeout: self.request_timeout,
+            connect_timeout: self.connect_timeout,
+            stall_timeout: self.stall_timeout,
         }
     }
 
@@ -77,4 +92,45 @@ impl S3Args {
 pub fn check_cluster(name: &str) -> super::Result<()> {
     crate::backup::validate_cluster_name(name)
         .map_err(|e| super::Error::Usage(format!("invalid cluster name: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::S3Args;
+
+    #[derive(Parser)]
+    struct Probe {
+        #[command(flatten)]
+        s3: S3Args,
+    }
+
+    fn parse(args: &[&str]) -> Result<S3Args, clap::Error> {
+        let argv = ["probe", "--bucket", "b"].iter().chain(args);
+        Probe::try_parse_from(argv).map(|p| p.s3)
+    }
+
+    #[test]
+    fn boolean_switches_read_the_way_users_type_them() {
+        for (args, path_style, content_md5) in [
+            (&[][..], true, true),
+            (&["--path-style"][..], true, true),
+            (&["--path-style=false"][..], false, true),
+            (
+                &["--path-style=true", "--content-md5=false"][..],
+                true,
+                false,
+            ),
+            (&["--content-md5", "--path-style=no"][..], false, true),
+        ] {
+            let s3 = parse(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+            assert_eq!(
+                (s3.path_style, s3.content_md5),
+                (path_style, content_md5),
+                "{args:?}"
+            );
+        }
+        assert!(parse(&["--path-style=maybe"]).is_err());
+    }
 }

@@ -20,6 +20,12 @@ impl Client {
     pub(crate) fn classify_status(&self, op: &str, status: u16, body: &str) -> Error {
         // Only the error code is kept: S3 error bodies can echo request details such as the access key id.
         let code = xml_tag(body, "Code").unwrap_or_default();
+        if unsupported(status, &code) {
+            return Error::Unsupported {
+                op: op.to_string(),
+                reason: format!("HTTP {status} {code}").trim_end().to_string(),
+            };
+        }
         match (status, code.as_str()) {
             (_, "NoSuchBucket") => Error::BucketMissing {
                 bucket: self.bucket_name.clone(),
@@ -78,6 +84,17 @@ impl Client {
     }
 }
 
+/// Whether an answer says "this store does not implement that operation" (rather than "you asked
+/// wrongly"): HTTP 501, or a 400 with one of the codes stores use for it. Pure.
+pub(crate) fn unsupported(status: u16, code: &str) -> bool {
+    status == 501
+        || (status == 400
+            && matches!(
+                code,
+                "NotImplemented" | "UnsupportedOperation" | "OperationNotSupported"
+            ))
+}
+
 /// The text of `<tag>...</tag>` in an S3 XML error body.
 fn xml_tag(body: &str, tag: &str) -> Option<String> {
     let open = format!("<{tag}>");
@@ -127,7 +144,6 @@ fn strip_urls(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backup;
     use crate::s3::Settings;
     use s3::creds::Credentials;
     use s3::{Bucket, Region};
@@ -141,6 +157,8 @@ mod tests {
             path_style: true,
             content_md5: true,
             request_timeout: None,
+            connect_timeout: std::time::Duration::from_secs(30),
+            stall_timeout: std::time::Duration::from_secs(300),
         };
         // Built with explicit credentials rather than the environment, which tests share.
         let bucket = Bucket::new(
@@ -153,14 +171,7 @@ mod tests {
                 .expect("credentials"),
         )
         .expect("bucket");
-        Client {
-            bucket,
-            endpoint: "http://127.0.0.1:9".into(),
-            bucket_name: args.bucket,
-            prefix: backup::normalize_prefix(&args.prefix).into(),
-            content_md5: args.content_md5,
-            request_timeout: args.request_timeout,
-        }
+        Client::assemble(bucket, "http://127.0.0.1:9".into(), &args).expect("client")
     }
 
     #[test]
@@ -206,6 +217,30 @@ mod tests {
             assert!(msg.contains(text), "{msg:?} lacks {text:?}");
             assert!(!msg.contains("AKIDTEST"), "{msg:?} leaks the key id");
         }
+    }
+
+    #[test]
+    fn missing_optional_operations_are_told_apart_from_bad_requests() {
+        for (status, code, want) in [
+            (501, "NotImplemented", true),
+            (501, "", true),
+            (400, "NotImplemented", true),
+            (400, "UnsupportedOperation", true),
+            (400, "InvalidArgument", false),
+            (400, "", false),
+            (403, "NotImplemented", false),
+            (500, "InternalError", false),
+        ] {
+            assert_eq!(unsupported(status, code), want, "{status} {code}");
+        }
+        let c = client();
+        let e = c.classify_status(
+            "list unfinished uploads",
+            501,
+            "<Error><Code>NotImplemented</Code></Error>",
+        );
+        assert!(matches!(e, Error::Unsupported { .. }), "{e}");
+        assert_eq!(e.class(), crate::exit::Class::Storage);
     }
 
     #[test]

@@ -1,13 +1,16 @@
 //! The S3 client: a connected bucket plus the settings around it, and the few operations backups need.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use s3::creds::Credentials;
 use s3::error::S3Error;
 use s3::{Bucket, Region};
 
-use super::classify::describe;
+use super::classify::{describe, root_cause};
+use super::stall;
 use super::{Error, Settings};
 use crate::backup::{self, Backup};
 
@@ -23,6 +26,14 @@ pub struct Client {
     pub prefix: String,
     pub(crate) content_md5: bool,
     pub(crate) request_timeout: Option<Duration>,
+    /// Set once the run has warned that the store cannot list multipart uploads: one warning per run.
+    pub(crate) warned_no_upload_listing: Arc<AtomicBool>,
+    /// For the part and object PUTs etcdbak sends itself: with the connect timeout.
+    pub(crate) http: reqwest::Client,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) stall_timeout: Duration,
+    /// Whether the endpoint accepted a connection within the connect timeout (asked once per client).
+    reached: Arc<tokio::sync::OnceCell<Result<(), String>>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -111,6 +122,21 @@ impl Client {
         }
         // rust-s3 defaults to a 60 s limit per request, which is what broke big uploads elsewhere.
         bucket.set_request_timeout(args.request_timeout);
+        Client::assemble(bucket, endpoint, args)
+    }
+
+    /// The client around a configured bucket.
+    pub(crate) fn assemble(
+        bucket: Box<Bucket>,
+        endpoint: String,
+        args: &Settings,
+    ) -> Result<Client, Error> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(args.connect_timeout)
+            .build()
+            .map_err(|e| {
+                Error::Settings(format!("cannot set up the HTTP client: {}", root_cause(&e)))
+            })?;
         Ok(Client {
             bucket,
             endpoint,
@@ -118,7 +144,53 @@ impl Client {
             prefix: backup::normalize_prefix(&args.prefix).to_string(),
             content_md5: args.content_md5,
             request_timeout: args.request_timeout,
+            warned_no_upload_listing: Arc::default(),
+            http,
+            connect_timeout: args.connect_timeout,
+            stall_timeout: args.stall_timeout,
+            reached: Arc::default(),
         })
+    }
+
+    /// Fails fast, with the connect timeout, when the endpoint does not accept a connection; rust-s3's own
+    /// connections have no connect timeout, so this is asked before its first request.
+    async fn reach(&self) -> Result<(), Error> {
+        let limit = self.connect_timeout;
+        let outcome = self
+            .reached
+            .get_or_init(|| connect_probe(&self.endpoint, limit))
+            .await;
+        outcome.clone().map_err(|reason| Error::Unreachable {
+            endpoint: self.endpoint.clone(),
+            reason,
+        })
+    }
+
+    /// One request through rust-s3, once the endpoint is reachable, bounded by the stall timeout (these
+    /// requests move few bytes, so a long silence is a stall). The inner result is rust-s3's own.
+    pub(crate) async fn send<T>(
+        &self,
+        op: &str,
+        request: impl std::future::Future<Output = Result<T, S3Error>>,
+    ) -> Result<Result<T, S3Error>, Error> {
+        self.reach().await?;
+        stall::bounded(self.stall_timeout, request)
+            .await
+            .ok_or_else(|| Error::Request {
+                op: op.to_string(),
+                reason: stall::reason(self.stall_timeout),
+            })
+    }
+
+    /// [`Client::send`] with S3 failures classified.
+    pub(crate) async fn call<T>(
+        &self,
+        op: &str,
+        request: impl std::future::Future<Output = Result<T, S3Error>>,
+    ) -> Result<T, Error> {
+        self.send(op, request)
+            .await?
+            .map_err(|e| self.classify(op, e))
     }
 
     /// Every backup under the prefix (of one cluster, or of all), newest first. Keys that are not exactly
@@ -138,17 +210,13 @@ impl Client {
     /// unreachable endpoint, missing bucket, bad credentials. Lets `store` report those before it spends
     /// time reading a large snapshot.
     pub async fn check_access(&self, cluster: &str) -> Result<(), Error> {
-        self.bucket
-            .list_page(
-                backup::cluster_prefix(&self.prefix, cluster),
-                None,
-                None,
-                None,
-                Some(1),
-            )
-            .await
-            .map(|_| ())
-            .map_err(|e| self.classify("list the backups", e))
+        let prefix = backup::cluster_prefix(&self.prefix, cluster);
+        self.call(
+            "list the backups",
+            self.bucket.list_page(prefix, None, None, None, Some(1)),
+        )
+        .await
+        .map(|_| ())
     }
 
     /// Every key (with its size) under the cluster's prefix, or under the whole prefix.
@@ -158,10 +226,8 @@ impl Client {
             None => backup::root_prefix(&self.prefix),
         };
         let pages = self
-            .bucket
-            .list(prefix, None)
-            .await
-            .map_err(|e| self.classify("list the backups", e))?;
+            .call("list the backups", self.bucket.list(prefix, None))
+            .await?;
         Ok(pages
             .into_iter()
             .flat_map(|p| p.contents)
@@ -173,10 +239,11 @@ impl Client {
     /// what the exporter summarises.
     pub async fn list_objects(&self, prefix: &str) -> Result<Vec<ListedObject>, Error> {
         let pages = self
-            .bucket
-            .list(prefix.to_string(), None)
-            .await
-            .map_err(|e| self.classify("list the backups", e))?;
+            .call(
+                "list the backups",
+                self.bucket.list(prefix.to_string(), None),
+            )
+            .await?;
         let mut out = Vec::new();
         for o in pages.into_iter().flat_map(|p| p.contents) {
             let last_modified = chrono::DateTime::parse_from_rfc3339(&o.last_modified)
@@ -196,12 +263,14 @@ impl Client {
 
     /// HEAD one object: its size, ETag (unquoted) and user metadata.
     pub async fn head(&self, key: &str) -> Result<ObjectHead, Error> {
-        let (head, _) = self.bucket.head_object(key).await.map_err(|e| match e {
+        let op = format!("read the metadata of {key}");
+        let head = self.send(&op, self.bucket.head_object(key)).await?;
+        let (head, _) = head.map_err(|e| match e {
             S3Error::HttpFailWithBody(404, _) => Error::NotFound {
                 key: key.to_string(),
                 bucket: self.bucket_name.clone(),
             },
-            e => self.classify(&format!("read the metadata of {key}"), e),
+            e => self.classify(&op, e),
         })?;
         Ok(ObjectHead {
             size: head.content_length.and_then(|n| u64::try_from(n).ok()),
@@ -211,11 +280,9 @@ impl Client {
     }
 
     pub async fn delete(&self, key: &str) -> Result<(), Error> {
-        self.bucket
-            .delete_object(key)
+        self.call(&format!("delete {key}"), self.bucket.delete_object(key))
             .await
             .map(|_| ())
-            .map_err(|e| self.classify(&format!("delete {key}"), e))
     }
 
     /// The multipart uploads in progress under one cluster's prefix.
@@ -224,29 +291,54 @@ impl Client {
     /// and with none it lists the uploads started since it last restarted. So an empty prefixed answer is
     /// followed by a bucket-wide listing filtered here. (MinIO also expires stale uploads itself, after 24h
     /// by default, which covers uploads orphaned across one of its restarts.)
+    ///
+    /// A store that does not implement ListMultipartUploads answers with none (and one warning per run):
+    /// the sweep of stale uploads is skipped there, which only leaves what such a store's own expiry of
+    /// unfinished uploads cleans up.
     pub async fn multipart_uploads(&self, cluster: &str) -> Result<Vec<PendingUpload>, Error> {
         let prefix = backup::cluster_prefix(&self.prefix, cluster);
-        let mut uploads = self.list_uploads(Some(&prefix)).await?;
+        let mut uploads = self.tolerate(self.list_uploads(Some(&prefix)).await)?;
         if uploads.is_empty() {
-            uploads = self.list_uploads(None).await?;
+            uploads = self.tolerate(self.list_uploads(None).await)?;
         }
         uploads.retain(|u| u.key.starts_with(&prefix));
         Ok(uploads)
     }
 
-    /// The unfinished multipart uploads of exactly `key` (a prefix listing every store answers the same).
+    /// The unfinished multipart uploads of exactly `key` (a prefix listing every store answers the same);
+    /// none where the store cannot list them.
     pub async fn uploads_of_key(&self, key: &str) -> Result<Vec<PendingUpload>, Error> {
-        let mut uploads = self.list_uploads(Some(key)).await?;
+        let mut uploads = self.tolerate(self.list_uploads(Some(key)).await)?;
         uploads.retain(|u| u.key == key);
         Ok(uploads)
     }
 
+    /// An unsupported upload listing becomes an empty one, with one warning per run.
+    fn tolerate(
+        &self,
+        listed: Result<Vec<PendingUpload>, Error>,
+    ) -> Result<Vec<PendingUpload>, Error> {
+        match listed {
+            Err(Error::Unsupported { reason, .. }) => {
+                if !self.warned_no_upload_listing.swap(true, Ordering::SeqCst) {
+                    tracing::warn!(
+                        endpoint = %self.endpoint, %reason,
+                        "the store cannot list unfinished multipart uploads: skipping the sweep of stale uploads (this run still aborts its own upload on failure)"
+                    );
+                }
+                Ok(Vec::new())
+            }
+            other => other,
+        }
+    }
+
     async fn list_uploads(&self, prefix: Option<&str>) -> Result<Vec<PendingUpload>, Error> {
         let pages = self
-            .bucket
-            .list_multiparts_uploads(prefix, None)
-            .await
-            .map_err(|e| self.classify("list unfinished uploads", e))?;
+            .call(
+                "list unfinished uploads",
+                self.bucket.list_multiparts_uploads(prefix, None),
+            )
+            .await?;
         Ok(pages
             .into_iter()
             .flat_map(|p| p.uploads)
@@ -261,10 +353,11 @@ impl Client {
     }
 
     pub async fn abort_upload(&self, key: &str, upload_id: &str) -> Result<(), Error> {
-        self.bucket
-            .abort_upload(key, upload_id)
-            .await
-            .map_err(|e| self.classify(&format!("abort the upload of {key}"), e))
+        self.call(
+            &format!("abort the upload of {key}"),
+            self.bucket.abort_upload(key, upload_id),
+        )
+        .await
     }
 
     /// Aborts this cluster's multipart uploads (of etcdbak-named keys) started before `older_than` ago.
@@ -317,4 +410,71 @@ pub struct PendingUpload {
     pub key: String,
     pub upload_id: String,
     pub initiated: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// `host:port` of an endpoint URL, the port defaulted from the scheme. Pure.
+fn authority(endpoint: &str) -> Option<String> {
+    let (scheme, rest) = endpoint.split_once("://")?;
+    let host_port = rest.split('/').next().filter(|h| !h.is_empty())?;
+    let has_port = match host_port.rfind(']') {
+        Some(close) => host_port[close..].contains(':'),
+        None => host_port.contains(':'),
+    };
+    if has_port {
+        return Some(host_port.to_string());
+    }
+    let port = if scheme == "https" { 443 } else { 80 };
+    Some(format!("{host_port}:{port}"))
+}
+
+/// Opens (and drops) one TCP connection to the endpoint within `limit`.
+async fn connect_probe(endpoint: &str, limit: Duration) -> Result<(), String> {
+    let Some(addr) = authority(endpoint) else {
+        return Err("the endpoint has no host".into());
+    };
+    tracing::debug!(%addr, limit = ?limit, "checking that the S3 endpoint accepts connections");
+    match tokio::time::timeout(limit, tokio::net::TcpStream::connect(&addr)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!(
+            "no connection within {} (--connect-timeout)",
+            humantime::format_duration(limit)
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_probe_dials_the_endpoints_host_and_port() {
+        for (endpoint, want) in [
+            ("http://127.0.0.1:9000", Some("127.0.0.1:9000")),
+            (
+                "https://s3.eu-west-1.amazonaws.com",
+                Some("s3.eu-west-1.amazonaws.com:443"),
+            ),
+            ("http://minio.backup.svc", Some("minio.backup.svc:80")),
+            ("http://[::1]:9000", Some("[::1]:9000")),
+            ("https://[::1]", Some("[::1]:443")),
+            ("no-scheme", None),
+            ("http://", None),
+        ] {
+            assert_eq!(authority(endpoint).as_deref(), want, "{endpoint}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_endpoint_that_refuses_fails_the_probe_with_the_reason() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let up = format!("http://127.0.0.1:{port}");
+        assert_eq!(connect_probe(&up, Duration::from_secs(5)).await, Ok(()));
+        drop(listener);
+        let e = connect_probe(&up, Duration::from_secs(5))
+            .await
+            .expect_err("refused");
+        assert!(e.to_lowercase().contains("refused"), "{e}");
+    }
 }

@@ -1,6 +1,9 @@
 //! What can go wrong talking to S3, each with the sentence that names what to fix.
 
+use std::path::PathBuf;
+
 use crate::exit::Class;
+use crate::verify::VerifyError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -21,11 +24,23 @@ pub enum Error {
     },
     #[error("cannot {op}: {reason}")]
     Request { op: String, reason: String },
+    /// The store does not implement an optional operation; callers that can do without it degrade.
+    #[error("the store does not support the request to {op} ({reason})")]
+    Unsupported { op: String, reason: String },
     #[error("there is no object {key} in bucket \"{bucket}\": check the key with `etcdbak list`")]
     NotFound { key: String, bucket: String },
     /// A part the store acknowledged is not the part that was sent.
     #[error("the uploaded object {key} failed verification ({what}); it was not kept and retention did not run")]
     Verification { key: String, what: String },
+    /// The one-pass check failed: the upload was never completed (or the single PUT never sent).
+    #[error("{path} is not a usable etcd snapshot: {source}; nothing was uploaded")]
+    Corrupt {
+        path: PathBuf,
+        #[source]
+        source: VerifyError,
+    },
+    #[error("{path} changed while it was being uploaded ({what}); nothing was uploaded")]
+    Changed { path: PathBuf, what: String },
     #[error(
         "interrupted by {signal}; the unfinished upload was aborted and retention did not run"
     )]
@@ -46,8 +61,10 @@ impl Error {
             Error::Unreachable { .. }
             | Error::BucketMissing { .. }
             | Error::Request { .. }
+            | Error::Unsupported { .. }
             | Error::NotFound { .. }
             | Error::Verification { .. } => Class::Storage,
+            Error::Corrupt { .. } | Error::Changed { .. } => Class::CorruptSnapshot,
             Error::Interrupted { .. } | Error::Io { .. } => Class::Failure,
         }
     }

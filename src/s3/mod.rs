@@ -8,6 +8,7 @@ pub mod classify;
 pub mod client;
 pub mod error;
 pub mod meta;
+pub mod stall;
 pub mod upload;
 
 use std::time::Duration;
@@ -34,4 +35,8 @@ pub struct Settings {
     pub content_md5: bool,
     /// Limit for a single request; `None` means no limit.
     pub request_timeout: Option<Duration>,
+    /// Limit for connecting to the endpoint.
+    pub connect_timeout: Duration,
+    /// Limit for a request that moves no bytes.
+    pub stall_timeout: Duration,
 }

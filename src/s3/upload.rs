@@ -1,4 +1,10 @@
-//! A multipart upload whose memory is bounded by `part_size x concurrency`, whatever the file's size.
+//! One pass over the snapshot: each part is read into one buffer, and from that same buffer hashed
+//! (SHA-256 of the whole file, etcd's hash trailer, the part's MD5) and sent. Nothing is read twice. What the
+//! bytes must be ([`Expected`]) is checked after the last part and before the upload is completed, so a
+//! snapshot that fails the check, or that changed while it was read, never becomes an object. A snapshot
+//! no bigger than one part is sent as a single PUT, checked before it is sent.
+//!
+//! The multipart upload's memory is bounded by `part_size x concurrency`, whatever the file's size.
 //!
 //! rust-s3's `put_object_stream` keeps up to 100 parts of 8 MiB in flight (173 MiB RSS on a 354 MB file),
 //! and its `put_multipart_chunk` copies each part once more into the request body. Here each part is read
@@ -17,12 +23,13 @@ use std::time::Duration;
 use base64_md5::content_md5;
 use bytes::Bytes;
 use md5::{Digest as _, Md5};
-use sha2::Sha256;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::meta::header_safe;
+use super::stall::{watched_body, Progress};
 use super::{Client, Error};
+use crate::verify::{self, Verified, Verifier};
 
 /// S3 refuses parts under 5 MiB (except the last) and more than 10,000 parts per upload.
 pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
@@ -51,15 +58,26 @@ impl UploadPlan {
     }
 }
 
+/// What the bytes sent must be (from snapshot.json); checked before the upload completes.
+#[derive(Debug, Clone)]
+pub struct Expected {
+    pub sha256: String,
+    pub size: u64,
+}
+
 /// What was uploaded, as computed locally while sending it.
 #[derive(Debug, Clone)]
 pub struct Uploaded {
     pub size: u64,
+    /// 1 for a single PUT.
     pub parts: u32,
     /// Lower-case hex SHA-256 of the bytes sent.
     pub sha256: String,
-    /// The ETag S3 gives an unencrypted multipart object: md5 of the concatenated part md5s, "-", parts.
-    pub multipart_etag: String,
+    /// The ETag S3 gives the unencrypted object: the MD5 of a single PUT, or the MD5 of the concatenated
+    /// part MD5s, "-", parts.
+    pub etag: String,
+    /// True when sent as a single PUT.
+    pub single: bool,
 }
 
 /// The multipart ETag from the parts' MD5 digests.
@@ -76,17 +94,25 @@ pub fn multipart_etag(part_md5s: &[[u8; 16]]) -> String {
 pub async fn upload_file(
     client: &Client,
     path: &Path,
-    size: u64,
     key: &str,
     metadata: &[(String, String)],
     plan: UploadPlan,
+    expected: &Expected,
     mut cancel: watch::Receiver<Option<&'static str>>,
 ) -> Result<Uploaded, Error> {
+    let size = expected.size;
+    let headers = metadata_headers(metadata)?;
+    if size <= plan.effective_part_size(size) {
+        return tokio::select! {
+            r = put_whole(client, path, key, headers, expected) => r,
+            signal = wait_cancel(&mut cancel) => Err(Error::Interrupted { signal }),
+        };
+    }
     // Metadata rides on the initiate request only; rust-s3 drops x-amz-meta-* from part and complete
     // requests, and this bucket copy is used for nothing else.
     let initiator = client
         .bucket
-        .with_extra_headers(metadata_headers(metadata)?)
+        .with_extra_headers(headers)
         .map_err(|e| client.classify("start the upload", e))?;
     // An unfinished upload of this very key is an earlier attempt at the same snapshot (a restarted store
     // container): nothing else writes this key, so it is aborted whatever its age.
@@ -94,16 +120,18 @@ pub async fn upload_file(
         client.abort_upload(key, &earlier.upload_id).await?;
         tracing::info!(%key, upload_id = %earlier.upload_id, "aborted an earlier attempt's unfinished upload");
     }
-    let started = initiator
-        .initiate_multipart_upload(key, "application/octet-stream")
-        .await
-        .map_err(|e| client.classify(&format!("start the upload of {key}"), e))?;
+    let started = client
+        .call(
+            &format!("start the upload of {key}"),
+            initiator.initiate_multipart_upload(key, "application/octet-stream"),
+        )
+        .await?;
     let upload_id = started.upload_id;
     tracing::info!(%key, upload_id = %upload_id, "multipart upload started");
 
     let bar = crate::logging::bytes_bar(Some(size), "uploading");
     let result = tokio::select! {
-        r = send_and_complete(client, path, size, key, &upload_id, plan, bar) => r,
+        r = send_and_complete(client, path, key, &upload_id, plan, expected, bar) => r,
         signal = wait_cancel(&mut cancel) => Err(Error::Interrupted { signal }),
     };
     if let Err(e) = &result {
@@ -149,10 +177,10 @@ pub async fn wait_cancel(cancel: &mut watch::Receiver<Option<&'static str>>) -> 
     }
 }
 
-/// The snapshot file, read front to back exactly once, hashed as it is read.
+/// The snapshot file, read front to back exactly once, verified as it is read.
 struct Source {
     file: std::fs::File,
-    sha: Sha256,
+    verifier: Verifier,
     path: PathBuf,
 }
 
@@ -162,66 +190,84 @@ impl Source {
             .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
         Ok(Source {
             file,
-            sha: Sha256::new(),
+            verifier: Verifier::new(),
             path: path.to_path_buf(),
         })
     }
 
-    /// Reads the next `len` bytes into `buf` and returns them with their MD5. Reading and hashing are
-    /// blocking work, so they run off the runtime's threads (which is why `self` travels by value).
+    /// Reads the next `len` bytes into `buf` and feeds them to the verifier. Reading and hashing are
+    /// blocking work, so they run off the runtime's threads (which is why `self` travels by value). The
+    /// part's MD5 is not taken here but on the part's own task, in parallel with the next read.
     async fn read_part(
         self,
         mut buf: Vec<u8>,
         len: usize,
         offset: u64,
-    ) -> Result<(Source, Vec<u8>, [u8; 16]), Error> {
+    ) -> Result<(Source, Vec<u8>), Error> {
         let read = tokio::task::spawn_blocking(move || {
             let mut src = self;
             buf.clear();
             buf.resize(len, 0);
             let r = src.file.read_exact(&mut buf);
-            src.sha.update(&buf);
-            let md5: [u8; 16] = Md5::digest(&buf).into();
-            (src, buf, md5, r)
+            src.verifier.update(&buf);
+            (src, buf, r)
         })
         .await
         .map_err(|e| Error::Request {
             op: "read the snapshot".into(),
             reason: e.to_string(),
         })?;
-        let (src, buf, md5, r) = read;
-        r.map_err(|e| {
-            Error::io(
-                format!(
-                    "reading {} at byte {offset} (did it shrink after it was verified?)",
-                    src.path.display()
-                ),
-                e,
-            )
+        let (src, buf, r) = read;
+        r.map_err(|e| Error::Changed {
+            path: src.path.clone(),
+            what: format!("reading at byte {offset} failed: {e}; did it shrink?"),
         })?;
-        Ok((src, buf, md5))
+        Ok((src, buf))
     }
 
-    /// Fails if the file grew: the bytes sent must be the bytes that were verified. Returns the SHA-256.
-    fn finish(mut self) -> Result<String, Error> {
+    /// The verdict on everything read: the file must not have grown, etcd's trailer and the bbolt header
+    /// must check out, and the size and SHA-256 must be the expected ones.
+    fn finish(mut self, expected: &Expected) -> Result<Verified, Error> {
         let mut probe = [0u8; 1];
         if self.file.read(&mut probe).unwrap_or(0) != 0 {
-            return Err(Error::Request {
-                op: "upload the snapshot".into(),
-                reason: format!("{} grew while it was being uploaded", self.path.display()),
+            return Err(Error::Changed {
+                path: self.path,
+                what: "it grew while it was being uploaded".into(),
             });
         }
-        Ok(hex::encode(self.sha.finalize()))
+        let path = self.path;
+        let corrupt = |source| Error::Corrupt {
+            path: path.clone(),
+            source,
+        };
+        let verified = self.verifier.finish().map_err(corrupt)?;
+        verify::check_against(&verified, &expected.sha256, expected.size).map_err(corrupt)?;
+        Ok(verified)
     }
 }
 
-/// A finished part: its number, the ETag the store gave it, and its buffer for reuse.
-type PartOutcome = (u32, String, Vec<u8>);
+/// A finished part: its number, the ETag the store gave it, its MD5, and its buffer for reuse.
+type PartOutcome = (u32, String, [u8; 16], Vec<u8>);
+
+/// MD5 is the costliest hash here (no CPU has instructions for it), so it runs on a blocking thread per
+/// part: with parts in flight it overlaps the reader's SHA-256 of the next part instead of following it.
+async fn md5_of(buf: Vec<u8>) -> Result<(Vec<u8>, [u8; 16]), Error> {
+    tokio::task::spawn_blocking(move || {
+        let md5: [u8; 16] = Md5::digest(&buf).into();
+        (buf, md5)
+    })
+    .await
+    .map_err(|e| Error::Request {
+        op: "hash a part".into(),
+        reason: e.to_string(),
+    })
+}
 
 /// The parts in flight, the ETags of those done, and the buffers to reuse.
 struct InFlight {
     tasks: JoinSet<Result<PartOutcome, Error>>,
     etags: Vec<Option<String>>,
+    md5s: Vec<[u8; 16]>,
     // Part buffers are recycled rather than freed: a freed 8 MiB block is not reliably returned to the OS
     // (glibc raises its mmap threshold after the first one), so fresh buffers per part let RSS creep up to
     // several times `part_size x concurrency`. With reuse, exactly `concurrency` buffers ever exist.
@@ -235,6 +281,7 @@ impl InFlight {
         InFlight {
             tasks: JoinSet::new(),
             etags: vec![None; parts],
+            md5s: vec![[0; 16]; parts],
             free: Vec::with_capacity(concurrency),
             sent: 0,
             bar,
@@ -256,12 +303,15 @@ impl InFlight {
         &mut self,
         done: Result<Result<PartOutcome, Error>, tokio::task::JoinError>,
     ) -> Result<(), Error> {
-        let (number, etag, buf) = done.map_err(|e| Error::Request {
+        let (number, etag, md5, buf) = done.map_err(|e| Error::Request {
             op: "upload a part".into(),
             reason: format!("the part upload task failed: {e}"),
         })??;
         if let Some(slot) = self.etags.get_mut(number as usize - 1) {
             *slot = Some(etag);
+        }
+        if let Some(slot) = self.md5s.get_mut(number as usize - 1) {
+            *slot = md5;
         }
         self.sent += buf.len() as u64;
         if let Some(bar) = &self.bar {
@@ -277,35 +327,34 @@ impl InFlight {
             .unwrap_or_else(|| Vec::with_capacity(capacity))
     }
 
-    fn spawn(
-        &mut self,
-        client: &Client,
-        key: &str,
-        upload_id: &str,
-        number: u32,
-        buf: Vec<u8>,
-        md5: [u8; 16],
-    ) {
+    fn spawn(&mut self, client: &Client, key: &str, upload_id: &str, number: u32, buf: Vec<u8>) {
         let client = client.clone();
         let key = key.to_string();
         let upload_id = upload_id.to_string();
         self.tasks.spawn(async move {
+            let (buf, md5) = md5_of(buf).await?;
             let body = Bytes::from(buf);
-            let etag = put_part(&client, &key, &upload_id, number, &body, md5).await?;
+            let target = Target::Part {
+                upload_id: &upload_id,
+                number,
+            };
+            let etag = put_bytes(&client, &key, target, &body, md5).await?;
             // Take the buffer back for the next part; should anything still share it, let it go.
             let buf = body.try_into_mut().map(Vec::from).unwrap_or_default();
-            Ok((number, etag, buf))
+            Ok((number, etag, md5, buf))
         });
     }
 
-    /// Waits for every part and returns them numbered for CompleteMultipartUpload.
-    async fn finish(mut self) -> Result<Vec<s3::serde_types::Part>, Error> {
+    /// Waits for every part and returns them numbered for CompleteMultipartUpload, with the multipart
+    /// ETag their MD5s make.
+    async fn finish(mut self) -> Result<(Vec<s3::serde_types::Part>, String), Error> {
         self.wait_below(1).await?;
         self.free.clear();
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
-        Ok(self
+        let etag = multipart_etag(&self.md5s);
+        let parts = self
             .etags
             .into_iter()
             .enumerate()
@@ -313,96 +362,154 @@ impl InFlight {
                 part_number: i as u32 + 1,
                 etag: etag.unwrap_or_default(),
             })
-            .collect())
+            .collect();
+        Ok((parts, etag))
     }
 }
 
 async fn send_and_complete(
     client: &Client,
     path: &Path,
-    size: u64,
     key: &str,
     upload_id: &str,
     plan: UploadPlan,
+    expected: &Expected,
     bar: Option<indicatif::ProgressBar>,
 ) -> Result<Uploaded, Error> {
+    let size = expected.size;
     let part_size = plan.effective_part_size(size);
     let n_parts = size.div_ceil(part_size).max(1);
     let concurrency = plan.concurrency.max(1);
     let mut source = Source::open(path)?;
     let mut in_flight = InFlight::new(n_parts as usize, concurrency, bar);
-    let mut md5s = Vec::with_capacity(n_parts as usize);
     for number in 1..=n_parts as u32 {
         // Wait for a free slot before reading, so at most `concurrency` buffers exist.
         in_flight.wait_below(concurrency).await?;
         let offset = u64::from(number - 1) * part_size;
         let len = part_size.min(size - offset) as usize;
         let buf = in_flight.buffer(part_size.min(size) as usize);
-        let (src, buf, md5) = source.read_part(buf, len, offset).await?;
+        let (src, buf) = source.read_part(buf, len, offset).await?;
         source = src;
-        md5s.push(md5);
-        in_flight.spawn(client, key, upload_id, number, buf, md5);
+        in_flight.spawn(client, key, upload_id, number, buf);
     }
-    let parts = in_flight.finish().await?;
-    let sha256 = source.finish()?;
+    let (parts, etag) = in_flight.finish().await?;
+    // The last moment a bad snapshot can still be stopped: after this, the object exists.
+    let verified = source.finish(expected)?;
     client
-        .bucket
-        .complete_multipart_upload(key, upload_id, parts)
-        .await
-        .map_err(|e| client.classify(&format!("complete the upload of {key}"), e))?;
+        .call(
+            &format!("complete the upload of {key}"),
+            client
+                .bucket
+                .complete_multipart_upload(key, upload_id, parts),
+        )
+        .await?;
     Ok(Uploaded {
         size,
         parts: n_parts as u32,
-        sha256,
-        multipart_etag: multipart_etag(&md5s),
+        sha256: verified.sha256,
+        etag,
+        single: false,
     })
 }
 
-/// PUTs one part to a presigned URL, retrying transport errors and 5xx answers. Returns the part's ETag.
-async fn put_part(
+/// A snapshot no bigger than one part: read and verified whole, then sent with one PUT that carries the
+/// metadata, so there is no multipart upload to complete or abort.
+async fn put_whole(
+    client: &Client,
+    path: &Path,
+    key: &str,
+    headers: reqwest::header::HeaderMap,
+    expected: &Expected,
+) -> Result<Uploaded, Error> {
+    let len = expected.size as usize;
+    let (source, buf) = Source::open(path)?
+        .read_part(Vec::with_capacity(len), len, 0)
+        .await?;
+    let verified = source.finish(expected)?;
+    let (buf, md5) = md5_of(buf).await?;
+    tracing::info!(%key, bytes = len, "sending the snapshot as a single PUT");
+    let body = Bytes::from(buf);
+    put_bytes(client, key, Target::Object(headers), &body, md5).await?;
+    Ok(Uploaded {
+        size: expected.size,
+        parts: 1,
+        sha256: verified.sha256,
+        etag: hex::encode(md5),
+        single: true,
+    })
+}
+
+/// Where a PUT goes: one part of a multipart upload, or the whole object with its metadata headers.
+enum Target<'a> {
+    Part { upload_id: &'a str, number: u32 },
+    Object(reqwest::header::HeaderMap),
+}
+
+/// PUTs a part or a whole object to a presigned URL, retrying transport errors and 5xx answers. Returns
+/// the ETag the store gave it, checked against the MD5 where that is possible.
+async fn put_bytes(
     client: &Client,
     key: &str,
-    upload_id: &str,
-    number: u32,
+    target: Target<'_>,
     body: &Bytes,
     md5: [u8; 16],
 ) -> Result<String, Error> {
-    let op = format!("upload part {number} of {key}");
-    let mut query = HashMap::new();
-    query.insert("partNumber".to_string(), number.to_string());
-    query.insert("uploadId".to_string(), upload_id.to_string());
-    let http = client.bucket.http_client();
+    let (op, number, query, headers) = match target {
+        Target::Part { upload_id, number } => {
+            let query = HashMap::from([
+                ("partNumber".to_string(), number.to_string()),
+                ("uploadId".to_string(), upload_id.to_string()),
+            ]);
+            let op = format!("upload part {number} of {key}");
+            (op, number, Some(query), reqwest::header::HeaderMap::new())
+        }
+        Target::Object(headers) => (format!("upload {key}"), 1, None, headers),
+    };
+    let signed = (!headers.is_empty()).then(|| headers.clone());
     let mut attempt = 0;
     loop {
         let url = client
             .bucket
-            .presign_put(key, PRESIGN_SECS, None, Some(query.clone()))
+            .presign_put(key, PRESIGN_SECS, signed.clone(), query.clone())
             .await
             .map_err(|e| client.classify(&op, e))?;
-        let mut req = http
+        let progress = Progress::new();
+        let mut req = client
+            .http
             .put(url)
+            .headers(headers.clone())
             .header("content-length", body.len())
-            .body(body.clone());
+            .body(watched_body(body, &progress));
         if client.content_md5 {
             req = req.header("content-md5", content_md5(&md5));
         }
         if let Some(t) = client.request_timeout {
             req = req.timeout(t);
         }
-        let failure = match req.send().await {
-            Ok(resp) if resp.status().is_success() => {
-                return part_etag(resp.headers(), &op, key, number, md5);
-            }
-            Ok(resp) => {
-                let status = resp.status().as_u16();
-                let text = resp.text().await.unwrap_or_default();
-                let e = client.classify_status(&op, status, &text);
-                if status < 500 {
-                    return Err(e);
+        let sent = tokio::select! {
+            sent = req.send() => Some(sent),
+            () = progress.stalled(client.stall_timeout) => None,
+        };
+        let failure = match sent {
+            None => Error::Request {
+                op: op.clone(),
+                reason: super::stall::reason(client.stall_timeout),
+            },
+            Some(sent) => match sent {
+                Ok(resp) if resp.status().is_success() => {
+                    return part_etag(resp.headers(), &op, key, number, md5);
                 }
-                e
-            }
-            Err(e) => client.classify_transport(&op, &e),
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let text = resp.text().await.unwrap_or_default();
+                    let e = client.classify_status(&op, status, &text);
+                    if status < 500 {
+                        return Err(e);
+                    }
+                    e
+                }
+                Err(e) => client.classify_transport(&op, &e),
+            },
         };
         if attempt >= PART_RETRIES {
             return Err(failure);

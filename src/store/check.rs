@@ -47,16 +47,26 @@ pub(crate) fn compare_object(
         }
         None => return Err("it carries no sha256 metadata".into()),
     }
-    // Only an ETag of the multipart form is comparable; encrypted stores return other shapes.
+    // Only an ETag of the form S3 gives what was sent (multipart, or an MD5 for a single PUT) is
+    // comparable; encrypted stores return other shapes.
     if let Some(etag) = &info.etag {
-        if is_multipart_etag(etag) && !etag.eq_ignore_ascii_case(&uploaded.multipart_etag) {
+        let comparable = if uploaded.single {
+            is_md5_hex(etag)
+        } else {
+            is_multipart_etag(etag)
+        };
+        if comparable && !etag.eq_ignore_ascii_case(&uploaded.etag) {
             return Err(format!(
-                "its ETag is {etag}, the parts sent make {}",
-                uploaded.multipart_etag
+                "its ETag is {etag}, the bytes sent make {}",
+                uploaded.etag
             ));
         }
     }
     Ok(())
+}
+
+fn is_md5_hex(s: &str) -> bool {
+    s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 fn is_multipart_etag(etag: &str) -> bool {
@@ -83,11 +93,12 @@ mod tests {
             size: 100,
             parts: 1,
             sha256: m.sha256.clone(),
-            multipart_etag: format!("{}-1", "0".repeat(32)),
+            etag: format!("{}-1", "0".repeat(32)),
+            single: false,
         };
         let good = ObjectHead {
             size: Some(100),
-            etag: Some(up.multipart_etag.clone()),
+            etag: Some(up.etag.clone()),
             metadata: [(meta::SHA256.to_string(), m.sha256.clone())].into(),
         };
         assert_eq!(compare_object(&good, &m, &up), Ok(()));
@@ -137,5 +148,18 @@ mod tests {
             ..good
         };
         assert_eq!(compare_object(&other, &m, &up), Ok(()));
+        // A single PUT's ETag is its MD5: compared when it has that shape.
+        let single = Uploaded {
+            etag: "0".repeat(32),
+            single: true,
+            ..up
+        };
+        let plain = |etag: &str| ObjectHead {
+            etag: Some(etag.into()),
+            ..other.clone()
+        };
+        assert_eq!(compare_object(&plain(&"0".repeat(32)), &m, &single), Ok(()));
+        assert!(compare_object(&plain(&"1".repeat(32)), &m, &single).is_err());
+        assert_eq!(compare_object(&plain("opaque"), &m, &single), Ok(()));
     }
 }

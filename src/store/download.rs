@@ -7,7 +7,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::Error;
 use crate::backup::{self, ObjectName, SNAPSHOT_FILE};
-use crate::s3::{meta, Client};
+use crate::s3::{self, meta, Client};
 use crate::verify;
 
 /// Which backup to fetch, as the command line was given it.
@@ -170,19 +170,26 @@ async fn fetch(
     size: Option<u64>,
 ) -> Result<verify::Verifier, Error> {
     use futures::StreamExt;
+    let op = format!("download {key}");
     let mut stream = client
-        .bucket
-        .get_object_stream(key)
-        .await
-        .map_err(|e| client.classify(&format!("download {key}"), e))?;
+        .call(&op, client.bucket.get_object_stream(key))
+        .await?;
     let file = tokio::fs::File::create(part)
         .await
         .map_err(|e| Error::io(format!("creating {}", part.display()), e))?;
     let mut out = tokio::io::BufWriter::with_capacity(1 << 20, file);
     let mut verifier = verify::Verifier::new();
     let bar = crate::logging::bytes_bar(size, "downloading");
-    while let Some(chunk) = stream.bytes.next().await {
-        let chunk = chunk.map_err(|e| client.classify(&format!("download {key}"), e))?;
+    // A stall, not a total deadline: a large backup on a slow link takes as long as it needs.
+    let stalled = || s3::Error::Request {
+        op: op.clone(),
+        reason: s3::stall::reason(client.stall_timeout),
+    };
+    while let Some(chunk) = tokio::time::timeout(client.stall_timeout, stream.bytes.next())
+        .await
+        .map_err(|_| stalled())?
+    {
+        let chunk = chunk.map_err(|e| client.classify(&op, e))?;
         verifier.update(&chunk);
         out.write_all(&chunk)
             .await

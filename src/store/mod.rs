@@ -1,8 +1,9 @@
 //! `etcdbak store`, `prune`, `download`: the commands over the bucket.
 //!
-//! `store` is the Job's default store container: it refuses a snapshot that does not verify, uploads it with
-//! a multipart upload of bounded memory, checks the object S3 now holds, and only then applies retention and
-//! cleans up multipart uploads that earlier, killed runs left behind.
+//! `store` is the Job's default store container: it checks the snapshot's bbolt header and size, uploads it
+//! in one pass that also verifies it (etcd's hash trailer, the SHA-256 in snapshot.json) before the upload
+//! is completed, checks the object S3 now holds, and only then applies retention and cleans up multipart
+//! uploads that earlier, killed runs left behind.
 
 mod check;
 pub mod download;
@@ -10,7 +11,8 @@ mod error;
 pub mod input;
 pub mod prune;
 
-use std::path::PathBuf;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
@@ -18,7 +20,7 @@ use tokio::sync::watch;
 use crate::backup::{self, ObjectName, SnapshotMetadata, SNAPSHOT_FILE};
 use crate::retention::{self, Keep};
 use crate::s3::{self, upload, Client, UploadPlan};
-use crate::verify;
+use crate::verify::{self, VerifyError};
 
 pub use error::Error;
 pub use input::parse_metadata;
@@ -75,13 +77,10 @@ pub async fn run(client: &Client, opts: &Options) -> Result<(), Error> {
     let cluster = input::resolve_cluster(opts.cluster.as_deref(), &meta)?;
     client.check_access(&cluster).await?;
     let snapshot = opts.dir.join(SNAPSHOT_FILE);
-    let verified = verify_snapshot(&snapshot, &meta, cancel.clone()).await?;
+    check_before_upload(&snapshot, &meta).await?;
 
     let key = backup::object_key(&client.prefix, &cluster, &ObjectName::for_snapshot(&meta));
-    let uploaded = upload(
-        client, opts, &snapshot, &key, &meta, &cluster, verified, &cancel,
-    )
-    .await?;
+    let uploaded = upload(client, opts, &snapshot, &key, &meta, &cluster, &cancel).await?;
     if let Err(what) = check::check_uploaded(client, &key, &meta, &uploaded).await? {
         // A wrong object must not count as a backup: delete it (best effort) and stop before retention.
         if let Err(e) = client.delete(&key).await {
@@ -106,39 +105,59 @@ pub async fn run(client: &Client, opts: &Options) -> Result<(), Error> {
     Ok(())
 }
 
-/// Checks the trailer, the bbolt header and the metadata's size and SHA-256 before anything is sent.
-async fn verify_snapshot(
-    snapshot: &std::path::Path,
-    meta: &SnapshotMetadata,
-    mut cancel: watch::Receiver<Option<&'static str>>,
-) -> Result<verify::Verified, Error> {
-    let started = Instant::now();
+/// What can be checked without reading the whole file, before anything is sent: the size snapshot.json
+/// records, and the bbolt header (the first pages). The rest is checked during the upload's one pass.
+async fn check_before_upload(snapshot: &Path, meta: &SnapshotMetadata) -> Result<(), Error> {
     let path = snapshot.to_path_buf();
-    let verifying = tokio::task::spawn_blocking(move || verify::verify_file(&path));
-    let verified = tokio::select! {
-        done = verifying => done,
-        signal = upload::wait_cancel(&mut cancel) => return Err(Error::Interrupted { signal }),
-    };
-    let verified = verified
+    let size = meta.file_size;
+    let checked = tokio::task::spawn_blocking(move || read_head(&path))
+        .await
         .map_err(|e| s3::Error::Request {
-            op: "verify the snapshot".into(),
+            op: "check the snapshot".into(),
             reason: e.to_string(),
-        })?
-        .map_err(|source| Error::Input {
-            path: snapshot.to_path_buf(),
-            source,
-        })?
-        .and_then(|v| verify::check_against(&v, &meta.sha256, meta.file_size).map(|()| v))
-        .map_err(|source| Error::Corrupt {
-            path: snapshot.to_path_buf(),
-            source,
         })?;
+    let (len, head) = checked.map_err(|source| Error::Input {
+        path: snapshot.to_path_buf(),
+        source,
+    })?;
+    verdict_before_upload(len, size, &head).map_err(|source| Error::Corrupt {
+        path: snapshot.to_path_buf(),
+        source,
+    })?;
     tracing::info!(
-        file = %snapshot.display(), bytes = verified.file_size, sha256 = %verified.sha256,
-        revision = meta.revision, secs = started.elapsed().as_secs_f64(),
-        "snapshot verified (etcd hash trailer, bbolt header, metadata)"
+        file = %snapshot.display(), bytes = size, revision = meta.revision,
+        "snapshot checked before upload (size, bbolt header)"
     );
-    Ok(verified)
+    Ok(())
+}
+
+/// The file's length and its first pages (enough for both bbolt meta pages).
+fn read_head(path: &Path) -> std::io::Result<(u64, Vec<u8>)> {
+    let mut file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    let mut head = Vec::with_capacity(HEAD_LEN);
+    (&mut file).take(HEAD_LEN as u64).read_to_end(&mut head)?;
+    Ok((len, head))
+}
+
+/// Bytes read before upload for the bbolt check: both meta pages at etcd's 4 KiB page size, with room.
+const HEAD_LEN: usize = 64 * 1024;
+
+/// The pre-upload verdict: the size must be snapshot.json's, at least two meta pages plus etcd's trailer,
+/// and the bbolt header must be sound. Pure.
+fn verdict_before_upload(len: u64, expected: u64, head: &[u8]) -> Result<(), VerifyError> {
+    if len != expected {
+        return Err(VerifyError::SizeMismatch {
+            expected,
+            actual: len,
+        });
+    }
+    if len < 2 * 512 + verify::TRAILER_LEN {
+        return Err(VerifyError::TooShort(len));
+    }
+    crate::bolt::meta::check_header(head)
+        .map(|_| ())
+        .map_err(VerifyError::from)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -149,22 +168,25 @@ async fn upload(
     key: &str,
     meta: &SnapshotMetadata,
     cluster: &str,
-    verified: verify::Verified,
     cancel: &watch::Receiver<Option<&'static str>>,
 ) -> Result<s3::Uploaded, Error> {
-    let part_size = opts.plan.effective_part_size(verified.file_size);
+    let part_size = opts.plan.effective_part_size(meta.file_size);
     tracing::info!(
-        bucket = %client.bucket_name, %key, bytes = verified.file_size, part_size,
+        bucket = %client.bucket_name, %key, bytes = meta.file_size, part_size,
         concurrency = opts.plan.concurrency, "uploading"
     );
     let started = Instant::now();
+    let expected = upload::Expected {
+        sha256: meta.sha256.clone(),
+        size: meta.file_size,
+    };
     let uploaded = upload::upload_file(
         client,
         snapshot,
-        verified.file_size,
         key,
         &s3::meta::encode(meta, cluster),
         opts.plan,
+        &expected,
         cancel.clone(),
     )
     .await
@@ -175,8 +197,9 @@ async fn upload(
     let secs = started.elapsed().as_secs_f64();
     tracing::info!(
         %key, bytes = uploaded.size, parts = uploaded.parts, secs,
-        mib_per_sec = uploaded.size as f64 / 1048576.0 / secs.max(1e-9),
-        "uploaded"
+        mib_per_sec = uploaded.size as f64 / 1048576.0 / secs.max(1e-9), single_put = uploaded.single,
+        sha256 = %uploaded.sha256,
+        "uploaded; snapshot verified in the same pass (etcd hash trailer, bbolt header, metadata)"
     );
     Ok(uploaded)
 }
@@ -210,4 +233,28 @@ async fn apply_retention(
         "retention applied"
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn before_upload_only_the_size_and_the_header_are_judged() {
+        let short = vec![0u8; 100];
+        assert!(matches!(
+            verdict_before_upload(100, 200, &short),
+            Err(VerifyError::SizeMismatch {
+                expected: 200,
+                actual: 100
+            })
+        ));
+        assert!(matches!(
+            verdict_before_upload(100, 100, &short),
+            Err(VerifyError::TooShort(100))
+        ));
+        // Long enough, but no bbolt meta page: refused before a byte is sent.
+        let junk = vec![0x5au8; 100_000];
+        assert!(verdict_before_upload(100_000, 100_000, &junk[..HEAD_LEN]).is_err());
+    }
 }

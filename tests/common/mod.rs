@@ -8,6 +8,7 @@ pub mod fill;
 pub mod fixtures;
 pub mod minio;
 pub mod podrun;
+pub mod s3faults;
 pub mod throttle;
 pub mod versitygw;
 
