@@ -882,11 +882,21 @@ fn scheduled_backups_retention_and_cleanup_on_a_real_node() {
             key_of(&first).starts_with(&format!("{PREFIX}/{name}/")),
             "{first}"
         );
-        let jobs = backup_jobs(&client, name).await;
-        assert!(
-            jobs.iter().any(|(_, ok, _)| *ok >= 1),
-            "a Job of the CronJob succeeded: {jobs:?}"
-        );
+        // The object lands a moment before the Job controller marks the Job complete.
+        let client2 = client.clone();
+        wait_for(
+            "a Job of the CronJob succeeded",
+            Duration::from_secs(60),
+            Duration::from_secs(1),
+            move || {
+                let client = client2.clone();
+                async move {
+                    let jobs = backup_jobs(&client, name).await;
+                    jobs.iter().any(|(_, ok, _)| *ok >= 1).then_some(())
+                }
+            },
+        )
+        .await;
 
         // Keep 2: after the third run, the two newest are left.
         let t = Instant::now();

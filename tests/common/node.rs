@@ -181,10 +181,17 @@ sleep 1
 for i in 1 2 3; do
   awk '{{print $5}}' /proc/self/mountinfo | grep '^{d}/' | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
 done
-for h in /sys/fs/cgroup/*/; do
-  [ -d "$h{cgroup}" ] && find "$h{cgroup}" -depth -type d -exec rmdir {{}} \; 2>/dev/null
+# Pod cgroups go once their last (just killed) task is reaped.
+for i in 1 2 3 4 5 6 7 8 9 10; do
+  left=0
+  for h in /sys/fs/cgroup/*/; do
+    [ -d "$h{cgroup}" ] && {{ find "$h{cgroup}" -depth -type d -exec rmdir {{}} \; 2>/dev/null; [ -d "$h{cgroup}" ] && left=1; }}
+  done
+  [ $left = 0 ] && break
+  sleep 1
 done
 rm -rf '{d}'
+rm -f "$0"
 "#,
         pid = std::process::id(),
     )
@@ -215,7 +222,8 @@ fn start() -> Node {
     }
     let cgroup = format!("etcdbak-node-{}", std::process::id());
     let ctr_address = d.join("containerd/containerd.sock");
-    let teardown = d.join("teardown.sh");
+    // Beside the dir, not in it: the teardown kills every process whose command line names the dir.
+    let teardown = PathBuf::from(format!("{}.teardown.sh", d.display()));
     write(&teardown, teardown_script(&d, &ctr_address, &cgroup));
     // Spawned before anything starts, so even a start that panics half-way is cleaned up.
     let _ = Command::new("sh")
