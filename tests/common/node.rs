@@ -155,7 +155,13 @@ fn cgroup_hierarchies() -> Vec<PathBuf> {
 
 /// The teardown, as a shell script a watcher runs once this test process is gone. Every step is scoped to
 /// this node: its runc root, processes whose command line names its dir, mounts under its dir, its cgroup.
-fn teardown_script(d: &Path, ctr_address: &Path, cgroup: &str) -> String {
+fn teardown_script(
+    d: &Path,
+    ctr_address: &Path,
+    cgroup: &str,
+    bridge: &str,
+    subnet: &str,
+) -> String {
     let d = d.display();
     let sock = ctr_address.display();
     format!(
@@ -181,6 +187,8 @@ sleep 1
 for i in 1 2 3; do
   awk '{{print $5}}' /proc/self/mountinfo | grep '^{d}/' | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
 done
+ip link del '{bridge}' 2>/dev/null
+ip route del blackhole '{subnet}' 2>/dev/null
 # Pod cgroups go once their last (just killed) task is reaped.
 for i in 1 2 3 4 5 6 7 8 9 10; do
   left=0
@@ -221,10 +229,16 @@ fn start() -> Node {
         std::fs::create_dir_all(d.join(sub)).expect("node dirs");
     }
     let cgroup = format!("etcdbak-node-{}", std::process::id());
+    // Per process, so two nodes on one machine never share a bridge (names are at most 15 characters).
+    let bridge = format!("ebk{}", std::process::id() % 1_000_000);
+    let subnet = format!("10.254.{}.0/24", std::process::id() % 250);
     let ctr_address = d.join("containerd/containerd.sock");
     // Beside the dir, not in it: the teardown kills every process whose command line names the dir.
     let teardown = PathBuf::from(format!("{}.teardown.sh", d.display()));
-    write(&teardown, teardown_script(&d, &ctr_address, &cgroup));
+    write(
+        &teardown,
+        teardown_script(&d, &ctr_address, &cgroup, &bridge, &subnet),
+    );
     // Spawned before anything starts, so even a start that panics half-way is cleaned up.
     let _ = Command::new("sh")
         .arg(&teardown)
@@ -322,10 +336,22 @@ fn start() -> Node {
         .expect("the rig's pause image (scripts/rig-install images)")
         .0
         .clone();
+    // Pods that are not on the host network (the restore runbook's helper pods) still need an eth0 with an
+    // address, or containerd refuses the sandbox. A bridge without an address of its own, no gateway and no
+    // masquerading gives them exactly that and nothing more: a pod can reach no one, and nothing reaches it.
+    // The blackhole route keeps anything on the host that dials a pod address (nothing here does) from
+    // falling through to the default route.
     write(
-        &d.join("cni/10-loopback.conflist"),
-        r#"{"cniVersion":"1.0.0","name":"lo","plugins":[{"type":"loopback"}]}"#,
+        &d.join("cni/10-pods.conflist"),
+        format!(
+            r#"{{"cniVersion":"0.4.0","name":"etcdbak-node","plugins":[{{"type":"bridge","bridge":"{bridge}","isGateway":false,"ipMasq":false,"hairpinMode":false,"ipam":{{"type":"host-local","dataDir":"{ipam}","ranges":[[{{"subnet":"{subnet}"}}]]}}}}]}}"#,
+            ipam = d.join("cni-ipam").display(),
+        ),
     );
+    let _ = Command::new("ip")
+        .args(["route", "add", "blackhole", &subnet])
+        .stderr(Stdio::null())
+        .status();
     let p = |sub: &str| d.join(sub).display().to_string();
     write(
         &d.join("containerd/config.toml"),
