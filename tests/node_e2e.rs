@@ -335,7 +335,10 @@ minio:
 
     // The controller leads: it holds the Lease the chart names.
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), RELEASE_NS);
-    let d = deployments.get(RELEASE).await.expect("the controller Deployment");
+    let d = deployments
+        .get(RELEASE)
+        .await
+        .expect("the controller Deployment");
     assert_eq!(
         d.status.as_ref().and_then(|s| s.ready_replicas),
         Some(1),
@@ -374,7 +377,9 @@ minio:
         controller_pods.iter().any(|p| holder.contains(p.as_str())),
         "the Lease holder {holder:?} is not a controller pod ({controller_pods:?})"
     );
-    story(&format!("the controller holds Lease etcdbak/etcdbak as {holder}"));
+    story(&format!(
+        "the controller holds Lease etcdbak/etcdbak as {holder}"
+    ));
 
     Release {
         metrics_port,
@@ -421,7 +426,8 @@ impl Release {
     /// `etcdbak list --cluster <cluster> -o json`: the cluster's backups, newest first.
     fn backups(&self, cluster: &str) -> Vec<serde_json::Value> {
         let out = run(
-            self.s3_cmd("list").args(["--cluster", cluster, "-o", "json"]),
+            self.s3_cmd("list")
+                .args(["--cluster", cluster, "-o", "json"]),
             "etcdbak list",
             Duration::from_secs(60),
         );
@@ -627,12 +633,7 @@ impl TenantEtcd {
             .map(|i| format!("etcd-{i}=https://127.0.0.1:{}", peer_ports[i]))
             .collect::<Vec<_>>()
             .join(",");
-        let join = |p: &[u16]| {
-            p.iter()
-                .map(u16::to_string)
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
+        let join = |p: &[u16]| p.iter().map(u16::to_string).collect::<Vec<_>>().join(" ");
         let yaml = ETCD_STATEFULSET
             .replace("NS", ns)
             .replace("REPLICAS", &members.to_string())
@@ -1303,7 +1304,8 @@ fn cluster_status_shows_last_backup_and_failure() {
         wait_backup(rel, name, BACKUP_WAIT, |_| true).await;
         let cluster_json = || {
             let out = run(
-                n.kubectl().args(["get", "cluster.etcdbak.io", name, "-o", "json"]),
+                n.kubectl()
+                    .args(["get", "cluster.etcdbak.io", name, "-o", "json"]),
                 "kubectl get cluster",
                 Duration::from_secs(30),
             );
@@ -1316,13 +1318,19 @@ fn cluster_status_shows_last_backup_and_failure() {
             Duration::from_secs(2),
             || {
                 let c = cluster_json();
-                async move { c["status"]["lastSuccessfulTime"].as_str().map(str::to_string) }
+                async move {
+                    c["status"]["lastSuccessfulTime"]
+                        .as_str()
+                        .map(str::to_string)
+                }
             },
         )
         .await;
         chrono::DateTime::parse_from_rfc3339(&last_success).expect("RFC 3339");
         assert!(
-            cluster_json()["status"]["lastScheduleTime"].as_str().is_some(),
+            cluster_json()["status"]["lastScheduleTime"]
+                .as_str()
+                .is_some(),
             "status.lastScheduleTime"
         );
         let out = run(
@@ -1343,7 +1351,11 @@ fn cluster_status_shows_last_backup_and_failure() {
                         && reason.is_none_or(|r| x["reason"] == r)
                 })
         };
-        assert!(condition(&cluster_json(), "True", None), "{}", cluster_json());
+        assert!(
+            condition(&cluster_json(), "True", None),
+            "{}",
+            cluster_json()
+        );
 
         // etcd unreachable: the next run fails, and it shows.
         etcd.scale(&client, 0).await;
@@ -1371,7 +1383,10 @@ fn cluster_status_shows_last_backup_and_failure() {
             "kubectl get events",
             Duration::from_secs(30),
         );
-        assert!(!check(&out, "kubectl get events").trim().is_empty(), "a BackupFailed Event");
+        assert!(
+            !check(&out, "kubectl get events").trim().is_empty(),
+            "a BackupFailed Event"
+        );
         let metrics = reqwest::get(format!("http://127.0.0.1:{}/metrics", rel.metrics_port))
             .await
             .expect("scraping the controller")

@@ -182,7 +182,9 @@ impl Pki {
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params.distinguished_name.push(DnType::CommonName, cn);
         if let Some(org) = org {
-            params.distinguished_name.push(DnType::OrganizationName, org);
+            params
+                .distinguished_name
+                .push(DnType::OrganizationName, org);
         }
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         let key = KeyPair::generate().unwrap();
@@ -370,7 +372,12 @@ pub fn start_control_plane(d: &Path, pki: &Pki, flags: ApiServerFlags<'_>) -> Co
     write(&d.join("admin.key"), &pki.client_key);
     write(
         &kubeconfig,
-        kubeconfig_for(&url, &d.join("ca.crt"), &d.join("admin.crt"), &d.join("admin.key")),
+        kubeconfig_for(
+            &url,
+            &d.join("ca.crt"),
+            &d.join("admin.crt"),
+            &d.join("admin.key"),
+        ),
     );
     let plane = ControlPlane {
         etcd,

@@ -98,7 +98,8 @@ impl Node {
     /// The last `lines` lines of one of the node's logs (`kubelet`, `containerd`, `kube-apiserver`,
     /// `kube-controller-manager`, `kube-scheduler`), for failure messages.
     pub fn log_tail(&self, name: &str, lines: usize) -> String {
-        let text = std::fs::read_to_string(self.dir.join(format!("{name}.log"))).unwrap_or_default();
+        let text =
+            std::fs::read_to_string(self.dir.join(format!("{name}.log"))).unwrap_or_default();
         let all: Vec<&str> = text.lines().collect();
         all[all.len().saturating_sub(lines)..].join("\n")
     }
@@ -515,7 +516,10 @@ nodeStatusUpdateFrequency: 5s
     let kubelet = Proc::spawn(
         "kubelet",
         Command::new(rig_bin("kubelet"))
-            .arg(format!("--kubeconfig={}", d.join("kubelet.kubeconfig").display()))
+            .arg(format!(
+                "--kubeconfig={}",
+                d.join("kubelet.kubeconfig").display()
+            ))
             .arg(format!("--config={}", d.join("kubelet.yaml").display()))
             .arg(format!("--root-dir={}", p("kubelet")))
             .arg(format!("--hostname-override={NODE_NAME}"))
