@@ -552,17 +552,35 @@ nodeStatusUpdateFrequency: 5s
         let nodes: Api<KubeNode> = Api::all(client.clone());
         let start = Instant::now();
         loop {
-            let ready = nodes
-                .get_opt(NODE_NAME)
-                .await
-                .ok()
-                .flatten()
+            let current = nodes.get_opt(NODE_NAME).await.ok().flatten();
+            // The kubelet refuses a loopback node IP (--node-ip=127.0.0.1: "nodeIP can't be loopback") and
+            // then sets no address at all, so nothing on the node ever dials the machine's other interfaces.
+            // The apiserver still needs one to reach the kubelet for logs, exec and cp: the node's name,
+            // which resolves to 127.0.0.1. The kubelet leaves addresses it did not compute alone.
+            let addressed = current
+                .as_ref()
+                .and_then(|n| n.status.as_ref())
+                .and_then(|s| s.addresses.as_ref())
+                .is_some_and(|a| !a.is_empty());
+            if current.is_some() && !addressed {
+                let patch = serde_json::json!({"status": {"addresses": [
+                    {"type": "Hostname", "address": NODE_NAME}
+                ]}});
+                let _ = nodes
+                    .patch_status(
+                        NODE_NAME,
+                        &kube::api::PatchParams::default(),
+                        &kube::api::Patch::Merge(patch),
+                    )
+                    .await;
+            }
+            let ready = current
                 .and_then(|n| n.status)
                 .and_then(|s| s.conditions)
                 .unwrap_or_default()
                 .iter()
                 .any(|c| c.type_ == "Ready" && c.status == "True");
-            if ready {
+            if ready && addressed {
                 break;
             }
             if start.elapsed() > Duration::from_secs(180) {
