@@ -190,8 +190,8 @@ for i in 1 2 3; do
 done
 ip link del '{bridge}' 2>/dev/null
 ip route del blackhole '{subnet}' 2>/dev/null
-# Pod cgroups go once their last (just killed) task is reaped.
-for i in 1 2 3 4 5 6 7 8 9 10; do
+# Pod cgroups go once their last (just killed) task is reaped, which can take a while here.
+for i in $(seq 1 120); do
   left=0
   for h in /sys/fs/cgroup/*/; do
     [ -d "$h{cgroup}" ] && {{ find "$h{cgroup}" -depth -type d -exec rmdir {{}} \; 2>/dev/null; [ -d "$h{cgroup}" ] && left=1; }}
