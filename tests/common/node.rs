@@ -194,12 +194,14 @@ ip route del blackhole '{subnet}' 2>/dev/null
 for i in $(seq 1 120); do
   left=0
   for h in /sys/fs/cgroup/*/; do
-    [ -d "$h{cgroup}" ] && {{ find "$h{cgroup}" -depth -type d -exec rmdir {{}} \; 2>/dev/null; [ -d "$h{cgroup}" ] && left=1; }}
+    [ -d "${{h}}{cgroup}" ] && {{ find "${{h}}{cgroup}" -depth -type d -exec rmdir {{}} \; 2>"$0.log"; [ -d "${{h}}{cgroup}" ] && left=1; }}
   done
   [ $left = 0 ] && break
   sleep 1
 done
 rm -rf '{d}'
+# The last rmdir errors stay beside the dir when a cgroup could not be removed.
+[ $left = 0 ] && rm -f "$0.log"
 rm -f "$0"
 "#,
         pid = std::process::id(),
