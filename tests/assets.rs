@@ -4,7 +4,7 @@
 #[test]
 fn completions_and_man_pages_match_the_cli() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let assets = etcdbak::cli::assets().expect("assets render");
+    let assets = etcdbak::cli::assets::all().expect("assets render");
     assert!(assets.len() >= 4, "expected completions and man pages");
     let mut stale = Vec::new();
     for (path, want) in assets {

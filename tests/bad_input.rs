@@ -9,8 +9,8 @@ mod common;
 use std::path::Path;
 use std::process::Output;
 
-use common::etcdbak;
-use common::s3server::{etcdbak_env, S3Server};
+use common::minio::{etcdbak_env, Minio};
+use common::{etcdbak, fixtures};
 
 /// One bad invocation and a piece of text its error line must contain (case-insensitive): the flag, file
 /// or variable the user has to fix.
@@ -126,20 +126,13 @@ fn p(path: &Path) -> String {
 /// A snapshot dir whose files are what the test says (not necessarily valid).
 fn snapshot_dir(db: &[u8], json: &str) -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
-    std::fs::write(d.path().join("snapshot.db"), db).unwrap();
-    std::fs::write(d.path().join("snapshot.json"), json).unwrap();
+    fixtures::write_snapshot_dir(d.path(), db, json);
     d
 }
 
+/// snapshot.json that truly describes `db`, so only the check a case is about can refuse it.
 fn metadata_for(db: &[u8]) -> String {
-    use sha2::Digest;
-    let sha = hex::encode(sha2::Sha256::digest(db));
-    serde_json::json!({
-        "cluster": "demo", "member": "m0", "memberId": "1", "endpoint": "http://127.0.0.1:2379",
-        "revision": 42, "dbSize": db.len(), "fileSize": db.len(), "sha256": sha,
-        "takenAt": "2026-11-25T10:30:00.123Z", "etcdVersion": "3.6.16", "etcdbakVersion": "0.1.0"
-    })
-    .to_string()
+    fixtures::snapshot_json("demo", db, 42, "2026-11-25T10:30:00.123Z")
 }
 
 /// Snapshot cases get a valid cluster name (ETCDBAK_CLUSTER) unless they pass their own, so each one fails
@@ -302,7 +295,7 @@ fn snapshot_bad_inputs() {
 
 #[test]
 fn s3_command_bad_inputs() {
-    let s3 = S3Server::start();
+    let s3 = Minio::start();
     let env = etcdbak_env(&s3.endpoint());
     let no_creds: Vec<(String, String)> = env
         .iter()

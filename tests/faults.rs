@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use common::etcd::EtcdCluster;
 use common::fill::{self, FillOptions};
-use common::s3server::{etcdbak_env, Entry, S3Server};
+use common::minio::{etcdbak_env, Entry, Minio as S3Server};
 use common::throttle::Throttle;
 use common::{etcdbak, rig_bin, wait_until};
 use sha2::{Digest, Sha256};
@@ -187,7 +187,7 @@ fn object_for<'a>(objects: &'a [Entry], sha: &str) -> Option<&'a Entry> {
 fn assert_object_is(s3: &S3Server, key: &str, dir: &Path) {
     let tmp = tempfile::tempdir().unwrap();
     let local = tmp.path().join("got.db");
-    s3.get(key, &local);
+    s3.mc_get(key, &local);
     assert_eq!(
         sha256_file(&local),
         sha256_file(&dir.join("snapshot.db")),
@@ -470,10 +470,10 @@ fn s3_stopped_mid_upload() {
     // keep=1: if retention ran despite the failure, an older backup would go.
     let child = slow_store(snap.path(), &throttle, "1");
     let abandoned = wait_for_upload_in_progress(&s3, &throttle);
-    s3.kill();
+    s3.stop();
     let d = child.wait();
     failed_cleanly(&d, "store with S3 stopped mid-upload");
-    s3.restart();
+    s3.start_again();
 
     assert_eq!(
         s3.objects(),

@@ -155,13 +155,7 @@ fn reads_the_cluster_and_statefulset_from_a_real_apiserver() {
         let client = rig.client().await;
         common::kube::create_namespace(&client, "restore-tenant").await;
         let clusters: Api<etcdbak::crd::Cluster> = Api::all(client.clone());
-        let cluster: etcdbak::crd::Cluster = serde_json::from_value(serde_json::json!({
-            "apiVersion": "etcdbak.io/v1alpha1",
-            "kind": "Cluster",
-            "metadata": {"name": "orders"},
-            "spec": {"namespace": "restore-tenant", "service": {"name": "orders-etcd"}},
-        }))
-        .unwrap();
+        let cluster = common::fixtures::cluster_via_service("orders", "restore-tenant", "orders-etcd");
         match clusters.create(&PostParams::default(), &cluster).await {
             Ok(_) => {}
             Err(kube::Error::Api(s)) if s.code == 409 => {}

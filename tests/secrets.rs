@@ -9,7 +9,7 @@ use std::process::Output;
 
 use common::etcd::EtcdCluster;
 use common::etcdbak;
-use common::s3server::{etcdbak_env, S3Server, ACCESS_KEY, SECRET_KEY};
+use common::minio::{etcdbak_env, Minio, ACCESS_KEY, SECRET_KEY};
 
 const WRONG_SECRET: &str = "wrong-secret-d41d8cd98f00b204";
 const WRONG_ACCESS: &str = "WRONGACCESSKEY0123456789";
@@ -99,7 +99,7 @@ fn with(env: &[(String, String)], key: &str, value: &str) -> Vec<(String, String
 fn secrets_never_reach_logs_or_errors() {
     let etcd = EtcdCluster::start(3, true);
     etcd.put_keys("/secrets/", 100, 64);
-    let s3 = S3Server::start();
+    let s3 = Minio::start();
     let certs = etcd.certs().expect("tls");
     let mut secrets = Secrets::new();
     secrets.add_pem("client TLS private key", &certs.client_key);

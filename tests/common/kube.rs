@@ -612,12 +612,12 @@ pub fn writes_between(
         .collect()
 }
 
-/// A tenant's etcd client TLS Secret `etcd-client-tls` with placeholder contents: enough for the controller
-/// to mirror it, for tests where no Job ever connects to etcd.
+/// A tenant's etcd client TLS Secret ([`super::fixtures::TLS_SECRET`]) with placeholder contents: enough for
+/// the controller to mirror it, for tests where no Job ever connects to etcd.
 pub fn placeholder_tls_secret() -> Secret {
     Secret {
         metadata: ObjectMeta {
-            name: Some("etcd-client-tls".into()),
+            name: Some(super::fixtures::TLS_SECRET.into()),
             ..Default::default()
         },
         string_data: Some(BTreeMap::from([

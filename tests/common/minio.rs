@@ -1,86 +1,96 @@
-//! A real MinIO server on loopback with its own temp dir, fixed test credentials and one bucket, plus
-//! rust-s3 helpers for assertions (list, get, put, head, multipart uploads).
+//! A real MinIO server on loopback with its own temp dir, fixed test credentials and one bucket, seen two
+//! ways: through rust-s3 (list, get, put, head, multipart uploads) and through the real `mc` client, whose
+//! view of the bucket does not depend on any S3 code of ours (the fault suite reads the bucket only that
+//! way). It can be killed and started again on the same port and data dir: an S3 outage, not a new store.
 
 use std::collections::HashMap;
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use s3::creds::Credentials;
-use s3::{Bucket, BucketConfiguration, Region};
+use s3::{Bucket, Region};
 
 use super::{free_port, rig_bin, wait_until, Proc};
 
 pub const ACCESS_KEY: &str = "etcdbak-test-access";
 pub const SECRET_KEY: &str = "etcdbak-test-secret-Zq81x";
 pub const BUCKET: &str = "backups";
+/// The `mc` alias of this server.
+const ALIAS: &str = "t";
 
 pub struct Minio {
     pub port: u16,
-    pub dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     proc: Option<Proc>,
-    rt: tokio::runtime::Runtime,
+}
+
+/// One object or unfinished upload as `mc ls --json` reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub key: String,
+    pub size: u64,
+    pub etag: String,
 }
 
 impl Minio {
-    /// Starts MinIO and creates [`BUCKET`].
+    /// Starts MinIO on a free loopback port with an empty bucket [`BUCKET`].
     pub fn start() -> Minio {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
+        let dir = tempfile::Builder::new()
+            .prefix("etcdbak-minio-")
+            .tempdir()
+            .expect("temp dir");
         let mut m = Minio {
             port: free_port(),
-            dir: tempfile::tempdir().expect("tempdir"),
+            dir,
             proc: None,
-            rt,
         };
         m.start_again();
-        let region = m.client_bucket(BUCKET).region();
         // "Ready" can precede "initialized" by a moment: retry the create until MinIO accepts it.
-        let mut tries = 0;
-        loop {
-            let r = m.rt.block_on(Bucket::create_with_path_style(
-                BUCKET,
-                region.clone(),
-                creds(),
-                BucketConfiguration::default(),
-            ));
-            match r {
-                Ok(_) => break,
-                Err(e) if tries < 150 => {
-                    tries += 1;
-                    let _ = e;
-                    std::thread::sleep(Duration::from_millis(200));
-                }
-                Err(e) => panic!("cannot create the test bucket: {e}"),
-            }
-        }
+        let bucket = format!("{ALIAS}/{BUCKET}");
+        wait_until("the test bucket", Duration::from_secs(30), || {
+            m.mc(&["mb", &bucket]).status.success()
+        });
         m
     }
 
     /// Starts the server (again, after [`Minio::stop`]) on the same port and data dir.
     pub fn start_again(&mut self) {
-        let console = free_port();
-        let mut cmd = Command::new(rig_bin("minio"));
-        cmd.arg("server")
-            .arg("--quiet")
-            .arg("--address")
-            .arg(format!("127.0.0.1:{}", self.port))
-            .arg("--console-address")
-            .arg(format!("127.0.0.1:{console}"))
-            .arg(self.dir.path().join("data"))
-            .env("MINIO_ROOT_USER", ACCESS_KEY)
-            .env("MINIO_ROOT_PASSWORD", SECRET_KEY)
-            .env("MINIO_BROWSER", "off")
-            .env("MINIO_UPDATE", "off")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        self.proc = Some(Proc::spawn("minio", &mut cmd));
-        let url = format!("127.0.0.1:{}", self.port);
-        wait_until("minio", Duration::from_secs(60), || health_ok(&url));
+        assert!(self.proc.is_none(), "minio is running");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("minio.log"))
+            .expect("minio log");
+        let proc = Proc::spawn(
+            "minio",
+            Command::new(rig_bin("minio"))
+                .args(["server", "--quiet", "--address"])
+                .arg(self.host_port())
+                .arg("--console-address")
+                .arg(format!("127.0.0.1:{}", free_port()))
+                .arg(self.data_dir())
+                .env("MINIO_ROOT_USER", ACCESS_KEY)
+                .env("MINIO_ROOT_PASSWORD", SECRET_KEY)
+                .env("MINIO_BROWSER", "off")
+                .env("MINIO_UPDATE", "off")
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().expect("log"))
+                .stderr(log),
+        );
+        self.proc = Some(proc);
+        let port = self.port;
+        wait_until("minio", Duration::from_secs(60), || health(port));
+        let url = self.endpoint();
+        wait_until("mc alias", Duration::from_secs(30), || {
+            self.mc(&["alias", "set", ALIAS, &url, ACCESS_KEY, SECRET_KEY])
+                .status
+                .success()
+        });
     }
 
-    /// Kills the server (SIGKILL); data stays for [`Minio::start_again`].
+    /// SIGKILLs the server (an outage: nothing is flushed or cleaned up); data stays for
+    /// [`Minio::start_again`].
     pub fn stop(&mut self) {
         if let Some(mut p) = self.proc.take() {
             p.kill();
@@ -89,6 +99,19 @@ impl Minio {
 
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn host_port(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// The server's log, for assertion messages.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("minio.log")).unwrap_or_default()
     }
 
     /// The S3 flags for an etcdbak subcommand pointed at this server.
@@ -101,13 +124,16 @@ impl Minio {
         ]
     }
 
-    /// Sets the test credentials on an etcdbak command (and clears any ETCDBAK_* that could leak in).
+    /// Sets the test credentials on an etcdbak command (and clears a session token that could leak in).
     pub fn creds_env<'a>(&self, cmd: &'a mut Command) -> &'a mut Command {
         cmd.env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
             .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
             .env_remove("AWS_SESSION_TOKEN")
     }
+}
 
+/// The rust-s3 view: quick assertions and planting objects with exact metadata.
+impl Minio {
     pub fn client_bucket(&self, name: &str) -> Box<Bucket> {
         let mut b = Bucket::new(
             name,
@@ -128,10 +154,7 @@ impl Minio {
 
     /// Every key under `prefix`, sorted.
     pub fn keys(&self, prefix: &str) -> Vec<String> {
-        let pages = self
-            .rt
-            .block_on(self.bucket().list(prefix.to_string(), None))
-            .expect("list");
+        let pages = block_on(self.bucket().list(prefix.to_string(), None)).expect("list");
         let mut keys: Vec<String> = pages
             .into_iter()
             .flat_map(|p| p.contents)
@@ -142,17 +165,12 @@ impl Minio {
     }
 
     pub fn get(&self, key: &str) -> Vec<u8> {
-        let r = self
-            .rt
-            .block_on(self.bucket().get_object(key))
-            .expect("get");
+        let r = block_on(self.bucket().get_object(key)).expect("get");
         r.bytes().to_vec()
     }
 
     pub fn put(&self, key: &str, bytes: &[u8]) {
-        self.rt
-            .block_on(self.bucket().put_object(key, bytes))
-            .expect("put");
+        block_on(self.bucket().put_object(key, bytes)).expect("put");
     }
 
     /// Puts an object with user metadata (names without the x-amz-meta- prefix).
@@ -166,15 +184,12 @@ impl Minio {
             );
         }
         let b = self.bucket().with_extra_headers(headers).expect("headers");
-        self.rt.block_on(b.put_object(key, bytes)).expect("put");
+        block_on(b.put_object(key, bytes)).expect("put");
     }
 
     /// An object's user metadata (x-amz-meta-*, prefix stripped) and size.
     pub fn head(&self, key: &str) -> (HashMap<String, String>, u64) {
-        let (h, _) = self
-            .rt
-            .block_on(self.bucket().head_object(key))
-            .expect("head");
+        let (h, _) = block_on(self.bucket().head_object(key)).expect("head");
         (
             h.metadata.unwrap_or_default(),
             h.content_length.unwrap_or(-1) as u64,
@@ -184,7 +199,7 @@ impl Minio {
     /// Starts a multipart upload and leaves it unfinished, as a killed run would.
     pub fn start_upload(&self, key: &str) -> String {
         let bucket = self.bucket();
-        self.rt.block_on(async {
+        block_on(async {
             let up = bucket
                 .initiate_multipart_upload(key, "application/octet-stream")
                 .await
@@ -206,9 +221,7 @@ impl Minio {
     /// Unfinished multipart uploads under `prefix` as (key, upload id). On MinIO a non-empty prefix must be
     /// an exact key; "" lists every upload started since the server started.
     pub fn uploads(&self, prefix: &str) -> Vec<(String, String)> {
-        let pages = self
-            .rt
-            .block_on(self.bucket().list_multiparts_uploads(Some(prefix), None))
+        let pages = block_on(self.bucket().list_multiparts_uploads(Some(prefix), None))
             .expect("list uploads");
         pages
             .into_iter()
@@ -218,23 +231,131 @@ impl Minio {
     }
 }
 
+/// The `mc` view: what a user's own tools see in the bucket.
+impl Minio {
+    fn mc_config(&self) -> PathBuf {
+        self.dir.path().join("mc")
+    }
+
+    /// Runs the real `mc` client against this server (alias `t`).
+    pub fn mc(&self, args: &[&str]) -> Output {
+        Command::new(rig_bin("mc"))
+            .arg("--config-dir")
+            .arg(self.mc_config())
+            .args(["--quiet", "--no-color"])
+            .args(args)
+            .output()
+            .expect("run mc")
+    }
+
+    fn ls_under(&self, prefix: &str, incomplete: bool) -> Vec<Entry> {
+        let target = format!("{ALIAS}/{BUCKET}/{prefix}");
+        let mut args = vec!["ls", "--recursive", "--json"];
+        if incomplete {
+            args.push("--incomplete");
+        }
+        args.push(&target);
+        let out = self.mc(&args);
+        assert!(
+            out.status.success(),
+            "mc ls: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["status"] == "success")
+            .map(|v| Entry {
+                key: v["key"].as_str().unwrap_or_default().to_string(),
+                size: v["size"].as_u64().unwrap_or(0),
+                etag: v["etag"].as_str().unwrap_or_default().to_string(),
+            })
+            .collect()
+    }
+
+    /// Every complete object in the bucket, sorted by key.
+    pub fn objects(&self) -> Vec<Entry> {
+        let mut v = self.ls_under("", false);
+        v.sort_by(|a, b| a.key.cmp(&b.key));
+        v
+    }
+
+    /// Keys of the multipart uploads started and neither completed nor aborted. MinIO answers a bucket-wide
+    /// listing only with uploads started since it last restarted; see [`Minio::incomplete_uploads_of`].
+    pub fn incomplete_uploads(&self) -> Vec<String> {
+        self.ls_under("", true).into_iter().map(|e| e.key).collect()
+    }
+
+    /// The unfinished multipart uploads of exactly `key` (MinIO lists these across its restarts).
+    pub fn incomplete_uploads_of(&self, key: &str) -> Vec<String> {
+        self.ls_under(key, true)
+            .into_iter()
+            .map(|e| e.key)
+            .filter(|k| k.ends_with(key) || key.ends_with(k.as_str()))
+            .collect()
+    }
+
+    /// Copies a local file into the bucket with `mc` (a foreign object, or a planted one).
+    pub fn mc_put(&self, local: &Path, key: &str) {
+        let target = format!("{ALIAS}/{BUCKET}/{key}");
+        let out = self.mc(&["cp", &local.to_string_lossy(), &target]);
+        assert!(
+            out.status.success(),
+            "mc cp: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Downloads an object with `mc`.
+    pub fn mc_get(&self, key: &str, local: &Path) {
+        let src = format!("{ALIAS}/{BUCKET}/{key}");
+        let out = self.mc(&["cp", &src, &local.to_string_lossy()]);
+        assert!(
+            out.status.success(),
+            "mc cp: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// Environment that points `etcdbak store/list/prune/download` at `endpoint` (the server or a throttle in
+/// front of it), with the credentials only in AWS_* variables, as in production.
+pub fn etcdbak_env(endpoint: &str) -> Vec<(String, String)> {
+    vec![
+        ("AWS_ACCESS_KEY_ID".into(), ACCESS_KEY.into()),
+        ("AWS_SECRET_ACCESS_KEY".into(), SECRET_KEY.into()),
+        ("ETCDBAK_S3_ENDPOINT".into(), endpoint.into()),
+        ("ETCDBAK_S3_BUCKET".into(), BUCKET.into()),
+        ("ETCDBAK_S3_PREFIX".into(), "etcdbak".into()),
+    ]
+}
+
 fn creds() -> Credentials {
     Credentials::new(Some(ACCESS_KEY), Some(SECRET_KEY), None, None, None).expect("creds")
 }
 
-/// MinIO's liveness endpoint answers 200 once it serves S3.
-fn health_ok(addr: &str) -> bool {
+/// A runtime per call, so a `Minio` can be used (and dropped) from any test, async or not.
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(f)
+}
+
+/// MinIO's readiness endpoint answers 200 once it serves S3.
+fn health(port: u16) -> bool {
     use std::io::{Read, Write};
-    let Ok(mut s) = std::net::TcpStream::connect(addr) else {
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
         return false;
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    let req =
-        format!("GET /minio/health/ready HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let req = format!(
+        "GET /minio/health/ready HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    );
     if s.write_all(req.as_bytes()).is_err() {
         return false;
     }
     let mut buf = [0u8; 32];
-    let n = s.read(&mut buf).unwrap_or(0);
-    String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200")
+    matches!(s.read(&mut buf), Ok(n) if n > 12 && buf[..n].starts_with(b"HTTP/1.1 200"))
 }

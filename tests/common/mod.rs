@@ -5,9 +5,11 @@
 pub mod certs;
 pub mod etcd;
 pub mod fill;
+pub mod fixtures;
 pub mod minio;
-pub mod s3server;
+pub mod podrun;
 pub mod throttle;
+pub mod versitygw;
 
 use std::net::TcpListener;
 use std::path::PathBuf;

@@ -1,0 +1,301 @@
+//! `etcdbak restore-guide`: its flags and help, turned into [`restore::Options`].
+
+use std::io::IsTerminal;
+
+use clap::ValueEnum;
+
+use crate::cli::s3::S3Args;
+use crate::restore::{self, Layout, Member, S3Location};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Numbered steps for a terminal.
+    Text,
+    /// The same steps as Markdown, to paste into an incident document.
+    Markdown,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// The Cluster (its backups are `<prefix>/<cluster>/` in the bucket).
+    #[arg(long, env = "ETCDBAK_CLUSTER", value_name = "NAME")]
+    pub cluster: String,
+    /// The backup to restore: its key as `etcdbak list` shows it, or just its file name. Default: the newest
+    /// verified backup (on a terminal you pick from the list).
+    #[arg(long, env = "ETCDBAK_RESTORE_SNAPSHOT", value_name = "KEY")]
+    pub snapshot: Option<String>,
+    /// Output format.
+    #[arg(long, env = "ETCDBAK_RESTORE_OUTPUT", short = 'o', value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    #[command(flatten)]
+    pub s3: Box<S3Args>,
+    #[command(
+        flatten,
+        next_help_heading = "Cluster layout (defaults follow etcd StatefulSet naming)"
+    )]
+    pub layout: Box<LayoutArgs>,
+    /// Do not read the Cluster and StatefulSet from the apiserver even when a kubeconfig is present.
+    #[arg(long, env = "ETCDBAK_NO_KUBE")]
+    pub no_kube: bool,
+}
+
+/// Where the etcd cluster's pieces are. Every default follows how an etcd StatefulSet names things, and the
+/// Cluster resource and StatefulSet fill in what they know when the apiserver is reachable.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LayoutArgs {
+    /// Namespace of the etcd StatefulSet. Default: the Cluster's spec.namespace, else `default`.
+    #[arg(long, env = "ETCDBAK_RESTORE_NAMESPACE", value_name = "NS")]
+    pub namespace: Option<String>,
+    /// The etcd StatefulSet. Default: the Cluster's service name, else the cluster name.
+    #[arg(long, env = "ETCDBAK_RESTORE_STATEFULSET", value_name = "NAME")]
+    pub statefulset: Option<String>,
+    /// The headless Service giving members their DNS names. Default: the StatefulSet's serviceName, else
+    /// the StatefulSet's name.
+    #[arg(long, env = "ETCDBAK_RESTORE_SERVICE", value_name = "NAME")]
+    pub service: Option<String>,
+    /// Number of members. Default: the StatefulSet's replicas, else 3.
+    #[arg(long, env = "ETCDBAK_RESTORE_REPLICAS", value_name = "N")]
+    pub replicas: Option<usize>,
+    /// A member as NAME=PEER_URL; repeat for each member. Default: `<sts>-<i>` with peer URL
+    /// `https://<sts>-<i>.<service>.<ns>.svc:2380`, as an etcd StatefulSet names them.
+    #[arg(long = "member", env = "ETCDBAK_RESTORE_MEMBERS", value_delimiter = ',', value_name = "NAME=PEER_URL", value_parser = Member::parse)]
+    pub members: Vec<Member>,
+    /// Client URLs for the health checks, comma-separated. Default: `https://<sts>-<i>.<service>.<ns>.svc:2379`.
+    #[arg(
+        long,
+        env = "ETCDBAK_RESTORE_ENDPOINTS",
+        value_delimiter = ',',
+        value_name = "URLS"
+    )]
+    pub endpoints: Vec<String>,
+    /// CA certificate for etcdctl, as a path where the operator runs it.
+    #[arg(
+        long,
+        env = "ETCDBAK_RESTORE_CACERT",
+        default_value = "/etc/etcd/tls/ca.crt",
+        value_name = "FILE"
+    )]
+    pub cacert: String,
+    /// Client certificate for etcdctl.
+    #[arg(
+        long,
+        env = "ETCDBAK_RESTORE_CERT",
+        default_value = "/etc/etcd/tls/tls.crt",
+        value_name = "FILE"
+    )]
+    pub cert: String,
+    /// Client key for etcdctl.
+    #[arg(
+        long,
+        env = "ETCDBAK_RESTORE_KEY",
+        default_value = "/etc/etcd/tls/tls.key",
+        value_name = "FILE"
+    )]
+    pub key: String,
+    /// The cluster does not use TLS: plain http URLs and no certificate flags.
+    #[arg(long, env = "ETCDBAK_RESTORE_INSECURE")]
+    pub insecure: bool,
+    /// etcd's --data-dir inside the etcd container.
+    #[arg(
+        long,
+        env = "ETCDBAK_RESTORE_DATA_DIR",
+        default_value = "/var/lib/etcd",
+        value_name = "PATH"
+    )]
+    pub data_dir: String,
+    /// Where the member's PVC is mounted in the etcd container. Default: the data dir itself.
+    #[arg(long, env = "ETCDBAK_RESTORE_VOLUME_MOUNT_PATH", value_name = "PATH")]
+    pub volume_mount_path: Option<String>,
+    /// The StatefulSet's volumeClaimTemplate name (member i's PVC is `<claim>-<sts>-<i>`). Default: the
+    /// StatefulSet's first claim template, else `data`.
+    #[arg(long, env = "ETCDBAK_RESTORE_VOLUME_CLAIM", value_name = "NAME")]
+    pub volume_claim: Option<String>,
+    /// Image for the throwaway pod that writes into each PVC (needs sh and tar).
+    #[arg(
+        long,
+        env = "ETCDBAK_RESTORE_HELPER_IMAGE",
+        default_value = "busybox:1.36",
+        value_name = "IMAGE"
+    )]
+    pub helper_image: String,
+    /// UID:GID to own the restored files, when etcd does not run as root.
+    #[arg(long, env = "ETCDBAK_RESTORE_OWNER", value_name = "UID:GID")]
+    pub owner: Option<String>,
+    /// The backup CronJob as NAMESPACE/NAME. Default: the Cluster's status.cronJobName, else
+    /// `etcdbak/etcdbak-<cluster>`.
+    #[arg(long, env = "ETCDBAK_RESTORE_CRONJOB", value_name = "NS/NAME")]
+    pub cronjob: Option<String>,
+    /// The new cluster token. Default: `<cluster>-restore-<UTC time>`.
+    #[arg(long, env = "ETCDBAK_RESTORE_TOKEN", value_name = "TOKEN")]
+    pub token: Option<String>,
+    /// Local directory for the download and the restored data dirs. Default: `restore-<cluster>`.
+    #[arg(long, env = "ETCDBAK_RESTORE_WORKDIR", value_name = "DIR")]
+    pub workdir: Option<String>,
+    /// Raise the restored revision by this much and mark it compacted, so watchers re-list; 0 disables.
+    #[arg(
+        long,
+        env = "ETCDBAK_RESTORE_BUMP_REVISION",
+        default_value_t = 1_000_000_000,
+        value_name = "N"
+    )]
+    pub bump_revision: u64,
+}
+
+impl From<OutputFormat> for restore::Format {
+    fn from(f: OutputFormat) -> Self {
+        match f {
+            OutputFormat::Text => restore::Format::Text,
+            OutputFormat::Markdown => restore::Format::Markdown,
+        }
+    }
+}
+
+impl From<LayoutArgs> for Layout {
+    fn from(a: LayoutArgs) -> Self {
+        Layout {
+            namespace: a.namespace,
+            statefulset: a.statefulset,
+            service: a.service,
+            replicas: a.replicas,
+            members: a.members,
+            endpoints: a.endpoints,
+            cacert: a.cacert,
+            cert: a.cert,
+            key: a.key,
+            insecure: a.insecure,
+            data_dir: a.data_dir,
+            volume_mount_path: a.volume_mount_path,
+            volume_claim: a.volume_claim,
+            helper_image: a.helper_image,
+            owner: a.owner,
+            cronjob: a.cronjob,
+            token: a.token,
+            workdir: a.workdir,
+            bump_revision: a.bump_revision,
+        }
+    }
+}
+
+/// The guide's options from its flags; `prompt` says whether a terminal is there to ask on.
+fn options(args: Args, prompt: bool) -> restore::Options {
+    restore::Options {
+        s3: S3Location {
+            endpoint: args.s3.endpoint.clone(),
+            region: args.s3.region.clone(),
+            bucket: args.s3.bucket.clone(),
+            prefix: args.s3.prefix.clone(),
+        },
+        cluster: args.cluster,
+        prompt: prompt && args.snapshot.is_none(),
+        snapshot: args.snapshot,
+        format: args.output.into(),
+        layout: (*args.layout).into(),
+        read_kube: !args.no_kube,
+    }
+}
+
+pub async fn run(args: Args) -> crate::cli::Result<()> {
+    crate::backup::validate_cluster_name(&args.cluster).map_err(restore::Error::Usage)?;
+    let client = args.s3.connect().map_err(restore::Error::from)?;
+    let terminal = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    let text = restore::guide(&client, &options(args, terminal), chrono::Utc::now()).await?;
+    print!("{text}");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn args(extra: &[&str]) -> Args {
+        let mut argv = vec!["x", "--cluster", "prod-main", "--bucket", "b"];
+        argv.extend(extra);
+        Cli::try_parse_from(argv).unwrap().args
+    }
+
+    #[test]
+    fn default_flags_give_the_statefulset_defaults() {
+        let o = options(args(&[]), true);
+        assert_eq!(o.cluster, "prod-main");
+        assert!(o.prompt && o.read_kube);
+        assert_eq!(o.format, restore::Format::Text);
+        assert_eq!(
+            o.s3,
+            S3Location {
+                endpoint: None,
+                region: "us-east-1".into(),
+                bucket: "b".into(),
+                prefix: "etcdbak".into(),
+            }
+        );
+        let l = o.layout;
+        assert_eq!(
+            (l.cacert.as_str(), l.cert.as_str(), l.key.as_str()),
+            (
+                "/etc/etcd/tls/ca.crt",
+                "/etc/etcd/tls/tls.crt",
+                "/etc/etcd/tls/tls.key"
+            )
+        );
+        assert_eq!(l.data_dir, "/var/lib/etcd");
+        assert_eq!(l.helper_image, "busybox:1.36");
+        assert_eq!(l.bump_revision, 1_000_000_000);
+        assert!(l.members.is_empty() && l.endpoints.is_empty() && !l.insecure);
+        assert_eq!((l.namespace, l.replicas, l.owner), (None, None, None));
+    }
+
+    #[test]
+    fn layout_flags_reach_the_options() {
+        let o = options(
+            args(&[
+                "--namespace",
+                "other",
+                "--replicas",
+                "1",
+                "--insecure",
+                "--volume-claim",
+                "v",
+                "--member",
+                "a=https://127.0.0.1:1,b=https://127.0.0.1:2",
+                "--snapshot",
+                "x.db",
+                "--no-kube",
+                "-o",
+                "markdown",
+            ]),
+            true,
+        );
+        assert!(!o.prompt, "a requested snapshot is never prompted for");
+        assert!(!o.read_kube);
+        assert_eq!(o.snapshot.as_deref(), Some("x.db"));
+        assert_eq!(o.format, restore::Format::Markdown);
+        assert_eq!(o.layout.namespace.as_deref(), Some("other"));
+        assert_eq!(o.layout.replicas, Some(1));
+        assert!(o.layout.insecure);
+        assert_eq!(o.layout.volume_claim.as_deref(), Some("v"));
+        assert_eq!(o.layout.members[1].peer_url, "https://127.0.0.1:2");
+        assert!(!options(args(&[]), false).prompt);
+    }
+
+    #[test]
+    fn a_bad_member_is_refused_by_the_parser() {
+        let argv = [
+            "x",
+            "--cluster",
+            "c",
+            "--bucket",
+            "b",
+            "--member",
+            "a=ftp://x",
+        ];
+        let e = Cli::try_parse_from(argv).err().expect("refused");
+        assert!(e.to_string().contains("NAME=PEER_URL"), "{e}");
+    }
+}

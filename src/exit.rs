@@ -1,0 +1,59 @@
+//! Failure classes: the leaf every domain error maps into, so the exit code is chosen once, in `cli`.
+//!
+//! The numbers are part of the store-container contract (docs/CONTRACT.md, the README's exit codes), so
+//! they are defined here and nowhere else. This module imports nothing from the crate.
+
+/// Why a command failed, as a class the caller (a person, a Job's restartPolicy, an alert) can act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// Anything without a more specific class (disk, timeout, interruption).
+    Failure,
+    /// A flag, argument or name is wrong; clap uses the same code for its own parse errors.
+    Usage,
+    /// No etcd endpoint answered, or none was healthy.
+    EtcdUnavailable,
+    /// TLS or credential problem (wrong CA, bad client cert, access denied).
+    Auth,
+    /// The snapshot or backup is corrupt, truncated, or not an etcd database.
+    CorruptSnapshot,
+    /// The object store failed (unreachable, bucket missing, upload or verification failed).
+    Storage,
+    /// The config file, a template, or a Cluster spec is invalid.
+    Config,
+}
+
+impl Class {
+    /// The process exit code for this class.
+    pub const fn code(self) -> i32 {
+        match self {
+            Class::Failure => 1,
+            Class::Usage => 2,
+            Class::EtcdUnavailable => 3,
+            Class::Auth => 4,
+            Class::CorruptSnapshot => 5,
+            Class::Storage => 6,
+            Class::Config => 7,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Class;
+
+    #[test]
+    fn codes_follow_the_contract() {
+        let table = [
+            (Class::Failure, 1),
+            (Class::Usage, 2),
+            (Class::EtcdUnavailable, 3),
+            (Class::Auth, 4),
+            (Class::CorruptSnapshot, 5),
+            (Class::Storage, 6),
+            (Class::Config, 7),
+        ];
+        for (class, code) in table {
+            assert_eq!(class.code(), code, "{class:?}");
+        }
+    }
+}

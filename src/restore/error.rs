@@ -1,0 +1,31 @@
+//! Why a restore guide could not be made, each with the failure class its exit code follows.
+
+use crate::exit::Class;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    S3(#[from] crate::s3::Error),
+    #[error("cluster {cluster} has no backups under {location}: check --bucket and --prefix")]
+    NoBackups { cluster: String, location: String },
+    #[error("no backup of cluster {cluster} matches {key:?}: copy a key from `etcdbak list --cluster {cluster}`")]
+    SnapshotNotFound { cluster: String, key: String },
+    #[error("none of the {checked} newest backups of cluster {cluster} carries metadata matching its name: pick one with --snapshot and check it with `etcdbak download`")]
+    NoneVerified { cluster: String, checked: usize },
+    #[error("choosing a snapshot: {0}")]
+    Prompt(String),
+}
+
+impl Error {
+    pub fn class(&self) -> Class {
+        match self {
+            Error::Usage(_) | Error::SnapshotNotFound { .. } => Class::Usage,
+            Error::S3(e) => e.class(),
+            Error::NoBackups { .. } => Class::Storage,
+            Error::NoneVerified { .. } => Class::CorruptSnapshot,
+            Error::Prompt(_) => Class::Failure,
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! Picking the snapshot to restore: the backups worth a HEAD, whether their metadata agrees with their
+//! names, and the choice (the one asked for, else the newest verified one, or the operator's pick on a
+//! terminal). [`choose`] is pure; [`candidates`] and [`pick_interactively`] are the S3 and terminal edges.
+
+use std::collections::HashMap;
+
+use super::Error;
+use crate::backup::{self, Backup};
+use crate::s3::{self as store, Client as S3Client};
+
+/// How many of the newest backups are checked (one HEAD each) when looking for a verified one or offering a pick.
+const CANDIDATES: usize = 20;
+
+/// A listed backup plus what its metadata says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub backup: Backup,
+    /// The full SHA-256 from the object's metadata, when it has one.
+    pub sha256: Option<String>,
+    /// The metadata agrees with the object name and size (what `etcdbak store` writes after verifying).
+    pub verified: bool,
+}
+
+/// Whether a HEAD's metadata agrees with the listed backup: same SHA-256 prefix, revision and file size.
+pub fn metadata_agrees(b: &Backup, meta: &HashMap<String, String>) -> bool {
+    let sha_ok = meta
+        .get(store::meta::SHA256)
+        .is_some_and(|s| s.len() == 64 && s.to_ascii_lowercase().starts_with(&b.sha256_prefix));
+    let rev_ok = meta
+        .get(store::meta::REVISION)
+        .is_some_and(|r| r.parse::<i64>().ok() == Some(b.revision));
+    let size_ok = meta
+        .get(store::meta::FILE_SIZE)
+        .is_some_and(|s| s.parse::<u64>().ok() == Some(b.size_bytes));
+    sha_ok && rev_ok && size_ok
+}
+
+/// Picks the snapshot: the requested one (full key or file name), else the newest verified one.
+/// `candidates` are newest first. Pure.
+pub fn choose(
+    cluster: &str,
+    candidates: &[Candidate],
+    requested: Option<&str>,
+) -> Result<usize, Error> {
+    match requested {
+        Some(want) => candidates
+            .iter()
+            .position(|c| key_matches(&c.backup.key, want))
+            .ok_or_else(|| Error::SnapshotNotFound {
+                cluster: cluster.to_string(),
+                key: want.to_string(),
+            }),
+        None => candidates
+            .iter()
+            .position(|c| c.verified)
+            .ok_or(Error::NoneVerified {
+                cluster: cluster.to_string(),
+                checked: candidates.len(),
+            }),
+    }
+}
+
+/// `want` names `key`: the full key, or its file name.
+pub fn key_matches(key: &str, want: &str) -> bool {
+    key == want || key.ends_with(&format!("/{want}"))
+}
+
+/// The backups worth a HEAD: the one asked for (however old), else the newest [`CANDIDATES`].
+pub async fn candidates(
+    client: &S3Client,
+    cluster: &str,
+    requested: Option<&str>,
+) -> Result<Vec<Candidate>, Error> {
+    let backups = client.list_backups(Some(cluster)).await?;
+    if backups.is_empty() {
+        return Err(Error::NoBackups {
+            cluster: cluster.to_string(),
+            location: format!(
+                "s3://{}/{}",
+                client.bucket_name,
+                backup::cluster_prefix(&client.prefix, cluster)
+            ),
+        });
+    }
+    let wanted: Vec<Backup> = match requested {
+        Some(want) => backups
+            .into_iter()
+            .filter(|b| key_matches(&b.key, want))
+            .collect(),
+        None => backups.into_iter().take(CANDIDATES).collect(),
+    };
+    let mut out = Vec::new();
+    for b in wanted {
+        out.push(candidate(client, b).await);
+    }
+    Ok(out)
+}
+
+/// One HEAD: a backup whose metadata cannot be read is offered, but never as verified.
+async fn candidate(client: &S3Client, b: Backup) -> Candidate {
+    let (sha256, verified) = match client.head(&b.key).await {
+        Ok(info) => (
+            info.metadata.get(store::meta::SHA256).cloned(),
+            metadata_agrees(&b, &info.metadata),
+        ),
+        Err(e) => {
+            tracing::warn!(key = %b.key, error = %e, "cannot read the backup's metadata");
+            (None, false)
+        }
+    };
+    Candidate {
+        backup: b,
+        sha256,
+        verified,
+    }
+}
+
+fn label(c: &Candidate) -> String {
+    format!(
+        "{}  rev {:>10}  {:>10}  {}  {}",
+        c.backup.taken_at.format("%Y-%m-%d %H:%M:%SZ"),
+        c.backup.revision,
+        crate::list::human_bytes(c.backup.size_bytes),
+        if c.verified {
+            "verified  "
+        } else {
+            "UNVERIFIED"
+        },
+        c.backup.key.rsplit('/').next().unwrap_or(&c.backup.key)
+    )
+}
+
+/// Asks on the terminal, offering every candidate and preselecting `default`.
+pub fn pick_interactively(cands: &[Candidate], default: usize) -> Result<usize, Error> {
+    let labels: Vec<String> = cands.iter().map(label).collect();
+    dialoguer::Select::new()
+        .with_prompt("Snapshot to restore (newest first; Enter takes the newest verified)")
+        .items(&labels)
+        .default(default)
+        .interact_opt()
+        .map_err(|e| Error::Prompt(e.to_string()))?
+        .ok_or_else(|| Error::Prompt("cancelled".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cand(key: &str, verified: bool) -> Candidate {
+        Candidate {
+            backup: Backup {
+                cluster: "c".into(),
+                key: key.into(),
+                taken_at: "2026-11-25T10:30:00Z".parse().unwrap(),
+                revision: 1,
+                size_bytes: 1,
+                sha256_prefix: "00000000".into(),
+            },
+            sha256: None,
+            verified,
+        }
+    }
+
+    #[test]
+    fn choosing_takes_the_newest_verified_or_the_requested_one() {
+        let c = vec![
+            cand("p/c/new.db", false),
+            cand("p/c/mid.db", true),
+            cand("p/c/old.db", true),
+        ];
+        assert_eq!(choose("c", &c, None).unwrap(), 1);
+        assert_eq!(choose("c", &c, Some("old.db")).unwrap(), 2);
+        assert_eq!(choose("c", &c, Some("p/c/new.db")).unwrap(), 0);
+        assert!(matches!(
+            choose("c", &c, Some("w.db")),
+            Err(Error::SnapshotNotFound { .. })
+        ));
+        assert!(matches!(
+            choose("c", &c[..1], None),
+            Err(Error::NoneVerified { checked: 1, .. })
+        ));
+    }
+
+    #[test]
+    fn metadata_must_agree_with_the_name() {
+        let b = cand("p/c/x.db", false).backup;
+        let mut m = HashMap::new();
+        m.insert("sha256".to_string(), format!("00000000{}", "a".repeat(56)));
+        m.insert("revision".to_string(), "1".to_string());
+        m.insert("file-size".to_string(), "1".to_string());
+        assert!(metadata_agrees(&b, &m));
+        m.insert("revision".to_string(), "2".to_string());
+        assert!(!metadata_agrees(&b, &m));
+    }
+
+    #[test]
+    fn the_picker_shows_time_revision_size_and_verdict() {
+        let l = label(&cand("p/c/20261125T103000.000Z-r1-00000000.db", false));
+        assert!(l.starts_with("2026-11-25 10:30:00Z  rev          1"), "{l}");
+        assert!(
+            l.ends_with("UNVERIFIED  20261125T103000.000Z-r1-00000000.db"),
+            "{l}"
+        );
+    }
+}
