@@ -829,7 +829,7 @@ async fn create_cluster(client: &Client, c: &Cluster) {
 /// Backup Jobs the CronJob of `cluster` made, as (name, succeeded, failed).
 async fn backup_jobs(client: &Client, cluster: &str) -> Vec<(String, i32, i32)> {
     let jobs: Api<Job> = Api::namespaced(client.clone(), RELEASE_NS);
-    let cj = etcdbak::template::cron_job_name(cluster);
+    let cj = etcdbak::naming::cron_job_name(cluster);
     jobs.list(&ListParams::default())
         .await
         .expect("listing Jobs")
@@ -934,9 +934,9 @@ fn scheduled_backups_retention_and_cleanup_on_a_real_node() {
         let cron_jobs: Api<CronJob> = Api::namespaced(client.clone(), RELEASE_NS);
         let secrets: Api<Secret> = Api::namespaced(client.clone(), RELEASE_NS);
         let jobs: Api<Job> = Api::namespaced(client.clone(), RELEASE_NS);
-        let cj_name = etcdbak::template::cron_job_name(name);
-        let tls_name = etcdbak::template::tls_secret_name(name);
-        let cleanup = etcdbak::template::cleanup_job_name(name);
+        let cj_name = etcdbak::naming::cron_job_name(name);
+        let tls_name = etcdbak::naming::tls_secret_name(name);
+        let cleanup = etcdbak::naming::cleanup_job_name(name);
         assert!(cron_jobs.get_opt(&cj_name).await.unwrap().is_some());
         assert!(secrets.get_opt(&tls_name).await.unwrap().is_some());
         let t = Instant::now();
@@ -1208,7 +1208,7 @@ fn restore_drill_runs_the_printed_runbook() {
         }
         let out = run(&mut guide, "etcdbak restore-guide", Duration::from_secs(60));
         let text = check(&out, "etcdbak restore-guide");
-        let commands = etcdbak::restore::runbook::commands_in_text(&text);
+        let commands = etcdbak::restore::render::commands_in_text(&text);
         assert!(commands.len() > 10, "a runbook with commands:\n{text}");
         println!("--- the runbook ---\n{text}");
 
