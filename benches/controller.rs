@@ -73,6 +73,7 @@ async fn bench(n: usize) -> String {
                 schedule: None,
                 keep: None,
                 suspend: None,
+                verify: None,
             },
         );
         match clusters.create(&PostParams::default(), &c).await {

@@ -563,7 +563,7 @@ _etcdbak() {
             return 0
             ;;
         etcdbak__subcmd__restore__subcmd__guide)
-            opts="-o -h -V --cluster --snapshot --output --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --namespace --statefulset --service --replicas --member --endpoints --cacert --cert --key --insecure --data-dir --volume-mount-path --volume-claim --helper-image --owner --cronjob --token --workdir --bump-revision --no-kube --log-level --log-format --help --version"
+            opts="-o -h -V --cluster --snapshot --identity --output --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --namespace --statefulset --service --replicas --member --endpoints --cacert --cert --key --insecure --data-dir --volume-mount-path --volume-claim --helper-image --owner --cronjob --token --workdir --bump-revision --no-kube --log-level --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -574,6 +574,10 @@ _etcdbak() {
                     return 0
                     ;;
                 --snapshot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

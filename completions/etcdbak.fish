@@ -129,6 +129,7 @@ complete -c etcdbak -n "__fish_etcdbak_using_subcommand download" -s h -l help -
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand download" -s V -l version -d 'Print version'
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l cluster -d 'The Cluster (its backups are `<prefix>/<cluster>/` in the bucket)' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l snapshot -d 'The backup to restore: its key as `etcdbak list` shows it, or just its file name. Default: the newest verified backup (on a terminal you pick from the list)' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l identity -d 'The age identity (private key) file to decrypt an encrypted backup with, as a path where you run the guide\'s commands. The guide only prints it: it never reads the file' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -s o -l output -d 'Output format' -r -f -a "text\t'Numbered steps for a terminal'
 markdown\t'The same steps as Markdown, to paste into an incident document'"
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l s3-endpoint -d 'S3 endpoint URL, e.g. http://minio.backup.svc:9000 or https://s3.eu-west-1.amazonaws.com. Leave unset for AWS S3, whose endpoint follows from --region' -r

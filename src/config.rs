@@ -48,6 +48,10 @@ pub struct Config {
     pub store_container: Container,
     /// The admin's cleanup container: deletes every backup of a deleted Cluster.
     pub cleanup_container: Container,
+    /// Scheduled verification of each Cluster's newest backup.
+    pub verify: VerifyConfig,
+    /// The admin's verify container: checks that the Cluster's newest backup is restorable.
+    pub verify_container: Container,
     /// Where this config came from (for messages); not part of the digest.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -67,6 +71,25 @@ pub struct S3Config {
     pub prefix: Option<String>,
     /// Path-style addressing (`endpoint/bucket/key`), which MinIO and most in-cluster stores need.
     pub path_style: Option<bool>,
+}
+
+/// One more CronJob per Cluster that runs the verify container: on by default, daily, because a backup
+/// nobody has restored is a hope. A Cluster's `spec.verify` overrides either field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct VerifyConfig {
+    pub enabled: bool,
+    /// Cron schedule; may use `H` (see schedule.rs).
+    pub schedule: String,
+}
+
+impl Default for VerifyConfig {
+    fn default() -> Self {
+        VerifyConfig {
+            enabled: true,
+            schedule: "H 4 * * *".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -172,6 +195,10 @@ struct RawConfig {
     store_container: Option<TemplateSource>,
     #[serde(default)]
     cleanup_container: Option<TemplateSource>,
+    #[serde(default)]
+    verify: VerifyConfig,
+    #[serde(default)]
+    verify_container: Option<TemplateSource>,
 }
 
 fn default_schedule() -> String {
@@ -317,14 +344,6 @@ impl Config {
             .cloned()
             .collect()
     }
-
-    /// Where the config came from, for messages.
-    pub fn origin(&self) -> String {
-        match &self.source {
-            Some(p) => p.display().to_string(),
-            None => "the config".into(),
-        }
-    }
 }
 
 /// The embedded default (examples/config.yaml), for demos and dry runs.
@@ -352,6 +371,11 @@ pub fn default_config() -> Config {
                 name: "cleanup".into(),
                 ..Default::default()
             },
+            verify: VerifyConfig::default(),
+            verify_container: Container {
+                name: "verify".into(),
+                ..Default::default()
+            },
             source: None,
             template_files: Vec::new(),
         }
@@ -375,6 +399,13 @@ fn parse(text: &str, file: &str, base_dir: Option<&Path>) -> Result<Config, Erro
         base_dir,
         &mut template_files,
     )?;
+    let verify_container = resolve_template(
+        raw.verify_container,
+        "verifyContainer",
+        file,
+        base_dir,
+        &mut template_files,
+    )?;
     let config = Config {
         default_schedule: raw.default_schedule,
         default_keep: raw.default_keep,
@@ -388,6 +419,8 @@ fn parse(text: &str, file: &str, base_dir: Option<&Path>) -> Result<Config, Erro
         pod: raw.pod,
         store_container,
         cleanup_container,
+        verify: raw.verify,
+        verify_container,
         source: None,
         template_files,
     };
@@ -434,13 +467,14 @@ fn builtin_template(field: &'static str) -> Result<Container, Error> {
     struct Templates {
         store_container: Container,
         cleanup_container: Container,
+        verify_container: Container,
     }
     let t: Templates = serde_yaml::from_str(DEFAULT_CONFIG_YAML)
         .map_err(|e| Error::yaml("the embedded default config", &e))?;
-    Ok(if field == "storeContainer" {
-        t.store_container
-    } else {
-        t.cleanup_container
+    Ok(match field {
+        "storeContainer" => t.store_container,
+        "verifyContainer" => t.verify_container,
+        _ => t.cleanup_container,
     })
 }
 
@@ -461,6 +495,8 @@ type Problem = (&'static str, String);
 fn check_defaults(c: &Config) -> Result<(), Problem> {
     crate::schedule::expand(&c.default_schedule, "example")
         .map_err(|e| ("defaultSchedule", format!("is not usable: {e}")))?;
+    crate::schedule::expand(&c.verify.schedule, "example")
+        .map_err(|e| ("verify.schedule", format!("is not usable: {e}")))?;
     if !(1..=10000).contains(&c.default_keep) {
         return Err((
             "defaultKeep",
@@ -537,6 +573,7 @@ fn check_templates(c: &Config) -> Result<(), Problem> {
     for (field, container) in [
         ("storeContainer", &c.store_container),
         ("cleanupContainer", &c.cleanup_container),
+        ("verifyContainer", &c.verify_container),
     ] {
         if container.name.is_empty() {
             return Err((

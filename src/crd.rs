@@ -25,6 +25,9 @@ const ENDPOINT_PATTERN: &str = r"^https?://[^\s,/]+(/.*)?$";
     printcolumn = r#"{"name":"Namespace","type":"string","jsonPath":".spec.namespace"}"#,
     printcolumn = r#"{"name":"Schedule","type":"string","jsonPath":".status.schedule"}"#,
     printcolumn = r#"{"name":"Scheduled","type":"string","jsonPath":".status.conditions[?(@.type==\"BackupScheduled\")].status"}"#,
+    printcolumn = r#"{"name":"Last Backup","type":"date","jsonPath":".status.lastSuccessfulTime"}"#,
+    printcolumn = r#"{"name":"Backup","type":"string","jsonPath":".status.conditions[?(@.type==\"BackupSucceeded\")].status","priority":1}"#,
+    printcolumn = r#"{"name":"Verified","type":"string","jsonPath":".status.conditions[?(@.type==\"BackupVerified\")].status","priority":1}"#,
     printcolumn = r#"{"name":"CronJob","type":"string","jsonPath":".status.cronJobName","priority":1}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
     // The name becomes the backup prefix component and the Jobs' CLUSTER, which must be a DNS-1123 label
@@ -60,6 +63,21 @@ pub struct ClusterSpec {
     /// Stop scheduling backups (the CronJob is kept, suspended).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suspend: Option<bool>,
+    /// Overrides the controller's scheduled verification of this cluster's newest backup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<VerifySpec>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifySpec {
+    /// `false` turns scheduled verification off for this cluster (the controller default is on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// Cron schedule of the verification, `H` allowed (the controller default is `H 4 * * *`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 128), regex(pattern = SCHEDULE_PATTERN))]
+    pub schedule: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -95,13 +113,36 @@ pub struct ClusterStatus {
     /// The last reconcile error, in one sentence; cleared on success.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// When a backup Job last succeeded (RFC3339), mirrored from the backup CronJob's
+    /// `status.lastSuccessfulTime`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_successful_time: Option<String>,
+    /// When a backup Job was last scheduled (RFC3339), mirrored from the backup CronJob's
+    /// `status.lastScheduleTime`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_schedule_time: Option<String>,
+    /// The newest finished verification Job (the condition `BackupVerified` says the same).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_verified: Option<LastVerified>,
+}
+
+/// How the newest verification ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LastVerified {
+    /// The verification Job, `namespace/name`; its logs name the backup it checked.
+    pub job: String,
+    /// When it finished (RFC3339).
+    pub time: String,
+    /// `Succeeded` or `Failed`.
+    pub outcome: String,
 }
 
 /// A status condition (the shape of metav1.Condition, as a plain type so the schema stays structural).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Condition {
-    /// e.g. `BackupScheduled`, `CleanupPending`.
+    /// e.g. `BackupScheduled`, `BackupSucceeded`, `BackupVerified`, `CleanupPending`.
     #[serde(rename = "type")]
     pub type_: String,
     /// `True`, `False` or `Unknown`.

@@ -17,6 +17,7 @@ pub mod list;
 pub mod logging;
 pub mod metrics;
 pub mod naming;
+pub mod pipeline;
 pub mod restore;
 pub mod retention;
 pub mod s3;

@@ -42,6 +42,10 @@ pub struct ClusterState {
     pub last_success_seconds: Option<f64>,
     /// The newest finished backup Job failed.
     pub backup_failing: bool,
+    /// `None` while verification is off; else whether the newest finished verification Job failed.
+    pub verification_failing: Option<bool>,
+    /// Unix seconds the newest successful verification Job finished.
+    pub last_verified_seconds: Option<f64>,
 }
 
 type GaugeF64 = Gauge<f64, std::sync::atomic::AtomicU64>;
@@ -55,6 +59,8 @@ struct ClusterFamilies {
     deletion_timestamp: Family<ClusterLabels, GaugeF64>,
     last_success: Family<ClusterLabels, GaugeF64>,
     backup_failing: Family<ClusterLabels, Gauge>,
+    verification_failing: Family<ClusterLabels, Gauge>,
+    last_verified: Family<ClusterLabels, GaugeF64>,
 }
 
 impl ClusterFamilies {
@@ -90,6 +96,16 @@ impl ClusterFamilies {
             "1 when the Cluster's newest finished backup Job failed, 0 when it succeeded or none finished yet",
             self.backup_failing.clone(),
         );
+        registry.register(
+            "cluster_verification_failing",
+            "1 when the Cluster's newest finished verification Job failed, 0 otherwise; absent while verification is off",
+            self.verification_failing.clone(),
+        );
+        registry.register(
+            "cluster_last_verified_timestamp_seconds",
+            "Unix time the Cluster's newest successful verification Job finished",
+            self.last_verified.clone(),
+        );
     }
 
     fn set(&self, labels: &ClusterLabels, state: &ClusterState) {
@@ -102,7 +118,18 @@ impl ClusterFamilies {
         self.backup_failing
             .get_or_create(labels)
             .set(i64::from(state.backup_failing));
+        match state.verification_failing {
+            Some(failing) => {
+                self.verification_failing
+                    .get_or_create(labels)
+                    .set(i64::from(failing));
+            }
+            None => {
+                self.verification_failing.remove(labels);
+            }
+        }
         for (family, value) in [
+            (&self.last_verified, state.last_verified_seconds),
             (&self.backup_interval, state.backup_interval_seconds),
             (&self.deletion_timestamp, state.deletion_timestamp_seconds),
             (&self.last_success, state.last_success_seconds),
@@ -125,6 +152,8 @@ impl ClusterFamilies {
         self.deletion_timestamp.remove(labels);
         self.last_success.remove(labels);
         self.backup_failing.remove(labels);
+        self.verification_failing.remove(labels);
+        self.last_verified.remove(labels);
     }
 }
 

@@ -244,6 +244,7 @@ fn the_charts_config_loads_and_renders() {
             schedule: None,
             keep: None,
             suspend: None,
+            verify: None,
         },
     );
     let desired = template::render_backup(&cluster, None, &config).expect("renders");
@@ -347,6 +348,7 @@ async fn rendered_manifests_apply_and_the_chart_rbac_runs_the_controller() {
                     schedule: None,
                     keep: None,
                     suspend: None,
+                    verify: None,
                 },
             ),
         )

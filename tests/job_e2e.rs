@@ -241,6 +241,7 @@ fn cluster(name: &str, ns: &str, etcd: &EtcdCluster, keep: Option<u32>) -> Clust
             schedule: None,
             keep,
             suspend: None,
+            verify: None,
         },
     )
 }

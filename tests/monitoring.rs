@@ -392,6 +392,8 @@ fn controller_metrics_lint_clean_and_feed_every_rule() {
         s.cronjob_present = true;
         s.backup_interval_seconds = Some(3600.0);
         s.suspended = true;
+        s.verification_failing = Some(false);
+        s.last_verified_seconds = Some(1.7e9);
     });
     m.update_cluster("b", |s| s.deletion_timestamp_seconds = Some(1.7e9));
     let text = m.encode_prometheus();

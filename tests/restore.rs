@@ -241,3 +241,143 @@ fn reads_the_cluster_and_statefulset_from_a_real_apiserver() {
         "{text}"
     );
 }
+
+/// Runs one shell line as an operator would paste it, with the rig's etcdutl first on PATH.
+fn sh(line: &str, cwd: &std::path::Path) -> Output {
+    let rig = common::rig_bin("etcdutl").parent().unwrap().to_path_buf();
+    let path = format!(
+        "{}:{}",
+        rig.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    std::process::Command::new("sh")
+        .arg("-c")
+        .arg(line)
+        .current_dir(cwd)
+        .env("PATH", path)
+        .output()
+        .expect("run sh")
+}
+
+fn ok(out: Output, what: &str) -> String {
+    assert!(
+        out.status.success(),
+        "{what}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The guide's way without etcdbak, followed with Debian's own `age` and `zstd` (scripts/rig-install
+/// age-zstd) on objects those same tools made from a real snapshot: the printed commands turn each format
+/// back into the exact snapshot, sha256sum prints the SHA-256 the guide names, and a wrong identity leaves no
+/// snapshot.db behind.
+#[test]
+fn the_standard_tools_restore_each_format_as_the_guide_prints() {
+    use etcdbak::restore::{plan, runbook, BackupFormat, KubeFacts, S3Location, Snapshot};
+    use sha2::{Digest, Sha256};
+
+    for tool in ["age", "age-keygen", "zstd"] {
+        let found = std::process::Command::new(tool).arg("--version").output();
+        assert!(
+            found.is_ok(),
+            "{tool} is missing: run scripts/rig-install age-zstd"
+        );
+    }
+    let etcd = EtcdCluster::start(1, false);
+    etcd.put_keys("tools/", 200, 100);
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path();
+    ok(
+        etcdbak()
+            .arg("snapshot")
+            .args(etcd.etcdbak_args())
+            .arg("--dir")
+            .arg(dir.join("snap"))
+            .args(["--cluster", "tools"])
+            .output()
+            .unwrap(),
+        "etcdbak snapshot",
+    );
+    let original = std::fs::read(dir.join("snap/snapshot.db")).unwrap();
+    let sha = hex::encode(Sha256::digest(&original));
+    ok(
+        sh("age-keygen -o key.txt && age-keygen -o other.txt", dir),
+        "age-keygen",
+    );
+    let recipient = ok(sh("age-keygen -y key.txt", dir), "age-keygen -y");
+    let recipient = recipient.trim();
+
+    let encode = [
+        (
+            BackupFormat::Zstd,
+            "zstd -q -c snap/snapshot.db".to_string(),
+        ),
+        (
+            BackupFormat::Age,
+            format!("age -r {recipient} snap/snapshot.db"),
+        ),
+        (
+            BackupFormat::ZstdAge,
+            format!("zstd -q -c snap/snapshot.db | age -r {recipient}"),
+        ),
+    ];
+    for (format, encode) in encode {
+        let work = dir.join(format!("restore-{format:?}"));
+        std::fs::create_dir_all(&work).unwrap();
+        let name = format!("20261125T103000.123Z-r5-{}{}", &sha[..8], format.suffix());
+        ok(
+            sh(&format!("{encode} > {}", work.join(&name).display()), dir),
+            "encode",
+        );
+        let layout = plan::Layout {
+            workdir: Some(work.display().to_string()),
+            identity: Some(dir.join("key.txt").display().to_string()),
+            ..common::fixtures::restore_layout()
+        };
+        let s3 = S3Location {
+            endpoint: None,
+            region: "us-east-1".into(),
+            bucket: "b".into(),
+            prefix: "etcdbak".into(),
+        };
+        let snapshot = Snapshot {
+            key: format!("etcdbak/tools/{name}"),
+            taken_at: "2026-11-25T10:30:00.123Z".parse().unwrap(),
+            revision: 5,
+            size_bytes: 1,
+            sha256: sha.clone(),
+            format,
+        };
+        let p = plan::plan(
+            "tools",
+            &layout,
+            &s3,
+            &KubeFacts::default(),
+            snapshot,
+            chrono::Utc::now(),
+        )
+        .unwrap();
+        let manual = runbook::runbook(&p).steps[1].manual.clone().unwrap();
+        // [0] is the AWS CLI's fetch; the object is already where it would put it.
+        assert!(manual.commands[0].ends_with(&format!("{name} --region us-east-1")));
+        if format.encrypted() {
+            let wrong = manual.commands[1].replace("key.txt", "other.txt");
+            assert!(!sh(&wrong, dir).status.success(), "{format:?}: {wrong}");
+            assert!(
+                !work.join("snapshot.db").exists(),
+                "{format:?}: a wrong identity left a snapshot.db"
+            );
+        }
+        ok(sh(&manual.commands[1], dir), &manual.commands[1]);
+        assert!(
+            std::fs::read(work.join("snapshot.db")).unwrap() == original,
+            "{format:?}: not the snapshot"
+        );
+        let sum = ok(sh(&manual.commands[2], dir), "sha256sum");
+        assert!(sum.starts_with(&sha), "{format:?}: {sum}");
+        let status = ok(sh(&manual.commands[3], dir), "etcdutl snapshot status");
+        assert!(status.contains("REVISION"), "{status}");
+    }
+}

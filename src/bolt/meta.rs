@@ -116,3 +116,56 @@ pub fn check_header(head: &[u8]) -> Result<u32, HeaderError> {
         _ => Err(HeaderError::Checksum),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(txid: u64) -> Meta {
+        Meta {
+            page_size: 4096,
+            root: 3,
+            freelist: 2,
+            high_water: 8,
+            txid,
+        }
+    }
+
+    #[test]
+    fn the_valid_meta_with_the_highest_txid_wins() {
+        let table = [
+            (Some(meta(8)), Some(meta(7)), Some(8)),
+            (Some(meta(7)), Some(meta(8)), Some(8)),
+            (None, Some(meta(7)), Some(7)),
+            (Some(meta(9)), None, Some(9)),
+            (None, None, None),
+        ];
+        for (a, b, want) in table {
+            assert_eq!(pick(a, b).map(|m| m.txid), want, "{a:?} {b:?}");
+        }
+    }
+
+    #[test]
+    fn fnv1a64_matches_the_reference_vectors() {
+        // From the FNV reference: the empty string and "a".
+        assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+
+    #[test]
+    fn header_errors_name_what_is_wrong() {
+        let mut page = vec![0u8; META_PAGE_LEN];
+        assert_eq!(check_header(&page[..10]), Err(HeaderError::Short));
+        assert_eq!(check_header(&page), Err(HeaderError::Magic));
+        page[16..20].copy_from_slice(&MAGIC.to_le_bytes());
+        assert_eq!(check_header(&page), Err(HeaderError::Version));
+        page[20..24].copy_from_slice(&VERSION.to_le_bytes());
+        page[24..28].copy_from_slice(&1000u32.to_le_bytes());
+        assert_eq!(check_header(&page), Err(HeaderError::PageSize(1000)));
+        page[24..28].copy_from_slice(&4096u32.to_le_bytes());
+        assert_eq!(check_header(&page), Err(HeaderError::Checksum));
+        let sum = fnv1a64(&page[16..16 + CHECKSUMMED_LEN]);
+        page[16 + CHECKSUMMED_LEN..].copy_from_slice(&sum.to_le_bytes());
+        assert_eq!(check_header(&page), Ok(4096));
+    }
+}

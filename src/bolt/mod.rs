@@ -4,11 +4,15 @@
 //! reads pages on demand from any `Read + Seek` (a file, a cursor in a test), so memory stays bounded.
 //! [`revision`] reads the store revision the way `etcdutl snapshot status` does.
 
+mod check;
+#[cfg(test)]
+pub(crate) mod fixture;
 pub mod meta;
 pub mod page;
 mod pager;
 mod revision;
 
+pub use check::{check, check_file, Summary, Verdict};
 pub use meta::{check_header, HeaderError};
 pub use revision::{main_revision, revision, revision_of_file};
 

@@ -18,7 +18,6 @@ pub const MAX_PAGE_BYTES: u64 = 256 << 20;
 
 /// Both meta pages as read, and the one bbolt would use.
 #[derive(Debug, Clone, Copy)]
-#[allow(dead_code)] // `first` and `second` are for the structural check
 pub struct Metas {
     pub first: Result<Meta, meta::HeaderError>,
     pub second: Result<Meta, meta::HeaderError>,

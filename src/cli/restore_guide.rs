@@ -24,6 +24,10 @@ pub struct Args {
     /// verified backup (on a terminal you pick from the list).
     #[arg(long, env = "ETCDBAK_RESTORE_SNAPSHOT", value_name = "KEY")]
     pub snapshot: Option<String>,
+    /// The age identity (private key) file to decrypt an encrypted backup with, as a path where you run
+    /// the guide's commands. The guide only prints it: it never reads the file.
+    #[arg(long, env = "ETCDBAK_IDENTITY", value_name = "FILE")]
+    pub identity: Option<String>,
     /// Output format.
     #[arg(long, env = "ETCDBAK_RESTORE_OUTPUT", short = 'o', value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
@@ -150,29 +154,29 @@ impl From<OutputFormat> for restore::Format {
     }
 }
 
-impl From<LayoutArgs> for Layout {
-    fn from(a: LayoutArgs) -> Self {
-        Layout {
-            namespace: a.namespace,
-            statefulset: a.statefulset,
-            service: a.service,
-            replicas: a.replicas,
-            members: a.members,
-            endpoints: a.endpoints,
-            cacert: a.cacert,
-            cert: a.cert,
-            key: a.key,
-            insecure: a.insecure,
-            data_dir: a.data_dir,
-            volume_mount_path: a.volume_mount_path,
-            volume_claim: a.volume_claim,
-            helper_image: a.helper_image,
-            owner: a.owner,
-            cronjob: a.cronjob,
-            token: a.token,
-            workdir: a.workdir,
-            bump_revision: a.bump_revision,
-        }
+/// The layout flags, plus the one file that is about the backup rather than the cluster.
+fn layout(a: LayoutArgs, identity: Option<String>) -> Layout {
+    Layout {
+        namespace: a.namespace,
+        statefulset: a.statefulset,
+        service: a.service,
+        replicas: a.replicas,
+        members: a.members,
+        endpoints: a.endpoints,
+        cacert: a.cacert,
+        cert: a.cert,
+        key: a.key,
+        insecure: a.insecure,
+        identity,
+        data_dir: a.data_dir,
+        volume_mount_path: a.volume_mount_path,
+        volume_claim: a.volume_claim,
+        helper_image: a.helper_image,
+        owner: a.owner,
+        cronjob: a.cronjob,
+        token: a.token,
+        workdir: a.workdir,
+        bump_revision: a.bump_revision,
     }
 }
 
@@ -189,7 +193,7 @@ fn options(args: Args, prompt: bool) -> restore::Options {
         prompt: prompt && args.snapshot.is_none(),
         snapshot: args.snapshot,
         format: args.output.into(),
-        layout: (*args.layout).into(),
+        layout: layout(*args.layout, args.identity),
         read_kube: !args.no_kube,
     }
 }
@@ -249,6 +253,7 @@ mod tests {
         assert_eq!(l.bump_revision, 1_000_000_000);
         assert!(l.members.is_empty() && l.endpoints.is_empty() && !l.insecure);
         assert_eq!((l.namespace, l.replicas, l.owner), (None, None, None));
+        assert_eq!(l.identity, None);
     }
 
     #[test]
@@ -269,12 +274,15 @@ mod tests {
                 "--no-kube",
                 "-o",
                 "markdown",
+                "--identity",
+                "/keys/backup.agekey",
             ]),
             true,
         );
         assert!(!o.prompt, "a requested snapshot is never prompted for");
         assert!(!o.read_kube);
         assert_eq!(o.snapshot.as_deref(), Some("x.db"));
+        assert_eq!(o.layout.identity.as_deref(), Some("/keys/backup.agekey"));
         assert_eq!(o.format, restore::Format::Markdown);
         assert_eq!(o.layout.namespace.as_deref(), Some("other"));
         assert_eq!(o.layout.replicas, Some(1));

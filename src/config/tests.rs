@@ -25,6 +25,12 @@ fn minimal_config_gets_defaults_and_builtin_templates() {
     assert_eq!(c.job.backoff_limit, 2);
     assert_eq!(c.store_container, default_config().store_container);
     assert_eq!(c.cleanup_container, default_config().cleanup_container);
+    assert_eq!(c.verify_container, default_config().verify_container);
+    assert!(c.verify.enabled, "verification is on by default");
+    assert_eq!(c.verify.schedule, "H 4 * * *");
+    let off = Config::from_yaml("verify: {enabled: false}\n", None).unwrap();
+    assert!(!off.verify.enabled);
+    assert_eq!(off.verify.schedule, "H 4 * * *");
 }
 
 #[test]
@@ -82,6 +88,18 @@ fn errors_name_the_file_line_and_field() {
         ),
         ("storeContainer: store.yaml\n", &["not read from a file"]),
         ("a: [\n", &["the config line", "fix the YAML"]),
+        (
+            "verify:\n  schedule: '* *'\n",
+            &["verify.schedule is not usable", "has 2 fields"],
+        ),
+        (
+            "verify:\n  enable: false\n",
+            &["line 2", "unknown field `enable`"],
+        ),
+        (
+            "verifyContainer:\n  image: x\n",
+            &["verifyContainer has no name"],
+        ),
     ];
     for (yaml, wants) in cases {
         let e = Config::from_yaml(yaml, None).unwrap_err().to_string();

@@ -45,6 +45,17 @@ pub fn job_phase(job: &Job, now: Timestamp) -> JobPhase {
     JobPhase::Running
 }
 
+/// When the Job finished: its completion time, or when it was marked failed.
+pub fn finished_at(job: &Job) -> Option<Timestamp> {
+    let completed = job.status.as_ref()?.completion_time.as_ref().map(|t| t.0);
+    completed.or_else(|| {
+        true_condition(job, &["Failed", "FailureTarget"])?
+            .last_transition_time
+            .as_ref()
+            .map(|t| t.0)
+    })
+}
+
 /// True while the Job has pods running.
 pub fn has_active_pods(job: &Job) -> bool {
     job.status.as_ref().and_then(|s| s.active).unwrap_or(0) > 0
@@ -120,5 +131,10 @@ mod tests {
             assert_eq!(job_phase(&j, now), want, "{:?}", j.status);
         }
         assert!(!has_active_pods(&Job::default()));
+        assert_eq!(
+            finished_at(&job(&[("Failed", "True", 1_000_000)], None)),
+            Some(Timestamp::from_second(1_000_000).unwrap())
+        );
+        assert_eq!(finished_at(&job(&[], None)), None);
     }
 }

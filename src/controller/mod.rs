@@ -3,10 +3,12 @@
 //! One reconcile function ([`reconcile::reconcile`]) serves both commands: [`once`] runs it once over every
 //! Cluster (`etcdbak reconcile`), [`watch`] runs it under kube-runtime's Controller while holding the
 //! leader Lease (`etcdbak watch`). Decisions are pure and tested beside them: [`decide`] (conditions, the
-//! cleanup state machine, backoff), [`cleanup::plan`] (what each cleanup step writes), [`leader`] (the
+//! cleanup state machine, backoff), [`backups`] (what the backup Jobs' outcome means for the status),
+//! [`verification`] (the same for the verification Jobs), [`cleanup::plan`] (what each cleanup step writes), [`leader`] (the
 //! Lease), [`config_watch`] (config reloads), [`jobs`] (a Job's outcome). [`writes`] holds the apiserver
 //! writes, each skipped when it would change nothing.
 
+pub mod backups;
 pub mod cleanup;
 pub mod config_watch;
 mod context;
@@ -17,6 +19,7 @@ pub mod jobs;
 pub mod leader;
 pub mod once;
 pub mod reconcile;
+pub mod verification;
 pub mod watch;
 pub mod writes;
 

@@ -154,6 +154,9 @@ pub async fn dry_run(client: &Client, config: Config) -> Result<DryRun, Error> {
                     push_yaml(&mut out, &redact(s));
                 }
                 push_yaml(&mut out, &d.cron_job);
+                if let Some(verify) = &d.verify_cron_job {
+                    push_yaml(&mut out, verify);
+                }
             }
             Err(e) => {
                 failed += 1;

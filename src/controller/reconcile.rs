@@ -4,17 +4,22 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use k8s_openapi::api::batch::v1::CronJob;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::Api;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, ListParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{self, finalizer};
 use kube::{Resource, ResourceExt};
 
+use super::backups::{self, BackupRuns, Finished, BACKUP_FAILED_EVENT};
 use super::cleanup::{cleanup_progress, finish_cleanup};
 use super::decide::{self, set_condition, BACKUP_SCHEDULED};
-use super::writes::{apply_if_changed, patch_status_unless_stale, publish, Applied};
+use super::verification;
+use super::writes::{
+    apply_if_changed, delete_if_present, patch_status_unless_stale, publish, Applied,
+};
 use super::{now_rfc3339, Context, Error};
 use crate::config::Config;
 use crate::crd::{Cluster, ClusterStatus};
@@ -217,15 +222,17 @@ async fn apply_desired(
     let mut wrote = Vec::new();
     if let Some(secret) = &desired.tls_secret {
         let api: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
-        if apply_if_changed(&api, secret, "Secret").await? != Applied::Unchanged {
+        if apply_if_changed(&api, secret, "Secret").await?.0 != Applied::Unchanged {
             wrote.push("Secret");
         }
     }
     let cron_jobs: Api<CronJob> = Api::namespaced(ctx.client.clone(), ns);
-    let applied = apply_if_changed(&cron_jobs, &desired.cron_job, "CronJob").await?;
+    let (applied, live) = apply_if_changed(&cron_jobs, &desired.cron_job, "CronJob").await?;
     if applied != Applied::Unchanged {
         wrote.push("CronJob");
     }
+    let verify = desired.verify_cron_job.as_ref();
+    let verify_live = apply_verify(&cron_jobs, &name, verify, &mut wrote).await?;
     let cron_job = format!("{ns}/{}", desired.cron_job.name_any());
     let suspended = desired
         .cron_job
@@ -234,9 +241,13 @@ async fn apply_desired(
         .and_then(|s| s.suspend)
         .unwrap_or(false);
     let (ok, reason, message) = scheduled_condition(&cron_job, &desired.schedule, suspended);
-    let status = scheduled_status(cluster, ok, reason, &message, &cron_job, &desired.schedule);
+    let mut status = scheduled_status(cluster, ok, reason, &message, &cron_job, &desired.schedule);
+    let seen = observe(&mut status, cluster, &live, verify_live.as_ref(), ctx).await?;
     if patch_status_unless_stale(cluster, status, ctx).await? {
         wrote.push("status");
+        for (reason, note) in &seen.events {
+            publish(ctx, cluster, EventType::Warning, reason, note).await;
+        }
     }
     // Decided by what the apiserver had, not by our (possibly stale) copy of the status: one Event per
     // CronJob actually created.
@@ -251,9 +262,128 @@ async fn apply_desired(
         s.backup_interval_seconds = interval;
         s.suspended = suspended;
         s.deletion_timestamp_seconds = None;
+        seen.record(s);
     });
     ctx.set_note(&name, applied_note(&wrote));
     Ok(Action::requeue(ctx.resync))
+}
+
+/// Applies the verification CronJob, or removes one left from when verification was on. Returns the live
+/// CronJob, if verification is on.
+async fn apply_verify(
+    cron_jobs: &Api<CronJob>,
+    cluster: &str,
+    desired: Option<&CronJob>,
+    wrote: &mut Vec<&'static str>,
+) -> Result<Option<CronJob>, Error> {
+    if let Some(desired) = desired {
+        let (applied, live) = apply_if_changed(cron_jobs, desired, "CronJob").await?;
+        if applied != Applied::Unchanged {
+            wrote.push("verify CronJob");
+        }
+        return Ok(Some(live));
+    }
+    let name = naming::verify_cron_job_name(cluster);
+    let present = cron_jobs
+        .get_opt(&name)
+        .await
+        .map_err(|e| Error::kube(format!("read CronJob {name}"), e))?;
+    if present.is_some() {
+        delete_if_present(cron_jobs, &name, "the verification CronJob").await?;
+        wrote.push("removed verify CronJob");
+    }
+    Ok(None)
+}
+
+/// What the backup and verification Jobs said, for the metrics and the Events.
+struct Seen {
+    backups: BackupRuns,
+    verification: Option<Option<Finished>>,
+    last_verified_ok: Option<f64>,
+    /// (reason, message) of the failure Events to publish if the status changes.
+    events: Vec<(&'static str, String)>,
+}
+
+impl Seen {
+    fn record(&self, s: &mut crate::metrics::ClusterState) {
+        s.last_success_seconds = self
+            .backups
+            .last_successful_time
+            .map(|t| t.as_second() as f64);
+        s.backup_failing = self.backups.newest.as_ref().is_some_and(|f| !f.succeeded);
+        s.verification_failing = self
+            .verification
+            .as_ref()
+            .map(|v| v.as_ref().is_some_and(|f| !f.succeeded));
+        s.last_verified_seconds = self.last_verified_ok;
+    }
+}
+
+/// Reads the backup and verification Jobs and records them in `status`.
+async fn observe(
+    status: &mut ClusterStatus,
+    cluster: &Cluster,
+    backup: &CronJob,
+    verify: Option<&CronJob>,
+    ctx: &Context,
+) -> Result<Seen, Error> {
+    let (generation, now, clock) = (cluster.meta().generation, now_rfc3339(), Timestamp::now());
+    let jobs = list_runs(backup, "backup", ctx).await?;
+    let backups = backups::backup_runs(backup, &jobs, clock);
+    backups::record(status, &backups, generation, &now);
+    let (mut verification, mut last_verified_ok) = (None, None);
+    if let Some(cj) = verify {
+        let jobs = list_runs(cj, "verify", ctx).await?;
+        let newest = backups::newest_finished(cj, &jobs, clock);
+        last_verified_ok =
+            backups::newest_succeeded_at(cj, &jobs, clock).map(|t| t.as_second() as f64);
+        verification = Some(newest);
+    }
+    let newest = verification.as_ref().and_then(Option::as_ref);
+    verification::record(status, verify.is_some(), newest, generation, &now);
+    let old = cluster.status.clone().unwrap_or_default().conditions;
+    let events = [
+        (backups::BACKUP_SUCCEEDED, BACKUP_FAILED_EVENT),
+        (
+            verification::BACKUP_VERIFIED,
+            verification::VERIFICATION_FAILED_EVENT,
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(type_, reason)| {
+        backups::failure_event(type_, &old, &status.conditions).map(|m| (reason, m))
+    })
+    .collect();
+    Ok(Seen {
+        backups,
+        verification,
+        last_verified_ok,
+        events,
+    })
+}
+
+/// The Jobs a CronJob of `component` made. Listed only once it has scheduled one, so an idle Cluster that
+/// never ran costs no read.
+async fn list_runs(cron_job: &CronJob, component: &str, ctx: &Context) -> Result<Vec<Job>, Error> {
+    let scheduled = cron_job.status.as_ref().is_some_and(|s| {
+        s.last_schedule_time.is_some() || s.active.as_ref().is_some_and(|a| !a.is_empty())
+    });
+    if !scheduled {
+        return Ok(Vec::new());
+    }
+    let ns = cron_job.namespace().unwrap_or_default();
+    let cluster = cron_job
+        .labels()
+        .get(template::LABEL_CLUSTER)
+        .cloned()
+        .unwrap_or_default();
+    let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), &ns);
+    let selector = template::component_selector(&cluster, component);
+    let list = jobs
+        .list(&ListParams::default().labels(&selector))
+        .await
+        .map_err(|e| Error::kube(format!("list the {component} Jobs of Cluster {cluster}"), e))?;
+    Ok(list.items)
 }
 
 /// The Cluster's status with its CronJob in place.

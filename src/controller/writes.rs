@@ -45,12 +45,13 @@ pub(super) enum Applied {
     Updated,
 }
 
-/// Server-side applies `desired` unless the live object already matches.
+/// Server-side applies `desired` unless the live object already matches; returns what it did and the
+/// object as the apiserver now has it (its status included).
 pub(super) async fn apply_if_changed<K>(
     api: &Api<K>,
     desired: &K,
     what: &str,
-) -> Result<Applied, Error>
+) -> Result<(Applied, K), Error>
 where
     K: Resource + Clone + Serialize + DeserializeOwned + Debug,
 {
@@ -59,27 +60,39 @@ where
         .get_opt(&name)
         .await
         .map_err(|e| Error::kube(format!("read {what} {name}"), e))?;
-    let outcome = match &live {
-        Some(l) if up_to_date(l, desired) => return Ok(Applied::Unchanged),
+    let outcome = match live {
+        Some(l) if up_to_date(&l, desired) => return Ok((Applied::Unchanged, l)),
         Some(l) => {
             tracing::debug!(
                 "{what} {name} differs (hash {:?} -> {:?}): applying",
-                hash_of(l),
+                hash_of(&l),
                 hash_of(desired)
             );
             Applied::Updated
         }
         None => Applied::Created,
     };
-    api.patch(
-        &name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(desired),
-    )
-    .await
-    .map_err(|e| Error::kube(format!("apply {what} {name}"), e))?;
-    Ok(outcome)
+    let applied = api
+        .patch(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(desired),
+        )
+        .await
+        .map_err(|e| Error::kube(format!("apply {what} {name}"), e))?;
+    Ok((outcome, applied))
 }
+
+/// Status fields a merge patch must name as null to clear (every optional one).
+const NULLABLE_STATUS_FIELDS: [&str; 7] = [
+    "observedGeneration",
+    "cronJobName",
+    "schedule",
+    "lastError",
+    "lastSuccessfulTime",
+    "lastScheduleTime",
+    "lastVerified",
+];
 
 /// Writes `status` only when it differs from what the Cluster has.
 pub(super) async fn patch_status(
@@ -93,7 +106,7 @@ pub(super) async fn patch_status(
     let mut value = serde_json::to_value(&status).map_err(|e| Error::Status(e.to_string()))?;
     // A merge patch only clears what it names as null.
     if let Some(map) = value.as_object_mut() {
-        for key in ["observedGeneration", "cronJobName", "schedule", "lastError"] {
+        for key in NULLABLE_STATUS_FIELDS {
             map.entry(key).or_insert(serde_json::Value::Null);
         }
     }

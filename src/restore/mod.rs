@@ -1,10 +1,12 @@
 //! `etcdbak restore-guide`: a filled-in, numbered restore runbook. The runbook itself is a pure function
 //! ([`runbook::runbook`]); around it, [`plan`] gathers its values (flags, defaults derived the way an etcd
-//! StatefulSet names things, what [`kube`] read from the Cluster resource and StatefulSet), and [`pick`]
+//! StatefulSet names things, what [`apiserver`] read from the Cluster resource and StatefulSet), and [`pick`]
 //! chooses the snapshot from the backup list.
 
+pub mod apiserver;
+mod download;
 mod error;
-pub mod kube;
+pub mod format;
 pub mod pick;
 pub mod plan;
 pub mod render;
@@ -16,6 +18,7 @@ use chrono::{DateTime, Utc};
 
 use crate::s3::Client as S3Client;
 pub use error::Error;
+pub use format::BackupFormat;
 pub use pick::Candidate;
 pub use plan::{KubeFacts, Layout};
 pub use runbook::{Member, RestorePlan, S3Location, Snapshot};
@@ -50,8 +53,8 @@ pub struct Options {
 /// `client`'s bucket, and may prompt on the terminal; everything else is pure.
 pub async fn guide(client: &S3Client, opts: &Options, now: DateTime<Utc>) -> Result<String, Error> {
     crate::backup::validate_cluster_name(&opts.cluster).map_err(Error::Usage)?;
-    let kube = if opts.read_kube && kube::kubeconfig_present() {
-        kube::facts(&opts.cluster, &opts.layout).await
+    let kube = if opts.read_kube && apiserver::kubeconfig_present() {
+        apiserver::facts(&opts.cluster, &opts.layout).await
     } else {
         KubeFacts::default()
     };
@@ -92,5 +95,7 @@ fn snapshot(c: &Candidate) -> Snapshot {
             .sha256
             .clone()
             .unwrap_or_else(|| format!("{}… (from the name)", c.backup.sha256_prefix)),
+        // Every listed backup parsed as a backup name, so one of the suffixes is there.
+        format: BackupFormat::of_key(&c.backup.key).unwrap_or(BackupFormat::Plain),
     }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::Error;
+use super::{BackupFormat, Error};
 use crate::backup::{self, Backup};
 use crate::s3::{self as store, Client as S3Client};
 
@@ -21,16 +21,39 @@ pub struct Candidate {
     pub verified: bool,
 }
 
-/// Whether a HEAD's metadata agrees with the listed backup: same SHA-256 prefix, revision and file size.
+/// The keys a compressed or encrypted object carries besides the store's own (issue #11's pipeline metadata;
+/// the same names as `pipeline::metadata::key` on the branch that adds the codec): the plaintext's SHA-256,
+/// and the object's own size, which is what a listing shows for it.
+mod pipeline_meta {
+    pub const PLAIN_SHA256: &str = "plain-sha256";
+    pub const STORED_SIZE: &str = "stored-size";
+}
+
+/// The full SHA-256 of the snapshot (the plaintext) that the metadata records.
+pub fn recorded_sha256(b: &Backup, meta: &HashMap<String, String>) -> Option<String> {
+    let plain = BackupFormat::of_key(&b.key).is_none_or(|f| f == BackupFormat::Plain);
+    let pipeline = (!plain)
+        .then(|| meta.get(pipeline_meta::PLAIN_SHA256))
+        .flatten();
+    pipeline.or_else(|| meta.get(store::meta::SHA256)).cloned()
+}
+
+/// Whether a HEAD's metadata agrees with the listed backup: same SHA-256 prefix, revision and size (the file's
+/// for a plain object, the stored object's for a compressed or encrypted one).
 pub fn metadata_agrees(b: &Backup, meta: &HashMap<String, String>) -> bool {
-    let sha_ok = meta
-        .get(store::meta::SHA256)
+    let plain = BackupFormat::of_key(&b.key).is_none_or(|f| f == BackupFormat::Plain);
+    let sha_ok = recorded_sha256(b, meta)
         .is_some_and(|s| s.len() == 64 && s.to_ascii_lowercase().starts_with(&b.sha256_prefix));
     let rev_ok = meta
         .get(store::meta::REVISION)
         .is_some_and(|r| r.parse::<i64>().ok() == Some(b.revision));
+    let size_key = if plain {
+        store::meta::FILE_SIZE
+    } else {
+        pipeline_meta::STORED_SIZE
+    };
     let size_ok = meta
-        .get(store::meta::FILE_SIZE)
+        .get(size_key)
         .is_some_and(|s| s.parse::<u64>().ok() == Some(b.size_bytes));
     sha_ok && rev_ok && size_ok
 }
@@ -100,7 +123,7 @@ pub async fn candidates(
 async fn candidate(client: &S3Client, b: Backup) -> Candidate {
     let (sha256, verified) = match client.head(&b.key).await {
         Ok(info) => (
-            info.metadata.get(store::meta::SHA256).cloned(),
+            recorded_sha256(&b, &info.metadata),
             metadata_agrees(&b, &info.metadata),
         ),
         Err(e) => {
@@ -191,6 +214,51 @@ mod tests {
         assert!(metadata_agrees(&b, &m));
         m.insert("revision".to_string(), "2".to_string());
         assert!(!metadata_agrees(&b, &m));
+    }
+
+    #[test]
+    fn a_compressed_or_encrypted_object_is_checked_against_its_stored_size_and_plaintext_sha() {
+        let plain_sha = format!("00000000{}", "b".repeat(56));
+        for suffix in [".db.zst", ".db.age", ".db.zst.age"] {
+            let mut b = cand(&format!("p/c/x{suffix}"), false).backup;
+            b.size_bytes = 7; // the object as stored; the snapshot itself is bigger
+            let mut m = HashMap::new();
+            m.insert("sha256".to_string(), plain_sha.clone());
+            m.insert("revision".to_string(), "1".to_string());
+            m.insert("file-size".to_string(), "100".to_string());
+            m.insert("plain-sha256".to_string(), plain_sha.clone());
+            m.insert("plain-size".to_string(), "100".to_string());
+            m.insert("stored-size".to_string(), "7".to_string());
+            assert!(metadata_agrees(&b, &m), "{suffix}");
+            assert_eq!(recorded_sha256(&b, &m), Some(plain_sha.clone()));
+            m.insert("stored-size".to_string(), "100".to_string());
+            assert!(
+                !metadata_agrees(&b, &m),
+                "{suffix}: the stored size decides"
+            );
+            m.insert("stored-size".to_string(), "7".to_string());
+            m.insert("plain-sha256".to_string(), "f".repeat(64));
+            assert!(
+                !metadata_agrees(&b, &m),
+                "{suffix}: the plaintext SHA-256 decides"
+            );
+            m.remove("stored-size");
+            m.insert("plain-sha256".to_string(), plain_sha.clone());
+            assert!(
+                !metadata_agrees(&b, &m),
+                "{suffix}: no stored size, not verified"
+            );
+        }
+        // A plain object never reads the pipeline's keys, however they are set.
+        let b = cand("p/c/x.db", false).backup;
+        let mut m = HashMap::new();
+        m.insert("sha256".to_string(), plain_sha.clone());
+        m.insert("revision".to_string(), "1".to_string());
+        m.insert("file-size".to_string(), "1".to_string());
+        m.insert("stored-size".to_string(), "999".to_string());
+        m.insert("plain-sha256".to_string(), "f".repeat(64));
+        assert!(metadata_agrees(&b, &m));
+        assert_eq!(recorded_sha256(&b, &m), Some(plain_sha));
     }
 
     #[test]

@@ -11,7 +11,8 @@ use crate::backup;
 /// controller's default job namespace.
 const DEFAULT_JOB_NAMESPACE: &str = "etcdbak";
 
-/// Where the etcd cluster's pieces are, as the operator gave them. `None` and empty lists mean "derive it".
+/// Where the etcd cluster's pieces and the operator's files are, as the operator gave them. `None` and empty
+/// lists mean "derive it".
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layout {
     pub namespace: Option<String>,
@@ -25,6 +26,8 @@ pub struct Layout {
     pub key: String,
     /// No TLS: plain http URLs and no certificate flags.
     pub insecure: bool,
+    /// The age identity file for an encrypted backup, as a path where the operator runs it.
+    pub identity: Option<String>,
     pub data_dir: String,
     pub volume_mount_path: Option<String>,
     pub volume_claim: Option<String>,
@@ -211,6 +214,7 @@ pub fn plan(
             cert: layout.cert.clone(),
             key: layout.key.clone(),
         }),
+        identity: layout.identity.clone(),
         data_dir: layout.data_dir.clone(),
         volume_mount_path,
         volume_claim: layout

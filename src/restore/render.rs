@@ -51,6 +51,15 @@ pub fn render_text(r: &Runbook) -> String {
             let _ = writeln!(out);
             out.push_str(&wrap("   Check: ", check, 100));
         }
+        if let Some(m) = &s.manual {
+            let _ = writeln!(out);
+            out.push_str(&wrap("   Without etcdbak: ", &m.intro, 100));
+            let _ = writeln!(out);
+            // No `$ `: these replace the step's commands, and [`commands_in_text`] must not run both.
+            for c in &m.commands {
+                let _ = writeln!(out, "       {c}");
+            }
+        }
     }
     out
 }
@@ -79,6 +88,17 @@ pub fn render_markdown(r: &Runbook) -> String {
         if let Some(check) = &s.check {
             let _ = writeln!(out);
             let _ = writeln!(out, "- [ ] {check}");
+        }
+        if let Some(m) = &s.manual {
+            let _ = writeln!(out);
+            let _ = writeln!(out, "Without etcdbak: {}", m.intro);
+            let _ = writeln!(out);
+            // `shell`, not `sh`: the `sh` blocks hold the commands to run, and these replace them.
+            let _ = writeln!(out, "```shell");
+            for c in &m.commands {
+                let _ = writeln!(out, "{c}");
+            }
+            let _ = writeln!(out, "```");
         }
     }
     out

@@ -4,7 +4,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::steps;
+use super::format::BackupFormat;
+use super::{download, steps};
 
 /// One etcd member as the restored cluster will know it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +49,8 @@ pub struct Snapshot {
     pub size_bytes: u64,
     /// The full SHA-256 from the object's metadata when known, else the prefix from its name.
     pub sha256: String,
+    /// What the object is (compressed, encrypted), from its name.
+    pub format: BackupFormat,
 }
 
 /// Where the backups live (credentials are never part of a runbook: they come from AWS_* variables).
@@ -72,6 +75,8 @@ pub struct RestorePlan {
     /// Client URLs for the health checks.
     pub endpoints: Vec<String>,
     pub tls: Option<TlsPaths>,
+    /// The age identity file for an encrypted backup, as a path where the operator runs `etcdbak download`.
+    pub identity: Option<String>,
     /// etcd's --data-dir inside the etcd container.
     pub data_dir: String,
     /// Where the member's PVC is mounted in the etcd container (the data dir is at or under it).
@@ -103,6 +108,16 @@ pub struct Step {
     pub commands: Vec<String>,
     /// What to look for in the output, or a caveat.
     pub check: Option<String>,
+    /// Another way to the same result, without etcdbak: shown apart, never run with `commands`.
+    pub manual: Option<Manual>,
+}
+
+/// A step's way with standard tools only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manual {
+    /// Completes "Without etcdbak: ...".
+    pub intro: String,
+    pub commands: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,7 +131,7 @@ pub struct Runbook {
 pub fn runbook(plan: &RestorePlan) -> Runbook {
     let mut steps = vec![
         steps::suspend_backups(plan),
-        steps::download_and_verify(plan),
+        download::download_and_verify(plan),
         steps::stop_members(plan),
         steps::restore_data_dirs(plan),
     ];
@@ -201,6 +216,7 @@ mod tests {
                 cert: "/etc/etcd/tls/tls.crt".into(),
                 key: "/etc/etcd/tls/tls.key".into(),
             }),
+            identity: None,
             data_dir: "/var/lib/etcd".into(),
             volume_mount_path: "/var/lib/etcd".into(),
             volume_claim: "data".into(),
@@ -212,6 +228,7 @@ mod tests {
                 revision: 4711,
                 size_bytes: 25 * 1024 * 1024 + 12345,
                 sha256: "0123abcd".repeat(8),
+                format: BackupFormat::Plain,
             },
             s3: S3Location {
                 endpoint: Some("http://minio.backup.svc:9000".into()),
@@ -249,6 +266,158 @@ mod tests {
     #[test]
     fn markdown_runbook() {
         insta::assert_snapshot!(render_markdown(&runbook(&plan())));
+    }
+
+    /// The fixture plan for a backup stored as `format`, decrypted with `identity`.
+    fn plan_for(format: BackupFormat, identity: Option<&str>) -> RestorePlan {
+        let mut p = plan();
+        p.snapshot.key = format!(
+            "etcdbak/prod-main/20261125T103000.123Z-r4711-0123abcd{}",
+            format.suffix()
+        );
+        p.snapshot.format = format;
+        p.identity = identity.map(str::to_string);
+        p
+    }
+
+    const IDENTITY: &str = "/secure/etcd-backup.agekey";
+
+    #[test]
+    fn text_runbook_zstd() {
+        insta::assert_snapshot!(render_text(&runbook(&plan_for(BackupFormat::Zstd, None))));
+    }
+
+    #[test]
+    fn text_runbook_age() {
+        insta::assert_snapshot!(render_text(&runbook(&plan_for(
+            BackupFormat::Age,
+            Some(IDENTITY)
+        ))));
+    }
+
+    #[test]
+    fn text_runbook_zstd_age() {
+        insta::assert_snapshot!(render_text(&runbook(&plan_for(
+            BackupFormat::ZstdAge,
+            Some(IDENTITY)
+        ))));
+    }
+
+    #[test]
+    fn markdown_runbook_zstd() {
+        insta::assert_snapshot!(render_markdown(&runbook(&plan_for(
+            BackupFormat::Zstd,
+            None
+        ))));
+    }
+
+    #[test]
+    fn markdown_runbook_age() {
+        insta::assert_snapshot!(render_markdown(&runbook(&plan_for(
+            BackupFormat::Age,
+            Some(IDENTITY)
+        ))));
+    }
+
+    #[test]
+    fn markdown_runbook_zstd_age() {
+        insta::assert_snapshot!(render_markdown(&runbook(&plan_for(
+            BackupFormat::ZstdAge,
+            Some(IDENTITY)
+        ))));
+    }
+
+    #[test]
+    fn each_format_downloads_with_what_it_needs_and_shows_the_standard_tools() {
+        let table = [
+            (BackupFormat::Plain, false, None),
+            (BackupFormat::Zstd, false, Some("zstd -d -c ")),
+            (
+                BackupFormat::Age,
+                true,
+                Some("age -d -i /secure/etcd-backup.agekey "),
+            ),
+            (
+                BackupFormat::ZstdAge,
+                true,
+                Some(".db.zst.age | zstd -d > "),
+            ),
+        ];
+        for (format, needs_identity, decode) in table {
+            let book = runbook(&plan_for(format, Some(IDENTITY)));
+            let step = &book.steps[1];
+            let download = &step.commands[1];
+            assert!(download.starts_with("etcdbak download "), "{download}");
+            assert!(
+                download.ends_with("--output restore-prod-main/snapshot.db"),
+                "{download}"
+            );
+            assert_eq!(
+                download.contains(&format!("--identity {IDENTITY} ")),
+                needs_identity,
+                "{format:?}: {download}"
+            );
+            assert_eq!(step.manual.is_some(), decode.is_some(), "{format:?}");
+            let Some(decode) = decode else { continue };
+            let manual = step.manual.as_ref().unwrap();
+            assert!(
+                manual.commands[0].starts_with(&format!(
+                    "aws s3 cp s3://etcd-backups/{} restore-prod-main/",
+                    book.facts[2].1
+                )),
+                "{:?}",
+                manual.commands
+            );
+            assert!(manual.commands[1].contains(decode), "{:?}", manual.commands);
+            assert!(
+                manual.commands[1].ends_with(
+                    "> restore-prod-main/snapshot.db.part && mv restore-prod-main/snapshot.db.part restore-prod-main/snapshot.db"
+                ),
+                "{:?}",
+                manual.commands
+            );
+            assert_eq!(
+                manual.commands[2],
+                "sha256sum restore-prod-main/snapshot.db"
+            );
+            assert_eq!(
+                manual.commands[3], step.commands[2],
+                "both ways end in etcdutl's status"
+            );
+            // The operator runs one way or the other: the standard tools' fetch and decode are never among
+            // the commands a text runbook is followed by.
+            let text = render_text(&book);
+            let run = commands_in_text(&text);
+            assert!(
+                manual.commands[..3].iter().all(|c| !run.contains(c)),
+                "{format:?}"
+            );
+            assert_eq!(
+                run.len(),
+                commands_in_text(&render_text(&runbook(&plan()))).len()
+            );
+        }
+    }
+
+    #[test]
+    fn an_encrypted_backup_without_identity_says_what_to_fill_in() {
+        let book = runbook(&plan_for(BackupFormat::ZstdAge, None));
+        let step = &book.steps[1];
+        assert!(step.commands[1].contains("--identity IDENTITY_FILE "));
+        assert!(
+            step.check.as_deref().unwrap().contains("--identity FILE"),
+            "{:?}",
+            step.check
+        );
+        let with = runbook(&plan_for(BackupFormat::ZstdAge, Some(IDENTITY)));
+        assert!(!with.steps[1]
+            .check
+            .as_deref()
+            .unwrap()
+            .contains("IDENTITY_FILE"));
+        // A compressed-only backup needs no identity at all.
+        let zstd = runbook(&plan_for(BackupFormat::Zstd, None));
+        assert!(!render_text(&zstd).contains("IDENTITY_FILE"));
     }
 
     #[test]

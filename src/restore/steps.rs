@@ -25,10 +25,6 @@ impl RestorePlan {
             .collect()
     }
 
-    fn snapshot_file(&self) -> String {
-        format!("{}/snapshot.db", self.workdir.trim_end_matches('/'))
-    }
-
     fn restored_dir(&self, m: &Member) -> String {
         format!("{}/{}.etcd", self.workdir.trim_end_matches('/'), m.name)
     }
@@ -119,46 +115,7 @@ pub fn suspend_backups(p: &RestorePlan) -> Step {
         check: Some(format!(
             "The CronJob reports `true`, and no {cj_name}-* Job is still active (wait for it if one is)."
         )),
-    }
-}
-
-/// `etcdbak download` of the chosen snapshot into the work dir, with the S3 location spelled out.
-fn download_command(p: &RestorePlan) -> String {
-    let mut download = vec!["etcdbak".to_string(), "download".to_string()];
-    if let Some(e) = &p.s3.endpoint {
-        download.extend(["--s3-endpoint".to_string(), e.clone()]);
-    }
-    download.extend([
-        "--region".to_string(),
-        p.s3.region.clone(),
-        "--bucket".to_string(),
-        p.s3.bucket.clone(),
-        "--prefix".to_string(),
-        p.s3.prefix.clone(),
-        "--key".to_string(),
-        p.snapshot.key.clone(),
-        "--output".to_string(),
-        p.snapshot_file(),
-    ]);
-    join(&download)
-}
-
-pub fn download_and_verify(p: &RestorePlan) -> Step {
-    Step {
-        title: "Download the snapshot and verify it".into(),
-        why: "etcdbak download checks the SHA-256 recorded at upload and etcd's own hash trailer, so a damaged \
-              object stops you here, before anything is destroyed. S3 credentials come from AWS_ACCESS_KEY_ID and \
-              AWS_SECRET_ACCESS_KEY."
-            .into(),
-        commands: vec![
-            cmd(["mkdir", "-p", &p.workdir]),
-            download_command(p),
-            cmd(["etcdutl", "snapshot", "status", &p.snapshot_file(), "--write-out", "table"]),
-        ],
-        check: Some(format!(
-            "download ends without error; the status table shows REVISION {}.",
-            p.snapshot.revision
-        )),
+        manual: None,
     }
 }
 
@@ -183,6 +140,7 @@ pub fn stop_members(p: &RestorePlan) -> Step {
             join(&wait),
         ],
         check: Some("All member pods are gone (the wait returns).".into()),
+        manual: None,
     }
 }
 
@@ -239,6 +197,7 @@ pub fn restore_data_dirs(p: &RestorePlan) -> Step {
             "One directory per member under {}, each with a member/ subdirectory.",
             p.workdir
         )),
+        manual: None,
     }
 }
 
@@ -313,6 +272,7 @@ pub fn fill_pvc(p: &RestorePlan, i: usize, m: &Member) -> Step {
                      it (regenerate this guide with --owner UID:GID)."
                 .to_string(),
         }),
+        manual: None,
     }
 }
 
@@ -334,6 +294,7 @@ pub fn start_members(p: &RestorePlan) -> Step {
             ]),
         ],
         check: Some(format!("{n} of {n} pods ready.")),
+        manual: None,
     }
 }
 
@@ -371,6 +332,7 @@ pub fn check_health(p: &RestorePlan) -> Step {
              or higher (the snapshot's {}{bump}) and \"Count\" the number of keys restored.",
             snap.revision,
         )),
+        manual: None,
     }
 }
 
@@ -411,5 +373,6 @@ pub fn resume_backups(p: &RestorePlan) -> Step {
             "The Job completes and `etcdbak list --cluster {}` shows a new backup at the top.",
             p.cluster
         )),
+        manual: None,
     }
 }

@@ -28,7 +28,7 @@ pub const RESERVED_ENV: [&str; 8] = [
 /// The seed contract plus etcdbak's own names for the same values, in a fixed order (templates may refer
 /// to them as `$(CLUSTER)` in command and args, which Kubernetes expands only for earlier entries).
 ///
-/// The cleanup container gets no `ETCDBAK_KEEP`: `etcdbak prune` reads it as `--keep`, which conflicts with
+/// Only the store container gets `ETCDBAK_KEEP`: `etcdbak prune` (cleanup) reads it as `--keep`, which conflicts with
 /// `--all`, so the default cleanup command would refuse to run.
 pub(super) fn contract_env(cluster: &str, keep: u32, role: Role) -> Vec<EnvVar> {
     let keep = keep.to_string();
@@ -57,6 +57,7 @@ pub(super) fn contract_env(cluster: &str, keep: u32, role: Role) -> Vec<EnvVar> 
 pub(super) enum Role {
     Store,
     Cleanup,
+    Verify,
 }
 
 /// Defaults a template may override with its own entry of the same name.

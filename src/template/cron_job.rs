@@ -18,6 +18,7 @@ use super::labels::{labels, object_meta, stamp_hash};
 use super::pod::{base_volumes, pod_template};
 use super::settings::{effective_keep, effective_schedule};
 use super::tls::mirror_tls_secret;
+use super::verify::render_verify;
 use super::RenderError;
 use crate::config::Config;
 use crate::crd::Cluster;
@@ -35,6 +36,8 @@ pub struct Desired {
     pub tls_secret: Option<Secret>,
     /// The effective schedule after `H` expansion (for `status.schedule`).
     pub schedule: String,
+    /// The verification CronJob; `None` when verification is turned off for this Cluster.
+    pub verify_cron_job: Option<CronJob>,
 }
 
 impl std::fmt::Debug for Desired {
@@ -50,6 +53,7 @@ impl std::fmt::Debug for Desired {
             .field("cron_job", &self.cron_job)
             .field("tls_secret", &secret)
             .field("schedule", &self.schedule)
+            .field("verify_cron_job", &self.verify_cron_job)
             .finish()
     }
 }
@@ -109,6 +113,7 @@ pub fn render_backup(
         cron_job,
         tls_secret,
         schedule,
+        verify_cron_job: render_verify(cluster, config)?,
     })
 }
 

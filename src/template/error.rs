@@ -9,6 +9,8 @@ pub enum RenderError {
     Schedule(#[source] ScheduleError),
     #[error("the controller's defaultSchedule is not usable for this cluster: {0}")]
     DefaultSchedule(#[source] ScheduleError),
+    #[error("the verification schedule (spec.verify.schedule, else the config's verify.schedule) is not usable: {0}")]
+    VerifySchedule(#[source] ScheduleError),
     #[error("keep is {0}: set spec.keep between 1 and 10000")]
     InvalidKeep(u32),
     #[error(
@@ -58,6 +60,7 @@ impl RenderError {
     pub fn reason(&self) -> &'static str {
         match self {
             RenderError::Schedule(_) | RenderError::DefaultSchedule(_) => "InvalidSchedule",
+            RenderError::VerifySchedule(_) => "InvalidVerifySchedule",
             RenderError::InvalidKeep(_) => "InvalidKeep",
             RenderError::InvalidNamespace(_) => "InvalidNamespace",
             RenderError::InvalidClusterName(_) => "InvalidClusterName",

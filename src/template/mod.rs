@@ -8,7 +8,7 @@
 //! One concern per file: [`labels`] (labels, annotations, the spec hash), `endpoint` (where etcd is),
 //! `settings` (effective schedule and keep), `container` (the admin's templates and the env contract),
 //! `hardening` (security contexts), `pod` (pod template and volumes), `tls` (the mirrored Secret), and the
-//! objects themselves: `cron_job` and `cleanup`. Object names are [`crate::naming`]'s.
+//! objects themselves: `cron_job`, `verify` and `cleanup`. Object names are [`crate::naming`]'s.
 
 mod cleanup;
 mod container;
@@ -20,6 +20,7 @@ pub mod labels;
 mod pod;
 mod settings;
 mod tls;
+mod verify;
 
 pub use cleanup::render_cleanup_job;
 pub use container::{BACKUP_DIR, BACKUP_VOLUME, RESERVED_ENV, SNAPSHOT_CONTAINER, TMP_VOLUME};
@@ -31,8 +32,9 @@ pub use labels::{
     HASH_ANNOTATION, LABEL_CLUSTER, LABEL_COMPONENT, LABEL_MANAGED_BY, LABEL_NAME, MANAGED_BY,
     SOURCE_SECRET_ANNOTATION,
 };
-pub use settings::{effective_keep, effective_schedule};
+pub use settings::{effective_keep, effective_schedule, effective_verify_schedule};
 pub use tls::TLS_KEYS;
+pub use verify::render_verify;
 
 #[cfg(test)]
 mod tests;

@@ -26,3 +26,19 @@ pub fn effective_keep(cluster: &Cluster, config: &Config) -> Result<u32, RenderE
     }
     Ok(keep)
 }
+
+/// Scheduled verification for this Cluster: `spec.verify` over the config's `verify`. `None` when it is
+/// turned off; otherwise the schedule with `H` expanded for this cluster.
+pub fn effective_verify_schedule(
+    cluster: &Cluster,
+    config: &Config,
+) -> Result<Option<String>, RenderError> {
+    let own = cluster.spec.verify.clone().unwrap_or_default();
+    if !own.enabled.unwrap_or(config.verify.enabled) {
+        return Ok(None);
+    }
+    let schedule = own.schedule.as_deref().unwrap_or(&config.verify.schedule);
+    schedule::expand(schedule, &cluster.name_any())
+        .map(Some)
+        .map_err(RenderError::VerifySchedule)
+}

@@ -28,6 +28,7 @@ fn cluster(name: &str) -> Cluster {
             schedule: Some("H/30 * * * *".into()),
             keep: Some(48),
             suspend: None,
+            verify: None,
         },
     );
     c.metadata.uid = Some("6f1c0b7e-2b1d-4a8e-9c3f-0d6a1e2b3c4d".into());
@@ -534,3 +535,4 @@ fn spec_hash_is_stable_and_tracks_changes() {
 }
 
 mod contract;
+mod verify;

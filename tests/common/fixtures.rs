@@ -1,10 +1,12 @@
-//! Shared test values: Cluster resources as a tenant writes them, and snapshot metadata as
-//! `etcdbak snapshot` leaves it in `snapshot.json`. Each test changes only the fields it is about.
+//! Shared test values: Cluster resources as a tenant writes them, snapshot metadata as `etcdbak snapshot`
+//! leaves it in `snapshot.json`, and a restore guide's default layout. Each test changes only the fields it
+//! is about.
 
 use std::path::Path;
 
 use etcdbak::backup::{SnapshotMetadata, METADATA_FILE, SNAPSHOT_FILE};
 use etcdbak::crd::{Cluster, ClusterSpec, ServiceRef};
+use etcdbak::restore::Layout;
 use sha2::{Digest, Sha256};
 
 /// The tenant's etcd client TLS Secret the fixtures name ([`super::kube::placeholder_tls_secret`] creates it).
@@ -23,6 +25,7 @@ pub fn cluster(name: &str, ns: &str) -> Cluster {
             schedule: None,
             keep: None,
             suspend: None,
+            verify: None,
         },
     )
 }
@@ -76,4 +79,30 @@ pub fn write_snapshot_dir(dir: &Path, db: &[u8], json: &str) {
     std::fs::create_dir_all(dir).expect("snapshot dir");
     std::fs::write(dir.join(SNAPSHOT_FILE), db).expect("snapshot.db");
     std::fs::write(dir.join(METADATA_FILE), json).expect("snapshot.json");
+}
+
+/// The layout `etcdbak restore-guide` works from when no layout flag is given (its flags' defaults).
+pub fn restore_layout() -> Layout {
+    Layout {
+        namespace: None,
+        statefulset: None,
+        service: None,
+        replicas: None,
+        members: Vec::new(),
+        endpoints: Vec::new(),
+        cacert: "/etc/etcd/tls/ca.crt".into(),
+        cert: "/etc/etcd/tls/tls.crt".into(),
+        key: "/etc/etcd/tls/tls.key".into(),
+        insecure: false,
+        identity: None,
+        data_dir: "/var/lib/etcd".into(),
+        volume_mount_path: None,
+        volume_claim: None,
+        helper_image: "busybox:1.36".into(),
+        owner: None,
+        cronjob: None,
+        token: None,
+        workdir: None,
+        bump_revision: 1_000_000_000,
+    }
 }

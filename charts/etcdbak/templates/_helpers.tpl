@@ -70,3 +70,14 @@ env:
 {{ include "etcdbak.s3Env" . }}
 {{- end -}}
 {{- end -}}
+
+{{- define "etcdbak.verifyContainer" -}}
+{{- if .Values.verifyContainer -}}
+{{ toYaml .Values.verifyContainer }}
+{{- else -}}
+name: verify
+command: [etcdbak, verify, --cluster, $(CLUSTER)]
+env:
+{{ include "etcdbak.s3Env" . }}
+{{- end -}}
+{{- end -}}

@@ -259,6 +259,8 @@ pub(super) async fn finish_cleanup(cluster: &Cluster, ctx: &Context) -> Result<A
     let cron_jobs: Api<CronJob> = Api::namespaced(ctx.client.clone(), ns);
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
     delete_if_present(&cron_jobs, &naming::cron_job_name(&name), "CronJob").await?;
+    let verify = naming::verify_cron_job_name(&name);
+    delete_if_present(&cron_jobs, &verify, "the verification CronJob").await?;
     delete_if_present(&secrets, &naming::tls_secret_name(&name), "Secret").await?;
     ctx.metrics.forget_cluster(&name);
     ctx.set_note(&name, "cleanup done, finalizer removed");

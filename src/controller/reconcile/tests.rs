@@ -12,6 +12,7 @@ fn cluster() -> Cluster {
             schedule: None,
             keep: None,
             suspend: None,
+            verify: None,
         },
     );
     c.metadata.generation = Some(3);

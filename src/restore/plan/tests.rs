@@ -14,6 +14,7 @@ fn layout() -> Layout {
         cert: "/etc/etcd/tls/tls.crt".into(),
         key: "/etc/etcd/tls/tls.key".into(),
         insecure: false,
+        identity: None,
         data_dir: "/var/lib/etcd".into(),
         volume_mount_path: None,
         volume_claim: None,
@@ -42,6 +43,7 @@ fn snap() -> Snapshot {
         revision: 5,
         size_bytes: 1,
         sha256: "ab".into(),
+        format: crate::restore::format::BackupFormat::Plain,
     }
 }
 

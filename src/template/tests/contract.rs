@@ -81,7 +81,8 @@ fn contract_doc_covers_env_and_reasons() {
     let schedule_error = ScheduleError::Empty;
     let all = [
         RenderError::Schedule(schedule_error.clone()),
-        RenderError::DefaultSchedule(schedule_error),
+        RenderError::DefaultSchedule(schedule_error.clone()),
+        RenderError::VerifySchedule(schedule_error),
         RenderError::InvalidKeep(0),
         RenderError::InvalidNamespace(String::new()),
         RenderError::InvalidClusterName(String::new()),
@@ -149,6 +150,8 @@ fn contract_doc_covers_exit_codes_and_config_keys() {
         "jobNamespace",
         "storeContainer",
         "cleanupContainer",
+        "verifyContainer",
+        "verify",
     ] {
         assert!(
             doc.contains(&format!("`{key}`")),

@@ -1,0 +1,99 @@
+//! Retention as a pure decision: a list of keys in, the ones to delete (and why the others stay) out.
+//!
+//! Only keys that parse as one of this cluster's backups are candidates, so foreign files in the prefix (and
+//! other clusters' backups) can never be chosen. Order is by the parsed time and revision, never by string.
+//! [`policy`] holds the tiered rules and the floor under them, [`render`] the `prune --dry-run` table.
+
+pub mod policy;
+pub mod render;
+
+use crate::backup::parse_key;
+pub use policy::{apply, Backup, Floor, KeepReason, Policy, Within, DEFAULT_KEEP};
+
+/// How many backups to keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// Keep the newest N (N >= 1; `store` refuses 0).
+    Newest(usize),
+    /// Keep what a tiered policy keeps (and its floor).
+    Tiered(Policy),
+    /// Keep none: the cleanup Job deleting every backup of a removed cluster. The floor does not apply:
+    /// the cluster is gone, and its finalizer waits for exactly this.
+    Nothing,
+}
+
+/// What retention decided, as object keys.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Plan {
+    /// This cluster's backups that stay, newest first.
+    pub keep: Vec<String>,
+    /// This cluster's backups to delete, newest first.
+    pub delete: Vec<String>,
+    /// Every backup, newest first, with why it stays (empty: deleted).
+    pub decisions: Vec<(Backup, Vec<KeepReason>)>,
+}
+
+/// Decides which of `cluster`'s backups to delete from a listing of keys under `prefix`.
+///
+/// `protect` is the key just uploaded: it is never deleted, even if a clock-skewed "newer" backup pushes it
+/// out of the newest `keep` (then one extra backup stays rather than losing the one we know is good).
+pub fn plan(
+    prefix: &str,
+    cluster: &str,
+    keys: &[String],
+    keep: Keep,
+    protect: Option<&str>,
+) -> Plan {
+    let floor = Floor {
+        just_uploaded: protect,
+        verified: &[],
+    };
+    plan_with(prefix, cluster, keys, keep, &floor)
+}
+
+/// [`plan`] with the whole floor: the backup just uploaded and the ones known to be verified.
+pub fn plan_with(
+    prefix: &str,
+    cluster: &str,
+    keys: &[String],
+    keep: Keep,
+    floor: &Floor<'_>,
+) -> Plan {
+    let ours: Vec<Backup> = keys
+        .iter()
+        .filter_map(|key| match parse_key(prefix, key) {
+            Some((c, name)) if c == cluster => Some(Backup {
+                key: key.clone(),
+                name,
+            }),
+            _ => None,
+        })
+        .collect();
+    let decisions = match keep {
+        Keep::Newest(n) => apply(
+            &Policy::newest(u32::try_from(n).unwrap_or(u32::MAX)),
+            &ours,
+            floor,
+        ),
+        Keep::Tiered(policy) => apply(&policy, &ours, floor),
+        Keep::Nothing => policy::newest_first(&ours)
+            .into_iter()
+            .map(|b| (b, vec![]))
+            .collect(),
+    };
+    let mut plan = Plan::default();
+    for (b, reasons) in &decisions {
+        if reasons.is_empty() {
+            plan.delete.push(b.key.clone());
+        } else {
+            plan.keep.push(b.key.clone());
+        }
+    }
+    plan.decisions = decisions;
+    plan
+}
+
+#[cfg(test)]
+mod props;
+#[cfg(test)]
+mod tests;
