@@ -27,4 +27,3 @@ pub mod snapshot;
 pub mod store;
 pub mod template;
 pub mod verify;
-

@@ -91,6 +91,64 @@ fn chart_crd_is_what_the_code_generates() {
     );
 }
 
+/// The values for a cluster without a pod network or kube-proxy (tests/node_e2e.rs installs with them):
+/// host network, the apiserver address for the in-cluster client, Recreate (a new pod cannot bind the
+/// metrics port while the old one holds it), and the same for the bundled MinIO and its bucket Job.
+#[test]
+fn host_network_values_render() {
+    let home = tempfile::tempdir().unwrap();
+    let d = docs(&template_chart(
+        home.path(),
+        &[
+            "--set",
+            "hostNetwork=true,apiServer.host=127.0.0.1,apiServer.port=6443,replicaCount=1",
+            "--set",
+            "minio.enabled=true,minio.hostNetwork=true,minio.listenAddress=127.0.0.1",
+            "--set",
+            "minio.bucketJob.endpoint=http://127.0.0.1:9000",
+        ],
+    ));
+    let deploy = find(&d, "Deployment", "etcdbak");
+    let pod = &deploy["spec"]["template"]["spec"];
+    assert_eq!(pod["hostNetwork"], true);
+    assert_eq!(pod["dnsPolicy"], "ClusterFirstWithHostNet");
+    assert_eq!(deploy["spec"]["strategy"]["type"], "Recreate");
+    let env = pod["containers"][0]["env"].as_sequence().unwrap();
+    let var = |name: &str| {
+        env.iter()
+            .find(|e| e["name"] == name)
+            .and_then(|e| e["value"].as_str())
+            .map(str::to_string)
+    };
+    assert_eq!(var("KUBERNETES_SERVICE_HOST").as_deref(), Some("127.0.0.1"));
+    assert_eq!(var("KUBERNETES_SERVICE_PORT").as_deref(), Some("6443"));
+    let minio = find(&d, "StatefulSet", "minio");
+    assert_eq!(minio["spec"]["template"]["spec"]["hostNetwork"], true);
+    let args = minio["spec"]["template"]["spec"]["containers"][0]["args"]
+        .as_sequence()
+        .unwrap();
+    assert!(
+        args.iter().any(|a| a == "--address=127.0.0.1:9000"),
+        "{args:?}"
+    );
+    let job = find(&d, "Job", "minio-buckets");
+    let job_pod = &job["spec"]["template"]["spec"];
+    assert_eq!(job_pod["hostNetwork"], true);
+    let url = job_pod["containers"][0]["env"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "S3_URL")
+        .and_then(|e| e["value"].as_str());
+    assert_eq!(url, Some("http://127.0.0.1:9000"));
+
+    // Off by default: nothing of it renders.
+    let d = docs(&template_chart(home.path(), &[]));
+    let deploy = find(&d, "Deployment", "etcdbak");
+    assert!(deploy["spec"]["template"]["spec"]["hostNetwork"].is_null());
+    assert!(deploy["spec"]["strategy"].is_null());
+}
+
 #[test]
 fn helm_lint_template_and_schema() {
     let home = tempfile::tempdir().unwrap();

@@ -56,11 +56,7 @@ impl KubeRig {
     /// A fresh client (kube clients hold connection pools tied to the runtime that made them, so every
     /// test builds its own).
     pub async fn client(&self) -> Client {
-        let kc = Kubeconfig::read_from(&self.kubeconfig).expect("reading the rig kubeconfig");
-        let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
-            .await
-            .expect("loading the rig kubeconfig");
-        Client::try_from(config).expect("building a kube client")
+        client_from(&self.kubeconfig).await
     }
 }
 
@@ -152,7 +148,7 @@ pub async fn apply_manifests(
 
 /// Kills `child_pid` once this test process is gone, even when it dies without running destructors (the
 /// shared rig lives in a static, which is never dropped).
-fn reap_with_test_process(child_pid: u32) {
+pub fn reap_with_test_process(child_pid: u32) {
     let me = std::process::id();
     let _ = Command::new("sh")
         .arg("-c")
@@ -165,19 +161,39 @@ fn reap_with_test_process(child_pid: u32) {
         .spawn();
 }
 
-fn write(path: &Path, text: impl AsRef<[u8]>) {
+pub fn write(path: &Path, text: impl AsRef<[u8]>) {
     std::fs::write(path, text).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
 }
 
-struct Pki {
-    ca_pem: String,
-    serving_cert: String,
-    serving_key: String,
-    client_cert: String,
-    client_key: String,
+/// The control plane's PKI: one CA that signs the apiserver's serving certificate and every client identity
+/// (the admin here; the node adds its kubelet and the apiserver's kubelet client).
+pub struct Pki {
+    pub ca_pem: String,
+    pub serving_cert: String,
+    pub serving_key: String,
+    pub client_cert: String,
+    pub client_key: String,
+    issuer: Issuer<'static, KeyPair>,
 }
 
-fn pki() -> Pki {
+impl Pki {
+    /// A client certificate (PEM cert, PEM key) for user `cn` in group `org`, signed by the CA.
+    pub fn client(&self, cn: &str, org: Option<&str>) -> (String, String) {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name.push(DnType::CommonName, cn);
+        if let Some(org) = org {
+            params
+                .distinguished_name
+                .push(DnType::OrganizationName, org);
+        }
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        (cert.pem(), key.serialize_pem())
+    }
+}
+
+pub fn pki() -> Pki {
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca_params
@@ -205,23 +221,17 @@ fn pki() -> Pki {
     let serving_key = KeyPair::generate().unwrap();
     let serving_cert = serving.signed_by(&serving_key, &issuer).unwrap();
 
-    // The organisation is the group: system:masters bypasses RBAC, as envtest's admin user does.
-    let mut client = CertificateParams::new(Vec::<String>::new()).unwrap();
-    client.distinguished_name.push(DnType::CommonName, "admin");
-    client
-        .distinguished_name
-        .push(DnType::OrganizationName, "system:masters");
-    client.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-    let client_key = KeyPair::generate().unwrap();
-    let client_cert = client.signed_by(&client_key, &issuer).unwrap();
-
-    Pki {
+    let mut pki = Pki {
         ca_pem: ca_cert.pem(),
         serving_cert: serving_cert.pem(),
         serving_key: serving_key.serialize_pem(),
-        client_cert: client_cert.pem(),
-        client_key: client_key.serialize_pem(),
-    }
+        client_cert: String::new(),
+        client_key: String::new(),
+        issuer,
+    };
+    // The organisation is the group: system:masters bypasses RBAC, as envtest's admin user does.
+    (pki.client_cert, pki.client_key) = pki.client("admin", Some("system:masters"));
+    pki
 }
 
 /// The rig lives in a static that is never dropped, so its temp dir (the apiserver's etcd data, ~120 MB)
@@ -241,14 +251,30 @@ fn remove_at_exit(dir: &Path) {
         .spawn();
 }
 
-fn start() -> KubeRig {
+/// How a control plane's apiserver differs between the plain rig and the node.
+pub struct ApiServerFlags<'a> {
+    /// `--authorization-mode`: `RBAC` for the rig, `Node,RBAC` for the node.
+    pub authorization_mode: &'a str,
+    /// The rig has no controller-manager to create ServiceAccount tokens, so it turns the ServiceAccount
+    /// admission plugin off; the node keeps it (its pods get tokens).
+    pub service_account_admission: bool,
+    pub extra: Vec<String>,
+}
+
+/// etcd + kube-apiserver over files in `d` (certs, keys, the admin kubeconfig), ready (`/readyz` ok) on
+/// return. `reap` makes each process die with the test process even when no destructor runs.
+pub struct ControlPlane {
+    pub etcd: Proc,
+    pub apiserver: Proc,
+    pub url: String,
+    pub port: u16,
+    pub kubeconfig: PathBuf,
+    pub sa_key: PathBuf,
+}
+
+pub fn start_control_plane(d: &Path, pki: &Pki, flags: ApiServerFlags<'_>) -> ControlPlane {
     let etcd_bin = rig_bin("etcd");
     let apiserver_bin = rig_bin("kube-apiserver");
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    remove_at_exit(d);
-
-    let pki = pki();
     write(&d.join("ca.crt"), &pki.ca_pem);
     write(&d.join("serving.crt"), &pki.serving_cert);
     write(&d.join("serving.key"), &pki.serving_key);
@@ -308,34 +334,35 @@ fn start() -> KubeRig {
     let port = free_port();
     let url = format!("https://127.0.0.1:{port}");
     let api_log = std::fs::File::create(d.join("kube-apiserver.log")).unwrap();
-    let apiserver = Proc::spawn(
-        "kube-apiserver",
-        Command::new(apiserver_bin)
-            .arg(format!("--etcd-servers={etcd_url}"))
-            .arg("--cert-dir")
-            .arg(d.join("certs"))
-            .arg("--tls-cert-file")
-            .arg(d.join("serving.crt"))
-            .arg("--tls-private-key-file")
-            .arg(d.join("serving.key"))
-            .arg("--client-ca-file")
-            .arg(d.join("ca.crt"))
-            .arg(format!("--secure-port={port}"))
-            .arg("--bind-address=127.0.0.1")
-            .arg("--advertise-address=127.0.0.1")
-            .arg("--authorization-mode=RBAC")
-            .arg("--service-cluster-ip-range=10.0.0.0/24")
-            .arg("--allow-privileged=true")
-            .arg("--disable-admission-plugins=ServiceAccount")
-            .arg(format!("--service-account-issuer={url}/"))
-            .arg("--service-account-key-file")
-            .arg(&sa_pub)
-            .arg("--service-account-signing-key-file")
-            .arg(&sa_key)
-            .arg("--v=1")
-            .stdout(Stdio::null())
-            .stderr(api_log),
-    );
+    let mut cmd = Command::new(apiserver_bin);
+    cmd.arg(format!("--etcd-servers={etcd_url}"))
+        .arg("--cert-dir")
+        .arg(d.join("certs"))
+        .arg("--tls-cert-file")
+        .arg(d.join("serving.crt"))
+        .arg("--tls-private-key-file")
+        .arg(d.join("serving.key"))
+        .arg("--client-ca-file")
+        .arg(d.join("ca.crt"))
+        .arg(format!("--secure-port={port}"))
+        .arg("--bind-address=127.0.0.1")
+        .arg("--advertise-address=127.0.0.1")
+        .arg(format!("--authorization-mode={}", flags.authorization_mode))
+        .arg("--service-cluster-ip-range=10.0.0.0/24")
+        .arg("--allow-privileged=true")
+        .arg(format!("--service-account-issuer={url}/"))
+        .arg("--service-account-key-file")
+        .arg(&sa_pub)
+        .arg("--service-account-signing-key-file")
+        .arg(&sa_key)
+        .arg("--v=1")
+        .args(&flags.extra)
+        .stdout(Stdio::null())
+        .stderr(api_log);
+    if !flags.service_account_admission {
+        cmd.arg("--disable-admission-plugins=ServiceAccount");
+    }
+    let apiserver = Proc::spawn("kube-apiserver", &mut cmd);
     if let Some(pid) = apiserver.pid() {
         reap_with_test_process(pid);
     }
@@ -343,22 +370,30 @@ fn start() -> KubeRig {
     let kubeconfig = d.join("kubeconfig");
     write(&d.join("admin.crt"), &pki.client_cert);
     write(&d.join("admin.key"), &pki.client_key);
-    write(&kubeconfig, kubeconfig_yaml(&url, d));
-
-    let rig = KubeRig {
-        kubeconfig,
+    write(
+        &kubeconfig,
+        kubeconfig_for(
+            &url,
+            &d.join("ca.crt"),
+            &d.join("admin.crt"),
+            &d.join("admin.key"),
+        ),
+    );
+    let plane = ControlPlane {
+        etcd,
+        apiserver,
         url,
-        _etcd: etcd,
-        _apiserver: apiserver,
-        _dir: dir,
+        port,
+        kubeconfig,
+        sa_key,
     };
-    let log = rig._dir.path().join("kube-apiserver.log");
+    let log = d.join("kube-apiserver.log");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async {
-        let client = rig.client().await;
+        let client = client_from(&plane.kubeconfig).await;
         let start = std::time::Instant::now();
         loop {
             let req = http::Request::get("/readyz").body(Vec::new()).unwrap();
@@ -374,13 +409,52 @@ fn start() -> KubeRig {
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
+    });
+    plane
+}
+
+/// A kube client from a kubeconfig file.
+pub async fn client_from(kubeconfig: &Path) -> Client {
+    let kc = Kubeconfig::read_from(kubeconfig).expect("reading the rig kubeconfig");
+    let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .expect("loading the rig kubeconfig");
+    Client::try_from(config).expect("building a kube client")
+}
+
+fn start() -> KubeRig {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    remove_at_exit(d);
+    let plane = start_control_plane(
+        d,
+        &pki(),
+        ApiServerFlags {
+            authorization_mode: "RBAC",
+            service_account_admission: false,
+            extra: Vec::new(),
+        },
+    );
+    let rig = KubeRig {
+        kubeconfig: plane.kubeconfig,
+        url: plane.url,
+        _etcd: plane.etcd,
+        _apiserver: plane.apiserver,
+        _dir: dir,
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client = rig.client().await;
         install_crd(&client).await;
     });
     rig
 }
 
-fn kubeconfig_yaml(url: &str, dir: &Path) -> String {
-    let p = |name: &str| dir.join(name).display().to_string();
+/// A kubeconfig for `url` with a client certificate identity.
+pub fn kubeconfig_for(url: &str, ca: &Path, cert: &Path, key: &Path) -> String {
     format!(
         "apiVersion: v1
 kind: Config
@@ -402,9 +476,9 @@ contexts:
     namespace: default
 current-context: rig
 ",
-        p("ca.crt"),
-        p("admin.crt"),
-        p("admin.key"),
+        ca.display(),
+        cert.display(),
+        key.display(),
     )
 }
 

@@ -105,6 +105,7 @@ impl Drop for Proc {
     }
 }
 pub mod kube;
+pub mod node;
 
 /// Fails the test unless `promtool check metrics` accepts `text` (a /metrics scrape).
 pub fn promtool_check_metrics(text: &str) {
