@@ -1,7 +1,7 @@
 //! The controller: Cluster resources -> backup CronJobs, with a cleanup finalizer.
 //!
 //! One reconcile function ([`reconcile::reconcile`]) serves both commands: [`once`] runs it once over every
-//! Cluster (`etcdbak reconcile`), [`watch`] runs it under kube-runtime's Controller while holding the
+//! Cluster (`etcdbak reconcile`), [`mod@watch`] runs it under kube-runtime's Controller while holding the
 //! leader Lease (`etcdbak watch`). Decisions are pure and tested beside them: [`decide`] (conditions, the
 //! cleanup state machine, backoff), [`backups`] (what the backup Jobs' outcome means for the status),
 //! [`verification`] (the same for the verification Jobs), [`cleanup::plan`] (what each cleanup step writes), [`leader`] (the

@@ -22,7 +22,7 @@ use super::writes::{
 };
 use super::{now_rfc3339, Context, Error};
 use crate::config::Config;
-use crate::crd::{Cluster, ClusterStatus};
+use crate::crd::{Cluster, ClusterStatus, Condition};
 use crate::{naming, schedule, template};
 
 pub const FINALIZER: &str = "etcdbak.io/cleanup";
@@ -342,7 +342,19 @@ async fn observe(
     let newest = verification.as_ref().and_then(Option::as_ref);
     verification::record(status, verify.is_some(), newest, generation, &now);
     let old = cluster.status.clone().unwrap_or_default().conditions;
-    let events = [
+    let events = failure_events(&old, &status.conditions);
+    Ok(Seen {
+        backups,
+        verification,
+        last_verified_ok,
+        events,
+    })
+}
+
+/// The Warning Events a status change calls for: one per newly failed backup or verification Job, as
+/// `(reason, message)`.
+pub fn failure_events(old: &[Condition], new: &[Condition]) -> Vec<(&'static str, String)> {
+    [
         (backups::BACKUP_SUCCEEDED, BACKUP_FAILED_EVENT),
         (
             verification::BACKUP_VERIFIED,
@@ -350,16 +362,8 @@ async fn observe(
         ),
     ]
     .into_iter()
-    .filter_map(|(type_, reason)| {
-        backups::failure_event(type_, &old, &status.conditions).map(|m| (reason, m))
-    })
-    .collect();
-    Ok(Seen {
-        backups,
-        verification,
-        last_verified_ok,
-        events,
-    })
+    .filter_map(|(type_, reason)| backups::failure_event(type_, old, new).map(|m| (reason, m)))
+    .collect()
 }
 
 /// The Jobs a CronJob of `component` made. Listed only once it has scheduled one, so an idle Cluster that

@@ -104,3 +104,52 @@ fn an_unchanged_cluster_gets_an_equal_status() {
         "the condition did not flip"
     );
 }
+
+#[test]
+fn a_new_failure_of_either_kind_is_one_event() {
+    use crate::controller::decide::set_condition;
+    let mut old = Vec::new();
+    set_condition(
+        &mut old,
+        "BackupSucceeded",
+        true,
+        "BackupJobSucceeded",
+        "ok",
+        None,
+        "t",
+    );
+    let mut new = old.clone();
+    set_condition(
+        &mut new,
+        "BackupSucceeded",
+        false,
+        "BackupJobFailed",
+        "job b-2 failed",
+        None,
+        "t",
+    );
+    set_condition(
+        &mut new,
+        "BackupVerified",
+        false,
+        "VerificationFailed",
+        "job v-1 failed",
+        None,
+        "t",
+    );
+    assert_eq!(
+        failure_events(&old, &new),
+        [
+            ("BackupFailed", "job b-2 failed".to_string()),
+            ("VerificationFailed", "job v-1 failed".to_string())
+        ]
+    );
+    assert!(
+        failure_events(&new, &new).is_empty(),
+        "nothing new, nothing published"
+    );
+    assert!(
+        failure_events(&new, &old).is_empty(),
+        "recovering is not a failure"
+    );
+}
