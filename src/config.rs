@@ -18,6 +18,8 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::naming::{is_dns_label, is_dns_subdomain};
+
 /// The embedded default configuration; examples/config.yaml is the single copy, so the docs cannot drift.
 pub const DEFAULT_CONFIG_YAML: &str = include_str!("../examples/config.yaml");
 
@@ -443,21 +445,30 @@ fn builtin_template(field: &'static str) -> Result<Container, Error> {
 }
 
 fn validate(c: &Config, file: &str) -> Result<(), Error> {
-    let invalid = |field: &'static str, problem: String| Error::Invalid {
-        file: file.to_string(),
-        field,
-        problem,
-    };
+    check_defaults(c)
+        .and_then(|()| check_job(&c.job))
+        .and_then(|()| check_templates(c))
+        .map_err(|(field, problem)| Error::Invalid {
+            file: file.to_string(),
+            field,
+            problem,
+        })
+}
+
+/// A field that is wrong, and what is wrong with it.
+type Problem = (&'static str, String);
+
+fn check_defaults(c: &Config) -> Result<(), Problem> {
     crate::schedule::expand(&c.default_schedule, "example")
-        .map_err(|e| invalid("defaultSchedule", format!("is not usable: {e}")))?;
+        .map_err(|e| ("defaultSchedule", format!("is not usable: {e}")))?;
     if !(1..=10000).contains(&c.default_keep) {
-        return Err(invalid(
+        return Err((
             "defaultKeep",
             format!("is {}: keep between 1 and 10000 snapshots", c.default_keep),
         ));
     }
     if !is_dns_label(&c.job_namespace) {
-        return Err(invalid(
+        return Err((
             "jobNamespace",
             format!(
                 "{:?} is not a namespace name (lower-case letters, digits and '-', at most 63)",
@@ -466,10 +477,10 @@ fn validate(c: &Config, file: &str) -> Result<(), Error> {
         ));
     }
     if c.image.trim().is_empty() {
-        return Err(invalid("image", "is empty: name the etcdbak image".into()));
+        return Err(("image", "is empty: name the etcdbak image".into()));
     }
     if !["Always", "IfNotPresent", "Never"].contains(&c.image_pull_policy.as_str()) {
-        return Err(invalid(
+        return Err((
             "imagePullPolicy",
             format!(
                 "is {:?}: use Always, IfNotPresent or Never",
@@ -479,28 +490,28 @@ fn validate(c: &Config, file: &str) -> Result<(), Error> {
     }
     if let Some(sa) = &c.service_account_name {
         if !is_dns_subdomain(sa) {
-            return Err(invalid(
+            return Err((
                 "serviceAccountName",
                 format!("{sa:?} is not a valid ServiceAccount name"),
             ));
         }
     }
     if c.time_zone.trim().is_empty() {
-        return Err(invalid(
+        return Err((
             "timeZone",
             "is empty: use an IANA name such as UTC or Europe/Berlin".into(),
         ));
     }
-    let j = &c.job;
+    Ok(())
+}
+
+fn check_job(j: &JobConfig) -> Result<(), Problem> {
     for (field, value) in [
         ("job.startingDeadlineSeconds", j.starting_deadline_seconds),
         ("job.activeDeadlineSeconds", j.active_deadline_seconds),
     ] {
         if value < 1 {
-            return Err(invalid(
-                field,
-                format!("is {value}: give at least 1 second"),
-            ));
+            return Err((field, format!("is {value}: give at least 1 second")));
         }
     }
     for (field, value) in [
@@ -516,21 +527,25 @@ fn validate(c: &Config, file: &str) -> Result<(), Error> {
         ),
     ] {
         if value < 0 {
-            return Err(invalid(field, format!("is {value}: it cannot be negative")));
+            return Err((field, format!("is {value}: it cannot be negative")));
         }
     }
+    Ok(())
+}
+
+fn check_templates(c: &Config) -> Result<(), Problem> {
     for (field, container) in [
         ("storeContainer", &c.store_container),
         ("cleanupContainer", &c.cleanup_container),
     ] {
         if container.name.is_empty() {
-            return Err(invalid(
+            return Err((
                 field,
                 "has no name: give the container one, e.g. `name: store`".into(),
             ));
         }
         if !is_dns_label(&container.name) {
-            return Err(invalid(
+            return Err((
                 field,
                 format!(
                     "has the name {:?}: a container name is lower-case letters, digits and '-'",
@@ -542,169 +557,5 @@ fn validate(c: &Config, file: &str) -> Result<(), Error> {
     Ok(())
 }
 
-pub(crate) fn is_dns_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
-}
-
-pub(crate) fn is_dns_subdomain(s: &str) -> bool {
-    s.len() <= 253 && s.split('.').all(is_dns_label)
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn embedded_default_parses() {
-        let c = Config::from_yaml(DEFAULT_CONFIG_YAML, None).unwrap();
-        assert_eq!(c.default_keep, 20);
-        assert_eq!(c, default_config());
-        assert_eq!(
-            c.store_container.command.as_deref().unwrap()[..2],
-            ["etcdbak", "store"]
-        );
-        assert_eq!(
-            c.cleanup_container.command.as_deref().unwrap(),
-            ["etcdbak", "prune", "--all"]
-        );
-    }
-
-    #[test]
-    fn minimal_config_gets_defaults_and_builtin_templates() {
-        let c = Config::from_yaml("{}", None).unwrap();
-        assert_eq!(c.default_schedule, "H * * * *");
-        assert_eq!(c.default_keep, 20);
-        assert_eq!(c.job_namespace(), "etcdbak");
-        assert_eq!(c.time_zone, "UTC");
-        assert_eq!(c.job.backoff_limit, 2);
-        assert_eq!(c.store_container, default_config().store_container);
-        assert_eq!(c.cleanup_container, default_config().cleanup_container);
-    }
-
-    #[test]
-    fn digest_is_stable_and_sees_changes() {
-        let a = default_config();
-        let mut b = a.clone();
-        assert_eq!(a.digest(), b.digest());
-        assert_eq!(a.digest().len(), 16);
-        b.store_container.args = Some(vec!["--verbose".into()]);
-        assert_ne!(a.digest(), b.digest());
-        let mut c = a.clone();
-        c.source = Some("/elsewhere.yaml".into());
-        assert_eq!(
-            a.digest(),
-            c.digest(),
-            "where the file lives is not a change"
-        );
-    }
-
-    #[test]
-    fn errors_name_the_file_line_and_field() {
-        let cases: &[(&str, &[&str])] = &[
-            (
-                "defaultKep: 5\n",
-                &["the config line 1", "unknown field `defaultKep`"],
-            ),
-            ("defaultKeep: 0\n", &["defaultKeep is 0"]),
-            ("defaultKeep: many\n", &["line 1", "defaultKeep"]),
-            (
-                "defaultSchedule: '* * *'\n",
-                &["defaultSchedule is not usable", "has 3 fields"],
-            ),
-            ("jobNamespace: Backups\n", &["jobNamespace \"Backups\""]),
-            (
-                "imagePullPolicy: Sometimes\n",
-                &["imagePullPolicy", "IfNotPresent"],
-            ),
-            ("job:\n  backoffLimit: -1\n", &["job.backoffLimit is -1"]),
-            (
-                "job:\n  backofLimit: 1\n",
-                &["line 2", "unknown field `backofLimit`"],
-            ),
-            ("s3:\n  bucket: [a]\n", &["line 2", "bucket"]),
-            (
-                "storeContainer:\n  name: store\n  image: x\n  env: nope\n",
-                &["line 4", "the config"],
-            ),
-            (
-                "storeContainer:\n  image: x\n",
-                &["storeContainer has no name"],
-            ),
-            (
-                "storeContainer:\n  name: Store_1\n",
-                &["storeContainer has the name \"Store_1\""],
-            ),
-            ("storeContainer: store.yaml\n", &["not read from a file"]),
-            ("a: [\n", &["the config line", "fix the YAML"]),
-        ];
-        for (yaml, wants) in cases {
-            let e = Config::from_yaml(yaml, None).unwrap_err().to_string();
-            for want in *wants {
-                assert!(e.contains(want), "{yaml:?}: {e:?} lacks {want:?}");
-            }
-            assert_eq!(Config::from_yaml(yaml, None).unwrap_err().class().code(), 7);
-        }
-    }
-
-    #[test]
-    fn template_files_resolve_relative_to_the_config() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("t")).unwrap();
-        std::fs::write(
-            dir.path().join("t/store.yaml"),
-            "name: upload\nimage: amazon/aws-cli:2\ncommand: [sh, -c, 'true']\n",
-        )
-        .unwrap();
-        std::fs::write(
-            dir.path().join("config.yaml"),
-            "storeContainer: t/store.yaml\n",
-        )
-        .unwrap();
-        let c = Config::load(&dir.path().join("config.yaml")).unwrap();
-        assert_eq!(c.store_container.name, "upload");
-        assert_eq!(
-            c.source.as_deref(),
-            Some(dir.path().join("config.yaml").as_path())
-        );
-        assert_eq!(
-            c.files(),
-            [
-                dir.path().join("config.yaml"),
-                dir.path().join("t/store.yaml")
-            ]
-        );
-
-        // A broken template file is reported with its own path and line.
-        std::fs::write(dir.path().join("t/store.yaml"), "name: upload\nimage: [\n").unwrap();
-        let e = Config::load(&dir.path().join("config.yaml"))
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("t/store.yaml line"), "{e}");
-
-        std::fs::write(
-            dir.path().join("config.yaml"),
-            "cleanupContainer: missing.yaml\n",
-        )
-        .unwrap();
-        let e = Config::load(&dir.path().join("config.yaml"))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("cleanupContainer template file") && e.contains("missing.yaml"),
-            "{e}"
-        );
-
-        let e = Config::load(&dir.path().join("nope.yaml"))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.starts_with("cannot read the config file") && e.contains("nope.yaml"),
-            "{e}"
-        );
-    }
-}
+mod tests;

@@ -1,25 +1,14 @@
 //! The `Cluster` custom resource (etcdbak.io/v1alpha1), generated from these types.
 
-use clap::Args;
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::Result;
-
-/// Condition types the controller sets on `status.conditions`.
-pub const CONDITION_BACKUP_SCHEDULED: &str = "BackupScheduled";
-pub const CONDITION_CLEANUP_PENDING: &str = "CleanupPending";
+use crate::naming::{CLUSTER_NAME_RULE, DNS_LABEL_PATTERN, DNS_SUBDOMAIN_PATTERN};
 
 /// A cron line as Kubernetes takes it (five fields, or a shorthand such as `@daily`), with `H` allowed. The
 /// reconciler checks the rest (ranges, `H` forms) and reports it as a condition.
 const SCHEDULE_PATTERN: &str = r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|\s*[0-9A-Za-z*?,/()-]+(\s+[0-9A-Za-z*?,/()-]+){4}\s*)$";
-const DNS_LABEL_PATTERN: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
-const DNS_SUBDOMAIN_PATTERN: &str =
-    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
-/// CEL on the root schema may read `metadata.name`; this mirrors `backup::validate_cluster_name`.
-pub const CLUSTER_NAME_RULE: &str =
-    "self.metadata.name.size() <= 63 && self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')";
 
 const ENDPOINT_PATTERN: &str = r"^https?://[^\s,/]+(/.*)?$";
 
@@ -39,7 +28,7 @@ const ENDPOINT_PATTERN: &str = r"^https?://[^\s,/]+(/.*)?$";
     printcolumn = r#"{"name":"CronJob","type":"string","jsonPath":".status.cronJobName","priority":1}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
     // The name becomes the backup prefix component and the Jobs' CLUSTER, which must be a DNS-1123 label
-    // (backup::validate_cluster_name); refusing it here beats a CronJob that fails on every run.
+    // (naming::validate_cluster_name); refusing it here beats a CronJob that fails on every run.
     validation = kube::core::Rule::new(CLUSTER_NAME_RULE).message("a Cluster's name must be a DNS-1123 label: lower-case letters, digits and '-', at most 63 characters (it names the backup prefix)")
 )]
 #[serde(rename_all = "camelCase")]
@@ -122,15 +111,6 @@ pub struct Condition {
     pub last_transition_time: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct CrdArgs {}
-
-/// Prints the CustomResourceDefinition as YAML (what charts/etcdbak/crds ships).
-pub fn run(_args: CrdArgs) -> Result<()> {
-    print!("{}", crd_yaml());
-    Ok(())
 }
 
 /// The CRD as YAML, exactly what `etcdbak crd` prints.

@@ -5,17 +5,21 @@
 //! Kubernetes apiserver are thin adapters around them.
 
 pub mod backup;
+pub mod bolt;
 pub mod cli;
 pub mod config;
 pub mod controller;
 pub mod crd;
+pub mod credentials;
 pub mod exit;
 pub mod exporter;
 pub mod list;
 pub mod logging;
 pub mod metrics;
+pub mod naming;
 pub mod restore;
 pub mod retention;
+pub mod s3;
 pub mod schedule;
 pub mod shutdown;
 pub mod snapshot;
@@ -23,4 +27,3 @@ pub mod store;
 pub mod template;
 pub mod verify;
 
-pub use cli::{Error, Result};

@@ -1,63 +1,51 @@
-//! `etcdbak list`: the backups in the bucket as a table or JSON, newest first.
+//! `etcdbak list`: the backups in the bucket as a table or JSON, newest first. Rendering is pure; the
+//! command line fetches and prints.
 
 use chrono::{DateTime, Utc};
-use clap::{Args, ValueEnum};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
 
 use crate::backup::Backup;
-use crate::store::{S3Args, S3Client};
-use crate::Result;
+use crate::exit::Class;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Output {
+/// How `list` shows backups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
     /// A table for people.
     Table,
-    /// A JSON array for scripts; field names are stable: cluster, key, takenAt, revision, sizeBytes,
-    /// sha256Prefix.
+    /// A JSON array for scripts; field names are stable.
     Json,
 }
 
-#[derive(Debug, Clone, Args)]
-pub struct ListArgs {
-    #[command(flatten)]
-    pub s3: S3Args,
-    /// Only this cluster's backups (default: every cluster under --prefix).
-    #[arg(long, env = "ETCDBAK_CLUSTER", value_name = "NAME")]
-    pub cluster: Option<String>,
-    /// Output format.
-    #[arg(long, short = 'o', value_enum, default_value_t = Output::Table)]
-    pub output: Output,
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot render JSON: {0}")]
+    Json(#[from] serde_json::Error),
 }
 
-pub async fn run(args: ListArgs) -> Result<()> {
-    if let Some(c) = &args.cluster {
-        crate::backup::validate_cluster_name(c).map_err(crate::store::Error::InvalidCluster)?;
-    }
-    let client = S3Client::from_args(&args.s3)?;
-    let backups = crate::store::list_backups(&client, args.cluster.as_deref()).await?;
-    match args.output {
-        Output::Json => {
-            let json = serde_json::to_string_pretty(&backups)
-                .map_err(|e| crate::Error::Usage(format!("cannot render JSON: {e}")))?;
-            println!("{json}");
-        }
-        Output::Table => {
-            if backups.is_empty() {
-                let scope = match &args.cluster {
-                    Some(c) => format!("cluster \"{c}\""),
-                    None => "any cluster".into(),
-                };
-                eprintln!(
-                    "no backups of {scope} under s3://{}/{}",
-                    client.bucket_name,
-                    crate::backup::root_prefix(&client.prefix)
-                );
-            } else {
-                println!("{}", render_table(&backups, Utc::now()));
-            }
+impl Error {
+    pub fn class(&self) -> Class {
+        match self {
+            // Nothing the user typed can cause it: it is a bug or an exhausted machine, not a usage error.
+            Error::Json(_) => Class::Failure,
         }
     }
-    Ok(())
+}
+
+/// What `list` prints on stdout for `backups` (non-empty for a table; see [`nothing_found`]).
+pub fn render(backups: &[Backup], format: Format, now: DateTime<Utc>) -> Result<String, Error> {
+    match format {
+        Format::Json => Ok(serde_json::to_string_pretty(backups)?),
+        Format::Table => Ok(render_table(backups, now).to_string()),
+    }
+}
+
+/// The line a table listing prints on stderr when it found nothing.
+pub fn nothing_found(cluster: Option<&str>, bucket: &str, root_prefix: &str) -> String {
+    let scope = match cluster {
+        Some(c) => format!("cluster \"{c}\""),
+        None => "any cluster".into(),
+    };
+    format!("no backups of {scope} under s3://{bucket}/{root_prefix}")
 }
 
 /// The table `etcdbak list` prints (pure, so it is snapshot-tested).
@@ -183,6 +171,22 @@ mod tests {
     fn table_lists_newest_first() {
         let table = render_table(&backups(), t("2026-11-25T12:00:00Z"));
         insta::assert_snapshot!(table.to_string());
+    }
+
+    #[test]
+    fn an_empty_listing_names_where_it_looked() {
+        assert_eq!(
+            nothing_found(Some("prod"), "backups", "etcdbak/"),
+            "no backups of cluster \"prod\" under s3://backups/etcdbak/"
+        );
+        assert_eq!(
+            nothing_found(None, "b", ""),
+            "no backups of any cluster under s3://b/"
+        );
+        assert_eq!(
+            Error::Json(serde_json::from_str::<u8>("x").unwrap_err()).class(),
+            Class::Failure
+        );
     }
 
     #[test]

@@ -3,40 +3,30 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
     /// `key=value` lines, one event per line.
     Plain,
     /// One JSON object per line, for log collectors.
     Json,
 }
 
-#[derive(Debug, Clone, Args)]
-pub struct LogArgs {
-    /// Log filter: error, warn, info, debug, trace, or a tracing directive such as `etcdbak=debug`.
-    #[arg(long, global = true, env = "ETCDBAK_LOG", default_value = "info")]
-    pub log_level: String,
-    /// Log line format.
-    #[arg(long, global = true, env = "ETCDBAK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Plain)]
-    pub log_format: LogFormat,
-}
-
 /// Sets up tracing on stderr. Logs never carry secrets: S3 keys are read from the environment only and TLS
 /// keys are passed as paths, so there is nothing secret for an event to print.
-pub fn init(args: &LogArgs) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&args.log_level)
+pub fn init(level: &str, format: Format) {
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
         .with_ansi(std::io::stderr().is_terminal());
-    let _ = match args.log_format {
-        LogFormat::Plain => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
+    let _ = match format {
+        Format::Plain => builder.try_init(),
+        Format::Json => builder.json().try_init(),
     };
 }
 

@@ -38,6 +38,94 @@ pub struct ClusterState {
     pub suspended: bool,
     /// Unix seconds of `metadata.deletionTimestamp` while the cleanup is pending.
     pub deletion_timestamp_seconds: Option<f64>,
+    /// Unix seconds of the backup CronJob's `status.lastSuccessfulTime`.
+    pub last_success_seconds: Option<f64>,
+    /// The newest finished backup Job failed.
+    pub backup_failing: bool,
+}
+
+type GaugeF64 = Gauge<f64, std::sync::atomic::AtomicU64>;
+
+/// The per-Cluster series, all labelled `cluster`.
+#[derive(Default)]
+struct ClusterFamilies {
+    cronjob_present: Family<ClusterLabels, Gauge>,
+    backup_interval: Family<ClusterLabels, GaugeF64>,
+    suspended: Family<ClusterLabels, Gauge>,
+    deletion_timestamp: Family<ClusterLabels, GaugeF64>,
+    last_success: Family<ClusterLabels, GaugeF64>,
+    backup_failing: Family<ClusterLabels, Gauge>,
+}
+
+impl ClusterFamilies {
+    fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "cluster_cronjob_present",
+            "1 when the Cluster's backup CronJob exists, 0 when it could not be created",
+            self.cronjob_present.clone(),
+        );
+        registry.register_with_unit(
+            "cluster_backup_interval",
+            "Longest gap between two scheduled backups of the Cluster",
+            Unit::Seconds,
+            self.backup_interval.clone(),
+        );
+        registry.register(
+            "cluster_suspended",
+            "1 when the Cluster's backups are suspended (spec.suspend)",
+            self.suspended.clone(),
+        );
+        registry.register(
+            "cluster_deletion_timestamp_seconds",
+            "Unix time the Cluster was deleted, present while its cleanup is pending",
+            self.deletion_timestamp.clone(),
+        );
+        registry.register(
+            "cluster_last_success_timestamp_seconds",
+            "Unix time the Cluster's last backup Job succeeded (the CronJob's lastSuccessfulTime)",
+            self.last_success.clone(),
+        );
+        registry.register(
+            "cluster_backup_failing",
+            "1 when the Cluster's newest finished backup Job failed, 0 when it succeeded or none finished yet",
+            self.backup_failing.clone(),
+        );
+    }
+
+    fn set(&self, labels: &ClusterLabels, state: &ClusterState) {
+        self.cronjob_present
+            .get_or_create(labels)
+            .set(i64::from(state.cronjob_present));
+        self.suspended
+            .get_or_create(labels)
+            .set(i64::from(state.suspended));
+        self.backup_failing
+            .get_or_create(labels)
+            .set(i64::from(state.backup_failing));
+        for (family, value) in [
+            (&self.backup_interval, state.backup_interval_seconds),
+            (&self.deletion_timestamp, state.deletion_timestamp_seconds),
+            (&self.last_success, state.last_success_seconds),
+        ] {
+            match value {
+                Some(v) => {
+                    family.get_or_create(labels).set(v);
+                }
+                None => {
+                    family.remove(labels);
+                }
+            }
+        }
+    }
+
+    fn remove(&self, labels: &ClusterLabels) {
+        self.cronjob_present.remove(labels);
+        self.suspended.remove(labels);
+        self.backup_interval.remove(labels);
+        self.deletion_timestamp.remove(labels);
+        self.last_success.remove(labels);
+        self.backup_failing.remove(labels);
+    }
 }
 
 pub struct Metrics {
@@ -47,10 +135,7 @@ pub struct Metrics {
     reconcile_duration: Histogram,
     clusters_managed: Gauge,
     cleanups_pending: Gauge,
-    cronjob_present: Family<ClusterLabels, Gauge>,
-    backup_interval: Family<ClusterLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
-    suspended: Family<ClusterLabels, Gauge>,
-    deletion_timestamp: Family<ClusterLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    cluster: ClusterFamilies,
     leader: Gauge,
     clusters: Mutex<BTreeMap<String, ClusterState>>,
 }
@@ -97,31 +182,8 @@ impl Metrics {
             "Deleted Clusters whose backup cleanup has not finished (finalizer still present)",
             cleanups_pending.clone(),
         );
-        let cronjob_present = Family::<ClusterLabels, Gauge>::default();
-        registry.register(
-            "cluster_cronjob_present",
-            "1 when the Cluster's backup CronJob exists, 0 when it could not be created",
-            cronjob_present.clone(),
-        );
-        let backup_interval = Family::default();
-        registry.register_with_unit(
-            "cluster_backup_interval",
-            "Longest gap between two scheduled backups of the Cluster",
-            Unit::Seconds,
-            backup_interval.clone(),
-        );
-        let suspended = Family::<ClusterLabels, Gauge>::default();
-        registry.register(
-            "cluster_suspended",
-            "1 when the Cluster's backups are suspended (spec.suspend)",
-            suspended.clone(),
-        );
-        let deletion_timestamp = Family::default();
-        registry.register(
-            "cluster_deletion_timestamp_seconds",
-            "Unix time the Cluster was deleted, present while its cleanup is pending",
-            deletion_timestamp.clone(),
-        );
+        let cluster = ClusterFamilies::default();
+        cluster.register(&mut registry);
         let leader = Gauge::default();
         registry.register(
             "leader",
@@ -135,10 +197,7 @@ impl Metrics {
             reconcile_duration,
             clusters_managed,
             cleanups_pending,
-            cronjob_present,
-            backup_interval,
-            suspended,
-            deletion_timestamp,
+            cluster,
             leader,
             clusters: Mutex::new(BTreeMap::new()),
         }
@@ -173,28 +232,7 @@ impl Metrics {
         let labels = ClusterLabels {
             cluster: cluster.to_string(),
         };
-        self.cronjob_present
-            .get_or_create(&labels)
-            .set(i64::from(state.cronjob_present));
-        self.suspended
-            .get_or_create(&labels)
-            .set(i64::from(state.suspended));
-        match state.backup_interval_seconds {
-            Some(s) => {
-                self.backup_interval.get_or_create(&labels).set(s);
-            }
-            None => {
-                self.backup_interval.remove(&labels);
-            }
-        }
-        match state.deletion_timestamp_seconds {
-            Some(s) => {
-                self.deletion_timestamp.get_or_create(&labels).set(s);
-            }
-            None => {
-                self.deletion_timestamp.remove(&labels);
-            }
-        }
+        self.cluster.set(&labels, state);
         self.refresh_totals(&clusters);
     }
 
@@ -205,10 +243,7 @@ impl Metrics {
         let labels = ClusterLabels {
             cluster: cluster.to_string(),
         };
-        self.cronjob_present.remove(&labels);
-        self.suspended.remove(&labels);
-        self.backup_interval.remove(&labels);
-        self.deletion_timestamp.remove(&labels);
+        self.cluster.remove(&labels);
         self.refresh_totals(&clusters);
     }
 

@@ -13,12 +13,6 @@ use sha2::{Digest, Sha256};
 
 /// Size of etcd's hash trailer.
 pub const TRAILER_LEN: u64 = 32;
-const BOLT_MAGIC: u32 = 0xED0C_DAED;
-const BOLT_VERSION: u32 = 2;
-/// Page header (id u64, flags u16, count u16, overflow u32) before the meta struct.
-const PAGE_HEADER_LEN: usize = 16;
-/// magic, version, pageSize, flags (4 x u32), root bucket (2 x u64), freelist, pgid, txid (3 x u64).
-const META_CHECKSUMMED_LEN: usize = 16 + 16 + 24;
 
 /// What a verified file is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,77 +32,11 @@ pub enum VerifyError {
     #[error("the snapshot's SHA-256 trailer does not match its contents (corrupt or truncated)")]
     TrailerMismatch,
     #[error("the snapshot is not an etcd database (no bbolt meta page: {0})")]
-    NotBolt(String),
+    NotBolt(#[from] crate::bolt::HeaderError),
     #[error("the snapshot's SHA-256 is {actual}, but its metadata says {expected} (changed after it was taken)")]
     MetadataMismatch { expected: String, actual: String },
     #[error("the snapshot is {actual} bytes, but its metadata says {expected}")]
     SizeMismatch { expected: u64, actual: u64 },
-}
-
-/// Checks the bbolt meta pages at the start of the database: magic, version and checksum. bbolt itself opens
-/// a file if either meta page is valid, so one valid page is enough.
-pub fn check_bolt_header(head: &[u8]) -> Result<u32, VerifyError> {
-    let first = parse_meta(head, 0)?;
-    if meta_ok(head, 0) {
-        return Ok(first);
-    }
-    let second = first as usize;
-    if head.len() >= second + PAGE_HEADER_LEN + META_CHECKSUMMED_LEN + 8 && meta_ok(head, second) {
-        return Ok(first);
-    }
-    Err(VerifyError::NotBolt(
-        "meta page checksums do not match".into(),
-    ))
-}
-
-fn read_u32(b: &[u8], at: usize) -> u32 {
-    let mut a = [0u8; 4];
-    a.copy_from_slice(&b[at..at + 4]);
-    u32::from_le_bytes(a)
-}
-
-fn read_u64(b: &[u8], at: usize) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(a)
-}
-
-/// Returns the page size if page 0 carries bbolt's magic and version.
-fn parse_meta(head: &[u8], page_at: usize) -> Result<u32, VerifyError> {
-    let meta = page_at + PAGE_HEADER_LEN;
-    if head.len() < meta + META_CHECKSUMMED_LEN + 8 {
-        return Err(VerifyError::NotBolt("file shorter than a meta page".into()));
-    }
-    if read_u32(head, meta) != BOLT_MAGIC {
-        return Err(VerifyError::NotBolt("wrong magic number".into()));
-    }
-    if read_u32(head, meta + 4) != BOLT_VERSION {
-        return Err(VerifyError::NotBolt("unsupported bbolt version".into()));
-    }
-    let page_size = read_u32(head, meta + 8);
-    if !(512..=65536).contains(&page_size) || !page_size.is_power_of_two() {
-        return Err(VerifyError::NotBolt(format!(
-            "implausible page size {page_size}"
-        )));
-    }
-    Ok(page_size)
-}
-
-fn meta_ok(head: &[u8], page_at: usize) -> bool {
-    let meta = page_at + PAGE_HEADER_LEN;
-    if head.len() < meta + META_CHECKSUMMED_LEN + 8 || read_u32(head, meta) != BOLT_MAGIC {
-        return false;
-    }
-    fnv1a64(&head[meta..meta + META_CHECKSUMMED_LEN]) == read_u64(head, meta + META_CHECKSUMMED_LEN)
-}
-
-fn fnv1a64(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
 }
 
 /// Incremental verifier for a snapshot stream: feed bytes in order, then `finish`. Used both on a file and
@@ -184,7 +112,7 @@ impl Verifier {
         if self.body.clone().finalize().as_slice() != self.tail.as_slice() {
             return Err(VerifyError::TrailerMismatch);
         }
-        let page_size = check_bolt_header(&self.head)?;
+        let page_size = crate::bolt::check_header(&self.head)?;
         let mut whole = self.body;
         whole.update(&self.tail);
         Ok(Verified {
@@ -234,6 +162,10 @@ pub fn check_against(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bolt::meta::{fnv1a64, MAGIC as BOLT_MAGIC, VERSION as BOLT_VERSION};
+    use crate::bolt::page::HEADER_LEN as PAGE_HEADER_LEN;
+
+    const META_CHECKSUMMED_LEN: usize = 56;
 
     /// A minimal but genuine bbolt layout: two valid meta pages of 4 KiB, then some payload, then etcd's trailer.
     fn fake_db(payload: &[u8]) -> Vec<u8> {

@@ -16,7 +16,7 @@ use etcdbak::controller::leader::LeaseLock;
 use etcdbak::controller::{reconcile, Context};
 use etcdbak::crd::{Cluster, ClusterSpec};
 use etcdbak::metrics::Metrics;
-use etcdbak::template;
+use etcdbak::{naming, template};
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, ServiceAccount};
@@ -321,7 +321,7 @@ async fn rendered_manifests_apply_and_the_chart_rbac_runs_the_controller() {
     }
     let cron_jobs: Api<CronJob> = Api::namespaced(client.clone(), RELEASE_NS);
     assert!(cron_jobs
-        .get_opt(&template::cron_job_name(name))
+        .get_opt(&naming::cron_job_name(name))
         .await
         .unwrap()
         .is_some());
@@ -337,7 +337,7 @@ async fn rendered_manifests_apply_and_the_chart_rbac_runs_the_controller() {
         .expect("cleanup step as the SA");
     let jobs: Api<Job> = Api::namespaced(sa.clone(), RELEASE_NS);
     assert!(jobs
-        .get_opt(&template::cleanup_job_name(name))
+        .get_opt(&naming::cleanup_job_name(name))
         .await
         .unwrap()
         .is_some());

@@ -14,7 +14,7 @@ use etcdbak::config::Config;
 use etcdbak::controller::{reconcile, Context, Error, FINALIZER};
 use etcdbak::crd::{Cluster, ClusterSpec};
 use etcdbak::metrics::Metrics;
-use etcdbak::template;
+use etcdbak::naming;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Secret;
@@ -141,9 +141,7 @@ async fn purge(client: &Client, name: &str) {
 
 async fn cron_job(client: &Client, cluster: &str) -> Option<CronJob> {
     let api: Api<CronJob> = Api::namespaced(client.clone(), JOB_NS);
-    api.get_opt(&template::cron_job_name(cluster))
-        .await
-        .unwrap()
+    api.get_opt(&naming::cron_job_name(cluster)).await.unwrap()
 }
 
 fn store_env(cj: &CronJob, var: &str) -> Option<String> {
@@ -183,7 +181,7 @@ async fn cleanup_jobs(client: &Client, cluster: &str) -> Vec<Job> {
         .unwrap()
         .items
         .into_iter()
-        .filter(|j| j.name_any() == template::cleanup_job_name(cluster))
+        .filter(|j| j.name_any() == naming::cleanup_job_name(cluster))
         .collect()
 }
 
@@ -272,7 +270,7 @@ async fn cluster_gets_a_cronjob_that_follows_edits_and_idles_without_writes() {
     assert_eq!(Some(&owner.uid), c.metadata.uid.as_ref());
     let secrets: Api<Secret> = Api::namespaced(client.clone(), JOB_NS);
     let mirrored = secrets
-        .get(&template::tls_secret_name(name))
+        .get(&naming::tls_secret_name(name))
         .await
         .expect("the mirrored TLS Secret");
     assert_eq!(
@@ -286,7 +284,7 @@ async fn cluster_gets_a_cronjob_that_follows_edits_and_idles_without_writes() {
     assert_eq!(status.schedule.as_deref(), Some(expected.as_str()));
     assert_eq!(
         status.cron_job_name.as_deref(),
-        Some(format!("{JOB_NS}/{}", template::cron_job_name(name)).as_str())
+        Some(format!("{JOB_NS}/{}", naming::cron_job_name(name)).as_str())
     );
     assert_eq!(status.observed_generation, c.metadata.generation);
 
@@ -557,7 +555,7 @@ async fn deletion_keeps_the_finalizer_until_the_cleanup_job_succeeds() {
     // after its backoff.
     finish_job(
         &client,
-        &template::cleanup_job_name(name),
+        &naming::cleanup_job_name(name),
         false,
         Duration::ZERO,
     )
@@ -592,7 +590,7 @@ async fn deletion_keeps_the_finalizer_until_the_cleanup_job_succeeds() {
 
     // Past the backoff (the failure is back-dated) the failed Job is replaced by attempt 2.
     let api_jobs: Api<Job> = Api::namespaced(client.clone(), JOB_NS);
-    let job_name = template::cleanup_job_name(name);
+    let job_name = naming::cleanup_job_name(name);
     api_jobs
         .delete(&job_name, &DeleteParams::background())
         .await
@@ -621,7 +619,7 @@ async fn deletion_keeps_the_finalizer_until_the_cleanup_job_succeeds() {
     assert!(cron_job(&client, name).await.is_none());
     let secrets: Api<Secret> = Api::namespaced(client.clone(), JOB_NS);
     assert!(secrets
-        .get_opt(&template::tls_secret_name(name))
+        .get_opt(&naming::tls_secret_name(name))
         .await
         .unwrap()
         .is_none());
@@ -781,7 +779,7 @@ async fn killed_mid_deletion_the_restarted_controller_runs_cleanup_exactly_once(
     // The Job succeeds (written by hand: no Job controller here); the watch sees it and lets go.
     finish_job(
         &client,
-        &template::cleanup_job_name(name),
+        &naming::cleanup_job_name(name),
         true,
         Duration::ZERO,
     )
@@ -886,7 +884,7 @@ async fn watch_follows_a_configmap_update_and_reports_pending_cleanup() {
     .await;
     finish_job(
         &client,
-        &template::cleanup_job_name(name),
+        &naming::cleanup_job_name(name),
         true,
         Duration::ZERO,
     )
@@ -1134,7 +1132,7 @@ async fn reconcile_command_dry_run_table_and_hundred_clusters() {
         let list = cron_jobs.list(&ListParams::default()).await.unwrap().items;
         names.iter().all(|n| {
             list.iter()
-                .any(|c| c.name_any() == template::cron_job_name(n))
+                .any(|c| c.name_any() == naming::cron_job_name(n))
         })
     })
     .await;

@@ -572,7 +572,7 @@ fn rendered_backup_and_cleanup_jobs_run_for_real() {
         }
         let secrets: Api<Secret> = Api::namespaced(client.clone(), &setup.job_ns);
         let mirrored = secrets
-            .get(&etcdbak::template::tls_secret_name(CLUSTER))
+            .get(&etcdbak::naming::tls_secret_name(CLUSTER))
             .await
             .expect("the mirrored TLS Secret in the job namespace");
         let source = tls_secret(CLUSTER_TLS, TENANT_NS, &etcd);
@@ -730,7 +730,7 @@ fn rendered_backup_and_cleanup_jobs_run_for_real() {
     );
     let cleanup = rt.block_on(async {
         let jobs: Api<Job> = Api::namespaced(client.clone(), &setup.job_ns);
-        let name = etcdbak::template::cleanup_job_name(CLUSTER);
+        let name = etcdbak::naming::cleanup_job_name(CLUSTER);
         let job = jobs
             .get(&name)
             .await
@@ -839,7 +839,7 @@ fn rendered_backup_and_cleanup_jobs_run_for_real() {
     });
     reconcile(&setup);
     let jobs: Api<Job> = Api::namespaced(client.clone(), &setup.job_ns);
-    let other_job_name = etcdbak::template::cleanup_job_name(OTHER);
+    let other_job_name = etcdbak::naming::cleanup_job_name(OTHER);
     let first = rt
         .block_on(jobs.get(&other_job_name))
         .expect("the cleanup Job of the other Cluster");
@@ -1024,7 +1024,7 @@ fn no_backup_outlives_a_cluster_deleted_mid_backup() {
     let cron_jobs: Api<CronJob> = Api::namespaced(client.clone(), &setup.job_ns);
     let jobs: Api<Job> = Api::namespaced(client.clone(), &setup.job_ns);
     let cj = rt
-        .block_on(cron_jobs.get(&etcdbak::template::cron_job_name(LATE)))
+        .block_on(cron_jobs.get(&etcdbak::naming::cron_job_name(LATE)))
         .expect("the CronJob");
 
     // A scheduled run starts: its pod is through the snapshot, the store container is next.
@@ -1048,7 +1048,7 @@ fn no_backup_outlives_a_cluster_deleted_mid_backup() {
             .expect("deleting the Cluster");
     });
     reconcile_unchecked(&setup);
-    let cleanup_name = etcdbak::template::cleanup_job_name(LATE);
+    let cleanup_name = etcdbak::naming::cleanup_job_name(LATE);
     let run_cleanup = |job: &Job| {
         let pod = rt.block_on(LocalPod::prepare(
             &client,
@@ -1127,7 +1127,7 @@ fn a_dotted_cluster_name_is_refused_by_the_apiserver() {
         );
         let cron_jobs: Api<CronJob> = Api::namespaced(client.clone(), &setup.job_ns);
         assert!(rt
-            .block_on(cron_jobs.get_opt(&etcdbak::template::cron_job_name(bad)))
+            .block_on(cron_jobs.get_opt(&etcdbak::naming::cron_job_name(bad)))
             .unwrap()
             .is_none());
     }
@@ -1155,7 +1155,7 @@ fn a_plain_etcd_without_tls_is_backed_up() {
     reconcile(&setup);
     let cron_jobs: Api<CronJob> = Api::namespaced(client.clone(), &setup.job_ns);
     let cj = rt
-        .block_on(cron_jobs.get(&etcdbak::template::cron_job_name(PLAIN)))
+        .block_on(cron_jobs.get(&etcdbak::naming::cron_job_name(PLAIN)))
         .expect("the CronJob");
     let (meta, snapshot, pod) = run_backup(&rt, &client, &setup, &cj, 1);
     assert!(

@@ -4,7 +4,8 @@
 #![no_main]
 
 use etcdbak::backup::ObjectName;
-use etcdbak::store::{metadata_pairs, parse_metadata};
+use etcdbak::s3::meta::encode as metadata_pairs;
+use etcdbak::store::parse_metadata;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

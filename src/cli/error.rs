@@ -10,6 +10,12 @@ pub enum Error {
     #[error(transparent)]
     Store(#[from] crate::store::Error),
     #[error(transparent)]
+    S3(#[from] crate::s3::Error),
+    #[error(transparent)]
+    List(#[from] crate::list::Error),
+    #[error(transparent)]
+    Exporter(#[from] crate::exporter::Error),
+    #[error(transparent)]
     Config(#[from] crate::config::Error),
     #[error(transparent)]
     Controller(#[from] crate::controller::Error),
@@ -37,6 +43,9 @@ impl Error {
         match self {
             Error::Snapshot(e) => e.class(),
             Error::Store(e) => e.class(),
+            Error::S3(e) => e.class(),
+            Error::List(e) => e.class(),
+            Error::Exporter(e) => e.class(),
             Error::Config(e) => e.class(),
             Error::Controller(e) => e.class(),
             Error::Restore(e) => e.class(),

@@ -5,11 +5,21 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::exit::Class;
-use crate::{controller, crd, exporter, list, logging, snapshot, store};
 
 pub mod assets;
+pub mod crd;
+pub mod download;
 pub mod error;
+pub mod list;
+pub mod log;
+pub mod prune;
+pub mod reconcile;
 pub mod restore_guide;
+pub mod s3;
+pub mod s3_exporter;
+pub mod snapshot;
+pub mod store;
+pub mod watch;
 
 pub use error::{Error, Result};
 
@@ -42,7 +52,7 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 etcd unavailable, 4 TLS or access denied
 #[command(name = "etcdbak", version, about = ABOUT, long_about = LONG_ABOUT, propagate_version = true)]
 pub struct Cli {
     #[command(flatten)]
-    pub log: logging::LogArgs,
+    pub log: log::LogArgs,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -50,25 +60,25 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Take a verified snapshot of an etcd cluster into a directory (the Job's init container).
-    Snapshot(snapshot::SnapshotArgs),
+    Snapshot(snapshot::Args),
     /// Upload a snapshot to S3, verify it, then apply retention (the default store container).
-    Store(store::StoreArgs),
+    Store(store::Args),
     /// Apply retention to one cluster's backups, or delete them all (the cleanup Job).
-    Prune(store::PruneArgs),
+    Prune(prune::Args),
     /// List backups in the bucket, newest first.
-    List(list::ListArgs),
+    List(list::Args),
     /// Download a backup and check its SHA-256 before anyone restores it.
-    Download(store::DownloadArgs),
+    Download(download::Args),
     /// Print a filled-in, numbered restore runbook for one cluster.
     RestoreGuide(restore_guide::Args),
     /// One reconcile pass: every Cluster resource -> its backup CronJob.
-    Reconcile(controller::ReconcileArgs),
+    Reconcile(reconcile::Args),
     /// Run the controller continuously (in-cluster, with leader election).
-    Watch(controller::WatchArgs),
+    Watch(watch::Args),
     /// Print the Cluster CustomResourceDefinition as YAML.
-    Crd(crd::CrdArgs),
+    Crd,
     /// Serve S3 backup metrics (s3_exporter-compatible) for every cluster's backup prefix.
-    S3Exporter(exporter::ExporterArgs),
+    S3Exporter(s3_exporter::Args),
     /// Regenerate the shell completions and man pages shipped in completions/ and man/.
     #[command(hide = true)]
     GenerateAssets {
@@ -91,7 +101,7 @@ pub fn main() -> i32 {
             };
         }
     };
-    logging::init(&cli.log);
+    cli.log.init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -129,15 +139,15 @@ pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
 pub async fn run(command: Command) -> Result<()> {
     match command {
         Command::Snapshot(args) => snapshot::run(args).await,
-        Command::Store(args) => store::run_store(args).await,
-        Command::Prune(args) => store::run_prune(args).await,
+        Command::Store(args) => store::run(args).await,
+        Command::Prune(args) => prune::run(args).await,
         Command::List(args) => list::run(args).await,
-        Command::Download(args) => store::run_download(args).await,
+        Command::Download(args) => download::run(args).await,
         Command::RestoreGuide(args) => restore_guide::run(args).await,
-        Command::Reconcile(args) => controller::run_reconcile(args).await,
-        Command::Watch(args) => controller::run_watch(args).await,
-        Command::Crd(args) => crd::run(args),
-        Command::S3Exporter(args) => exporter::run(args).await,
+        Command::Reconcile(args) => reconcile::run(args).await,
+        Command::Watch(args) => watch::run(args).await,
+        Command::Crd => crd::run(),
+        Command::S3Exporter(args) => s3_exporter::run(args).await,
         Command::GenerateAssets { out } => assets::generate(&out),
     }
 }

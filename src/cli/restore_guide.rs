@@ -4,8 +4,8 @@ use std::io::IsTerminal;
 
 use clap::ValueEnum;
 
+use crate::cli::s3::S3Args;
 use crate::restore::{self, Layout, Member, S3Location};
-use crate::store::{S3Args, S3Client};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
@@ -200,7 +200,7 @@ fn options(args: Args, prompt: bool) -> restore::Options {
 
 pub async fn run(args: Args) -> crate::cli::Result<()> {
     crate::backup::validate_cluster_name(&args.cluster).map_err(restore::Error::Usage)?;
-    let client = S3Client::from_args(&args.s3).map_err(restore::Error::from)?;
+    let client = args.s3.connect().map_err(restore::Error::from)?;
     let terminal = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     let text = restore::guide(&client, &options(args, terminal), chrono::Utc::now()).await?;
     print!("{text}");

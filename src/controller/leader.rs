@@ -1,8 +1,17 @@
 //! Leader election over a coordination.k8s.io Lease, as client-go's leaderelection does it: the holder
 //! renews `renewTime`; anyone may take a Lease whose `renewTime + leaseDurationSeconds` has passed; writes
 //! carry the resourceVersion they read, so two candidates cannot both win.
+//!
+//! [`Elector`] is the whole election for `etcdbak watch`: [`Elector::acquire`] waits in standby until this
+//! replica holds the Lease, [`Elector::hold`] renews it in the background and hands back a [`Leadership`]
+//! whose [`Leadership::lost`] future resolves when the Lease is gone, and [`Elector::release`] steps down.
 
+use std::future::Future;
 use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
@@ -39,6 +48,7 @@ pub fn decide(spec: &LeaseSpec, me: &str, now: Timestamp) -> LeaseDecision {
     }
 }
 
+#[derive(Clone)]
 pub struct LeaseLock {
     api: Api<Lease>,
     pub name: String,
@@ -151,6 +161,140 @@ impl LeaseLock {
     }
 }
 
+/// What one failed or successful renewal means for the leader.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Renewal {
+    /// Still ours: carry on.
+    Held,
+    /// A transient failure, still within the grace period: try again.
+    Retry,
+    /// Someone else holds it, or renewal failed for too long: stop leading.
+    Lost,
+}
+
+/// Pure: what a renewal attempt's result means, `since_ok` after the last successful one. Renewal may fail
+/// for two thirds of the Lease before we give up, so a standby (which waits the whole Lease) never leads
+/// at the same time.
+pub fn renewal(result: &Result<bool, kube::Error>, since_ok: Duration, lease: Duration) -> Renewal {
+    match result {
+        Ok(true) => Renewal::Held,
+        Ok(false) => Renewal::Lost,
+        Err(_) if since_ok > lease * 2 / 3 => Renewal::Lost,
+        Err(_) => Renewal::Retry,
+    }
+}
+
+/// How often a candidate tries for the Lease and a leader renews it: a third of the Lease, at least 500 ms.
+pub fn retry_period(lease: Duration) -> Duration {
+    (lease / 3).max(Duration::from_millis(500))
+}
+
+/// One replica's part in the election.
+pub struct Elector {
+    lock: LeaseLock,
+    retry: Duration,
+}
+
+/// Held leadership: renewed in the background until lost or released.
+pub struct Leadership {
+    lost: watch::Receiver<bool>,
+    renewer: JoinHandle<()>,
+}
+
+impl Leadership {
+    /// Resolves when the Lease is lost (never, while it is held).
+    pub fn lost(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut rx = self.lost.clone();
+        async move {
+            // An Err means the renewer ended without a loss (stopped on release): wait forever then.
+            if rx.wait_for(|lost| *lost).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
+    pub fn is_lost(&self) -> bool {
+        *self.lost.borrow()
+    }
+}
+
+impl Drop for Leadership {
+    fn drop(&mut self) {
+        self.renewer.abort();
+    }
+}
+
+impl Elector {
+    pub fn new(lock: LeaseLock) -> Elector {
+        let retry = retry_period(lock.duration);
+        Elector { lock, retry }
+    }
+
+    /// `namespace/name` of the Lease, for messages.
+    pub fn lease(&self) -> String {
+        format!("{}/{}", self.lock.namespace, self.lock.name)
+    }
+
+    /// Standby until this replica holds the Lease (true), or `stop` resolves first (false).
+    pub async fn acquire(&self, stop: impl Future<Output = ()>) -> bool {
+        tokio::pin!(stop);
+        loop {
+            match self.lock.try_acquire_or_renew().await {
+                Ok(true) => return true,
+                Ok(false) => {}
+                Err(e) => tracing::warn!(
+                    "leader election: cannot read or write Lease {}: {e}",
+                    self.lease()
+                ),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(self.retry) => {}
+                _ = &mut stop => return false,
+            }
+        }
+    }
+
+    /// Renews the Lease in the background from now on.
+    pub fn hold(&self) -> Leadership {
+        let (lost_tx, lost) = watch::channel(false);
+        let lock = self.lock.clone();
+        let retry = self.retry;
+        let renewer = tokio::spawn(async move {
+            let mut last_ok = Instant::now();
+            loop {
+                tokio::time::sleep(retry).await;
+                let result = lock.try_acquire_or_renew().await;
+                match renewal(&result, last_ok.elapsed(), lock.duration) {
+                    Renewal::Held => last_ok = Instant::now(),
+                    Renewal::Retry => {
+                        if let Err(e) = &result {
+                            tracing::warn!("cannot renew the Lease: {e}");
+                        }
+                    }
+                    Renewal::Lost => {
+                        match &result {
+                            Ok(_) => tracing::error!("another replica holds the Lease now"),
+                            Err(e) => tracing::error!("gave up renewing the Lease: {e}"),
+                        }
+                        let _ = lost_tx.send(true);
+                        return;
+                    }
+                }
+            }
+        });
+        Leadership { lost, renewer }
+    }
+
+    /// Steps down (after stopping the renewal): a standby takes over at once.
+    pub async fn release(&self, leadership: Leadership) {
+        drop(leadership);
+        match self.lock.release().await {
+            Ok(()) => tracing::info!(lease = %self.lease(), "released the leader Lease"),
+            Err(e) => tracing::warn!("cannot release the Lease {}: {e}", self.lease()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,5 +330,29 @@ mod tests {
         for (s, want) in cases {
             assert_eq!(decide(&s, "me", now), want, "{s:?}");
         }
+    }
+
+    #[test]
+    fn renewal_gives_up_after_two_thirds_of_the_lease() {
+        let lease = Duration::from_secs(15);
+        let err = || Err(kube::Error::LinesCodecMaxLineLengthExceeded);
+        let s = Duration::from_secs;
+        let cases: Vec<(Result<bool, kube::Error>, Duration, Renewal)> = vec![
+            (Ok(true), s(0), Renewal::Held),
+            (Ok(true), s(60), Renewal::Held),
+            (Ok(false), s(0), Renewal::Lost),
+            (err(), s(0), Renewal::Retry),
+            (err(), s(10), Renewal::Retry),
+            (err(), s(11), Renewal::Lost),
+        ];
+        for (result, since_ok, want) in cases {
+            assert_eq!(
+                renewal(&result, since_ok, lease),
+                want,
+                "{result:?} {since_ok:?}"
+            );
+        }
+        assert_eq!(retry_period(lease), s(5));
+        assert_eq!(retry_period(s(1)), Duration::from_millis(500));
     }
 }

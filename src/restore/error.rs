@@ -1,14 +1,13 @@
 //! Why a restore guide could not be made, each with the failure class its exit code follows.
 
 use crate::exit::Class;
-use crate::store;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{0}")]
     Usage(String),
     #[error(transparent)]
-    Store(#[from] store::Error),
+    S3(#[from] crate::s3::Error),
     #[error("cluster {cluster} has no backups under {location}: check --bucket and --prefix")]
     NoBackups { cluster: String, location: String },
     #[error("no backup of cluster {cluster} matches {key:?}: copy a key from `etcdbak list --cluster {cluster}`")]
@@ -23,7 +22,7 @@ impl Error {
     pub fn class(&self) -> Class {
         match self {
             Error::Usage(_) | Error::SnapshotNotFound { .. } => Class::Usage,
-            Error::Store(e) => e.class(),
+            Error::S3(e) => e.class(),
             Error::NoBackups { .. } => Class::Storage,
             Error::NoneVerified { .. } => Class::CorruptSnapshot,
             Error::Prompt(_) => Class::Failure,

@@ -16,7 +16,7 @@ mod steps;
 
 use chrono::{DateTime, Utc};
 
-use crate::store::S3Client;
+use crate::s3::Client as S3Client;
 pub use error::Error;
 pub use format::BackupFormat;
 pub use pick::Candidate;

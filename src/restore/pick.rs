@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use super::{BackupFormat, Error};
 use crate::backup::{self, Backup};
-use crate::store::{self, S3Client};
+use crate::s3::{self as store, Client as S3Client};
 
 /// How many of the newest backups are checked (one HEAD each) when looking for a verified one or offering a pick.
 const CANDIDATES: usize = 20;

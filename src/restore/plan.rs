@@ -167,7 +167,7 @@ fn cronjob(cluster: &str, layout: &Layout, kube: &KubeFacts) -> Result<(String, 
         None => Ok(kube.cronjob.clone().unwrap_or_else(|| {
             (
                 DEFAULT_JOB_NAMESPACE.to_string(),
-                crate::template::cron_job_name(cluster),
+                crate::naming::cron_job_name(cluster),
             )
         })),
     }

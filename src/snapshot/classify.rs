@@ -63,17 +63,42 @@ const GRPC_UNAUTHENTICATED: i32 = 16;
 
 /// Classifies a failure from its gRPC status code (if the call got that far) and its flattened chain.
 pub fn classify(grpc_code: Option<i32>, links: &[Link]) -> Failure {
-    let lower: Vec<String> = links.iter().map(|l| l.text.to_lowercase()).collect();
-    let find = |needle: &str| {
-        links
+    let chain = Chain::new(links);
+    tls_failure(&chain).unwrap_or_else(|| transport_failure(grpc_code, &chain))
+}
+
+/// A flattened error chain with each link's text lower-cased once, for case-insensitive searches.
+struct Chain<'a> {
+    links: &'a [Link],
+    lower: Vec<String>,
+}
+
+impl<'a> Chain<'a> {
+    fn new(links: &'a [Link]) -> Self {
+        Chain {
+            links,
+            lower: links.iter().map(|l| l.text.to_lowercase()).collect(),
+        }
+    }
+
+    /// The original text of the first link that mentions `needle` (lower case).
+    fn find(&self, needle: &str) -> Option<String> {
+        self.links
             .iter()
-            .zip(&lower)
+            .zip(&self.lower)
             .find(|(_, t)| t.contains(needle))
             .map(|(l, _)| l.text.clone())
-    };
-    let tls = |problem, detail: String| Failure {
-        kind: FailureKind::Tls(problem),
-        detail,
+    }
+}
+
+/// TLS failures, named by which side's certificate is at fault; `None` when the chain is not about TLS.
+fn tls_failure(chain: &Chain) -> Option<Failure> {
+    let find = |needle: &str| chain.find(needle);
+    let tls = |problem, detail: String| {
+        Some(Failure {
+            kind: FailureKind::Tls(problem),
+            detail,
+        })
     };
 
     if let Some(text) = find("invalid peer certificate") {
@@ -117,10 +142,10 @@ pub fn classify(grpc_code: Option<i32>, links: &[Link]) -> Failure {
     }
     // A peer that dies mid-connection: not a TLS problem, although rustls words it in TLS terms.
     if find("close_notify").is_some() {
-        return Failure {
+        return Some(Failure {
             kind: FailureKind::Unreachable,
             detail: CLOSED.into(),
-        };
+        });
     }
     // tonic's own TLS errors (unparsable certificate or key files, handshake timeout, no h2 via ALPN) and
     // rustls handshake failures that name neither side's certificate.
@@ -135,7 +160,13 @@ pub fn classify(grpc_code: Option<i32>, links: &[Link]) -> Failure {
             return tls(TlsProblem::Other, tls_detail(&text));
         }
     }
+    None
+}
 
+/// Everything that is not TLS: unreachable, timed out, closed, denied, or something else.
+fn transport_failure(grpc_code: Option<i32>, chain: &Chain) -> Failure {
+    let (links, lower) = (chain.links, &chain.lower);
+    let find = |needle: &str| chain.find(needle);
     let kinds: Vec<ErrorKind> = links.iter().filter_map(|l| l.io_kind).collect();
     let unreachable = |detail: &str| Failure {
         kind: FailureKind::Unreachable,

@@ -9,6 +9,7 @@ pub mod fixtures;
 pub mod minio;
 pub mod podrun;
 pub mod throttle;
+pub mod versitygw;
 
 use std::net::TcpListener;
 use std::path::PathBuf;

@@ -94,7 +94,7 @@ fn the_default_cronjob_is_the_one_the_controller_renders() {
         now(),
     )
     .unwrap();
-    assert_eq!(p.cronjob.1, crate::template::cron_job_name(&cluster));
+    assert_eq!(p.cronjob.1, crate::naming::cron_job_name(&cluster));
     assert!(p.cronjob.1.len() <= 52, "{}", p.cronjob.1);
 }
 

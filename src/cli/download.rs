@@ -1,0 +1,44 @@
+//! `etcdbak download`: its flags, and the run that turns them into [`crate::store::download::Options`].
+
+use std::path::PathBuf;
+
+use super::s3::{check_cluster, S3Args};
+use crate::store::download::{self, Which};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub s3: S3Args,
+    /// The cluster whose backup to fetch (the newest one unless --key is given).
+    #[arg(long, env = "ETCDBAK_CLUSTER", value_name = "NAME")]
+    pub cluster: Option<String>,
+    /// A specific backup: the full key as `etcdbak list` shows it, or just its file name with --cluster.
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
+    /// Where to write the snapshot (default: the object's file name in the current directory). It is
+    /// written to PATH.part first and renamed only after its checksums match.
+    #[arg(long, short, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+}
+
+fn which(key: Option<String>, cluster: Option<String>) -> super::Result<Which> {
+    match (key, cluster) {
+        (Some(key), cluster) => Ok(Which::Key { key, cluster }),
+        (None, Some(cluster)) => Ok(Which::Newest { cluster }),
+        (None, None) => Err(super::Error::Usage(
+            "say which backup: --cluster NAME (its newest backup) or --key KEY (as `etcdbak list` shows it)".into(),
+        )),
+    }
+}
+
+pub async fn run(args: Args) -> super::Result<()> {
+    if let Some(c) = &args.cluster {
+        check_cluster(c)?;
+    }
+    let client = args.s3.connect()?;
+    let opts = download::Options {
+        which: which(args.key, args.cluster)?,
+        output: args.output,
+    };
+    Ok(download::run(&client, &opts).await?)
+}

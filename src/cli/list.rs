@@ -1,0 +1,49 @@
+//! `etcdbak list`: its flags, and the run that fetches the backups and prints them.
+
+use clap::ValueEnum;
+
+use super::s3::{check_cluster, S3Args};
+use crate::list::{self, Format};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// A table for people.
+    Table,
+    /// A JSON array for scripts; field names are stable: cluster, key, takenAt, revision, sizeBytes,
+    /// sha256Prefix.
+    Json,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub s3: S3Args,
+    /// Only this cluster's backups (default: every cluster under --prefix).
+    #[arg(long, env = "ETCDBAK_CLUSTER", value_name = "NAME")]
+    pub cluster: Option<String>,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+}
+
+pub async fn run(args: Args) -> super::Result<()> {
+    if let Some(c) = &args.cluster {
+        check_cluster(c)?;
+    }
+    let client = args.s3.connect()?;
+    let backups = client.list_backups(args.cluster.as_deref()).await?;
+    let format = match args.output {
+        Output::Table => Format::Table,
+        Output::Json => Format::Json,
+    };
+    if format == Format::Table && backups.is_empty() {
+        let root = crate::backup::root_prefix(&client.prefix);
+        eprintln!(
+            "{}",
+            list::nothing_found(args.cluster.as_deref(), &client.bucket_name, &root)
+        );
+        return Ok(());
+    }
+    println!("{}", list::render(&backups, format, chrono::Utc::now())?);
+    Ok(())
+}

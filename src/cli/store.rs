@@ -1,0 +1,110 @@
+//! `etcdbak store`: its flags, and the run that turns them into [`crate::store::Options`].
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::s3::S3Args;
+use crate::s3::upload::{MAX_PART_SIZE, MIN_PART_SIZE};
+use crate::s3::UploadPlan;
+use crate::store::{self, DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub s3: S3Args,
+    /// Directory holding snapshot.db and snapshot.json, as `etcdbak snapshot` leaves them.
+    #[arg(
+        long,
+        env = "ETCDBAK_DIR",
+        default_value = "/backup",
+        value_name = "DIR"
+    )]
+    pub dir: PathBuf,
+    /// Cluster name (a DNS-1123 label) that names the backup prefix `<prefix>/<cluster>/`. Defaults to the
+    /// cluster recorded in snapshot.json; if both are set they must agree.
+    #[arg(long, env = "ETCDBAK_CLUSTER", value_name = "NAME")]
+    pub cluster: Option<String>,
+    /// How many of this cluster's backups to keep after a verified upload (newest by time and revision).
+    #[arg(long, env = "ETCDBAK_KEEP", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..), value_name = "N")]
+    pub keep: u32,
+    /// Size of each uploaded part (e.g. 8MiB, 16MiB; at least 5MiB). Memory use is about part size times
+    /// --upload-concurrency, whatever the snapshot's size.
+    #[arg(long, env = "ETCDBAK_PART_SIZE", default_value = DEFAULT_PART_SIZE,
+          value_parser = parse_part_size, value_name = "BYTES")]
+    pub part_size: u64,
+    /// How many parts are uploaded at once.
+    #[arg(long, env = "ETCDBAK_UPLOAD_CONCURRENCY", default_value_t = DEFAULT_CONCURRENCY,
+          value_parser = clap::value_parser!(u16).range(1..=64), value_name = "N")]
+    pub upload_concurrency: u16,
+    /// Abort this cluster's unfinished multipart uploads older than this (left by killed runs). Keep it
+    /// well above the longest upload so a concurrent run's live upload is never aborted.
+    #[arg(long, env = "ETCDBAK_STALE_UPLOAD_AGE", default_value = "2h",
+          value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub stale_upload_age: Duration,
+}
+
+pub async fn run(args: Args) -> super::Result<()> {
+    let client = args.s3.connect()?;
+    let opts = store::Options {
+        dir: args.dir,
+        cluster: args.cluster,
+        keep: args.keep,
+        plan: UploadPlan {
+            part_size: args.part_size,
+            concurrency: usize::from(args.upload_concurrency),
+        },
+        stale_upload_age: args.stale_upload_age,
+    };
+    Ok(store::run(&client, &opts).await?)
+}
+
+/// Parses sizes such as `8MiB`, `16M`, `5242880`: binary units, since part sizes are about memory.
+pub fn parse_part_size(s: &str) -> std::result::Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size like 8MiB or 16MiB"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        other => return Err(format!("unknown size unit {other:?} (use KiB, MiB or GiB)")),
+    };
+    let bytes = n
+        .checked_mul(mult)
+        .ok_or_else(|| format!("{s:?} is too large"))?;
+    if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&bytes) {
+        return Err(format!(
+            "{s:?} is outside S3's part size limits of 5MiB to 5GiB"
+        ));
+    }
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn part_sizes_parse_in_binary_units_within_s3_limits() {
+        assert_eq!(parse_part_size("8MiB"), Ok(8 << 20));
+        assert_eq!(parse_part_size("16M"), Ok(16 << 20));
+        assert_eq!(parse_part_size("1GiB"), Ok(1 << 30));
+        assert_eq!(parse_part_size("5242880"), Ok(5 << 20));
+        for bad in [
+            "",
+            "4MiB",
+            "6GiB",
+            "8XB",
+            "-8MiB",
+            "MiB",
+            "99999999999999999999GiB",
+        ] {
+            assert!(parse_part_size(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+}

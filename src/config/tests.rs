@@ -1,0 +1,150 @@
+use super::*;
+
+#[test]
+fn embedded_default_parses() {
+    let c = Config::from_yaml(DEFAULT_CONFIG_YAML, None).unwrap();
+    assert_eq!(c.default_keep, 20);
+    assert_eq!(c, default_config());
+    assert_eq!(
+        c.store_container.command.as_deref().unwrap()[..2],
+        ["etcdbak", "store"]
+    );
+    assert_eq!(
+        c.cleanup_container.command.as_deref().unwrap(),
+        ["etcdbak", "prune", "--all"]
+    );
+}
+
+#[test]
+fn minimal_config_gets_defaults_and_builtin_templates() {
+    let c = Config::from_yaml("{}", None).unwrap();
+    assert_eq!(c.default_schedule, "H * * * *");
+    assert_eq!(c.default_keep, 20);
+    assert_eq!(c.job_namespace(), "etcdbak");
+    assert_eq!(c.time_zone, "UTC");
+    assert_eq!(c.job.backoff_limit, 2);
+    assert_eq!(c.store_container, default_config().store_container);
+    assert_eq!(c.cleanup_container, default_config().cleanup_container);
+}
+
+#[test]
+fn digest_is_stable_and_sees_changes() {
+    let a = default_config();
+    let mut b = a.clone();
+    assert_eq!(a.digest(), b.digest());
+    assert_eq!(a.digest().len(), 16);
+    b.store_container.args = Some(vec!["--verbose".into()]);
+    assert_ne!(a.digest(), b.digest());
+    let mut c = a.clone();
+    c.source = Some("/elsewhere.yaml".into());
+    assert_eq!(
+        a.digest(),
+        c.digest(),
+        "where the file lives is not a change"
+    );
+}
+
+#[test]
+fn errors_name_the_file_line_and_field() {
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "defaultKep: 5\n",
+            &["the config line 1", "unknown field `defaultKep`"],
+        ),
+        ("defaultKeep: 0\n", &["defaultKeep is 0"]),
+        ("defaultKeep: many\n", &["line 1", "defaultKeep"]),
+        (
+            "defaultSchedule: '* * *'\n",
+            &["defaultSchedule is not usable", "has 3 fields"],
+        ),
+        ("jobNamespace: Backups\n", &["jobNamespace \"Backups\""]),
+        (
+            "imagePullPolicy: Sometimes\n",
+            &["imagePullPolicy", "IfNotPresent"],
+        ),
+        ("job:\n  backoffLimit: -1\n", &["job.backoffLimit is -1"]),
+        (
+            "job:\n  backofLimit: 1\n",
+            &["line 2", "unknown field `backofLimit`"],
+        ),
+        ("s3:\n  bucket: [a]\n", &["line 2", "bucket"]),
+        (
+            "storeContainer:\n  name: store\n  image: x\n  env: nope\n",
+            &["line 4", "the config"],
+        ),
+        (
+            "storeContainer:\n  image: x\n",
+            &["storeContainer has no name"],
+        ),
+        (
+            "storeContainer:\n  name: Store_1\n",
+            &["storeContainer has the name \"Store_1\""],
+        ),
+        ("storeContainer: store.yaml\n", &["not read from a file"]),
+        ("a: [\n", &["the config line", "fix the YAML"]),
+    ];
+    for (yaml, wants) in cases {
+        let e = Config::from_yaml(yaml, None).unwrap_err().to_string();
+        for want in *wants {
+            assert!(e.contains(want), "{yaml:?}: {e:?} lacks {want:?}");
+        }
+        assert_eq!(Config::from_yaml(yaml, None).unwrap_err().class().code(), 7);
+    }
+}
+
+#[test]
+fn template_files_resolve_relative_to_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("t")).unwrap();
+    std::fs::write(
+        dir.path().join("t/store.yaml"),
+        "name: upload\nimage: amazon/aws-cli:2\ncommand: [sh, -c, 'true']\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("config.yaml"),
+        "storeContainer: t/store.yaml\n",
+    )
+    .unwrap();
+    let c = Config::load(&dir.path().join("config.yaml")).unwrap();
+    assert_eq!(c.store_container.name, "upload");
+    assert_eq!(
+        c.source.as_deref(),
+        Some(dir.path().join("config.yaml").as_path())
+    );
+    assert_eq!(
+        c.files(),
+        [
+            dir.path().join("config.yaml"),
+            dir.path().join("t/store.yaml")
+        ]
+    );
+
+    // A broken template file is reported with its own path and line.
+    std::fs::write(dir.path().join("t/store.yaml"), "name: upload\nimage: [\n").unwrap();
+    let e = Config::load(&dir.path().join("config.yaml"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("t/store.yaml line"), "{e}");
+
+    std::fs::write(
+        dir.path().join("config.yaml"),
+        "cleanupContainer: missing.yaml\n",
+    )
+    .unwrap();
+    let e = Config::load(&dir.path().join("config.yaml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("cleanupContainer template file") && e.contains("missing.yaml"),
+        "{e}"
+    );
+
+    let e = Config::load(&dir.path().join("nope.yaml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("cannot read the config file") && e.contains("nope.yaml"),
+        "{e}"
+    );
+}

@@ -1,0 +1,160 @@
+use std::time::Duration;
+
+use super::*;
+
+const JOB: &str = "etcdbak/etcdbak-cleanup-orders";
+
+/// (actions, condition (type, status, reason), event reason and whether it waits for a status change,
+/// outcome)
+type Want = (
+    Vec<CleanupAction>,
+    Option<(&'static str, bool, &'static str)>,
+    Option<(&'static str, bool)>,
+    CleanupOutcome,
+);
+
+/// (step, running backups, failed attempt) -> what the plan must be.
+fn check(cases: Vec<(CleanupStep, Vec<String>, u32, Want)>) {
+    for (step, running, attempt, want) in cases {
+        let p = plan(&step, JOB, &running, attempt);
+        let got: Want = (
+            p.actions.clone(),
+            p.condition.as_ref().map(|c| (c.type_, c.status, c.reason)),
+            p.event
+                .as_ref()
+                .map(|e| (e.reason, e.only_if_status_changed)),
+            p.outcome.clone(),
+        );
+        assert_eq!(got, want, "{step:?} running={running:?}");
+        assert_eq!(p.clear_failed, step == CleanupStep::Finish, "{step:?}");
+        assert_eq!(p.touches_status(), p.condition.is_some(), "{step:?}");
+        if let Some(e) = &p.event {
+            assert_eq!(e.warning, e.reason == "CleanupJobFailed", "{step:?}");
+        }
+    }
+}
+
+#[test]
+fn steps_that_start_or_wait() {
+    let running = vec!["etcdbak-orders-29000000".to_string()];
+    check(vec![
+        (
+            CleanupStep::NothingToClean,
+            vec![],
+            0,
+            (vec![], None, None, CleanupOutcome::Done),
+        ),
+        (
+            CleanupStep::Finish,
+            vec![],
+            0,
+            (
+                vec![],
+                Some((CLEANUP_PENDING, false, CLEANUP_SUCCEEDED)),
+                Some((CLEANUP_SUCCEEDED, false)),
+                CleanupOutcome::Done,
+            ),
+        ),
+        (
+            CleanupStep::CreateJob,
+            running.clone(),
+            0,
+            (
+                vec![],
+                Some((CLEANUP_PENDING, true, "WaitingForBackupJob")),
+                None,
+                CleanupOutcome::Requeue(Duration::from_secs(10)),
+            ),
+        ),
+        (
+            CleanupStep::CreateJob,
+            vec![],
+            0,
+            (
+                vec![CleanupAction::CreateJob { attempt: 1 }],
+                Some((CLEANUP_PENDING, true, "CleanupRunning")),
+                Some(("CleanupStarted", false)),
+                CleanupOutcome::Requeue(CLEANUP_POLL),
+            ),
+        ),
+        (
+            CleanupStep::Wait,
+            vec![],
+            0,
+            (vec![], None, None, CleanupOutcome::Requeue(CLEANUP_POLL)),
+        ),
+    ]);
+}
+
+#[test]
+fn steps_that_retry_or_back_off() {
+    check(vec![
+        (
+            CleanupStep::Retry { next_attempt: 3 },
+            vec![],
+            2,
+            (
+                vec![
+                    CleanupAction::DeleteFailedJob,
+                    CleanupAction::CreateJob { attempt: 3 },
+                ],
+                Some((CLEANUP_PENDING, true, "CleanupRunning")),
+                Some(("CleanupRetried", false)),
+                CleanupOutcome::Requeue(CLEANUP_POLL),
+            ),
+        ),
+        (
+            CleanupStep::BackoffFor(Duration::from_secs(45)),
+            vec![],
+            2,
+            (
+                vec![],
+                Some((CLEANUP_FAILED, true, "CleanupJobFailed")),
+                Some(("CleanupJobFailed", true)),
+                CleanupOutcome::Failed {
+                    attempt: 2,
+                    retry_in: Duration::from_secs(45),
+                },
+            ),
+        ),
+    ]);
+}
+
+#[test]
+fn messages_name_the_job_and_what_to_do() {
+    let p = plan(
+        &CleanupStep::BackoffFor(Duration::from_secs(30)),
+        JOB,
+        &[],
+        4,
+    );
+    let message = &p.condition.unwrap().message;
+    assert_eq!(
+        message,
+        "the cleanup Job etcdbak/etcdbak-cleanup-orders failed (attempt 4) and is retried with backoff; the Cluster's backups are kept until it succeeds: see kubectl -n etcdbak logs job/etcdbak-cleanup-orders"
+    );
+    let p = plan(
+        &CleanupStep::CreateJob,
+        JOB,
+        &["b-1".to_string(), "b-2".to_string()],
+        0,
+    );
+    assert_eq!(
+        p.note.as_deref(),
+        Some("waiting for backup Job b-1, b-2 in etcdbak to finish before deleting the backups")
+    );
+    let p = plan(&CleanupStep::CreateJob, JOB, &[], 0);
+    assert_eq!(
+        p.condition.unwrap().message,
+        "the cleanup Job etcdbak/etcdbak-cleanup-orders runs (attempt 1)"
+    );
+    assert_eq!(
+        p.note.as_deref(),
+        Some("cleanup Job etcdbak/etcdbak-cleanup-orders created")
+    );
+    let p = plan(&CleanupStep::Finish, JOB, &[], 0);
+    assert_eq!(
+        p.event.unwrap().message,
+        "the cleanup Job etcdbak/etcdbak-cleanup-orders succeeded; removing the finalizer"
+    );
+}

@@ -1,0 +1,105 @@
+use super::*;
+use crate::crd::ClusterSpec;
+
+fn cluster() -> Cluster {
+    let mut c = Cluster::new(
+        "orders",
+        ClusterSpec {
+            namespace: "orders".into(),
+            endpoints: Some(vec!["https://etcd:2379".into()]),
+            service: None,
+            tls_secret: None,
+            schedule: None,
+            keep: None,
+            suspend: None,
+        },
+    );
+    c.metadata.generation = Some(3);
+    c
+}
+
+#[test]
+fn scheduled_condition_says_where_and_when() {
+    assert_eq!(
+        scheduled_condition("etcdbak/etcdbak-orders", "7 * * * *", false),
+        (
+            true,
+            "Scheduled",
+            "CronJob etcdbak/etcdbak-orders runs on \"7 * * * *\"".to_string()
+        )
+    );
+    assert_eq!(
+        scheduled_condition("etcdbak/etcdbak-orders", "7 * * * *", true),
+        (
+            false,
+            "Suspended",
+            "backups are suspended (spec.suspend); CronJob etcdbak/etcdbak-orders is kept"
+                .to_string()
+        )
+    );
+}
+
+#[test]
+fn an_invalid_cluster_keeps_a_working_cron_job() {
+    assert_eq!(invalid_message("bad keep", false), "bad keep");
+    assert_eq!(
+        invalid_message("bad keep", true),
+        "bad keep (the CronJob keeps its last valid settings)"
+    );
+}
+
+#[test]
+fn the_note_lists_what_was_written() {
+    assert_eq!(applied_note(&[]), "up to date");
+    assert_eq!(
+        applied_note(&["Secret", "CronJob", "status"]),
+        "applied Secret, CronJob, status"
+    );
+}
+
+#[test]
+fn an_unchanged_cluster_gets_an_equal_status() {
+    // Equal status means no status write: the idle resync writes nothing.
+    let mut c = cluster();
+    let first = scheduled_status(
+        &c,
+        true,
+        "Scheduled",
+        "m",
+        "etcdbak/etcdbak-orders",
+        "7 * * * *",
+    );
+    c.status = Some(first.clone());
+    let second = scheduled_status(
+        &c,
+        true,
+        "Scheduled",
+        "m",
+        "etcdbak/etcdbak-orders",
+        "7 * * * *",
+    );
+    assert_eq!(first, second);
+    assert_eq!(first.observed_generation, Some(3));
+    assert_eq!(
+        first.cron_job_name.as_deref(),
+        Some("etcdbak/etcdbak-orders")
+    );
+    assert_eq!(first.last_error, None);
+    // A previous error is cleared, and a new generation is observed.
+    c.status.as_mut().unwrap().last_error = Some("old".into());
+    c.metadata.generation = Some(4);
+    let third = scheduled_status(
+        &c,
+        true,
+        "Scheduled",
+        "m",
+        "etcdbak/etcdbak-orders",
+        "7 * * * *",
+    );
+    assert_eq!(third.last_error, None);
+    assert_eq!(third.observed_generation, Some(4));
+    assert_eq!(
+        third.conditions[0].last_transition_time, first.conditions[0].last_transition_time,
+        "the condition did not flip"
+    );
+}

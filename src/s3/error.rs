@@ -1,0 +1,61 @@
+//! What can go wrong talking to S3, each with the sentence that names what to fix.
+
+use crate::exit::Class;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The settings cannot make a client (empty bucket, malformed endpoint, unknown region).
+    #[error("{0}")]
+    Settings(String),
+    #[error("no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary credentials) in the environment")]
+    MissingCredentials,
+    #[error("cannot reach the S3 endpoint {endpoint} ({reason}): check --s3-endpoint and that the store is up")]
+    Unreachable { endpoint: String, reason: String },
+    #[error("the bucket \"{bucket}\" does not exist at {endpoint}: create it or fix --bucket")]
+    BucketMissing { bucket: String, endpoint: String },
+    #[error("S3 refused to {op} in bucket \"{bucket}\" ({code}): check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) and the bucket's policy")]
+    AccessDenied {
+        op: String,
+        bucket: String,
+        code: String,
+    },
+    #[error("cannot {op}: {reason}")]
+    Request { op: String, reason: String },
+    #[error("there is no object {key} in bucket \"{bucket}\": check the key with `etcdbak list`")]
+    NotFound { key: String, bucket: String },
+    /// A part the store acknowledged is not the part that was sent.
+    #[error("the uploaded object {key} failed verification ({what}); it was not kept and retention did not run")]
+    Verification { key: String, what: String },
+    #[error(
+        "interrupted by {signal}; the unfinished upload was aborted and retention did not run"
+    )]
+    Interrupted { signal: &'static str },
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    pub fn class(&self) -> Class {
+        match self {
+            Error::Settings(_) => Class::Usage,
+            Error::MissingCredentials | Error::AccessDenied { .. } => Class::Auth,
+            Error::Unreachable { .. }
+            | Error::BucketMissing { .. }
+            | Error::Request { .. }
+            | Error::NotFound { .. }
+            | Error::Verification { .. } => Class::Storage,
+            Error::Interrupted { .. } | Error::Io { .. } => Class::Failure,
+        }
+    }
+
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Error {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}

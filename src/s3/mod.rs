@@ -1,0 +1,37 @@
+//! The S3 adapter: connection settings, a client that never shows its credentials, a bounded-memory
+//! multipart upload, the one codec for the metadata every backup object carries, and the translation of S3
+//! failures into one sentence that names what to fix.
+//!
+//! `store`, `prune`, `download`, `list`, the restore guide and the exporter all reach S3 through here.
+
+pub mod classify;
+pub mod client;
+pub mod error;
+pub mod meta;
+pub mod upload;
+
+use std::time::Duration;
+
+pub use client::{Client, ListedObject, ObjectHead, PendingUpload};
+pub use error::Error;
+pub use upload::{UploadPlan, Uploaded};
+
+/// Where backups are stored, as plain values (the command line's `S3Args` builds it).
+///
+/// Credentials are not settings: they come only from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and optionally
+/// AWS_SESSION_TOKEN, so they never show up in a process listing, a pod spec's args or a log line.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The endpoint URL; `None` means AWS S3, whose endpoint follows from `region`.
+    pub endpoint: Option<String>,
+    pub region: String,
+    pub bucket: String,
+    /// The key prefix as given; the client normalises it.
+    pub prefix: String,
+    /// Path-style addressing (http://host/bucket/key) rather than virtual-hosted style.
+    pub path_style: bool,
+    /// Send Content-MD5 with every uploaded part.
+    pub content_md5: bool,
+    /// Limit for a single request; `None` means no limit.
+    pub request_timeout: Option<Duration>,
+}

@@ -1,0 +1,519 @@
+//! A multipart upload whose memory is bounded by `part_size x concurrency`, whatever the file's size.
+//!
+//! rust-s3's `put_object_stream` keeps up to 100 parts of 8 MiB in flight (173 MiB RSS on a 354 MB file),
+//! and its `put_multipart_chunk` copies each part once more into the request body. Here each part is read
+//! into one buffer, hashed, and sent from that same buffer (as `Bytes`, so a retry does not copy it) to a
+//! presigned part URL; at most `concurrency` buffers exist at any time. Presigned part URLs also let the
+//! Content-MD5 header be optional, which rust-s3's own part upload always sends.
+//!
+//! The upload is aborted on every error path and on SIGTERM/SIGINT, so no orphaned parts are left behind
+//! by a failed run; `abort_stale_uploads` cleans up after runs that were killed outright.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use base64_md5::content_md5;
+use bytes::Bytes;
+use md5::{Digest as _, Md5};
+use sha2::Sha256;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use super::meta::header_safe;
+use super::{Client, Error};
+
+/// S3 refuses parts under 5 MiB (except the last) and more than 10,000 parts per upload.
+pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+pub const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+pub const MAX_PARTS: u64 = 10_000;
+/// Extra attempts per part after a transport error or a 5xx answer.
+const PART_RETRIES: u32 = 2;
+/// Presigned part URLs live long enough for any one part; each attempt signs a fresh one.
+const PRESIGN_SECS: u32 = 24 * 3600;
+
+/// How to cut and send the file.
+#[derive(Debug, Clone, Copy)]
+pub struct UploadPlan {
+    pub part_size: u64,
+    pub concurrency: usize,
+}
+
+impl UploadPlan {
+    /// The part size actually used for a file: the requested one, raised if the file would otherwise
+    /// need more than S3's 10,000 parts.
+    pub fn effective_part_size(&self, file_size: u64) -> u64 {
+        let needed = file_size.div_ceil(MAX_PARTS);
+        self.part_size
+            .max(needed)
+            .clamp(MIN_PART_SIZE, MAX_PART_SIZE)
+    }
+}
+
+/// What was uploaded, as computed locally while sending it.
+#[derive(Debug, Clone)]
+pub struct Uploaded {
+    pub size: u64,
+    pub parts: u32,
+    /// Lower-case hex SHA-256 of the bytes sent.
+    pub sha256: String,
+    /// The ETag S3 gives an unencrypted multipart object: md5 of the concatenated part md5s, "-", parts.
+    pub multipart_etag: String,
+}
+
+/// The multipart ETag from the parts' MD5 digests.
+pub fn multipart_etag(part_md5s: &[[u8; 16]]) -> String {
+    let mut h = Md5::new();
+    for d in part_md5s {
+        h.update(d);
+    }
+    format!("{}-{}", hex::encode(h.finalize()), part_md5s.len())
+}
+
+/// Uploads `path` (of `size` bytes) to `key` with `metadata` as x-amz-meta-* headers. On any error, or when
+/// `cancel` fires, the multipart upload is aborted before returning.
+pub async fn upload_file(
+    client: &Client,
+    path: &Path,
+    size: u64,
+    key: &str,
+    metadata: &[(String, String)],
+    plan: UploadPlan,
+    mut cancel: watch::Receiver<Option<&'static str>>,
+) -> Result<Uploaded, Error> {
+    // Metadata rides on the initiate request only; rust-s3 drops x-amz-meta-* from part and complete
+    // requests, and this bucket copy is used for nothing else.
+    let initiator = client
+        .bucket
+        .with_extra_headers(metadata_headers(metadata)?)
+        .map_err(|e| client.classify("start the upload", e))?;
+    // An unfinished upload of this very key is an earlier attempt at the same snapshot (a restarted store
+    // container): nothing else writes this key, so it is aborted whatever its age.
+    for earlier in client.uploads_of_key(key).await? {
+        client.abort_upload(key, &earlier.upload_id).await?;
+        tracing::info!(%key, upload_id = %earlier.upload_id, "aborted an earlier attempt's unfinished upload");
+    }
+    let started = initiator
+        .initiate_multipart_upload(key, "application/octet-stream")
+        .await
+        .map_err(|e| client.classify(&format!("start the upload of {key}"), e))?;
+    let upload_id = started.upload_id;
+    tracing::info!(%key, upload_id = %upload_id, "multipart upload started");
+
+    let bar = crate::logging::bytes_bar(Some(size), "uploading");
+    let result = tokio::select! {
+        r = send_and_complete(client, path, size, key, &upload_id, plan, bar) => r,
+        signal = wait_cancel(&mut cancel) => Err(Error::Interrupted { signal }),
+    };
+    if let Err(e) = &result {
+        match client.abort_upload(key, &upload_id).await {
+            Ok(()) => tracing::warn!(%key, error = %e, "upload failed; multipart upload aborted"),
+            Err(abort) => tracing::warn!(
+                %key, error = %e, abort_error = %abort,
+                "upload failed and aborting it failed too; a later run aborts it once it is stale"
+            ),
+        }
+    }
+    result
+}
+
+/// The x-amz-meta-* headers for `metadata`, values escaped to visible ASCII.
+fn metadata_headers(metadata: &[(String, String)]) -> Result<reqwest::header::HeaderMap, Error> {
+    let bad = |reason: String| Error::Request {
+        op: "start the upload".into(),
+        reason,
+    };
+    let mut headers = reqwest::header::HeaderMap::new();
+    for (name, value) in metadata {
+        let name = format!("x-amz-meta-{name}");
+        let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| bad(format!("invalid metadata name {name:?}")))?;
+        let value = reqwest::header::HeaderValue::from_str(&header_safe(value))
+            .map_err(|_| bad(format!("invalid metadata value for {name}")))?;
+        headers.insert(name, value);
+    }
+    Ok(headers)
+}
+
+/// Resolves with the signal's name once `cancel` carries one.
+pub async fn wait_cancel(cancel: &mut watch::Receiver<Option<&'static str>>) -> &'static str {
+    loop {
+        if let Some(signal) = *cancel.borrow_and_update() {
+            return signal;
+        }
+        if cancel.changed().await.is_err() {
+            // The sender is gone: nothing can cancel any more.
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// The snapshot file, read front to back exactly once, hashed as it is read.
+struct Source {
+    file: std::fs::File,
+    sha: Sha256,
+    path: PathBuf,
+}
+
+impl Source {
+    fn open(path: &Path) -> Result<Source, Error> {
+        let file = std::fs::File::open(path)
+            .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+        Ok(Source {
+            file,
+            sha: Sha256::new(),
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Reads the next `len` bytes into `buf` and returns them with their MD5. Reading and hashing are
+    /// blocking work, so they run off the runtime's threads (which is why `self` travels by value).
+    async fn read_part(
+        self,
+        mut buf: Vec<u8>,
+        len: usize,
+        offset: u64,
+    ) -> Result<(Source, Vec<u8>, [u8; 16]), Error> {
+        let read = tokio::task::spawn_blocking(move || {
+            let mut src = self;
+            buf.clear();
+            buf.resize(len, 0);
+            let r = src.file.read_exact(&mut buf);
+            src.sha.update(&buf);
+            let md5: [u8; 16] = Md5::digest(&buf).into();
+            (src, buf, md5, r)
+        })
+        .await
+        .map_err(|e| Error::Request {
+            op: "read the snapshot".into(),
+            reason: e.to_string(),
+        })?;
+        let (src, buf, md5, r) = read;
+        r.map_err(|e| {
+            Error::io(
+                format!(
+                    "reading {} at byte {offset} (did it shrink after it was verified?)",
+                    src.path.display()
+                ),
+                e,
+            )
+        })?;
+        Ok((src, buf, md5))
+    }
+
+    /// Fails if the file grew: the bytes sent must be the bytes that were verified. Returns the SHA-256.
+    fn finish(mut self) -> Result<String, Error> {
+        let mut probe = [0u8; 1];
+        if self.file.read(&mut probe).unwrap_or(0) != 0 {
+            return Err(Error::Request {
+                op: "upload the snapshot".into(),
+                reason: format!("{} grew while it was being uploaded", self.path.display()),
+            });
+        }
+        Ok(hex::encode(self.sha.finalize()))
+    }
+}
+
+/// A finished part: its number, the ETag the store gave it, and its buffer for reuse.
+type PartOutcome = (u32, String, Vec<u8>);
+
+/// The parts in flight, the ETags of those done, and the buffers to reuse.
+struct InFlight {
+    tasks: JoinSet<Result<PartOutcome, Error>>,
+    etags: Vec<Option<String>>,
+    // Part buffers are recycled rather than freed: a freed 8 MiB block is not reliably returned to the OS
+    // (glibc raises its mmap threshold after the first one), so fresh buffers per part let RSS creep up to
+    // several times `part_size x concurrency`. With reuse, exactly `concurrency` buffers ever exist.
+    free: Vec<Vec<u8>>,
+    sent: u64,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl InFlight {
+    fn new(parts: usize, concurrency: usize, bar: Option<indicatif::ProgressBar>) -> Self {
+        InFlight {
+            tasks: JoinSet::new(),
+            etags: vec![None; parts],
+            free: Vec::with_capacity(concurrency),
+            sent: 0,
+            bar,
+        }
+    }
+
+    /// Waits until fewer than `limit` parts are in flight: this is what bounds memory.
+    async fn wait_below(&mut self, limit: usize) -> Result<(), Error> {
+        while self.tasks.len() >= limit {
+            let Some(done) = self.tasks.join_next().await else {
+                break;
+            };
+            self.collect(done)?;
+        }
+        Ok(())
+    }
+
+    fn collect(
+        &mut self,
+        done: Result<Result<PartOutcome, Error>, tokio::task::JoinError>,
+    ) -> Result<(), Error> {
+        let (number, etag, buf) = done.map_err(|e| Error::Request {
+            op: "upload a part".into(),
+            reason: format!("the part upload task failed: {e}"),
+        })??;
+        if let Some(slot) = self.etags.get_mut(number as usize - 1) {
+            *slot = Some(etag);
+        }
+        self.sent += buf.len() as u64;
+        if let Some(bar) = &self.bar {
+            bar.set_position(self.sent);
+        }
+        self.free.push(buf);
+        Ok(())
+    }
+
+    fn buffer(&mut self, capacity: usize) -> Vec<u8> {
+        self.free
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(capacity))
+    }
+
+    fn spawn(
+        &mut self,
+        client: &Client,
+        key: &str,
+        upload_id: &str,
+        number: u32,
+        buf: Vec<u8>,
+        md5: [u8; 16],
+    ) {
+        let client = client.clone();
+        let key = key.to_string();
+        let upload_id = upload_id.to_string();
+        self.tasks.spawn(async move {
+            let body = Bytes::from(buf);
+            let etag = put_part(&client, &key, &upload_id, number, &body, md5).await?;
+            // Take the buffer back for the next part; should anything still share it, let it go.
+            let buf = body.try_into_mut().map(Vec::from).unwrap_or_default();
+            Ok((number, etag, buf))
+        });
+    }
+
+    /// Waits for every part and returns them numbered for CompleteMultipartUpload.
+    async fn finish(mut self) -> Result<Vec<s3::serde_types::Part>, Error> {
+        self.wait_below(1).await?;
+        self.free.clear();
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+        Ok(self
+            .etags
+            .into_iter()
+            .enumerate()
+            .map(|(i, etag)| s3::serde_types::Part {
+                part_number: i as u32 + 1,
+                etag: etag.unwrap_or_default(),
+            })
+            .collect())
+    }
+}
+
+async fn send_and_complete(
+    client: &Client,
+    path: &Path,
+    size: u64,
+    key: &str,
+    upload_id: &str,
+    plan: UploadPlan,
+    bar: Option<indicatif::ProgressBar>,
+) -> Result<Uploaded, Error> {
+    let part_size = plan.effective_part_size(size);
+    let n_parts = size.div_ceil(part_size).max(1);
+    let concurrency = plan.concurrency.max(1);
+    let mut source = Source::open(path)?;
+    let mut in_flight = InFlight::new(n_parts as usize, concurrency, bar);
+    let mut md5s = Vec::with_capacity(n_parts as usize);
+    for number in 1..=n_parts as u32 {
+        // Wait for a free slot before reading, so at most `concurrency` buffers exist.
+        in_flight.wait_below(concurrency).await?;
+        let offset = u64::from(number - 1) * part_size;
+        let len = part_size.min(size - offset) as usize;
+        let buf = in_flight.buffer(part_size.min(size) as usize);
+        let (src, buf, md5) = source.read_part(buf, len, offset).await?;
+        source = src;
+        md5s.push(md5);
+        in_flight.spawn(client, key, upload_id, number, buf, md5);
+    }
+    let parts = in_flight.finish().await?;
+    let sha256 = source.finish()?;
+    client
+        .bucket
+        .complete_multipart_upload(key, upload_id, parts)
+        .await
+        .map_err(|e| client.classify(&format!("complete the upload of {key}"), e))?;
+    Ok(Uploaded {
+        size,
+        parts: n_parts as u32,
+        sha256,
+        multipart_etag: multipart_etag(&md5s),
+    })
+}
+
+/// PUTs one part to a presigned URL, retrying transport errors and 5xx answers. Returns the part's ETag.
+async fn put_part(
+    client: &Client,
+    key: &str,
+    upload_id: &str,
+    number: u32,
+    body: &Bytes,
+    md5: [u8; 16],
+) -> Result<String, Error> {
+    let op = format!("upload part {number} of {key}");
+    let mut query = HashMap::new();
+    query.insert("partNumber".to_string(), number.to_string());
+    query.insert("uploadId".to_string(), upload_id.to_string());
+    let http = client.bucket.http_client();
+    let mut attempt = 0;
+    loop {
+        let url = client
+            .bucket
+            .presign_put(key, PRESIGN_SECS, None, Some(query.clone()))
+            .await
+            .map_err(|e| client.classify(&op, e))?;
+        let mut req = http
+            .put(url)
+            .header("content-length", body.len())
+            .body(body.clone());
+        if client.content_md5 {
+            req = req.header("content-md5", content_md5(&md5));
+        }
+        if let Some(t) = client.request_timeout {
+            req = req.timeout(t);
+        }
+        let failure = match req.send().await {
+            Ok(resp) if resp.status().is_success() => {
+                return part_etag(resp.headers(), &op, key, number, md5);
+            }
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                let text = resp.text().await.unwrap_or_default();
+                let e = client.classify_status(&op, status, &text);
+                if status < 500 {
+                    return Err(e);
+                }
+                e
+            }
+            Err(e) => client.classify_transport(&op, &e),
+        };
+        if attempt >= PART_RETRIES {
+            return Err(failure);
+        }
+        attempt += 1;
+        tracing::warn!(part = number, attempt, error = %failure, "part upload failed; retrying");
+        tokio::time::sleep(Duration::from_secs(u64::from(attempt))).await;
+    }
+}
+
+/// The ETag of an accepted part, checked against the MD5 of what was sent where the store makes that
+/// possible.
+fn part_etag(
+    headers: &reqwest::header::HeaderMap,
+    op: &str,
+    key: &str,
+    number: u32,
+    md5: [u8; 16],
+) -> Result<String, Error> {
+    let etag = headers
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.trim_matches('"').to_string())
+        .unwrap_or_default();
+    if etag.is_empty() {
+        return Err(Error::Request {
+            op: op.to_string(),
+            reason: "the store returned no ETag for the part".into(),
+        });
+    }
+    // A plain 32-hex ETag is the part's MD5 on unencrypted stores: it must be ours.
+    if is_md5_hex(&etag) && etag != hex::encode(md5) {
+        return Err(Error::Verification {
+            key: key.to_string(),
+            what: format!(
+                "part {number}'s ETag {etag} is not the MD5 of the bytes sent ({})",
+                hex::encode(md5)
+            ),
+        });
+    }
+    Ok(etag)
+}
+
+fn is_md5_hex(s: &str) -> bool {
+    s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+mod base64_md5 {
+    /// Content-MD5 is the base64 of the 16 raw digest bytes.
+    pub fn content_md5(digest: &[u8; 16]) -> String {
+        const ALPHABET: &[u8; 64] =
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = String::with_capacity(24);
+        for chunk in digest.chunks(3) {
+            let b = [
+                chunk[0],
+                chunk.get(1).copied().unwrap_or(0),
+                chunk.get(2).copied().unwrap_or(0),
+            ];
+            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+            for i in 0..4 {
+                if i <= chunk.len() {
+                    out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_md5_is_base64_of_the_digest() {
+        // md5("") = d41d8cd98f00b204e9800998ecf8427e, whose base64 is well known.
+        let d: [u8; 16] = Md5::digest(b"").into();
+        assert_eq!(content_md5(&d), "1B2M2Y8AsgTpgAmY7PhCfg==");
+        let d: [u8; 16] = Md5::digest(b"hello").into();
+        assert_eq!(content_md5(&d), "XUFAKrxLKna5cZ2REBfFkg==");
+    }
+
+    #[test]
+    fn multipart_etag_matches_s3s_formula() {
+        // Two parts "a" and "b": md5(md5("a") || md5("b")) + "-2".
+        let a: [u8; 16] = Md5::digest(b"a").into();
+        let b: [u8; 16] = Md5::digest(b"b").into();
+        let mut joined = Vec::new();
+        joined.extend_from_slice(&a);
+        joined.extend_from_slice(&b);
+        let want = format!("{}-2", hex::encode(Md5::digest(&joined)));
+        assert_eq!(multipart_etag(&[a, b]), want);
+    }
+
+    #[test]
+    fn part_size_is_raised_to_stay_within_10000_parts() {
+        let plan = UploadPlan {
+            part_size: 8 << 20,
+            concurrency: 2,
+        };
+        assert_eq!(plan.effective_part_size(1 << 30), 8 << 20);
+        let huge = 100u64 << 30;
+        let p = plan.effective_part_size(huge);
+        assert!(huge.div_ceil(p) <= MAX_PARTS);
+        let tiny = UploadPlan {
+            part_size: 1,
+            concurrency: 1,
+        };
+        assert_eq!(tiny.effective_part_size(10), MIN_PART_SIZE);
+    }
+}

@@ -1,0 +1,107 @@
+//! `etcdbak prune`: retention on its own, or every backup of a deleted cluster (the cleanup Job).
+
+use std::time::Duration;
+
+use super::Error;
+use crate::backup;
+use crate::retention::{self, Keep};
+use crate::s3::{Client, PendingUpload};
+
+/// What to prune, checked by the command line.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// A valid cluster name.
+    pub cluster: String,
+    /// `Keep::Nothing` is `--all`: the cluster is gone.
+    pub keep: Keep,
+    pub dry_run: bool,
+    /// Unfinished uploads older than this are aborted (every one with `Keep::Nothing`).
+    pub stale_upload_age: Duration,
+}
+
+pub async fn run(client: &Client, opts: &Options) -> Result<(), Error> {
+    let keys: Vec<String> = client
+        .list_keys(Some(&opts.cluster))
+        .await?
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    let decision = retention::plan(&client.prefix, &opts.cluster, &keys, opts.keep, None);
+    let verb = if opts.dry_run {
+        "would delete"
+    } else {
+        "deleted"
+    };
+    for key in &decision.delete {
+        if !opts.dry_run {
+            client.delete(key).await?;
+        }
+        println!("{verb} {key}");
+    }
+    tracing::info!(
+        cluster = %opts.cluster, kept = decision.keep.len(), deleted = decision.delete.len(),
+        dry_run = opts.dry_run, "retention applied"
+    );
+    // With --all the cluster is gone, so even a young upload is abandoned.
+    let age = if opts.keep == Keep::Nothing {
+        Duration::ZERO
+    } else {
+        opts.stale_upload_age
+    };
+    if opts.dry_run {
+        let uploads = client.multipart_uploads(&opts.cluster).await?;
+        for key in would_abort(&client.prefix, &uploads, age, chrono::Utc::now()) {
+            println!("would abort the unfinished upload of {key}");
+        }
+    } else {
+        let aborted = client.abort_stale_uploads(&opts.cluster, age).await?;
+        tracing::info!(cluster = %opts.cluster, aborted, "stale multipart uploads cleaned up");
+    }
+    Ok(())
+}
+
+/// The keys of the etcdbak-named uploads at least `age` old at `now`. Pure.
+fn would_abort<'a>(
+    prefix: &str,
+    uploads: &'a [PendingUpload],
+    age: Duration,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<&'a str> {
+    uploads
+        .iter()
+        .filter(|u| {
+            u.initiated
+                .is_some_and(|t| now.signed_duration_since(t).to_std().unwrap_or_default() >= age)
+        })
+        .filter(|u| backup::parse_key(prefix, &u.key).is_some())
+        .map(|u| u.key.as_str())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dry_run_names_only_old_etcdbak_uploads() {
+        let now = chrono::Utc::now();
+        let upload = |key: &str, mins: Option<i64>| PendingUpload {
+            key: key.into(),
+            upload_id: "id".into(),
+            initiated: mins.map(|m| now - chrono::Duration::minutes(m)),
+        };
+        let good = "etcdbak/prod/20261125T110000.000Z-r9-aaaaaaaa.db";
+        let uploads = [
+            upload(good, Some(180)),
+            upload("etcdbak/prod/20261125T120000.000Z-r10-bbbbbbbb.db", Some(5)),
+            upload("etcdbak/prod/notes.txt", Some(180)),
+            upload("etcdbak/prod/20261125T130000.000Z-r11-cccccccc.db", None),
+        ];
+        let two_hours = Duration::from_secs(7200);
+        assert_eq!(would_abort("etcdbak", &uploads, two_hours, now), vec![good]);
+        assert_eq!(
+            would_abort("etcdbak", &uploads, Duration::ZERO, now).len(),
+            2
+        );
+    }
+}

@@ -1,0 +1,196 @@
+//! The backup CronJob: a `snapshot` init container running `etcdbak snapshot` into the shared `etcd-backup`
+//! emptyDir at `/backup`, then the admin's store container with the contract env vars.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec};
+use k8s_openapi::api::core::v1::{Container, EnvVar, Secret, SecretVolumeSource, Volume};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::ResourceExt;
+
+use super::container::{
+    contract_env, env, mount, s3_env, template_container, Role, BACKUP_DIR, BACKUP_VOLUME,
+    SNAPSHOT_CONTAINER, TMP_VOLUME,
+};
+use super::endpoint::endpoints;
+use super::hardening::hardened_security_context;
+use super::labels::{labels, object_meta, stamp_hash};
+use super::pod::{base_volumes, pod_template};
+use super::settings::{effective_keep, effective_schedule};
+use super::tls::mirror_tls_secret;
+use super::RenderError;
+use crate::config::Config;
+use crate::crd::Cluster;
+use crate::naming;
+
+pub const TLS_VOLUME: &str = "etcd-tls";
+pub const TLS_DIR: &str = "/etc/etcdbak/tls";
+
+/// What the controller applies for one Cluster. `Debug` leaves the Secret's data out, so logging a `Desired`
+/// cannot leak a private key.
+#[derive(Clone, PartialEq)]
+pub struct Desired {
+    pub cron_job: CronJob,
+    /// The mirrored client-TLS Secret; `None` when the Cluster names no `spec.tlsSecret`.
+    pub tls_secret: Option<Secret>,
+    /// The effective schedule after `H` expansion (for `status.schedule`).
+    pub schedule: String,
+}
+
+impl std::fmt::Debug for Desired {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secret = self.tls_secret.as_ref().map(|s| {
+            let keys: Vec<&String> = s.data.iter().flat_map(|d| d.keys()).collect();
+            format!(
+                "Secret {:?} (keys {keys:?}, values redacted)",
+                s.metadata.name
+            )
+        });
+        f.debug_struct("Desired")
+            .field("cron_job", &self.cron_job)
+            .field("tls_secret", &secret)
+            .field("schedule", &self.schedule)
+            .finish()
+    }
+}
+
+/// The backup CronJob and, when the Cluster uses TLS, the mirrored Secret its Jobs mount.
+///
+/// `source_tls` is the Secret `spec.tlsSecret` in `spec.namespace` as read by the controller (`None`: not
+/// found). The owner references need the Cluster's UID; a Cluster that has none (never stored in an
+/// apiserver, as in an offline dry run) renders without them.
+pub fn render_backup(
+    cluster: &Cluster,
+    source_tls: Option<&Secret>,
+    config: &Config,
+) -> Result<Desired, RenderError> {
+    let name = cluster.name_any();
+    // `etcdbak store` refuses such a name, so a CronJob for it would fail on every run while the Cluster
+    // looked scheduled. The CRD's CEL rule catches it first; this covers a CRD installed without it.
+    naming::validate_cluster_name(&name).map_err(RenderError::InvalidClusterName)?;
+    if !naming::is_dns_label(&cluster.spec.namespace) {
+        return Err(RenderError::InvalidNamespace(
+            cluster.spec.namespace.clone(),
+        ));
+    }
+    let schedule = effective_schedule(cluster, config)?;
+    let keep = effective_keep(cluster, config)?;
+    let endpoints = endpoints(cluster)?;
+    let tls_secret = match &cluster.spec.tls_secret {
+        None => None,
+        Some(source_name) => Some(mirror_tls_secret(cluster, source_name, source_tls, config)?),
+    };
+    let store = template_container(
+        &config.store_container,
+        "store",
+        &contract_env(&name, keep, Role::Store),
+        &s3_env(config),
+        config,
+        true,
+    )?;
+    let tls = tls_secret.is_some();
+    let snapshot = snapshot_container(&name, &endpoints, tls, config);
+    let mut volumes = base_volumes(config);
+    if tls {
+        volumes.push(tls_volume(&name));
+    }
+    let labels = labels(&name, "backup");
+    let pod = pod_template(&labels, config, Some(vec![snapshot]), vec![store], volumes);
+    let job = JobSpec {
+        backoff_limit: Some(config.job.backoff_limit),
+        active_deadline_seconds: Some(config.job.active_deadline_seconds),
+        template: pod,
+        ..Default::default()
+    };
+    let metadata = object_meta(cluster, naming::cron_job_name(&name), config, &labels, true);
+    let suspend = cluster.spec.suspend.unwrap_or(false);
+    let cron_job = cron_job(metadata, &labels, &schedule, suspend, job, config);
+    Ok(Desired {
+        cron_job,
+        tls_secret,
+        schedule,
+    })
+}
+
+/// A CronJob around `job`, with the config's history, deadline and time-zone settings; stamped with its hash.
+pub(super) fn cron_job(
+    metadata: ObjectMeta,
+    labels: &BTreeMap<String, String>,
+    schedule: &str,
+    suspend: bool,
+    job: JobSpec,
+    config: &Config,
+) -> CronJob {
+    let mut cron_job = CronJob {
+        metadata,
+        spec: Some(CronJobSpec {
+            schedule: schedule.to_string(),
+            time_zone: Some(config.time_zone.clone()),
+            concurrency_policy: Some("Forbid".into()),
+            starting_deadline_seconds: Some(config.job.starting_deadline_seconds),
+            successful_jobs_history_limit: Some(config.job.successful_jobs_history_limit),
+            failed_jobs_history_limit: Some(config.job.failed_jobs_history_limit),
+            suspend: Some(suspend),
+            job_template: JobTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels.clone()),
+                    ..Default::default()
+                }),
+                spec: Some(job),
+            },
+        }),
+        status: None,
+    };
+    stamp_hash(&mut cron_job);
+    cron_job
+}
+
+/// The init container that takes the snapshot into `/backup`.
+fn snapshot_container(cluster: &str, endpoints: &str, tls: bool, config: &Config) -> Container {
+    let mut snapshot_env: Vec<EnvVar> = vec![
+        env("ETCDBAK_ENDPOINTS", endpoints),
+        env("ETCDBAK_CLUSTER", cluster),
+        env("ETCDBAK_DIR", BACKUP_DIR),
+    ];
+    let mut snapshot_mounts = vec![
+        mount(BACKUP_VOLUME, BACKUP_DIR, false),
+        mount(TMP_VOLUME, "/tmp", false),
+    ];
+    if tls {
+        for (var, key) in [
+            ("ETCDBAK_CACERT", "ca.crt"),
+            ("ETCDBAK_CERT", "tls.crt"),
+            ("ETCDBAK_KEY", "tls.key"),
+        ] {
+            snapshot_env.push(env(var, &format!("{TLS_DIR}/{key}")));
+        }
+        snapshot_mounts.push(mount(TLS_VOLUME, TLS_DIR, true));
+    }
+    snapshot_env.push(env("HOME", "/tmp"));
+    Container {
+        name: SNAPSHOT_CONTAINER.into(),
+        image: Some(config.image.clone()),
+        image_pull_policy: Some(config.image_pull_policy.clone()),
+        command: Some(vec!["etcdbak".into(), "snapshot".into()]),
+        env: Some(snapshot_env),
+        volume_mounts: Some(snapshot_mounts),
+        resources: Some(config.job.resources.clone()),
+        security_context: Some(hardened_security_context(None)),
+        termination_message_policy: Some("FallbackToLogsOnError".into()),
+        ..Default::default()
+    }
+}
+
+/// The mirrored TLS Secret as a volume.
+fn tls_volume(cluster: &str) -> Volume {
+    Volume {
+        name: TLS_VOLUME.into(),
+        secret: Some(SecretVolumeSource {
+            secret_name: Some(naming::tls_secret_name(cluster)),
+            // Group-readable so fsGroup (not root) can read the key; nobody else can.
+            default_mode: Some(0o440),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}

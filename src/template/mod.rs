@@ -1,0 +1,38 @@
+//! Rendering: Cluster + config -> the desired CronJob, mirrored TLS Secret and cleanup Job. Pure.
+//!
+//! The Job is built around the admin's templates (config.rs): a `snapshot` init container running
+//! `etcdbak snapshot` into the shared `etcd-backup` emptyDir at `/backup`, then the store container with the
+//! contract env vars. docs/CONTRACT.md is the admin-facing description of exactly what is built here; change
+//! them together.
+//!
+//! One concern per file: [`labels`] (labels, annotations, the spec hash), `endpoint` (where etcd is),
+//! `settings` (effective schedule and keep), `container` (the admin's templates and the env contract),
+//! `hardening` (security contexts), `pod` (pod template and volumes), `tls` (the mirrored Secret), and the
+//! objects themselves: `cron_job` and `cleanup`. Object names are [`crate::naming`]'s.
+
+mod cleanup;
+mod container;
+mod cron_job;
+mod endpoint;
+mod error;
+mod hardening;
+pub mod labels;
+mod pod;
+mod settings;
+mod tls;
+
+pub use cleanup::render_cleanup_job;
+pub use container::{BACKUP_DIR, BACKUP_VOLUME, RESERVED_ENV, SNAPSHOT_CONTAINER, TMP_VOLUME};
+pub use cron_job::{render_backup, Desired, TLS_DIR, TLS_VOLUME};
+pub use endpoint::{endpoints, DEFAULT_ETCD_PORT};
+pub use error::RenderError;
+pub use labels::{
+    cluster_selector, component_selector, spec_hash, CLUSTER_ANNOTATION, CLUSTER_UID_ANNOTATION,
+    HASH_ANNOTATION, LABEL_CLUSTER, LABEL_COMPONENT, LABEL_MANAGED_BY, LABEL_NAME, MANAGED_BY,
+    SOURCE_SECRET_ANNOTATION,
+};
+pub use settings::{effective_keep, effective_schedule};
+pub use tls::TLS_KEYS;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,295 @@
+//! The layout rules ARCHITECTURE.md promises, checked on the source itself so they cannot quietly erode:
+//! the library never sees flags, files and functions stay short enough to read at once, and the module
+//! graph has no cycle. The source is rustfmt-formatted (scripts/test checks), which is what makes the
+//! line-based reading below exact enough: a function's closing brace sits at its own indentation.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+const MAX_FILE_LINES: usize = 700;
+const MAX_FN_LINES: usize = 80;
+
+struct Source {
+    /// Path relative to the crate root, e.g. `src/store/upload.rs`.
+    path: String,
+    text: String,
+}
+
+fn sources() -> Vec<Source> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut out = Vec::new();
+    let mut stack = vec![root.join("src")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("reading src/") {
+            let path = entry.expect("a src/ entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).expect("reading a source file");
+                let rel = path.strip_prefix(root).expect("under the root");
+                out.push(Source {
+                    path: rel.to_string_lossy().replace('\\', "/"),
+                    text,
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out
+}
+
+/// Lines of the file outside `#[cfg(test)]` items (test modules may be long tables).
+fn non_test_lines(text: &str) -> Vec<(usize, &str)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        if lines[i].trim() == "#[cfg(test)]" {
+            let indent = indentation(lines.get(i + 1).copied().unwrap_or(""));
+            i = end_of_item(&lines, i + 1, indent) + 1;
+            continue;
+        }
+        out.push((i + 1, lines[i]));
+        i += 1;
+    }
+    out
+}
+
+fn indentation(line: &str) -> usize {
+    line.len() - line.trim_start().len()
+}
+
+/// The index of the line that closes the item starting at `start` (a line at `indent` starting with `}`),
+/// or `start` itself for an item that ends on its own line.
+fn end_of_item(lines: &[&str], start: usize, indent: usize) -> usize {
+    let first = lines.get(start).copied().unwrap_or("");
+    if first.trim_end().ends_with(';') || first.trim_end().ends_with('}') {
+        return start;
+    }
+    for (j, line) in lines.iter().enumerate().skip(start + 1) {
+        if indentation(line) == indent && line.trim_start().starts_with('}') {
+            return j;
+        }
+    }
+    lines.len().saturating_sub(1)
+}
+
+fn is_fn_line(line: &str) -> bool {
+    let t = line.trim_start();
+    let t = t
+        .strip_prefix("pub(crate) ")
+        .or_else(|| t.strip_prefix("pub(super) "))
+        .or_else(|| t.strip_prefix("pub "))
+        .unwrap_or(t);
+    let t = t.strip_prefix("const ").unwrap_or(t);
+    let t = t.strip_prefix("async ").unwrap_or(t);
+    t.starts_with("fn ")
+}
+
+/// (path, line, name, length) of every non-test function longer than the limit.
+fn long_functions(src: &Source) -> Vec<(String, usize, String, usize)> {
+    let kept = non_test_lines(&src.text);
+    let lines: Vec<&str> = kept.iter().map(|(_, l)| *l).collect();
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        if !is_fn_line(line) {
+            continue;
+        }
+        // The signature may wrap; the body opens on the first line ending in `{`.
+        let Some(open) = (i..lines.len()).find(|&j| lines[j].trim_end().ends_with('{')) else {
+            continue;
+        };
+        if lines[i..open].iter().any(|l| l.trim_end().ends_with(';')) {
+            continue; // a trait method declaration without a body
+        }
+        let end = end_of_item(&lines, open, indentation(line));
+        let len = end - i + 1;
+        if len > MAX_FN_LINES {
+            let name = line
+                .split("fn ")
+                .nth(1)
+                .and_then(|r| r.split(['(', '<']).next())
+                .unwrap_or("?")
+                .to_string();
+            out.push((src.path.clone(), kept[i].0, name, len));
+        }
+    }
+    out
+}
+
+#[test]
+fn no_source_file_is_over_the_limit() {
+    let long: Vec<String> = sources()
+        .iter()
+        .filter(|s| s.text.lines().count() > MAX_FILE_LINES)
+        .map(|s| format!("{} ({} lines)", s.path, s.text.lines().count()))
+        .collect();
+    assert!(
+        long.is_empty(),
+        "files over {MAX_FILE_LINES} lines (split them by concern, tables into sibling test files): {long:?}"
+    );
+}
+
+#[test]
+fn no_function_is_over_the_limit() {
+    let long: Vec<String> = sources()
+        .iter()
+        .flat_map(long_functions)
+        .map(|(p, l, n, len)| format!("{p}:{l} {n} ({len} lines)"))
+        .collect();
+    assert!(
+        long.is_empty(),
+        "non-test functions over {MAX_FN_LINES} lines: {long:?}"
+    );
+}
+
+#[test]
+fn only_the_command_line_sees_clap() {
+    let leaks: Vec<String> = sources()
+        .iter()
+        .filter(|s| !s.path.starts_with("src/cli/") && s.path != "src/main.rs")
+        .flat_map(|s| {
+            non_test_lines(&s.text)
+                .into_iter()
+                .filter(|(_, l)| l.contains("clap::") || l.contains("clap_"))
+                .map(|(n, _)| format!("{}:{n}", s.path))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(
+        leaks.is_empty(),
+        "clap outside src/cli/ (domain modules take plain config structs): {leaks:?}"
+    );
+}
+
+/// The top-level module a file belongs to: `src/store/upload.rs` -> `store`, `src/lib.rs` -> None.
+fn top_module(path: &str) -> Option<String> {
+    let rest = path.strip_prefix("src/")?;
+    let first = rest.split('/').next()?;
+    let name = first.strip_suffix(".rs").unwrap_or(first);
+    (name != "lib" && name != "main").then(|| name.to_string())
+}
+
+/// The module a `crate::NAME` path points into, seen from module `from`. The crate-root re-exports of the
+/// command line's `Error`/`Result` are imports of `cli`, however they are spelled.
+fn module_named(name: &str, from: &str) -> Option<String> {
+    let module = match name {
+        "Error" | "Result" => "cli",
+        n if n.chars().next().is_some_and(|c| c.is_lowercase()) => n,
+        _ => return None,
+    };
+    (module != from).then(|| module.to_string())
+}
+
+/// Edges top-level module -> top-level module, read from `crate::NAME` paths outside comments.
+fn module_graph() -> BTreeMap<String, BTreeSet<String>> {
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for src in sources() {
+        let Some(from) = top_module(&src.path) else {
+            continue;
+        };
+        let edges = graph.entry(from.clone()).or_default();
+        for (_, line) in non_test_lines(&src.text) {
+            let code = line.split("//").next().unwrap_or("");
+            for part in code.split("crate::").skip(1) {
+                let name: String = part
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                edges.extend(module_named(&name, &from));
+            }
+            // `use crate::{a, b::c}` names several modules at once.
+            if let Some(group) = code.split("use crate::{").nth(1) {
+                for item in group.split(',') {
+                    let name: String = item
+                        .trim()
+                        .chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect();
+                    edges.extend(module_named(&name, &from));
+                }
+            }
+        }
+    }
+    graph
+}
+
+fn find_cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
+    fn visit(
+        node: &str,
+        graph: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|n| n == node) {
+            let mut cycle = path[at..].to_vec();
+            cycle.push(node.to_string());
+            return Some(cycle);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        path.push(node.to_string());
+        for next in graph.get(node).into_iter().flatten() {
+            if let Some(c) = visit(next, graph, path, done) {
+                return Some(c);
+            }
+        }
+        path.pop();
+        done.insert(node.to_string());
+        None
+    }
+    let mut done = BTreeSet::new();
+    graph
+        .keys()
+        .find_map(|n| visit(n, graph, &mut Vec::new(), &mut done))
+}
+
+#[test]
+fn the_module_graph_has_no_cycle() {
+    let graph = module_graph();
+    assert!(
+        graph.contains_key("cli") && graph.contains_key("exit"),
+        "expected cli and exit modules, found {:?}",
+        graph.keys().collect::<Vec<_>>()
+    );
+    if let Some(cycle) = find_cycle(&graph) {
+        panic!("module cycle: {}", cycle.join(" -> "));
+    }
+    assert!(
+        graph["exit"].is_empty(),
+        "exit is the leaf every error maps into; it imports {:?}",
+        graph["exit"]
+    );
+    let upward: Vec<&String> = graph
+        .iter()
+        .filter(|(m, deps)| *m != "cli" && deps.contains("cli"))
+        .map(|(m, _)| m)
+        .collect();
+    assert!(upward.is_empty(), "modules importing cli: {upward:?}");
+}
+
+#[test]
+fn the_checker_sees_a_cycle_and_a_long_function() {
+    // The rules above can only fail if the readers see what they claim to: check them on known input.
+    let mut graph = BTreeMap::new();
+    graph.insert("a".to_string(), BTreeSet::from(["b".to_string()]));
+    graph.insert("b".to_string(), BTreeSet::from(["a".to_string()]));
+    assert!(find_cycle(&graph).is_some());
+    graph.insert("b".to_string(), BTreeSet::new());
+    assert!(find_cycle(&graph).is_none());
+
+    let body: String = (0..MAX_FN_LINES)
+        .map(|i| format!("    let x{i} = {i};\n"))
+        .collect();
+    let text = format!(
+        "pub fn long() {{\n{body}}}\n\nfn short() {{\n    1;\n}}\n\n#[cfg(test)]\nmod tests {{\n    fn long_test() {{\n{body}    }}\n}}\n"
+    );
+    let src = Source {
+        path: "src/x.rs".into(),
+        text,
+    };
+    let long = long_functions(&src);
+    assert_eq!(long.len(), 1, "{long:?}");
+    assert_eq!(long[0].2, "long");
+}
