@@ -33,8 +33,9 @@ struct Snapshot {
 fn snapshot() -> &'static Snapshot {
     static SNAP: OnceLock<Snapshot> = OnceLock::new();
     SNAP.get_or_init(|| {
-        let dir =
-            Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("pipeline-{}", std::process::id()));
+        // One fixed dir, emptied at start: the static is never dropped, so this is where cleanup can happen.
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pipeline");
+        let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("temp dir");
         let mut etcd = EtcdCluster::start(1, false);
         etcd.wait_healthy();
@@ -285,7 +286,6 @@ fn two_recipients_let_either_key_decrypt_with_etcdbak_and_with_age() {
 
 #[test]
 fn wrong_identity_truncation_a_flipped_byte_and_a_bomb_are_refused() {
-    let snap = snapshot();
     let (key, public) = keyfile("refuse");
     let (other_key, _) = keyfile("refuse-other");
     let ids = Identities::from_file(&key).unwrap();
