@@ -795,6 +795,7 @@ fn new_cluster(name: &str, etcd: &TenantEtcd, keep: u32) -> Cluster {
             schedule: Some(EVERY_MINUTE.into()),
             keep: Some(keep),
             suspend: None,
+            verify: None,
         },
     )
 }
