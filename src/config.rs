@@ -148,6 +148,9 @@ pub struct PodConfig {
     /// Extra labels and annotations on the Job pods (e.g. for network policies or cost tracking).
     pub labels: BTreeMap<String, String>,
     pub annotations: BTreeMap<String, String>,
+    /// Run the Job pods in the node's network namespace, for clusters without a pod network (their etcd
+    /// and object store are then only reachable on the node's addresses).
+    pub host_network: bool,
 }
 
 impl Default for PodConfig {
@@ -163,6 +166,7 @@ impl Default for PodConfig {
             extra_volumes: Vec::new(),
             labels: BTreeMap::new(),
             annotations: BTreeMap::new(),
+            host_network: false,
         }
     }
 }

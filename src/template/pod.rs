@@ -66,6 +66,11 @@ pub(super) fn pod_template(
             priority_class_name: p.priority_class_name.clone(),
             image_pull_secrets: (!p.image_pull_secrets.is_empty())
                 .then(|| p.image_pull_secrets.clone()),
+            host_network: p.host_network.then_some(true),
+            // On the host network, cluster DNS still resolves Service names only with this policy.
+            dns_policy: p
+                .host_network
+                .then(|| "ClusterFirstWithHostNet".to_string()),
             ..Default::default()
         }),
     }

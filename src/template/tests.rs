@@ -536,3 +536,27 @@ fn spec_hash_is_stable_and_tracks_changes() {
 
 mod contract;
 mod verify;
+
+#[test]
+fn host_network_reaches_every_rendered_pod_only_when_asked() {
+    let mut config = default_config();
+    let off = render_backup(&cluster("orders-etcd"), Some(&tls_source()), &config).unwrap();
+    let pod = pod_spec(&off.cron_job);
+    assert_eq!((pod.host_network, pod.dns_policy.as_deref()), (None, None));
+
+    config.pod.host_network = true;
+    let on = render_backup(&cluster("orders-etcd"), Some(&tls_source()), &config).unwrap();
+    let cleanup = render_cleanup_job(&cluster("orders-etcd"), &config).unwrap();
+    let cleanup_pod = cleanup
+        .spec
+        .as_ref()
+        .unwrap()
+        .template
+        .spec
+        .as_ref()
+        .unwrap();
+    for pod in [pod_spec(&on.cron_job), cleanup_pod] {
+        assert_eq!(pod.host_network, Some(true));
+        assert_eq!(pod.dns_policy.as_deref(), Some("ClusterFirstWithHostNet"));
+    }
+}
