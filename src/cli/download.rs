@@ -35,7 +35,7 @@ pub async fn run(args: Args) -> super::Result<()> {
     if let Some(c) = &args.cluster {
         check_cluster(c)?;
     }
-    let client = args.s3.connect()?;
+    let client = args.s3.connect().await?;
     let opts = download::Options {
         which: which(args.key, args.cluster)?,
         output: args.output,

@@ -30,7 +30,7 @@ pub async fn run(args: Args) -> super::Result<()> {
     if let Some(c) = &args.cluster {
         check_cluster(c)?;
     }
-    let client = args.s3.connect()?;
+    let client = args.s3.connect().await?;
     let backups = client.list_backups(args.cluster.as_deref()).await?;
     let format = match args.output {
         Output::Table => Format::Table,

@@ -43,7 +43,7 @@ fn keep(all: bool, keep: Option<u32>) -> super::Result<Keep> {
 
 pub async fn run(args: Args) -> super::Result<()> {
     check_cluster(&args.cluster)?;
-    let client = args.s3.connect()?;
+    let client = args.s3.connect().await?;
     let opts = prune::Options {
         keep: keep(args.all, args.keep)?,
         cluster: args.cluster,

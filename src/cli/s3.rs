@@ -10,8 +10,8 @@ use crate::s3::Settings;
 
 /// Where backups are stored. Shared by `store`, `prune`, `download` and `list`.
 ///
-/// Credentials are not flags: they come only from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and optionally
-/// AWS_SESSION_TOKEN, so they never show up in a process listing, a pod spec's args or a log line.
+/// Credentials are not flags, so they never show up in a process listing, a pod spec's args or a log line:
+/// they come from the AWS credential chain (`crate::credentials`).
 #[derive(Debug, Clone, Args)]
 pub struct S3Args {
     /// S3 endpoint URL, e.g. http://minio.backup.svc:9000 or https://s3.eu-west-1.amazonaws.com. Leave unset
@@ -79,12 +79,25 @@ impl S3Args {
             request_timeout: self.request_timeout,
             connect_timeout: self.connect_timeout,
             stall_timeout: self.stall_timeout,
+            credentials: None,
         }
     }
 
-    /// Builds the client (no request is sent yet).
-    pub fn connect(&self) -> Result<crate::s3::Client, crate::s3::Error> {
-        crate::s3::Client::connect(&self.settings())
+    /// The settings with keys from the credential chain (environment, web identity, container
+    /// credentials, profile file, instance metadata), resolved once for the run.
+    pub async fn resolved(&self) -> Result<Settings, crate::s3::Error> {
+        let (credentials, source) =
+            crate::credentials::resolve(&crate::credentials::Env::from_process()).await?;
+        tracing::debug!(source = source.describe(), "S3 credentials resolved");
+        Ok(Settings {
+            credentials: Some(credentials),
+            ..self.settings()
+        })
+    }
+
+    /// Builds the client (no request is sent yet beyond what the credential source needs).
+    pub async fn connect(&self) -> Result<crate::s3::Client, crate::s3::Error> {
+        crate::s3::Client::connect(&self.resolved().await?)
     }
 }
 

@@ -23,7 +23,7 @@ pub struct Args {
 pub async fn run(args: Args) -> super::Result<()> {
     let opts = exporter::Options {
         listen: args.listen,
-        s3: args.s3.settings(),
+        s3: args.s3.resolved().await.map_err(exporter::Error::from)?,
         list_timeout: args.list_timeout,
     };
     Ok(exporter::run(opts).await?)

@@ -45,7 +45,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> super::Result<()> {
-    let client = args.s3.connect()?;
+    let client = args.s3.connect().await?;
     let opts = store::Options {
         dir: args.dir,
         cluster: args.cluster,

@@ -5,7 +5,9 @@
 //! 3. container credentials (EKS Pod Identity / ECS: `AWS_CONTAINER_CREDENTIALS_FULL_URI` or `_RELATIVE_URI`,
 //!    with `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE` or `_TOKEN`)
 //! 4. the shared credentials file (`AWS_SHARED_CREDENTIALS_FILE`, default `~/.aws/credentials`; `AWS_PROFILE`)
-//! 5. instance metadata (IMDSv2), unless `AWS_EC2_METADATA_DISABLED=true`
+//! 5. instance metadata (IMDSv2), only when asked for: `ETCDBAK_IMDS=true` or `AWS_EC2_METADATA_SERVICE_ENDPOINT`
+//!    set (and not `AWS_EC2_METADATA_DISABLED=true`). A backup pod that silently took the node's role would
+//!    hold the node's permissions, which EKS itself advises against (its IMDS hop limit blocks pods).
 //!
 //! The first source that is configured is used; a configured source that fails is an error that names it
 //! (falling through to another identity would back up with credentials nobody meant). Which source applies
@@ -21,6 +23,9 @@ use std::fmt;
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
+
+/// The variable that turns the instance-metadata source on.
+pub const IMDS_OPT_IN: &str = "ETCDBAK_IMDS";
 
 /// One place credentials can come from, in chain order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -79,7 +84,7 @@ pub struct Env {
 impl Env {
     pub fn from_process() -> Env {
         let vars = std::env::vars()
-            .filter(|(k, _)| k.starts_with("AWS_"))
+            .filter(|(k, _)| k.starts_with("AWS_") || k == IMDS_OPT_IN)
             .collect();
         Env {
             vars,
@@ -128,7 +133,7 @@ impl Env {
 }
 
 /// The sources this environment configures, in chain order. The profile file is a candidate when it
-/// exists; instance metadata is always the last resort unless disabled.
+/// exists; instance metadata only when opted into (see the module docs).
 pub fn candidates(env: &Env, profile_file_exists: bool) -> Vec<Source> {
     let mut out = Vec::new();
     if env.get("AWS_ACCESS_KEY_ID").is_some() || env.get("AWS_SECRET_ACCESS_KEY").is_some() {
@@ -145,7 +150,9 @@ pub fn candidates(env: &Env, profile_file_exists: bool) -> Vec<Source> {
     if profile_file_exists || env.get("AWS_PROFILE").is_some() {
         out.push(Source::Profile);
     }
-    if !env.flag("AWS_EC2_METADATA_DISABLED") {
+    let imds_wanted =
+        env.flag(IMDS_OPT_IN) || env.get("AWS_EC2_METADATA_SERVICE_ENDPOINT").is_some();
+    if imds_wanted && !env.flag("AWS_EC2_METADATA_DISABLED") {
         out.push(Source::InstanceMetadata);
     }
     out
@@ -159,7 +166,7 @@ pub fn needs_refresh(expiration: Option<DateTime<Utc>>, now: DateTime<Utc>) -> b
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("no S3 credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (for example from a Secret), or use web identity (IRSA), container credentials, a shared credentials file or instance metadata (tried: {tried})")]
+    #[error("no S3 credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (for example from a Secret), or use web identity (IRSA), container credentials (EKS Pod Identity), a shared credentials file, or instance metadata with ETCDBAK_IMDS=true (tried: {tried})")]
     Missing { tried: String },
     #[error("S3 credentials from the {}: {problem}", .from.describe())]
     Source { from: Source, problem: String },
@@ -214,6 +221,7 @@ mod tests {
             ("AWS_ROLE_ARN", "arn:aws:iam::1:role/r"),
             ("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1/c"),
             ("AWS_PROFILE", "p"),
+            ("ETCDBAK_IMDS", "true"),
         ]);
         assert_eq!(
             candidates(&all, true),
@@ -231,31 +239,38 @@ mod tests {
     fn a_source_is_a_candidate_only_when_configured() {
         type Case<'a> = (&'a [(&'a str, &'a str)], bool, &'a [Source]);
         let table: &[Case] = &[
-            (&[], false, &[Source::InstanceMetadata]),
-            (&[("AWS_EC2_METADATA_DISABLED", "true")], false, &[]),
+            // Nothing configured: nothing tried, and no request leaves the pod.
+            (&[], false, &[]),
             (
-                &[("AWS_ACCESS_KEY_ID", "")],
+                &[("ETCDBAK_IMDS", "true")],
                 false,
                 &[Source::InstanceMetadata],
             ),
+            (
+                &[("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:1")],
+                false,
+                &[Source::InstanceMetadata],
+            ),
+            (
+                &[
+                    ("ETCDBAK_IMDS", "true"),
+                    ("AWS_EC2_METADATA_DISABLED", "true"),
+                ],
+                false,
+                &[],
+            ),
+            (&[("AWS_ACCESS_KEY_ID", "")], false, &[]),
             // Half of a web identity is not one.
-            (
-                &[("AWS_ROLE_ARN", "arn")],
-                false,
-                &[Source::InstanceMetadata],
-            ),
+            (&[("AWS_ROLE_ARN", "arn")], false, &[]),
             (
                 &[("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/c")],
                 false,
-                &[Source::Container, Source::InstanceMetadata],
+                &[Source::Container],
             ),
-            (&[], true, &[Source::Profile, Source::InstanceMetadata]),
+            (&[], true, &[Source::Profile]),
             // Only a secret: still the environment's, so the error names the missing key id.
             (
-                &[
-                    ("AWS_SECRET_ACCESS_KEY", "s"),
-                    ("AWS_EC2_METADATA_DISABLED", "1"),
-                ],
+                &[("AWS_SECRET_ACCESS_KEY", "s")],
                 false,
                 &[Source::Environment],
             ),

@@ -159,6 +159,7 @@ mod tests {
             request_timeout: None,
             connect_timeout: std::time::Duration::from_secs(30),
             stall_timeout: std::time::Duration::from_secs(300),
+            credentials: None,
         };
         // Built with explicit credentials rather than the environment, which tests share.
         let bucket = Bucket::new(

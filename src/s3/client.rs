@@ -94,12 +94,17 @@ impl Client {
                 (region, endpoint)
             }
         };
-        let (Some(access), Some(secret)) =
-            (env_nonempty(ACCESS_KEY_ENV), env_nonempty(SECRET_KEY_ENV))
-        else {
-            return Err(Error::MissingCredentials);
+        let (access, secret, token) = match &args.credentials {
+            Some(c) => (
+                c.access_key.clone(),
+                c.secret_key.clone(),
+                c.session_token.clone(),
+            ),
+            None => match (env_nonempty(ACCESS_KEY_ENV), env_nonempty(SECRET_KEY_ENV)) {
+                (Some(a), Some(s)) => (a, s, env_nonempty(SESSION_TOKEN_ENV)),
+                _ => return Err(Error::MissingCredentials),
+            },
         };
-        let token = env_nonempty(SESSION_TOKEN_ENV);
         let credentials = Credentials::new(
             Some(&access),
             Some(&secret),

@@ -12,6 +12,8 @@ pub enum Error {
     Settings(String),
     #[error("no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary credentials) in the environment")]
     MissingCredentials,
+    #[error(transparent)]
+    Credentials(#[from] crate::credentials::Error),
     #[error("cannot reach the S3 endpoint {endpoint} ({reason}): check --s3-endpoint and that the store is up")]
     Unreachable { endpoint: String, reason: String },
     #[error("the bucket \"{bucket}\" does not exist at {endpoint}: create it or fix --bucket")]
@@ -58,6 +60,7 @@ impl Error {
         match self {
             Error::Settings(_) => Class::Usage,
             Error::MissingCredentials | Error::AccessDenied { .. } => Class::Auth,
+            Error::Credentials(e) => e.class(),
             Error::Unreachable { .. }
             | Error::BucketMissing { .. }
             | Error::Request { .. }

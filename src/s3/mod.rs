@@ -39,4 +39,6 @@ pub struct Settings {
     pub connect_timeout: Duration,
     /// Limit for a request that moves no bytes.
     pub stall_timeout: Duration,
+    /// Keys resolved by the credential chain ([`crate::credentials`]); `None` reads the AWS_* variables.
+    pub credentials: Option<crate::credentials::Credentials>,
 }
