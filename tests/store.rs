@@ -885,3 +885,34 @@ fn a_store_that_stops_answering_fails_on_the_stall_timeout() {
         started.elapsed()
     );
 }
+
+/// A store that refuses Content-MD5 as unsupported still takes backups: the parts are sent again without
+/// it, with one warning, and the object is verified as usual.
+#[test]
+fn a_store_that_refuses_content_md5_still_takes_backups() {
+    use common::s3faults::{Refuse, S3Faults};
+    let m = Minio::start();
+    let proxy = S3Faults::start(&format!("127.0.0.1:{}", m.port), Refuse::ContentMd5);
+    let dir = backup_dir("prod", 30, "2026-11-25T12:00:00Z");
+    let o = run(&mut store_via(
+        &m,
+        &proxy.endpoint(),
+        dir.path(),
+        &["--part-size", "5MiB", "--upload-concurrency", "1"],
+    ));
+    assert_ok(&o);
+    let err = stderr(&o);
+    assert_eq!(
+        proxy.refused(),
+        1,
+        "only the first part was sent with Content-MD5\n{err}"
+    );
+    assert_eq!(
+        err.matches("does not support Content-MD5").count(),
+        1,
+        "{err}"
+    );
+    assert!(err.contains("upload verified"), "{err}");
+    assert_eq!(m.keys("").len(), 1);
+    assert!(m.uploads("").is_empty());
+}

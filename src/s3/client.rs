@@ -28,6 +28,8 @@ pub struct Client {
     pub(crate) request_timeout: Option<Duration>,
     /// Set once the run has warned that the store cannot list multipart uploads: one warning per run.
     pub(crate) warned_no_upload_listing: Arc<AtomicBool>,
+    /// Set once the store refused a Content-MD5 header as unsupported: later PUTs go without it.
+    content_md5_refused: Arc<AtomicBool>,
     /// For the part and object PUTs etcdbak sends itself: with the connect timeout.
     pub(crate) http: reqwest::Client,
     pub(crate) connect_timeout: Duration,
@@ -150,6 +152,7 @@ impl Client {
             content_md5: args.content_md5,
             request_timeout: args.request_timeout,
             warned_no_upload_listing: Arc::default(),
+            content_md5_refused: Arc::default(),
             http,
             connect_timeout: args.connect_timeout,
             stall_timeout: args.stall_timeout,
@@ -316,6 +319,21 @@ impl Client {
         let mut uploads = self.tolerate(self.list_uploads(Some(key)).await)?;
         uploads.retain(|u| u.key == key);
         Ok(uploads)
+    }
+
+    /// Whether PUTs carry Content-MD5: asked for, and not refused by this store during the run.
+    pub(crate) fn sends_content_md5(&self) -> bool {
+        self.content_md5 && !self.content_md5_refused.load(Ordering::SeqCst)
+    }
+
+    /// Records that the store refused Content-MD5 as unsupported, warning once per run.
+    pub(crate) fn refuse_content_md5(&self, answer: &Error) {
+        if !self.content_md5_refused.swap(true, Ordering::SeqCst) {
+            tracing::warn!(
+                endpoint = %self.endpoint, error = %answer,
+                "the store does not support Content-MD5: sending without it (each part's ETag is still compared with its MD5); --content-md5=false avoids the retry"
+            );
+        }
     }
 
     /// An unsupported upload listing becomes an empty one, with one warning per run.

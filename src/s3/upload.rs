@@ -480,7 +480,8 @@ async fn put_bytes(
             .headers(headers.clone())
             .header("content-length", body.len())
             .body(watched_body(body, &progress));
-        if client.content_md5 {
+        let with_md5 = client.sends_content_md5();
+        if with_md5 {
             req = req.header("content-md5", content_md5(&md5));
         }
         if let Some(t) = client.request_timeout {
@@ -503,6 +504,11 @@ async fn put_bytes(
                     let status = resp.status().as_u16();
                     let text = resp.text().await.unwrap_or_default();
                     let e = client.classify_status(&op, status, &text);
+                    if with_md5 && matches!(e, Error::Unsupported { .. }) {
+                        // Content-MD5 is optional: a store that refuses it gets the part without it.
+                        client.refuse_content_md5(&e);
+                        continue;
+                    }
                     if status < 500 {
                         return Err(e);
                     }

@@ -17,6 +17,8 @@ pub enum Refuse {
     ListMultipartUploads501,
     /// The same, answered 400 with an unsupported-operation code.
     ListMultipartUploads400,
+    /// Any PUT that carries a Content-MD5 header answered 501 NotImplemented.
+    ContentMd5,
 }
 
 pub struct S3Faults {
@@ -85,10 +87,39 @@ fn serve(mut client: TcpStream, upstream: &str, refuse: Refuse, refused: &Atomic
     };
     let text = String::from_utf8_lossy(&head).into_owned();
     let request_line = text.lines().next().unwrap_or("");
-    if lists_uploads(request_line) {
+    let refused_here = match refuse {
+        Refuse::ContentMd5 => {
+            request_line.starts_with("PUT ")
+                && text
+                    .lines()
+                    .any(|l| l.to_ascii_lowercase().starts_with("content-md5:"))
+        }
+        _ => lists_uploads(request_line),
+    };
+    if refused_here {
+        // Read the body first, as a server does: answering mid-upload and closing would reset the
+        // connection and the client would see a broken pipe instead of the answer.
+        let length: usize = text
+            .lines()
+            .find_map(|l| {
+                let (name, value) = l.split_once(':')?;
+                name.eq_ignore_ascii_case("content-length")
+                    .then(|| value.trim().parse().ok())?
+            })
+            .unwrap_or(0);
+        let mut unread = length.saturating_sub(rest.len());
+        let mut sink = [0u8; 64 * 1024];
+        while unread > 0 {
+            match client.read(&mut sink[..unread.min(64 * 1024)]) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => unread -= n,
+            }
+        }
         refused.fetch_add(1, Ordering::SeqCst);
         let (status, code) = match refuse {
-            Refuse::ListMultipartUploads501 => ("501 Not Implemented", "NotImplemented"),
+            Refuse::ListMultipartUploads501 | Refuse::ContentMd5 => {
+                ("501 Not Implemented", "NotImplemented")
+            }
             Refuse::ListMultipartUploads400 => ("400 Bad Request", "UnsupportedOperation"),
         };
         let body = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>not here</Message></Error>");
