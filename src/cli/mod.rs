@@ -9,6 +9,7 @@ use crate::{controller, crd, exporter, list, logging, restore, snapshot, store};
 
 pub mod assets;
 pub mod error;
+pub mod verify;
 
 pub use error::{Error, Result};
 
@@ -25,6 +26,7 @@ Around them:
   etcdbak list           show the backups in the bucket, newest first
   etcdbak prune          apply retention on its own (or delete every backup of a cluster)
   etcdbak download       fetch a backup and check its SHA-256
+  etcdbak verify         prove a backup restorable: hashes, the whole database's structure, its revision
   etcdbak restore-guide  print a filled-in restore runbook for one cluster
   etcdbak reconcile      one pass of the controller: Cluster resources -> backup CronJobs
   etcdbak watch          the same reconcile, run continuously in-cluster
@@ -58,6 +60,8 @@ pub enum Command {
     List(list::ListArgs),
     /// Download a backup and check its SHA-256 before anyone restores it.
     Download(store::DownloadArgs),
+    /// Prove a backup restorable: its SHA-256, etcd's trailer, the whole bbolt database and its revision.
+    Verify(verify::Args),
     /// Print a filled-in, numbered restore runbook for one cluster.
     RestoreGuide(restore::RestoreGuideArgs),
     /// One reconcile pass: every Cluster resource -> its backup CronJob.
@@ -132,6 +136,7 @@ pub async fn run(command: Command) -> Result<()> {
         Command::Prune(args) => store::run_prune(args).await,
         Command::List(args) => list::run(args).await,
         Command::Download(args) => store::run_download(args).await,
+        Command::Verify(args) => verify::run(args).await,
         Command::RestoreGuide(args) => restore::run(args).await,
         Command::Reconcile(args) => controller::run_reconcile(args).await,
         Command::Watch(args) => controller::run_watch(args).await,

@@ -688,7 +688,7 @@ async fn download(args: DownloadArgs) -> std::result::Result<(), Error> {
 }
 
 /// Streams the object into `part`, hashing as it goes, and fsyncs it.
-async fn fetch(
+pub async fn fetch(
     client: &S3Client,
     key: &str,
     part: &Path,
