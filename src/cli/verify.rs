@@ -74,10 +74,20 @@ async fn resolve(client: &S3Client, args: &Args) -> super::Result<String> {
     }
 }
 
+/// What the object's metadata (as `etcdbak store` writes it) says the backup is.
+fn expected(info: &crate::store::ObjectInfo) -> Expected {
+    use crate::store::meta::{REVISION, SHA256};
+    Expected {
+        sha256: info.metadata.get(SHA256).cloned(),
+        file_size: info.size,
+        revision: info.metadata.get(REVISION).and_then(|r| r.parse().ok()),
+    }
+}
+
 /// Downloads, checks and judges one backup.
 async fn check(client: &S3Client, key: &str, dir: PathBuf) -> super::Result<Report> {
     let info = client.head(key).await?;
-    let expected = Expected::from_metadata(&info.metadata, info.size);
+    let expected = expected(&info);
     let stamp = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
     let scratch = Scratch(dir.join(format!("etcdbak-verify-{}-{stamp}.db", std::process::id())));
     let started = Instant::now();

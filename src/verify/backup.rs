@@ -1,32 +1,18 @@
 //! `etcdbak verify`'s verdict on one backup, pure: what the download's hashes, the database's structure and
 //! the metadata recorded at backup time say together, as a report for a table or JSON.
 
-use std::collections::HashMap;
-
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
 use serde::Serialize;
 
 use super::{Verified, VerifyError};
 use crate::bolt::{Summary, Verdict};
-use crate::store::meta::{REVISION, SHA256};
 
-/// What the backup's object metadata says it is.
+/// What the backup's object metadata says it is (the caller decodes it: this module knows no S3).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Expected {
     pub sha256: Option<String>,
     pub file_size: Option<u64>,
     pub revision: Option<i64>,
-}
-
-impl Expected {
-    /// From S3 user metadata (names as `etcdbak store` writes them) and the object's size.
-    pub fn from_metadata(meta: &HashMap<String, String>, size: Option<u64>) -> Expected {
-        Expected {
-            sha256: meta.get(SHA256).cloned(),
-            file_size: size,
-            revision: meta.get(REVISION).and_then(|r| r.parse().ok()),
-        }
-    }
 }
 
 /// Sound, or the first thing wrong.

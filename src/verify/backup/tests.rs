@@ -138,23 +138,6 @@ fn each_check_names_what_is_wrong() {
 }
 
 #[test]
-fn metadata_is_read_as_the_store_writes_it() {
-    let meta: HashMap<String, String> = [
-        ("sha256".to_string(), "ab".to_string()),
-        ("revision".to_string(), "42".to_string()),
-    ]
-    .into();
-    assert_eq!(
-        Expected::from_metadata(&meta, Some(10)),
-        Expected {
-            sha256: Some("ab".into()),
-            file_size: Some(10),
-            revision: Some(42)
-        }
-    );
-}
-
-#[test]
 fn table_and_json_output() {
     let reports = [
         judge(
