@@ -64,8 +64,14 @@ async fn resolve(client: &S3Client, args: &Args) -> super::Result<String> {
         (None, Some(cluster)) => {
             backup::validate_cluster_name(cluster).map_err(crate::store::Error::InvalidCluster)?;
             let newest = client.list_backups(Some(cluster)).await?.into_iter().next();
+            let location = format!("s3://{}/{}", client.bucket_name, backup::cluster_prefix(&client.prefix, cluster));
+            // As `download` reports it: the same situation, the same message and exit code.
             newest.map(|b| b.key).ok_or_else(|| {
-                super::Error::Usage(format!("cluster {cluster:?} has no backups under prefix {:?}", client.prefix))
+                crate::store::Error::NoBackups {
+                    cluster: cluster.clone(),
+                    location,
+                }
+                .into()
             })
         }
         (None, None) => Err(super::Error::Usage(
