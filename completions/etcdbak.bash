@@ -49,6 +49,9 @@ _etcdbak() {
             etcdbak,store)
                 cmd="etcdbak__subcmd__store"
                 ;;
+            etcdbak,verify)
+                cmd="etcdbak__subcmd__verify"
+                ;;
             etcdbak,watch)
                 cmd="etcdbak__subcmd__watch"
                 ;;
@@ -85,6 +88,9 @@ _etcdbak() {
             etcdbak__subcmd__help,store)
                 cmd="etcdbak__subcmd__help__subcmd__store"
                 ;;
+            etcdbak__subcmd__help,verify)
+                cmd="etcdbak__subcmd__help__subcmd__verify"
+                ;;
             etcdbak__subcmd__help,watch)
                 cmd="etcdbak__subcmd__help__subcmd__watch"
                 ;;
@@ -95,7 +101,7 @@ _etcdbak() {
 
     case "${cmd}" in
         etcdbak)
-            opts="-h -V --log-level --log-format --help --version snapshot store prune list download restore-guide reconcile watch crd s3-exporter generate-assets help"
+            opts="-h -V --log-level --log-format --help --version snapshot store prune list download verify restore-guide reconcile watch crd s3-exporter generate-assets help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -239,7 +245,7 @@ _etcdbak() {
             return 0
             ;;
         etcdbak__subcmd__help)
-            opts="snapshot store prune list download restore-guide reconcile watch crd s3-exporter generate-assets help"
+            opts="snapshot store prune list download verify restore-guide reconcile watch crd s3-exporter generate-assets help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -393,6 +399,20 @@ _etcdbak() {
             return 0
             ;;
         etcdbak__subcmd__help__subcmd__store)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        etcdbak__subcmd__help__subcmd__verify)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -921,6 +941,84 @@ _etcdbak() {
                     ;;
                 --stale-upload-age)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-level)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "plain json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        etcdbak__subcmd__verify)
+            opts="-o -h -V --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --cluster --key --dir --output --log-level --log-format --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --s3-endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --region)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bucket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --path-style)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
+                --content-md5)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stall-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cluster)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
                     ;;
                 --log-level)

@@ -1,6 +1,6 @@
 //! The structural check on real etcd snapshots (the rig's etcd and `etcdctl snapshot save`), sound and
 //! structurally corrupt with every checksum right: what etcd's own `etcdutl snapshot status` says is the
-//! reference.
+//! reference. Then `etcdbak verify` end to end against a real MinIO.
 
 mod common;
 
@@ -12,6 +12,7 @@ use etcdbak::bolt::{self, page, Verdict};
 use sha2::{Digest, Sha256};
 
 use common::etcd::EtcdCluster;
+use common::minio::Minio;
 use common::rig_bin;
 
 fn save(cluster: &EtcdCluster, path: &Path) {
@@ -181,4 +182,116 @@ fn real_snapshots_are_sound_and_structural_corruption_is_caught_like_etcdutl_doe
         etcdutl_status(&path).is_err(),
         "etcdutl accepted out-of-order keys"
     );
+}
+
+/// A body with two children of the `key` bucket's root swapped: every checksum right, keys out of order.
+fn swapped_children(body: &[u8]) -> Vec<u8> {
+    let size = bolt::meta::parse(body).expect("meta").page_size as usize;
+    let (id, branch) = key_bucket_root(body);
+    let c0 = branch.branch(0).expect("elem 0").child;
+    let c1 = branch.branch(1).expect("elem 1").child;
+    let mut out = body.to_vec();
+    out[child_offset(id, size, 0)..][..8].copy_from_slice(&c1.to_le_bytes());
+    out[child_offset(id, size, 1)..][..8].copy_from_slice(&c0.to_le_bytes());
+    out
+}
+
+fn sealed(body: &[u8]) -> Vec<u8> {
+    let mut out = body.to_vec();
+    out.extend_from_slice(&Sha256::digest(body));
+    out
+}
+
+/// Puts `bytes` as a backup of `prod` taken at `time`, with the metadata `etcdbak store` writes.
+fn put_backup(s3: &Minio, time: &str, bytes: &[u8], revision: i64) -> String {
+    let sha = hex::encode(Sha256::digest(bytes));
+    let key = format!("etcdbak/prod/{time}-r{revision}-{}.db", &sha[..8]);
+    let rev = revision.to_string();
+    s3.put_with_metadata(&key, bytes, &[("sha256", &sha), ("revision", &rev)]);
+    key
+}
+
+fn verify(s3: &Minio, which: &[&str]) -> (i32, serde_json::Value, String) {
+    let mut cmd = common::etcdbak();
+    s3.creds_env(&mut cmd)
+        .arg("verify")
+        .args(s3.s3_args())
+        .args(which)
+        .args(["-o", "json"]);
+    let out = cmd.output().expect("run etcdbak verify");
+    let json = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    (
+        out.status.code().unwrap_or(-1),
+        json,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn etcdbak_verify_passes_a_sound_backup_and_names_the_page_of_a_corrupt_one() {
+    let cluster = EtcdCluster::start(1, false);
+    cluster.put_keys("/registry/a/", 3_000, 100);
+    cluster.put_keys("/registry/big/", 2, 200_000);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("snap.db");
+    save(&cluster, &file);
+    let good = std::fs::read(&file).expect("read");
+    let revision = etcdutl_status(&file).expect("etcdutl")["revision"]
+        .as_i64()
+        .expect("revision");
+    let body = &good[..good.len() - 32];
+
+    let s3 = Minio::start();
+    let sound_key = put_backup(&s3, "20261125T100000.000Z", &good, revision);
+    let (code, json, err) = verify(&s3, &["--key", &sound_key]);
+    assert_eq!(code, 0, "{err}");
+    let r = &json[0];
+    assert_eq!(r["result"], "sound", "{json}");
+    assert_eq!(r["revision"].as_i64(), Some(revision));
+    assert_eq!(r["keys"].as_u64(), Some(3_002));
+    assert_eq!(r["dbSize"].as_u64(), Some(body.len() as u64));
+
+    // Newest of the cluster: structurally corrupt, every checksum (and the recorded SHA-256) right.
+    let corrupt_key = put_backup(
+        &s3,
+        "20261125T110000.000Z",
+        &sealed(&swapped_children(body)),
+        revision,
+    );
+    let (code, json, err) = verify(&s3, &["--cluster", "prod"]);
+    assert_eq!(code, 5, "{err}");
+    assert_eq!(json[0]["key"], corrupt_key.as_str());
+    assert_eq!(json[0]["result"], "corrupt");
+    let line = err.lines().last().unwrap_or_default();
+    assert!(
+        line.starts_with("error: backup ")
+            && line.contains("structurally corrupt: page ")
+            && line.contains("keys out of order"),
+        "{err}"
+    );
+
+    // Sound bytes whose metadata records another revision.
+    let wrong_rev = put_backup(&s3, "20261125T090000.000Z", &good, revision + 1);
+    let (code, json, err) = verify(&s3, &["--key", &wrong_rev]);
+    assert_eq!(code, 5, "{err}");
+    assert!(
+        json[0]["problem"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!("revision is {revision}")),
+        "{json}"
+    );
+
+    // A flipped byte with a SHA-256 recorded over it: etcd's trailer catches it.
+    let mut flipped = good.clone();
+    flipped[body.len() / 2] ^= 0x40;
+    let flipped_key = put_backup(&s3, "20261125T080000.000Z", &flipped, revision);
+    let (code, _, err) = verify(&s3, &["--key", &flipped_key]);
+    assert_eq!(code, 5, "{err}");
+    assert!(err.contains("trailer does not match"), "{err}");
+
+    let (code, _, err) = verify(&s3, &["--cluster", "staging"]);
+    assert_eq!(code, 6, "{err}");
+    assert!(err.contains("no backups"), "{err}");
+    assert!(!err.contains(common::minio::SECRET_KEY));
 }

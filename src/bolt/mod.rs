@@ -2,7 +2,8 @@
 //!
 //! Pure over bytes: [`page`] parses one page from a slice, [`meta`] the two meta pages, and the pager
 //! reads pages on demand from any `Read + Seek` (a file, a cursor in a test), so memory stays bounded.
-//! [`revision`] reads the store revision the way `etcdutl snapshot status` does.
+//! [`revision`] reads the store revision the way `etcdutl snapshot status` does; [`check`] walks the whole
+//! file (what `bbolt check` does) and returns a [`Verdict`] naming the first bad page.
 
 mod check;
 #[cfg(test)]

@@ -21,6 +21,8 @@ pub enum Error {
     Controller(#[from] crate::controller::Error),
     #[error(transparent)]
     Restore(#[from] crate::restore::Error),
+    #[error(transparent)]
+    Verify(#[from] crate::verify::backup::Corrupt),
     #[error("{0}")]
     Usage(String),
     #[error("{context}: {source}")]
@@ -49,6 +51,7 @@ impl Error {
             Error::Config(e) => e.class(),
             Error::Controller(e) => e.class(),
             Error::Restore(e) => e.class(),
+            Error::Verify(e) => e.class(),
             Error::Usage(_) => Class::Usage,
             Error::Io { .. } => Class::Failure,
         }

@@ -19,6 +19,7 @@ pub mod s3;
 pub mod s3_exporter;
 pub mod snapshot;
 pub mod store;
+pub mod verify;
 pub mod watch;
 
 pub use error::{Error, Result};
@@ -36,6 +37,7 @@ Around them:
   etcdbak list           show the backups in the bucket, newest first
   etcdbak prune          apply retention on its own (or delete every backup of a cluster)
   etcdbak download       fetch a backup and check its SHA-256
+  etcdbak verify         prove a backup restorable: hashes, the whole database's structure, its revision
   etcdbak restore-guide  print a filled-in restore runbook for one cluster
   etcdbak reconcile      one pass of the controller: Cluster resources -> backup CronJobs
   etcdbak watch          the same reconcile, run continuously in-cluster
@@ -69,6 +71,8 @@ pub enum Command {
     List(list::Args),
     /// Download a backup and check its SHA-256 before anyone restores it.
     Download(download::Args),
+    /// Prove a backup restorable: its SHA-256, etcd's trailer, the whole bbolt database and its revision.
+    Verify(verify::Args),
     /// Print a filled-in, numbered restore runbook for one cluster.
     RestoreGuide(restore_guide::Args),
     /// One reconcile pass: every Cluster resource -> its backup CronJob.
@@ -143,6 +147,7 @@ pub async fn run(command: Command) -> Result<()> {
         Command::Prune(args) => prune::run(args).await,
         Command::List(args) => list::run(args).await,
         Command::Download(args) => download::run(args).await,
+        Command::Verify(args) => verify::run(args).await,
         Command::RestoreGuide(args) => restore_guide::run(args).await,
         Command::Reconcile(args) => reconcile::run(args).await,
         Command::Watch(args) => watch::run(args).await,

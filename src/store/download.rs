@@ -163,7 +163,8 @@ fn publish(part: &Path, output: &Path) -> Result<(), Error> {
 }
 
 /// Streams the object into `part`, hashing as it goes, and fsyncs it.
-async fn fetch(
+/// Streams an object into `part`, hashing as it goes (download and verify both read backups this way).
+pub async fn fetch(
     client: &Client,
     key: &str,
     part: &Path,

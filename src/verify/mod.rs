@@ -3,7 +3,10 @@
 //! An etcd snapshot as `etcdctl snapshot save` writes it is a bbolt database followed by a 32-byte SHA-256
 //! of everything before it. `etcdutl snapshot restore` checks that trailer, so a file that passes here
 //! restores without `--skip-hash-check`. The bbolt meta pages are checked too, so a file that merely ends in
-//! a matching hash (or is some other database) is refused as "not an etcd snapshot".
+//! a matching hash (or is some other database) is refused as "not an etcd snapshot". [`backup`] judges a
+//! whole backup for `etcdbak verify`: these checks, then the database's structure and its revision.
+
+pub mod backup;
 
 use std::fs::File;
 use std::io::{BufReader, Read};
