@@ -6,10 +6,8 @@
 //!
 //! The node has no pod network and no kube-proxy, so every pod that talks to anything uses the host network
 //! and 127.0.0.1. The chart does that through its documented values (`hostNetwork`, `apiServer`, MinIO's
-//! `hostNetwork`/`listenAddress`/`bucketJob.endpoint`). The backup and cleanup pods the controller renders
-//! have no such setting yet: until the config grows `pod.hostNetwork` (docs/NODE-NOTES.md), a
-//! MutatingAdmissionPolicy puts pods labelled `app.kubernetes.io/managed-by: etcdbak` on the host network, as
-//! a cluster admin of such a node would. It changes nothing else in those pods.
+//! `hostNetwork`/`listenAddress`/`bucketJob.endpoint`), and the backup, verify and cleanup pods the
+//! controller renders join it through the config's `pod.hostNetwork`.
 //!
 //! One node and one chart release for the whole binary; the tests take turns ([`serial`]) because they share
 //! the controller's config. Timing is printed as `MEASURE:` lines and the story as `STORY:` lines (run with
@@ -222,39 +220,6 @@ spec:
     dir
 }
 
-/// Stand-in for a `pod.hostNetwork` config key the rendered CronJob and cleanup Job do not have yet
-/// (docs/NODE-NOTES.md): the node has no pod network, so etcdbak's pods join the host's, as every other pod
-/// that talks to anything here does. Nothing else about the pods changes.
-const HOST_NETWORK_POLICY: &str = r#"apiVersion: admissionregistration.k8s.io/v1beta1
-kind: MutatingAdmissionPolicy
-metadata:
-  name: etcdbak-pods-host-network
-spec:
-  failurePolicy: Fail
-  reinvocationPolicy: Never
-  matchConstraints:
-    resourceRules:
-      - apiGroups: [""]
-        apiVersions: [v1]
-        operations: [CREATE]
-        resources: [pods]
-    objectSelector:
-      matchLabels:
-        app.kubernetes.io/managed-by: etcdbak
-  mutations:
-    - patchType: ApplyConfiguration
-      applyConfiguration:
-        expression: >-
-          Object{spec: Object.spec{hostNetwork: true, dnsPolicy: "ClusterFirstWithHostNet"}}
----
-apiVersion: admissionregistration.k8s.io/v1beta1
-kind: MutatingAdmissionPolicyBinding
-metadata:
-  name: etcdbak-pods-host-network
-spec:
-  policyName: etcdbak-pods-host-network
-"#;
-
 async fn install_release() -> Release {
     let n = node();
     let client = n.client().await;
@@ -263,7 +228,6 @@ async fn install_release() -> Release {
     n.wait_default_service_account(&client, RELEASE_NS).await;
     // MinIO runs as 1000 with fsGroup; a local volume's dir is used as it is, so it must be writable.
     local_pv(n, &client, RELEASE_NS, "data-minio-0", 0o777).await;
-    apply_manifests(&client, HOST_NETWORK_POLICY, "etcdbak-node-e2e", false).await;
 
     let minio_port = free_port();
     let metrics_port = free_port();
@@ -296,6 +260,8 @@ config:
     endpoint: "http://localhost:{minio_port}"
   job:
     backoffLimit: 0
+  pod:
+    hostNetwork: true
 log:
   level: info
 minio:
@@ -1291,7 +1257,6 @@ fn restore_drill_runs_the_printed_runbook() {
 /// The planned status contract (docs/NODE-NOTES.md): `kubectl get clusters` shows the last successful
 /// backup, and a failing backup shows as a condition, an Event and a metric.
 #[test]
-#[ignore = "needs the Cluster status mirroring planned in src/ (docs/NODE-NOTES.md); un-ignore when it lands"]
 fn cluster_status_shows_last_backup_and_failure() {
     let _serial = serial();
     let n = node();

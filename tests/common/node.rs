@@ -272,9 +272,6 @@ fn start() -> Node {
                     "--kubelet-client-key={}",
                     kubelet_client.with_extension("key").display()
                 ),
-                // Only for the tests' stand-in for a pod.hostNetwork config key (docs/NODE-NOTES.md).
-                "--feature-gates=MutatingAdmissionPolicy=true".into(),
-                "--runtime-config=admissionregistration.k8s.io/v1beta1=true".into(),
             ],
         },
     );
