@@ -45,7 +45,10 @@ Around them:
   etcdbak s3-exporter    serve each cluster's newest backup time and size as Prometheus metrics
 
 Every flag can also be set from an ETCDBAK_* environment variable (shown in each --help).
-S3 credentials are read only from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, never from flags.
+S3 credentials are never flags. They come from the AWS chain, first match wins: AWS_ACCESS_KEY_ID /
+AWS_SECRET_ACCESS_KEY, web identity (AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN), container credentials
+(AWS_CONTAINER_CREDENTIALS_FULL_URI), the shared credentials file (AWS_PROFILE), and instance metadata
+only with ETCDBAK_IMDS=true.
 
 Exit codes: 0 ok, 1 failure, 2 usage, 3 etcd unavailable, 4 TLS or access denied,
 5 corrupt snapshot, 6 object store failure, 7 invalid config or template.";
