@@ -1257,7 +1257,6 @@ fn restore_drill_runs_the_printed_runbook() {
 /// The status contract (docs/CONTRACT.md): `kubectl get clusters` shows the last successful backup, and a
 /// failing backup shows as a condition, an Event and a metric.
 #[test]
-#[ignore = "the status contract landed in the same session and is tested against the apiserver in tests/controller.rs; not yet run on the node (run with --ignored)"]
 fn cluster_status_shows_last_backup_and_failure() {
     let _serial = serial();
     let n = node();
