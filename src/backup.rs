@@ -73,10 +73,18 @@ pub struct Backup {
     pub taken_at: DateTime<Utc>,
     /// The etcd revision in the snapshot (from the object name).
     pub revision: i64,
-    /// Object size in bytes.
+    /// Object size in bytes (the stored size: after compression and encryption).
     pub size_bytes: u64,
     /// The SHA-256 prefix in the object name.
     pub sha256_prefix: String,
+    /// The object is zstd-compressed (`.zst` in its name).
+    pub compressed: bool,
+    /// The object is age-encrypted (`.age` in its name).
+    pub encrypted: bool,
+    /// The snapshot's size before compression and encryption, from the object's metadata when it was read
+    /// (`list` HEADs each backup); for a plain `.db` object it is the object's size.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plaintext_bytes: Option<u64>,
 }
 
 impl Backup {
@@ -90,6 +98,9 @@ impl Backup {
             revision: name.revision,
             size_bytes,
             sha256_prefix: name.sha_prefix,
+            compressed: name.format.compressed,
+            encrypted: name.format.encrypted,
+            plaintext_bytes: (name.format == crate::pipeline::Format::PLAIN).then_some(size_bytes),
         })
     }
 
@@ -98,6 +109,10 @@ impl Backup {
             taken_at: self.taken_at,
             revision: self.revision,
             sha_prefix: self.sha256_prefix.clone(),
+            format: crate::pipeline::Format {
+                compressed: self.compressed,
+                encrypted: self.encrypted,
+            },
         }
     }
 }

@@ -58,6 +58,8 @@ pub fn render_table(backups: &[Backup], now: DateTime<Utc>) -> Table {
         "AGE",
         "REVISION",
         "SIZE",
+        "PLAINTEXT",
+        "ENCRYPTED",
         "KEY",
     ]);
     for b in backups {
@@ -67,6 +69,9 @@ pub fn render_table(backups: &[Backup], now: DateTime<Utc>) -> Table {
             Cell::new(age(now, b.taken_at)).set_alignment(CellAlignment::Right),
             Cell::new(b.revision).set_alignment(CellAlignment::Right),
             Cell::new(human_bytes(b.size_bytes)).set_alignment(CellAlignment::Right),
+            Cell::new(b.plaintext_bytes.map_or_else(|| "?".into(), human_bytes))
+                .set_alignment(CellAlignment::Right),
+            Cell::new(if b.encrypted { "age" } else { "no" }),
             Cell::new(&b.key),
         ]);
     }
@@ -159,10 +164,24 @@ mod tests {
                 "etcdbak/staging/20261124T090000.000Z-r42-cccccccc.db",
                 20480,
             ),
+            (
+                "etcdbak/staging/20261124T100000.000Z-r50-dddddddd.db.zst.age",
+                4096,
+            ),
+            (
+                "etcdbak/staging/20261124T110000.000Z-r60-eeeeeeee.db.zst",
+                3072,
+            ),
         ]
         .iter()
         .filter_map(|(k, s)| Backup::from_key("etcdbak", k, *s))
         .collect();
+        // As `list` fills it in from the objects' metadata.
+        for b in &mut v {
+            if b.plaintext_bytes.is_none() && b.revision == 50 {
+                b.plaintext_bytes = Some(20480);
+            }
+        }
         crate::backup::sort_newest_first(&mut v);
         v
     }

@@ -19,6 +19,10 @@ pub struct Args {
     /// written to PATH.part first and renamed only after its checksums match.
     #[arg(long, short, value_name = "PATH")]
     pub output: Option<PathBuf>,
+    /// age identity file (`age-keygen` output, AGE-SECRET-KEY-1… lines) to decrypt an encrypted (`.age`)
+    /// backup; one of its keys must be a recipient of the backup.
+    #[arg(long, env = "ETCDBAK_IDENTITY", value_name = "FILE")]
+    pub identity: Option<PathBuf>,
 }
 
 fn which(key: Option<String>, cluster: Option<String>) -> super::Result<Which> {
@@ -35,10 +39,17 @@ pub async fn run(args: Args) -> super::Result<()> {
     if let Some(c) = &args.cluster {
         check_cluster(c)?;
     }
+    let identities = match &args.identity {
+        Some(path) => Some(std::sync::Arc::new(
+            crate::pipeline::Identities::from_file(path).map_err(crate::store::Error::from)?,
+        )),
+        None => None,
+    };
     let client = args.s3.connect().await?;
     let opts = download::Options {
         which: which(args.key, args.cluster)?,
         output: args.output,
+        identities,
     };
     Ok(download::run(&client, &opts).await?)
 }

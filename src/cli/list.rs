@@ -9,8 +9,8 @@ use crate::list::{self, Format};
 pub enum Output {
     /// A table for people.
     Table,
-    /// A JSON array for scripts; field names are stable: cluster, key, takenAt, revision, sizeBytes,
-    /// sha256Prefix.
+    /// A JSON array for scripts; field names are stable: cluster, key, takenAt, revision, sizeBytes (the
+    /// stored size), sha256Prefix, compressed, encrypted, plaintextBytes (absent when unknown).
     Json,
 }
 
@@ -31,7 +31,8 @@ pub async fn run(args: Args) -> super::Result<()> {
         check_cluster(c)?;
     }
     let client = args.s3.connect().await?;
-    let backups = client.list_backups(args.cluster.as_deref()).await?;
+    let mut backups = client.list_backups(args.cluster.as_deref()).await?;
+    crate::store::fill_plaintext_sizes(&client, &mut backups).await;
     let format = match args.output {
         Output::Table => Format::Table,
         Output::Json => Format::Json,

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::s3::S3Args;
+use crate::pipeline::{Compression, Encoding, Recipients};
 use crate::s3::upload::{MAX_PART_SIZE, MIN_PART_SIZE};
 use crate::s3::UploadPlan;
 use crate::store::{self, DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE};
@@ -42,9 +43,57 @@ pub struct Args {
     #[arg(long, env = "ETCDBAK_STALE_UPLOAD_AGE", default_value = "2h",
           value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub stale_upload_age: Duration,
+    /// How to compress the snapshot in the bucket: none, zstd (level 3) or zstd:LEVEL (1-19). The file in
+    /// --dir stays exactly as `etcdbak snapshot` wrote it.
+    #[arg(
+        long,
+        env = "ETCDBAK_COMPRESS",
+        default_value = "zstd:3",
+        value_name = "none|zstd[:LEVEL]"
+    )]
+    pub compress: Compression,
+    /// Encrypt the backup with age to this X25519 recipient (an `age1…` public key). Repeat it or give a
+    /// comma-separated list for several recipients (key rotation: any one identity decrypts).
+    #[arg(
+        long,
+        env = "ETCDBAK_ENCRYPT_TO",
+        value_delimiter = ',',
+        value_name = "RECIPIENT"
+    )]
+    pub encrypt_to: Vec<String>,
+    /// Encrypt to the recipients in this file (`age -R` format: one `age1…` per line, # comments), e.g. a
+    /// mounted Secret or ConfigMap. Combines with --encrypt-to.
+    #[arg(long, env = "ETCDBAK_ENCRYPT_TO_FILE", value_name = "FILE")]
+    pub encrypt_to_file: Option<PathBuf>,
+}
+
+/// The recipients the flags name; `None` when the backup is not encrypted.
+fn recipients(
+    given: &[String],
+    file: Option<&std::path::Path>,
+) -> Result<Option<Recipients>, crate::pipeline::Error> {
+    let given: Vec<&str> = given
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .collect();
+    let mut out = match given.is_empty() {
+        true => None,
+        false => Some(Recipients::parse(&given.join("\n"), "--encrypt-to")?),
+    };
+    if let Some(path) = file {
+        let from_file = Recipients::from_file(path)?;
+        match &mut out {
+            Some(r) => r.extend(from_file),
+            None => out = Some(from_file),
+        }
+    }
+    Ok(out)
 }
 
 pub async fn run(args: Args) -> super::Result<()> {
+    let recipients = recipients(&args.encrypt_to, args.encrypt_to_file.as_deref())
+        .map_err(store::Error::from)?;
     let client = args.s3.connect().await?;
     let opts = store::Options {
         dir: args.dir,
@@ -55,6 +104,11 @@ pub async fn run(args: Args) -> super::Result<()> {
             concurrency: usize::from(args.upload_concurrency),
         },
         stale_upload_age: args.stale_upload_age,
+        encoding: Encoding {
+            compression: args.compress,
+            recipients,
+            threads: 0,
+        },
     };
     Ok(store::run(&client, &opts).await?)
 }
@@ -88,6 +142,15 @@ pub fn parse_part_size(s: &str) -> std::result::Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recipients_come_from_flags_and_the_file_or_not_at_all() {
+        assert!(recipients(&[], None).expect("none").is_none());
+        assert!(recipients(&[" ".into()], None).expect("blank").is_none());
+        assert!(recipients(&["not-a-key".into()], None).is_err());
+        let missing = std::path::Path::new("/nonexistent/recipients");
+        assert!(recipients(&[], Some(missing)).is_err());
+    }
 
     #[test]
     fn part_sizes_parse_in_binary_units_within_s3_limits() {

@@ -1,13 +1,14 @@
-//! A backup's object name in the bucket: `<UTC time>-r<revision>-<sha prefix>.db`, which sorts by time and
-//! describes itself.
+//! A backup's object name in the bucket: `<UTC time>-r<revision>-<sha prefix><suffix>`, which sorts by time
+//! and describes itself. The suffix says what the object is (`.db`, `.db.zst`, `.db.age`, `.db.zst.age`, see
+//! [`Format`]); objects from before the pipeline are `.db`.
 
 use chrono::{DateTime, Utc};
+
+pub use crate::pipeline::Format;
 
 /// Length of the SHA-256 prefix in an object name: 32 bits is plenty to tell apart two snapshots taken in the
 /// same millisecond, and short enough to read.
 pub const SHA_PREFIX_LEN: usize = 8;
-/// Object names end in `.db` so a downloaded object is recognisably a database file.
-const NAME_SUFFIX: &str = ".db";
 /// `20261125T103000.123Z`: fixed width, so a plain `ls` of one cluster's prefix is in time order.
 const TIME_FORMAT: &str = "%Y%m%dT%H%M%S%.3fZ";
 
@@ -22,15 +23,25 @@ pub struct ObjectName {
     pub revision: i64,
     /// The first [`SHA_PREFIX_LEN`] lower-case hex digits of the file's SHA-256.
     pub sha_prefix: String,
+    /// What the object holds, from its suffix.
+    pub format: Format,
 }
 
 impl Ord for ObjectName {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.taken_at, self.revision, &self.sha_prefix).cmp(&(
-            other.taken_at,
-            other.revision,
-            &other.sha_prefix,
-        ))
+        let rank = |f: Format| (f.compressed, f.encrypted);
+        (
+            self.taken_at,
+            self.revision,
+            &self.sha_prefix,
+            rank(self.format),
+        )
+            .cmp(&(
+                other.taken_at,
+                other.revision,
+                &other.sha_prefix,
+                rank(other.format),
+            ))
     }
 }
 
@@ -41,7 +52,13 @@ impl PartialOrd for ObjectName {
 }
 
 impl ObjectName {
-    /// The name for a snapshot taken at `taken_at` at `revision`, whose file hashes to `sha256` (hex).
+    /// The same name for an object of another format.
+    pub fn with_format(self, format: Format) -> ObjectName {
+        ObjectName { format, ..self }
+    }
+
+    /// The name for a plain (`.db`) snapshot taken at `taken_at` at `revision`, whose file hashes to
+    /// `sha256` (hex); [`ObjectName::with_format`] names its compressed or encrypted object.
     pub fn new(taken_at: DateTime<Utc>, revision: i64, sha256: &str) -> ObjectName {
         let millis = taken_at.timestamp_millis();
         let taken_at = DateTime::<Utc>::from_timestamp_millis(millis).unwrap_or(taken_at);
@@ -54,13 +71,14 @@ impl ObjectName {
             taken_at,
             revision: revision.max(0),
             sha_prefix,
+            format: Format::PLAIN,
         }
     }
 
     /// Parses a name of exactly our scheme; anything else (another tool's file, a name with extra text, a
     /// leading zero, an impossible date) is `None`, so it is never listed, pruned or downloaded as ours.
     pub fn parse(name: &str) -> Option<ObjectName> {
-        let stem = name.strip_suffix(NAME_SUFFIX)?;
+        let (stem, format) = Format::split_name(name)?;
         let mut fields = stem.split('-');
         let (time, rev, sha) = (fields.next()?, fields.next()?, fields.next()?);
         if fields.next().is_some() {
@@ -90,6 +108,7 @@ impl ObjectName {
             taken_at,
             revision,
             sha_prefix: sha.to_string(),
+            format,
         };
         // The format is the definition: whatever does not print back identically is not ours.
         (parsed.to_string() == name).then_some(parsed)
@@ -104,7 +123,7 @@ impl std::fmt::Display for ObjectName {
             self.taken_at.format(TIME_FORMAT),
             self.revision,
             self.sha_prefix,
-            NAME_SUFFIX
+            self.format.suffix()
         )
     }
 }
@@ -187,6 +206,38 @@ mod tests {
             assert_eq!(ObjectName::parse(name), None, "{name:?} parsed as ours");
         }
         assert!(ObjectName::parse("20261125T103000.123Z-r0-1a2b3c4d.db").is_some());
+    }
+
+    #[test]
+    fn parses_every_format_suffix_strictly() {
+        let stem = "20261125T103000.123Z-r7-1a2b3c4d";
+        for format in Format::ALL {
+            let name = format!("{stem}{}", format.suffix());
+            let parsed = ObjectName::parse(&name).expect("ours");
+            assert_eq!(parsed.format, format, "{name}");
+            assert_eq!(parsed.to_string(), name);
+        }
+        for bad in [
+            ".db.age.zst",
+            ".db.zstd",
+            ".zst",
+            ".db.gz",
+            ".DB.ZST",
+            ".db.zst.age.part",
+        ] {
+            let name = format!("{stem}{bad}");
+            assert_eq!(ObjectName::parse(&name), None, "{name:?} parsed as ours");
+        }
+    }
+
+    #[test]
+    fn mixed_formats_order_by_time_and_revision() {
+        let old_plain = ObjectName::parse("20261125T103000.000Z-r99999-aaaaaaaa.db").expect("ours");
+        let new_zst =
+            ObjectName::parse("20261125T103000.000Z-r100000-aaaaaaaa.db.zst").expect("ours");
+        let newest_age =
+            ObjectName::parse("20261125T103000.001Z-r5-aaaaaaaa.db.zst.age").expect("ours");
+        assert!(old_plain < new_zst && new_zst < newest_age);
     }
 
     #[test]

@@ -13,6 +13,12 @@ fn backup(minutes: i64, rev: i64) -> Backup {
         taken_at: base + chrono::TimeDelta::minutes(minutes),
         revision: rev,
         sha_prefix: format!("{:08x}", rev),
+        // Mixed formats: old `.db` and new `.db.zst` objects in one bucket.
+        format: if rev % 2 == 0 {
+            crate::pipeline::Format::PLAIN
+        } else {
+            crate::pipeline::Format::ZSTD
+        },
     };
     Backup {
         key: crate::backup::object_key("etcdbak", "prod", &name),

@@ -163,6 +163,12 @@ fn at(t: &str, rev: i64) -> Backup {
         taken_at,
         revision: rev,
         sha_prefix: format!("{rev:08x}"),
+        // Mixed formats: old `.db` and new `.db.zst` objects in one bucket.
+        format: if rev % 2 == 0 {
+            crate::pipeline::Format::PLAIN
+        } else {
+            crate::pipeline::Format::ZSTD
+        },
     };
     Backup {
         key: crate::backup::object_key(P, "prod", &name),

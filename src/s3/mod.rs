@@ -8,6 +8,7 @@ pub mod classify;
 pub mod client;
 pub mod error;
 pub mod meta;
+pub mod source;
 pub mod stall;
 pub mod upload;
 
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 pub use client::{Client, ListedObject, ObjectHead, PendingUpload};
 pub use error::Error;
+pub use source::Payload;
 pub use upload::{UploadPlan, Uploaded};
 
 /// Where backups are stored, as plain values (the command line's `S3Args` builds it).

@@ -16,8 +16,7 @@
 //! by a failed run; `abort_stale_uploads` cleans up after runs that were killed outright.
 
 use std::collections::HashMap;
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use base64_md5::content_md5;
@@ -27,9 +26,9 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::meta::header_safe;
+use super::source::{Payload, Source};
 use super::stall::{watched_body, Progress};
 use super::{Client, Error};
-use crate::verify::{self, Verified, Verifier};
 
 /// S3 refuses parts under 5 MiB (except the last) and more than 10,000 parts per upload.
 pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
@@ -58,11 +57,14 @@ impl UploadPlan {
     }
 }
 
-/// What the bytes sent must be (from snapshot.json); checked before the upload completes.
+/// What the snapshot must be (from snapshot.json) and how the object is made from it; checked before the
+/// upload completes.
 #[derive(Debug, Clone)]
 pub struct Expected {
+    /// The plaintext's SHA-256 and size.
     pub sha256: String,
     pub size: u64,
+    pub payload: Payload,
 }
 
 /// What was uploaded, as computed locally while sending it.
@@ -71,13 +73,15 @@ pub struct Uploaded {
     pub size: u64,
     /// 1 for a single PUT.
     pub parts: u32,
-    /// Lower-case hex SHA-256 of the bytes sent.
+    /// Lower-case hex SHA-256 of the snapshot (the plaintext) the bytes sent were made from.
     pub sha256: String,
     /// The ETag S3 gives the unencrypted object: the MD5 of a single PUT, or the MD5 of the concatenated
     /// part MD5s, "-", parts.
     pub etag: String,
     /// True when sent as a single PUT.
     pub single: bool,
+    /// What an encoded object's pipeline metadata records (as sent); `None` for a plain one.
+    pub recorded: Option<crate::pipeline::Recorded>,
 }
 
 /// The multipart ETag from the parts' MD5 digests.
@@ -100,11 +104,20 @@ pub async fn upload_file(
     expected: &Expected,
     mut cancel: watch::Receiver<Option<&'static str>>,
 ) -> Result<Uploaded, Error> {
-    let size = expected.size;
-    let headers = metadata_headers(metadata)?;
+    let source = Source::open(path, &expected.payload, expected.size)?;
+    let size = source.stored_size;
+    let recorded = source.recorded();
+    let mut metadata = metadata.to_vec();
+    if let Some(r) = &recorded {
+        // This pass's stored size (its age header differs in length from the measuring pass's).
+        let stored = crate::pipeline::metadata::key::STORED_SIZE;
+        metadata.retain(|(k, _)| k != stored);
+        metadata.push((stored.to_string(), r.stored_size.to_string()));
+    }
+    let headers = metadata_headers(&metadata)?;
     if size <= plan.effective_part_size(size) {
         return tokio::select! {
-            r = put_whole(client, path, key, headers, expected) => r,
+            r = put_whole(client, source, key, headers, expected) => r,
             signal = wait_cancel(&mut cancel) => Err(Error::Interrupted { signal }),
         };
     }
@@ -131,7 +144,7 @@ pub async fn upload_file(
 
     let bar = crate::logging::bytes_bar(Some(size), "uploading");
     let result = tokio::select! {
-        r = send_and_complete(client, path, key, &upload_id, plan, expected, bar) => r,
+        r = send_and_complete(client, source, key, &upload_id, plan, expected, bar) => r,
         signal = wait_cancel(&mut cancel) => Err(Error::Interrupted { signal }),
     };
     if let Err(e) = &result {
@@ -174,75 +187,6 @@ pub async fn wait_cancel(cancel: &mut watch::Receiver<Option<&'static str>>) -> 
             // The sender is gone: nothing can cancel any more.
             std::future::pending::<()>().await;
         }
-    }
-}
-
-/// The snapshot file, read front to back exactly once, verified as it is read.
-struct Source {
-    file: std::fs::File,
-    verifier: Verifier,
-    path: PathBuf,
-}
-
-impl Source {
-    fn open(path: &Path) -> Result<Source, Error> {
-        let file = std::fs::File::open(path)
-            .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
-        Ok(Source {
-            file,
-            verifier: Verifier::new(),
-            path: path.to_path_buf(),
-        })
-    }
-
-    /// Reads the next `len` bytes into `buf` and feeds them to the verifier. Reading and hashing are
-    /// blocking work, so they run off the runtime's threads (which is why `self` travels by value). The
-    /// part's MD5 is not taken here but on the part's own task, in parallel with the next read.
-    async fn read_part(
-        self,
-        mut buf: Vec<u8>,
-        len: usize,
-        offset: u64,
-    ) -> Result<(Source, Vec<u8>), Error> {
-        let read = tokio::task::spawn_blocking(move || {
-            let mut src = self;
-            buf.clear();
-            buf.resize(len, 0);
-            let r = src.file.read_exact(&mut buf);
-            src.verifier.update(&buf);
-            (src, buf, r)
-        })
-        .await
-        .map_err(|e| Error::Request {
-            op: "read the snapshot".into(),
-            reason: e.to_string(),
-        })?;
-        let (src, buf, r) = read;
-        r.map_err(|e| Error::Changed {
-            path: src.path.clone(),
-            what: format!("reading at byte {offset} failed: {e}; did it shrink?"),
-        })?;
-        Ok((src, buf))
-    }
-
-    /// The verdict on everything read: the file must not have grown, etcd's trailer and the bbolt header
-    /// must check out, and the size and SHA-256 must be the expected ones.
-    fn finish(mut self, expected: &Expected) -> Result<Verified, Error> {
-        let mut probe = [0u8; 1];
-        if self.file.read(&mut probe).unwrap_or(0) != 0 {
-            return Err(Error::Changed {
-                path: self.path,
-                what: "it grew while it was being uploaded".into(),
-            });
-        }
-        let path = self.path;
-        let corrupt = |source| Error::Corrupt {
-            path: path.clone(),
-            source,
-        };
-        let verified = self.verifier.finish().map_err(corrupt)?;
-        verify::check_against(&verified, &expected.sha256, expected.size).map_err(corrupt)?;
-        Ok(verified)
     }
 }
 
@@ -369,18 +313,18 @@ impl InFlight {
 
 async fn send_and_complete(
     client: &Client,
-    path: &Path,
+    mut source: Source,
     key: &str,
     upload_id: &str,
     plan: UploadPlan,
     expected: &Expected,
     bar: Option<indicatif::ProgressBar>,
 ) -> Result<Uploaded, Error> {
-    let size = expected.size;
+    let size = source.stored_size;
+    let recorded = source.recorded();
     let part_size = plan.effective_part_size(size);
     let n_parts = size.div_ceil(part_size).max(1);
     let concurrency = plan.concurrency.max(1);
-    let mut source = Source::open(path)?;
     let mut in_flight = InFlight::new(n_parts as usize, concurrency, bar);
     for number in 1..=n_parts as u32 {
         // Wait for a free slot before reading, so at most `concurrency` buffers exist.
@@ -394,7 +338,7 @@ async fn send_and_complete(
     }
     let (parts, etag) = in_flight.finish().await?;
     // The last moment a bad snapshot can still be stopped: after this, the object exists.
-    let verified = source.finish(expected)?;
+    let sha256 = source.finish(expected)?;
     client
         .call(
             &format!("complete the upload of {key}"),
@@ -406,9 +350,10 @@ async fn send_and_complete(
     Ok(Uploaded {
         size,
         parts: n_parts as u32,
-        sha256: verified.sha256,
+        sha256,
         etag,
         single: false,
+        recorded,
     })
 }
 
@@ -416,26 +361,26 @@ async fn send_and_complete(
 /// metadata, so there is no multipart upload to complete or abort.
 async fn put_whole(
     client: &Client,
-    path: &Path,
+    source: Source,
     key: &str,
     headers: reqwest::header::HeaderMap,
     expected: &Expected,
 ) -> Result<Uploaded, Error> {
-    let len = expected.size as usize;
-    let (source, buf) = Source::open(path)?
-        .read_part(Vec::with_capacity(len), len, 0)
-        .await?;
-    let verified = source.finish(expected)?;
+    let len = source.stored_size as usize;
+    let recorded = source.recorded();
+    let (source, buf) = source.read_part(Vec::with_capacity(len), len, 0).await?;
+    let sha256 = source.finish(expected)?;
     let (buf, md5) = md5_of(buf).await?;
     tracing::info!(%key, bytes = len, "sending the snapshot as a single PUT");
     let body = Bytes::from(buf);
     put_bytes(client, key, Target::Object(headers), &body, md5).await?;
     Ok(Uploaded {
-        size: expected.size,
+        size: len as u64,
         parts: 1,
-        sha256: verified.sha256,
+        sha256,
         etag: hex::encode(md5),
         single: true,
+        recorded,
     })
 }
 

@@ -2,6 +2,7 @@
 
 use super::Error;
 use crate::backup::SnapshotMetadata;
+use crate::pipeline::Recorded;
 use crate::s3::{meta, Client, ObjectHead, Uploaded};
 
 /// Reads the object back (HEAD) and compares it with what was sent. `Ok(Err(what))` names the mismatch.
@@ -9,6 +10,7 @@ pub(crate) async fn check_uploaded(
     client: &Client,
     key: &str,
     meta: &SnapshotMetadata,
+    recorded: &Recorded,
     uploaded: &Uploaded,
 ) -> Result<Result<(), String>, Error> {
     if !uploaded.sha256.eq_ignore_ascii_case(&meta.sha256) {
@@ -18,7 +20,10 @@ pub(crate) async fn check_uploaded(
         )));
     }
     let info = client.head(key).await?;
-    Ok(compare_object(&info, meta, uploaded))
+    Ok(compare_object(&info, meta, uploaded).and_then(|()| {
+        let sent = uploaded.recorded.unwrap_or(*recorded);
+        compare_record(&info, &sent)
+    }))
 }
 
 /// The pure part of post-upload verification.
@@ -28,11 +33,11 @@ pub(crate) fn compare_object(
     uploaded: &Uploaded,
 ) -> Result<(), String> {
     match info.size {
-        Some(size) if size == snapshot.file_size => {}
+        Some(size) if size == uploaded.size => {}
         Some(size) => {
             return Err(format!(
-                "it is {size} bytes, the snapshot is {}",
-                snapshot.file_size
+                "it is {size} bytes, {} were sent (the snapshot is {})",
+                uploaded.size, snapshot.file_size
             ))
         }
         None => return Err("the store reported no size for it".into()),
@@ -65,6 +70,19 @@ pub(crate) fn compare_object(
     Ok(())
 }
 
+/// The pipeline metadata the object carries must be what was recorded while sending it.
+fn compare_record(info: &ObjectHead, recorded: &Recorded) -> Result<(), String> {
+    match Recorded::from_metadata(&info.metadata) {
+        Ok(Some(r)) if r == *recorded => Ok(()),
+        Ok(Some(r)) => Err(format!(
+            "its pipeline metadata ({}, {} plaintext bytes, {} stored) is not what was sent",
+            r.pipeline, r.plaintext_size, r.stored_size
+        )),
+        Ok(None) => Err("it carries no pipeline metadata".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 fn is_md5_hex(s: &str) -> bool {
     s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
@@ -95,6 +113,7 @@ mod tests {
             sha256: m.sha256.clone(),
             etag: format!("{}-1", "0".repeat(32)),
             single: false,
+            recorded: None,
         };
         let good = ObjectHead {
             size: Some(100),

@@ -1,14 +1,13 @@
-//! `etcdbak download`: fetch a backup into `PATH.part`, check its SHA-256 and etcd trailer, then rename it.
+//! `etcdbak download`: fetch a backup into `PATH.part`, reversing its pipeline (age, zstd) as it streams,
+//! check the plaintext's SHA-256, size and etcd trailer, then rename it.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use tokio::io::AsyncWriteExt;
-
 use super::Error;
 use crate::backup::{self, ObjectName, SNAPSHOT_FILE};
+use crate::pipeline::{Expected, Identities, Recorded};
 use crate::s3::{self, meta, Client};
-use crate::verify;
 
 /// Which backup to fetch, as the command line was given it.
 #[derive(Debug, Clone)]
@@ -27,17 +26,20 @@ pub struct Options {
     pub which: Which,
     /// Default: the object's file name in the current directory.
     pub output: Option<PathBuf>,
+    /// age identities for an encrypted backup.
+    pub identities: Option<std::sync::Arc<Identities>>,
 }
 
 pub async fn run(client: &Client, opts: &Options) -> Result<(), Error> {
     let key = resolve_key(client, &opts.which).await?;
     let info = client.head(&key).await?;
-    let expected_sha = meta::decode(&info.metadata)
-        .sha256
-        .ok_or_else(|| Error::Verification {
-            key: key.clone(),
-            what: "it carries no sha256 metadata, so it cannot be checked".into(),
-        })?;
+    let expected = expected_of(&key, &info)?;
+    if expected.format.encrypted && opts.identities.is_none() {
+        return Err(Error::Decode {
+            key,
+            source: crate::pipeline::Error::IdentityRequired,
+        });
+    }
     let output = match &opts.output {
         Some(p) => p.clone(),
         None => PathBuf::from(key.rsplit('/').next().unwrap_or(SNAPSHOT_FILE)),
@@ -51,11 +53,10 @@ pub async fn run(client: &Client, opts: &Options) -> Result<(), Error> {
     let part = part_path(&output);
     tracing::info!(%key, output = %output.display(), bytes = ?info.size, "downloading");
     let started = Instant::now();
-    let checked = match fetch(client, &key, &part, info.size).await {
-        Ok(verifier) => check(&key, verifier, &expected_sha, info.size),
-        Err(e) => Err(e),
-    };
-    let verified = match checked {
+    let identities = opts.identities.clone();
+    let fetched =
+        super::fetch::fetch_decoded(client, &key, &part, &expected, identities, info.size).await;
+    let verified = match fetched {
         Ok(v) => v,
         Err(e) => {
             let _ = std::fs::remove_file(&part);
@@ -66,10 +67,49 @@ pub async fn run(client: &Client, opts: &Options) -> Result<(), Error> {
     tracing::info!(
         %key, output = %output.display(), bytes = verified.file_size, sha256 = %verified.sha256,
         secs = started.elapsed().as_secs_f64(),
-        "downloaded and verified (sha256 metadata, etcd hash trailer)"
+        "downloaded and verified (plaintext sha256 and size from metadata, etcd hash trailer)"
     );
     println!("{}", output.display());
     Ok(())
+}
+
+/// What the object must decode to: from its pipeline metadata (checked against its name), or for an old
+/// `.db` object without it, from the store's own sha256 and its size.
+pub fn expected_of(key: &str, info: &s3::ObjectHead) -> Result<Expected, Error> {
+    let corrupt = |what: String| Error::DownloadCorrupt {
+        key: key.to_string(),
+        what,
+    };
+    let name = key.rsplit('/').next().unwrap_or(key);
+    let format = ObjectName::parse(name)
+        .map(|n| n.format)
+        .ok_or_else(|| Error::Usage(format!("{key:?} is not an etcdbak backup name")))?;
+    let recorded = Recorded::from_metadata(&info.metadata).map_err(|e| corrupt(e.to_string()))?;
+    if let Some(r) = recorded {
+        r.check_name(format).map_err(|e| corrupt(e.to_string()))?;
+        if info.size.is_some_and(|s| s != r.stored_size) {
+            return Err(corrupt(format!(
+                "it is {:?} bytes, its metadata records {} stored bytes",
+                info.size, r.stored_size
+            )));
+        }
+        return Ok(Expected::from_recorded(&r));
+    }
+    if format != crate::pipeline::Format::PLAIN {
+        return Err(corrupt(
+            "it carries no pipeline metadata, so it cannot be decoded and checked".into(),
+        ));
+    }
+    let sha = meta::decode(&info.metadata)
+        .sha256
+        .ok_or_else(|| corrupt("it carries no sha256 metadata, so it cannot be checked".into()))?;
+    let mut digest = [0u8; 32];
+    hex::decode_to_slice(sha.to_ascii_lowercase(), &mut digest)
+        .map_err(|_| corrupt(format!("its sha256 metadata {sha:?} is not 64 hex digits")))?;
+    let size = info
+        .size
+        .ok_or_else(|| corrupt("the store reported no size for it".into()))?;
+    Ok(Expected::plain(digest, size))
 }
 
 /// The key to fetch: a full key is checked against the prefix (and `--cluster`), a bare name is placed
@@ -123,31 +163,6 @@ fn part_path(output: &Path) -> PathBuf {
     PathBuf::from(part)
 }
 
-/// The downloaded bytes must be an etcd snapshot whose SHA-256 and size are the object's.
-fn check(
-    key: &str,
-    verifier: verify::Verifier,
-    expected_sha: &str,
-    size: Option<u64>,
-) -> Result<verify::Verified, Error> {
-    let corrupt = |what: String| Error::DownloadCorrupt {
-        key: key.to_string(),
-        what,
-    };
-    match verifier.finish() {
-        Ok(v) if !v.sha256.eq_ignore_ascii_case(expected_sha) => Err(corrupt(format!(
-            "its SHA-256 is {}, its metadata says {expected_sha}",
-            v.sha256
-        ))),
-        Ok(v) if size.is_some_and(|s| s != v.file_size) => Err(corrupt(format!(
-            "got {} bytes, the object is {size:?}",
-            v.file_size
-        ))),
-        Ok(v) => Ok(v),
-        Err(e) => Err(corrupt(e.to_string())),
-    }
-}
-
 /// Renames the checked file into place and syncs its directory, so the name survives a crash.
 fn publish(part: &Path, output: &Path) -> Result<(), Error> {
     std::fs::rename(part, output).map_err(|e| {
@@ -160,54 +175,4 @@ fn publish(part: &Path, output: &Path) -> Result<(), Error> {
         }
     }
     Ok(())
-}
-
-/// Streams the object into `part`, hashing as it goes, and fsyncs it.
-/// Streams an object into `part`, hashing as it goes (download and verify both read backups this way).
-pub async fn fetch(
-    client: &Client,
-    key: &str,
-    part: &Path,
-    size: Option<u64>,
-) -> Result<verify::Verifier, Error> {
-    use futures::StreamExt;
-    let op = format!("download {key}");
-    let mut stream = client
-        .call(&op, client.bucket.get_object_stream(key))
-        .await?;
-    let file = tokio::fs::File::create(part)
-        .await
-        .map_err(|e| Error::io(format!("creating {}", part.display()), e))?;
-    let mut out = tokio::io::BufWriter::with_capacity(1 << 20, file);
-    let mut verifier = verify::Verifier::new();
-    let bar = crate::logging::bytes_bar(size, "downloading");
-    // A stall, not a total deadline: a large backup on a slow link takes as long as it needs.
-    let stalled = || s3::Error::Request {
-        op: op.clone(),
-        reason: s3::stall::reason(client.stall_timeout),
-    };
-    while let Some(chunk) = tokio::time::timeout(client.stall_timeout, stream.bytes.next())
-        .await
-        .map_err(|_| stalled())?
-    {
-        let chunk = chunk.map_err(|e| client.classify(&op, e))?;
-        verifier.update(&chunk);
-        out.write_all(&chunk)
-            .await
-            .map_err(|e| Error::io(format!("writing {}", part.display()), e))?;
-        if let Some(bar) = &bar {
-            bar.set_position(verifier.len());
-        }
-    }
-    out.flush()
-        .await
-        .map_err(|e| Error::io(format!("writing {}", part.display()), e))?;
-    out.get_ref()
-        .sync_all()
-        .await
-        .map_err(|e| Error::io(format!("syncing {}", part.display()), e))?;
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    Ok(verifier)
 }

@@ -40,6 +40,16 @@ pub enum Error {
         "interrupted by {signal}; the unfinished upload was aborted and retention did not run"
     )]
     Interrupted { signal: &'static str },
+    /// Encoding or decoding a backup (zstd, age) failed; the pipeline's message names what to fix.
+    #[error("{0}")]
+    Pipeline(#[from] crate::pipeline::Error),
+    /// Downloading `key` failed in the pipeline (wrong identity, truncated, tampered, too large).
+    #[error("cannot restore the backup {key}: {source}; no file was left behind")]
+    Decode {
+        key: String,
+        #[source]
+        source: crate::pipeline::Error,
+    },
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -52,6 +62,7 @@ impl Error {
     pub fn class(&self) -> Class {
         match self {
             Error::S3(e) => e.class(),
+            Error::Pipeline(e) | Error::Decode { source: e, .. } => e.class(),
             Error::Usage(_) | Error::InvalidCluster(_) => Class::Usage,
             Error::Corrupt { .. } | Error::DownloadCorrupt { .. } | Error::BadMetadata { .. } => {
                 Class::CorruptSnapshot

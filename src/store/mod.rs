@@ -7,7 +7,9 @@
 
 mod check;
 pub mod download;
+mod encode;
 mod error;
+mod fetch;
 pub mod input;
 pub mod prune;
 
@@ -18,6 +20,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use crate::backup::{self, ObjectName, SnapshotMetadata, SNAPSHOT_FILE};
+use crate::pipeline::{Encoding, Format, Recorded};
 use crate::retention::{self, Keep};
 use crate::s3::{self, upload, Client, UploadPlan};
 use crate::verify::{self, VerifyError};
@@ -46,6 +49,8 @@ pub struct Options {
     pub plan: UploadPlan,
     /// Unfinished uploads older than this are aborted.
     pub stale_upload_age: Duration,
+    /// How the snapshot is compressed and encrypted on its way to the bucket.
+    pub encoding: Encoding,
 }
 
 /// Every backup under the client's prefix (of one cluster, or of all clusters), newest first by the time and
@@ -55,6 +60,19 @@ pub async fn list_backups(
     cluster: Option<&str>,
 ) -> Result<Vec<backup::Backup>, Error> {
     Ok(client.list_backups(cluster).await?)
+}
+
+/// Fills in each backup's plaintext size from its metadata (one HEAD per compressed or encrypted backup);
+/// a backup whose metadata cannot be read keeps `None`.
+pub async fn fill_plaintext_sizes(client: &Client, backups: &mut [backup::Backup]) {
+    for b in backups.iter_mut().filter(|b| b.plaintext_bytes.is_none()) {
+        let Ok(head) = client.head(&b.key).await else {
+            continue;
+        };
+        if let Ok(Some(r)) = Recorded::from_metadata(&head.metadata) {
+            b.plaintext_bytes = Some(r.plaintext_size);
+        }
+    }
 }
 
 /// Listens for SIGTERM/SIGINT for the rest of the run; the receiver turns `Some(signal)` when one arrives.
@@ -79,9 +97,34 @@ pub async fn run(client: &Client, opts: &Options) -> Result<(), Error> {
     let snapshot = opts.dir.join(SNAPSHOT_FILE);
     check_before_upload(&snapshot, &meta).await?;
 
-    let key = backup::object_key(&client.prefix, &cluster, &ObjectName::for_snapshot(&meta));
-    let uploaded = upload(client, opts, &snapshot, &key, &meta, &cluster, &cancel).await?;
-    if let Err(what) = check::check_uploaded(client, &key, &meta, &uploaded).await? {
+    let format = opts.encoding.pipeline().format();
+    let name = ObjectName::for_snapshot(&meta).with_format(format);
+    let key = backup::object_key(&client.prefix, &cluster, &name);
+    let (payload, recorded) = if format == Format::PLAIN {
+        (s3::Payload::Plain, encode::plain_record(&meta)?)
+    } else {
+        let (recorded, header_len) = encode::measure(&snapshot, &meta, &opts.encoding).await?;
+        tracing::info!(
+            pipeline = %recorded.pipeline, plaintext_bytes = recorded.plaintext_size,
+            stored_bytes = recorded.stored_size,
+            "snapshot verified and its encoding measured (etcd hash trailer, bbolt header, sha256)"
+        );
+        let encoding = opts.encoding.clone();
+        let payload = s3::Payload::Encoded {
+            encoding,
+            recorded,
+            header_len,
+        };
+        (payload, recorded)
+    };
+    let sent = Sent {
+        meta: &meta,
+        cluster: &cluster,
+        payload,
+        recorded: &recorded,
+    };
+    let uploaded = upload(client, opts, &snapshot, &key, &sent, &cancel).await?;
+    if let Err(what) = check::check_uploaded(client, &key, &meta, &recorded, &uploaded).await? {
         // A wrong object must not count as a backup: delete it (best effort) and stop before retention.
         if let Err(e) = client.delete(&key).await {
             tracing::warn!(%key, error = %e, "could not delete the object that failed verification");
@@ -160,31 +203,42 @@ fn verdict_before_upload(len: u64, expected: u64, head: &[u8]) -> Result<(), Ver
         .map_err(VerifyError::from)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What one upload sends: the snapshot's metadata, how its bytes are made, and what that records.
+struct Sent<'a> {
+    meta: &'a SnapshotMetadata,
+    cluster: &'a str,
+    payload: s3::Payload,
+    recorded: &'a Recorded,
+}
+
 async fn upload(
     client: &Client,
     opts: &Options,
     snapshot: &std::path::Path,
     key: &str,
-    meta: &SnapshotMetadata,
-    cluster: &str,
+    sent: &Sent<'_>,
     cancel: &watch::Receiver<Option<&'static str>>,
 ) -> Result<s3::Uploaded, Error> {
-    let part_size = opts.plan.effective_part_size(meta.file_size);
+    let meta = sent.meta;
+    let stored = sent.recorded.stored_size;
+    let part_size = opts.plan.effective_part_size(stored);
     tracing::info!(
-        bucket = %client.bucket_name, %key, bytes = meta.file_size, part_size,
+        bucket = %client.bucket_name, %key, bytes = stored, part_size,
         concurrency = opts.plan.concurrency, "uploading"
     );
     let started = Instant::now();
     let expected = upload::Expected {
         sha256: meta.sha256.clone(),
         size: meta.file_size,
+        payload: sent.payload.clone(),
     };
+    let mut metadata = s3::meta::encode(meta, sent.cluster);
+    metadata.extend(sent.recorded.to_metadata());
     let uploaded = upload::upload_file(
         client,
         snapshot,
         key,
-        &s3::meta::encode(meta, cluster),
+        &metadata,
         opts.plan,
         &expected,
         cancel.clone(),
