@@ -145,7 +145,7 @@ _etcdbak() {
             return 0
             ;;
         etcdbak__subcmd__download)
-            opts="-o -h -V --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --cluster --key --output --log-level --log-format --help --version"
+            opts="-o -h -V --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --cluster --key --output --identity --log-level --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -200,6 +200,10 @@ _etcdbak() {
                     return 0
                     ;;
                 -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -877,7 +881,7 @@ _etcdbak() {
             return 0
             ;;
         etcdbak__subcmd__store)
-            opts="-h -V --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --dir --cluster --keep --part-size --upload-concurrency --stale-upload-age --log-level --log-format --help --version"
+            opts="-h -V --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --dir --cluster --keep --part-size --upload-concurrency --stale-upload-age --compress --encrypt-to --encrypt-to-file --log-level --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -940,6 +944,18 @@ _etcdbak() {
                     return 0
                     ;;
                 --stale-upload-age)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --compress)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --encrypt-to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --encrypt-to-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

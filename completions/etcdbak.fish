@@ -72,6 +72,9 @@ complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l keep -d 'How m
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l part-size -d 'Size of each uploaded part (e.g. 8MiB, 16MiB; at least 5MiB). Memory use is about part size times --upload-concurrency, whatever the snapshot\'s size' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l upload-concurrency -d 'How many parts are uploaded at once' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l stale-upload-age -d 'Abort this cluster\'s unfinished multipart uploads older than this (left by killed runs). Keep it well above the longest upload so a concurrent run\'s live upload is never aborted' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l compress -d 'How to compress the snapshot in the bucket: none, zstd (level 3) or zstd:LEVEL (1-19). The file in --dir stays exactly as `etcdbak snapshot` wrote it' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l encrypt-to -d 'Encrypt the backup with age to this X25519 recipient (an `age1…` public key). Repeat it or give a comma-separated list for several recipients (key rotation: any one identity decrypts)' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l encrypt-to-file -d 'Encrypt to the recipients in this file (`age -R` format: one `age1…` per line, # comments), e.g. a mounted Secret or ConfigMap. Combines with --encrypt-to' -r -F
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l log-level -d 'Log filter: error, warn, info, debug, trace, or a tracing directive such as `etcdbak=debug`' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l log-format -d 'Log line format' -r -f -a "plain\t'`key=value` lines, one event per line'
 json\t'One JSON object per line, for log collectors'"
@@ -111,7 +114,7 @@ complete -c etcdbak -n "__fish_etcdbak_using_subcommand list" -l connect-timeout
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand list" -l stall-timeout -d 'Give up on a request once no bytes have been sent or received for this long. Not a limit on a whole transfer: a part on a slow link takes as long as it needs while bytes flow' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand list" -l cluster -d 'Only this cluster\'s backups (default: every cluster under --prefix)' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand list" -s o -l output -d 'Output format' -r -f -a "table\t'A table for people'
-json\t'A JSON array for scripts; field names are stable: cluster, key, takenAt, revision, sizeBytes, sha256Prefix'"
+json\t'A JSON array for scripts; field names are stable: cluster, key, takenAt, revision, sizeBytes (the stored size), sha256Prefix, compressed, encrypted, plaintextBytes (absent when unknown)'"
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand list" -l log-level -d 'Log filter: error, warn, info, debug, trace, or a tracing directive such as `etcdbak=debug`' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand list" -l log-format -d 'Log line format' -r -f -a "plain\t'`key=value` lines, one event per line'
 json\t'One JSON object per line, for log collectors'"
@@ -131,6 +134,7 @@ complete -c etcdbak -n "__fish_etcdbak_using_subcommand download" -l stall-timeo
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand download" -l cluster -d 'The cluster whose backup to fetch (the newest one unless --key is given)' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand download" -l key -d 'A specific backup: the full key as `etcdbak list` shows it, or just its file name with --cluster' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand download" -s o -l output -d 'Where to write the snapshot (default: the object\'s file name in the current directory). It is written to PATH.part first and renamed only after its checksums match' -r -F
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand download" -l identity -d 'age identity file (`age-keygen` output, AGE-SECRET-KEY-1… lines) to decrypt an encrypted (`.age`) backup; one of its keys must be a recipient of the backup' -r -F
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand download" -l log-level -d 'Log filter: error, warn, info, debug, trace, or a tracing directive such as `etcdbak=debug`' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand download" -l log-format -d 'Log line format' -r -f -a "plain\t'`key=value` lines, one event per line'
 json\t'One JSON object per line, for log collectors'"
