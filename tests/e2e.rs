@@ -129,7 +129,13 @@ fn ten_thousand_keys_survive_snapshot_store_list_download_restore() {
     assert_eq!(backups.len(), 1, "{listed}");
     let key = backups[0]["key"].as_str().expect("key").to_string();
     assert_eq!(backups[0]["revision"].as_i64(), Some(meta.revision));
-    assert_eq!(backups[0]["sizeBytes"].as_u64(), Some(meta.file_size));
+    // Compressed by default: the stored size is smaller, the plaintext size is the snapshot's.
+    assert_eq!(backups[0]["plaintextBytes"].as_u64(), Some(meta.file_size));
+    assert!(
+        backups[0]["sizeBytes"].as_u64() < Some(meta.file_size),
+        "{listed}"
+    );
+    assert!(key.ends_with(".db.zst"), "{key}");
     assert_eq!(minio.keys(""), vec![key.clone()], "exactly one object");
 
     let downloaded = scratch.path().join("downloaded.db");

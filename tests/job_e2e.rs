@@ -173,10 +173,10 @@ fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// The object name the contract promises for a snapshot, computed here from its metadata independently of
-/// the product's own naming code.
+/// the product's own naming code. The store container compresses by default (zstd:3), hence `.db.zst`.
 fn expected_key(prefix: &str, meta: &SnapshotMetadata) -> String {
     format!(
-        "{prefix}/{}/{}-r{}-{}.db",
+        "{prefix}/{}/{}-r{}-{}.db.zst",
         meta.cluster,
         meta.taken_at.format("%Y%m%dT%H%M%S%.3fZ"),
         meta.revision,
@@ -188,8 +188,13 @@ fn backup_keys(minio: &Minio, prefix: &str, cluster: &str) -> Vec<String> {
     minio
         .keys(&format!("{prefix}/{cluster}/"))
         .into_iter()
-        .filter(|k| k.ends_with(".db"))
+        .filter(|k| k.ends_with(".db.zst"))
         .collect()
+}
+
+/// The snapshot a default (zstd-compressed) object holds.
+fn decompressed(stored: &[u8]) -> Vec<u8> {
+    zstd::decode_all(stored).expect("a zstd object")
 }
 
 async fn create_or_replace<K>(api: &Api<K>, obj: &K)
@@ -628,7 +633,7 @@ fn rendered_backup_and_cleanup_jobs_run_for_real() {
         vec![key1.clone()],
         "exactly the one backup, under the contract's name"
     );
-    let stored = minio.get(&key1);
+    let stored = decompressed(&minio.get(&key1));
     assert_eq!(
         sha256_hex(&stored),
         meta.sha256,
@@ -1169,7 +1174,10 @@ fn a_plain_etcd_without_tls_is_backed_up() {
     assert_eq!(meta.endpoint, etcd.endpoint(0));
     let key = expected_key(&setup.prefix, &meta);
     assert_eq!(backup_keys(&minio, &setup.prefix, PLAIN), vec![key.clone()]);
-    assert_eq!(sha256_hex(&minio.get(&key)), sha256_hex(&snapshot));
+    assert_eq!(
+        sha256_hex(&decompressed(&minio.get(&key))),
+        sha256_hex(&snapshot)
+    );
     rt.block_on(async {
         let _ = clusters
             .patch(

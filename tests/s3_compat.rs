@@ -112,13 +112,16 @@ fn backup_list_download_restore_and_retention_on_versitygw() {
         "list agrees with what the gateway stored"
     );
 
-    // The stored object is byte for byte the snapshot file (no sidecar, no re-encoding).
+    // The stored object is the snapshot file compressed with zstd (the default), and nothing else: no
+    // sidecar, and it decompresses byte for byte to the snapshot.
     let local = std::fs::read(first.join(SNAPSHOT_FILE)).expect("snapshot file");
     let stored = std::fs::read(gw.object_file(&keys[0])).expect("stored object");
-    assert_eq!(stored.len(), local.len());
+    assert!(keys[0].ends_with(".db.zst"), "{}", keys[0]);
+    assert!(stored.len() < local.len());
+    let decoded = zstd::decode_all(&stored[..]).expect("a zstd object");
     assert!(
-        stored == local,
-        "the stored object differs from the snapshot"
+        decoded == local,
+        "the stored object does not decompress to the snapshot"
     );
 
     let downloaded = scratch.path().join("downloaded.db");
