@@ -461,6 +461,9 @@ fn backup(etcd: &EtcdCluster, minio: &Minio, cluster: &str, scratch: &Path) -> (
     run(minio.creds_env(
         etcdbak()
             .arg("store")
+            // Plain `.db` objects: the probe below filters on that suffix and the size metrics compare
+            // the object with the snapshot (the exporter does not read the pipeline metadata yet).
+            .args(["--compress", "none"])
             .arg("--dir")
             .arg(dir.path())
             .args(["--cluster", cluster])
