@@ -2,13 +2,18 @@
 //! whole bbolt database walked in Rust, and its revision against the metadata recorded at backup time.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::backup;
 use crate::bolt;
 use crate::cli::s3::S3Args;
+use crate::exit::Class;
+use crate::pipeline::{self, Identities};
 use crate::s3::{Client as S3Client, ObjectHead};
+use crate::store;
 use crate::verify::backup::{judge, render_table, Expected, Report};
+use crate::verify::Verified;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Output {
@@ -36,6 +41,10 @@ pub struct Args {
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = Output::Table)]
     pub output: Output,
+    /// age identity file (`age-keygen` output, AGE-SECRET-KEY-1… lines) to decrypt an encrypted (`.age`)
+    /// backup; one of its keys must be a recipient of the backup.
+    #[arg(long, env = "ETCDBAK_IDENTITY", value_name = "FILE")]
+    pub identity: Option<PathBuf>,
 }
 
 /// Removes the downloaded copy however the check ends.
@@ -63,12 +72,12 @@ async fn resolve(client: &S3Client, args: &Args) -> super::Result<String> {
             }
         }
         (None, Some(cluster)) => {
-            backup::validate_cluster_name(cluster).map_err(crate::store::Error::InvalidCluster)?;
+            backup::validate_cluster_name(cluster).map_err(store::Error::InvalidCluster)?;
             let newest = client.list_backups(Some(cluster)).await?.into_iter().next();
             let location = format!("s3://{}/{}", client.bucket_name, backup::cluster_prefix(&client.prefix, cluster));
             // As `download` reports it: the same situation, the same message and exit code.
             newest.map(|b| b.key).ok_or_else(|| {
-                crate::store::Error::NoBackups {
+                store::Error::NoBackups {
                     cluster: cluster.clone(),
                     location,
                 }
@@ -81,36 +90,85 @@ async fn resolve(client: &S3Client, args: &Args) -> super::Result<String> {
     }
 }
 
-/// What the object's metadata (as `etcdbak store` writes it) says the backup is.
-fn expected(info: &ObjectHead) -> Expected {
-    use crate::s3::meta::{REVISION, SHA256};
+/// What the object must decode to (from its name and recorded pipeline), as the verdict compares it.
+fn expected(info: &ObjectHead, decoded: &pipeline::Expected) -> Expected {
     Expected {
-        sha256: info.metadata.get(SHA256).cloned(),
-        file_size: info.size,
-        revision: info.metadata.get(REVISION).and_then(|r| r.parse().ok()),
+        sha256: Some(hex::encode(decoded.sha256)),
+        file_size: decoded.size,
+        revision: info
+            .metadata
+            .get(crate::s3::meta::REVISION)
+            .and_then(|r| r.parse().ok()),
     }
 }
 
-/// Downloads, checks and judges one backup.
-async fn check(client: &S3Client, key: &str, dir: PathBuf) -> super::Result<Report> {
+/// A download that failed because the backup is bad is a verdict (exit 5 with the reason); one that failed
+/// for any other reason (network, a missing or wrong identity) is an error.
+fn verdict_or_error(
+    fetched: Result<Verified, store::Error>,
+) -> super::Result<Result<Verified, String>> {
+    match fetched {
+        Ok(v) => Ok(Ok(v)),
+        Err(store::Error::DownloadCorrupt { what, .. }) => Ok(Err(what)),
+        Err(store::Error::Decode { source, .. }) if source.class() == Class::CorruptSnapshot => {
+            Ok(Err(source.to_string()))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Downloads (reversing the backup's pipeline), checks and judges one backup.
+async fn check(
+    client: &S3Client,
+    key: &str,
+    dir: PathBuf,
+    identities: Option<Arc<Identities>>,
+) -> super::Result<Report> {
     let info = client.head(key).await?;
-    let expected = expected(&info);
+    let started = Instant::now();
+    let decoded = match store::download::expected_of(key, &info) {
+        Ok(d) => d,
+        Err(store::Error::DownloadCorrupt { what, .. }) => {
+            let none = Expected::default();
+            return Ok(judge(
+                key,
+                Err(what),
+                None,
+                &none,
+                started.elapsed().as_secs_f64(),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if decoded.format.encrypted && identities.is_none() {
+        return Err(store::Error::Decode {
+            key: key.to_string(),
+            source: pipeline::Error::IdentityRequired,
+        }
+        .into());
+    }
+    let expected = expected(&info, &decoded);
     let stamp = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
     let scratch = Scratch(dir.join(format!("etcdbak-verify-{}-{stamp}.db", std::process::id())));
-    let started = Instant::now();
-    // The one call into the download code: stream the object to a file, hashing as it goes.
-    let streamed = crate::store::download::fetch(client, key, &scratch.0, info.size)
-        .await?
-        .finish();
-    let path = scratch.0.clone();
-    let structure = tokio::task::spawn_blocking(move || bolt::check_file(&path))
-        .await
-        .map_err(|e| super::Error::io("checking the database", std::io::Error::other(e)))?
-        .map_err(|e| super::Error::io(format!("reading {}", scratch.0.display()), e))?;
+    // The one call into the download code: stream the object through its decoder to a file.
+    let fetched =
+        store::fetch::fetch_decoded(client, key, &scratch.0, &decoded, identities, info.size).await;
+    let streamed = verdict_or_error(fetched)?;
+    let structure = match &streamed {
+        Ok(_) => {
+            let path = scratch.0.clone();
+            let checked = tokio::task::spawn_blocking(move || bolt::check_file(&path))
+                .await
+                .map_err(|e| super::Error::io("checking the database", std::io::Error::other(e)))?
+                .map_err(|e| super::Error::io(format!("reading {}", scratch.0.display()), e))?;
+            Some(checked)
+        }
+        Err(_) => None,
+    };
     let report = judge(
         key,
         streamed,
-        Some(structure),
+        structure,
         &expected,
         started.elapsed().as_secs_f64(),
     );
@@ -123,7 +181,13 @@ pub async fn run(args: Args) -> super::Result<()> {
     let client = args.s3.connect().await?;
     let key = resolve(&client, &args).await?;
     let dir = args.dir.clone().unwrap_or_else(std::env::temp_dir);
-    let report = check(&client, &key, dir).await?;
+    let identities = match &args.identity {
+        Some(path) => Some(Arc::new(
+            Identities::from_file(path).map_err(store::Error::from)?,
+        )),
+        None => None,
+    };
+    let report = check(&client, &key, dir, identities).await?;
     match args.output {
         Output::Json => {
             let json = serde_json::to_string_pretty(std::slice::from_ref(&report))

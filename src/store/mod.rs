@@ -9,7 +9,7 @@ mod check;
 pub mod download;
 mod encode;
 mod error;
-mod fetch;
+pub(crate) mod fetch;
 pub mod input;
 pub mod prune;
 

@@ -4,7 +4,7 @@
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
 use serde::Serialize;
 
-use super::{Verified, VerifyError};
+use super::Verified;
 use crate::bolt::{Summary, Verdict};
 
 /// What the backup's object metadata says it is (the caller decodes it: this module knows no S3).
@@ -70,7 +70,7 @@ impl Report {
 /// against the metadata, the structural check of the database, and its revision against the metadata.
 pub fn judge(
     key: &str,
-    streamed: Result<Verified, VerifyError>,
+    streamed: Result<Verified, String>,
     structure: Option<Verdict>,
     expected: &Expected,
     seconds: f64,
@@ -100,13 +100,13 @@ fn db_size(s: &Summary) -> u64 {
 }
 
 fn first_problem(
-    streamed: Result<Verified, VerifyError>,
+    streamed: Result<Verified, String>,
     structure: Option<Verdict>,
     expected: &Expected,
 ) -> Option<String> {
     let verified = match streamed {
         Ok(v) => v,
-        Err(e) => return Some(e.to_string()),
+        Err(e) => return Some(e),
     };
     if let Some(size) = expected.file_size.filter(|s| *s != verified.file_size) {
         return Some(format!(
