@@ -20,6 +20,9 @@ use sha2::{Digest, Sha256};
 
 use crate::naming::{is_dns_label, is_dns_subdomain};
 
+mod encoding;
+pub use encoding::{effective as effective_encoding, EncodingConfig, EncryptionConfig};
+
 /// The embedded default configuration; examples/config.yaml is the single copy, so the docs cannot drift.
 pub const DEFAULT_CONFIG_YAML: &str = include_str!("../examples/config.yaml");
 
@@ -42,6 +45,10 @@ pub struct Config {
     pub time_zone: String,
     /// Object-store settings handed to the store and cleanup containers as `ETCDBAK_S3_*` env vars.
     pub s3: S3Config,
+    /// Compression and encryption of the backups, handed to the store container as `ETCDBAK_COMPRESS` and
+    /// `ETCDBAK_ENCRYPT_TO`.
+    #[serde(flatten)]
+    pub encoding: EncodingConfig,
     pub job: JobConfig,
     pub pod: PodConfig,
     /// The admin's store container: reads `/backup/snapshot.db` and puts it somewhere safe.
@@ -191,6 +198,10 @@ struct RawConfig {
     time_zone: String,
     #[serde(default)]
     s3: S3Config,
+    #[serde(default = "default_compression")]
+    compression: String,
+    #[serde(default)]
+    encryption: EncryptionConfig,
     #[serde(default)]
     job: JobConfig,
     #[serde(default)]
@@ -210,6 +221,9 @@ fn default_schedule() -> String {
 }
 fn default_keep() -> u32 {
     20
+}
+fn default_compression() -> String {
+    EncodingConfig::default().compression
 }
 fn default_job_namespace() -> String {
     "etcdbak".into()
@@ -365,6 +379,7 @@ pub fn default_config() -> Config {
             service_account_name: None,
             time_zone: default_time_zone(),
             s3: S3Config::default(),
+            encoding: EncodingConfig::default(),
             job: JobConfig::default(),
             pod: PodConfig::default(),
             store_container: Container {
@@ -419,6 +434,10 @@ fn parse(text: &str, file: &str, base_dir: Option<&Path>) -> Result<Config, Erro
         service_account_name: raw.service_account_name,
         time_zone: raw.time_zone,
         s3: raw.s3,
+        encoding: EncodingConfig {
+            compression: raw.compression,
+            encryption: raw.encryption,
+        },
         job: raw.job,
         pod: raw.pod,
         store_container,
@@ -497,6 +516,7 @@ fn validate(c: &Config, file: &str) -> Result<(), Error> {
 type Problem = (&'static str, String);
 
 fn check_defaults(c: &Config) -> Result<(), Problem> {
+    effective_encoding(&c.encoding, None, &[]).map_err(|e| ("compression/encryption", e))?;
     crate::schedule::expand(&c.default_schedule, "example")
         .map_err(|e| ("defaultSchedule", format!("is not usable: {e}")))?;
     crate::schedule::expand(&c.verify.schedule, "example")

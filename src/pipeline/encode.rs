@@ -140,7 +140,7 @@ impl<W: Write> Encoder<W> {
             pipeline: self.pipeline,
             plaintext_sha256: self.hasher.finalize().into(),
             plaintext_size: self.plaintext,
-            stored_size: self.sink.bytes(),
+            stored_size: Some(self.sink.bytes()),
         };
         Ok((tap.into_inner(), recorded))
     }

@@ -25,8 +25,10 @@ pub struct Recorded {
     /// SHA-256 of the plaintext: the snapshot file exactly as `etcdctl snapshot save` wrote it.
     pub plaintext_sha256: [u8; 32],
     pub plaintext_size: u64,
-    /// Bytes in the object itself (after compression and encryption).
-    pub stored_size: u64,
+    /// Bytes in the object itself (after compression and encryption). Known only once the last byte is
+    /// sent, so objects stored in one pass do not record it (their own size is it); recorded ones are
+    /// checked.
+    pub stored_size: Option<u64>,
 }
 
 /// A pipeline metadata field that is missing or malformed; names the key and what is wrong.
@@ -38,17 +40,30 @@ pub struct MetadataError {
 }
 
 impl Recorded {
-    /// The four key/value pairs, ready to become x-amz-meta-* headers.
+    /// The key/value pairs, ready to become x-amz-meta-* headers.
     pub fn to_metadata(&self) -> BTreeMap<String, String> {
+        let stored = self.stored_size.map(|s| (key::STORED_SIZE, s.to_string()));
         [
             (key::PIPELINE, self.pipeline.to_string()),
             (key::PLAIN_SHA256, hex::encode(self.plaintext_sha256)),
             (key::PLAIN_SIZE, self.plaintext_size.to_string()),
-            (key::STORED_SIZE, self.stored_size.to_string()),
         ]
         .into_iter()
+        .chain(stored)
         .map(|(k, v)| (k.to_string(), v))
         .collect()
+    }
+
+    /// Equal in what both record: a missing stored size is not a difference.
+    pub fn agrees_with(&self, other: &Recorded) -> bool {
+        let stored = match (self.stored_size, other.stored_size) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        };
+        stored
+            && self.pipeline == other.pipeline
+            && self.plaintext_sha256 == other.plaintext_sha256
+            && self.plaintext_size == other.plaintext_size
     }
 
     /// Reads the fields back from an object's metadata (a `HashMap` or `BTreeMap`, keys compared without
@@ -85,11 +100,15 @@ impl Recorded {
             pipeline,
             plaintext_sha256: parse_sha256(get(1)?)?,
             plaintext_size: parse_size(key::PLAIN_SIZE, get(2)?)?,
-            stored_size: parse_size(key::STORED_SIZE, get(3)?)?,
+            stored_size: found[3]
+                .map(|v| parse_size(key::STORED_SIZE, v))
+                .transpose()?,
         };
         if pipeline.compression == Compression::None
             && !pipeline.encrypted
-            && recorded.stored_size != recorded.plaintext_size
+            && recorded
+                .stored_size
+                .is_some_and(|s| s != recorded.plaintext_size)
         {
             return Err(bad(
                 key::STORED_SIZE,

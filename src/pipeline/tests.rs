@@ -80,7 +80,7 @@ fn every_format_round_trips_through_the_writer_and_the_reader() {
             assert_eq!(rec.pipeline.format(), format);
             assert_eq!(rec.plaintext_sha256, sha256(&plain));
             assert_eq!(rec.plaintext_size, plain.len() as u64);
-            assert_eq!(rec.stored_size, bytes.len() as u64);
+            assert_eq!(rec.stored_size, Some(bytes.len() as u64));
             let (out, decoded) = decode(
                 &bytes[..],
                 Vec::new(),

@@ -1,6 +1,7 @@
-//! What the upload reads: the snapshot file front to back exactly once, either as is (verified as it is
-//! read) or through the pipeline's encoder (zstd, age), whose output must be exactly what a measuring pass
-//! over the same file recorded before the upload started.
+//! What the upload reads: the snapshot file front to back exactly once, either as is or through the
+//! pipeline's encoder (zstd, age). Either way the plaintext goes through etcd's snapshot verifier as it is
+//! read, so the checks and the bytes sent come from the same single read. An encoded object's size is
+//! known only at its end: the upload sends parts until the source is done.
 
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -14,35 +15,19 @@ use crate::verify::{self, Verifier};
 /// How the object's bytes are made from the snapshot file.
 #[derive(Debug, Clone)]
 pub enum Payload {
-    /// The file itself (`.db`), verified in the upload's one pass.
+    /// The file itself (`.db`).
     Plain,
-    /// The file encoded; `recorded` is what the measuring pass (which also verified the plaintext) got, so
-    /// the object's size is known before the first part is sent.
-    /// `header_len` is the age header's length in that pass: age adds random "grease" to each header, so
-    /// only the rest of the object has the same size in every pass.
-    Encoded {
-        encoding: Encoding,
-        recorded: Recorded,
-        header_len: u64,
-    },
+    /// The file encoded (`.db.zst`, `.db.age`, `.db.zst.age`).
+    Encoded { encoding: Encoding },
 }
 
 /// The encoder's output, shared between the encoder (writing) and the part reader (draining).
 #[derive(Clone, Default)]
-pub struct Shared(Arc<Mutex<Vec<u8>>>);
+struct Shared(Arc<Mutex<Vec<u8>>>);
 
 impl Shared {
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<u8>> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Bytes written and not yet drained.
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -57,15 +42,49 @@ impl Write for Shared {
     }
 }
 
+/// The plaintext as read from the file, fed to etcd's snapshot verifier on the way.
+struct Verifying {
+    file: std::fs::File,
+    verifier: Verifier,
+}
+
+impl Read for Verifying {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read(buf)?;
+        self.verifier.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
 /// The file read through the encoder, one 64 KiB step at a time.
 struct Encoded {
-    file: std::fs::File,
+    plain: Verifying,
     encoder: Option<Encoder<Shared>>,
     out: Shared,
     pos: usize,
     step: Vec<u8>,
-    want: Recorded,
     got: Option<Recorded>,
+}
+
+impl Encoded {
+    /// True once the encoder has finished and everything it wrote was read.
+    fn drained(&self) -> bool {
+        self.encoder.is_none() && self.out.lock().len() == self.pos
+    }
+
+    /// Feeds the encoder one step of plaintext, or finishes it at the file's end.
+    fn pump(&mut self) -> io::Result<()> {
+        let n = self.plain.read(&mut self.step)?;
+        if n > 0 {
+            if let Some(e) = self.encoder.as_mut() {
+                e.write_all(&self.step[..n])?;
+            }
+        } else if let Some(e) = self.encoder.take() {
+            let (_, recorded) = e.finish().map_err(io::Error::other)?;
+            self.got = Some(recorded);
+        }
+        Ok(())
+    }
 }
 
 impl Read for Encoded {
@@ -84,21 +103,14 @@ impl Read for Encoded {
                     return Ok(n);
                 }
             }
-            let n = self.file.read(&mut self.step)?;
-            if n > 0 {
-                if let Some(e) = self.encoder.as_mut() {
-                    e.write_all(&self.step[..n])?;
-                }
-            } else if let Some(e) = self.encoder.take() {
-                let (_, recorded) = e.finish().map_err(io::Error::other)?;
-                self.got = Some(recorded);
-            }
+            self.pump()?;
         }
     }
 }
 
 enum Reader {
-    File(std::fs::File, Verifier),
+    /// The file, its verifier, and how many bytes snapshot.json says it has.
+    File(Verifying, u64),
     Encoded(Box<Encoded>),
 }
 
@@ -106,79 +118,97 @@ enum Reader {
 pub(crate) struct Source {
     reader: Reader,
     path: PathBuf,
-    /// Bytes the object holds.
-    pub(crate) stored_size: u64,
+    /// Bytes handed out so far.
+    read: u64,
 }
 
 impl Source {
     pub(crate) fn open(path: &Path, payload: &Payload, plain_size: u64) -> Result<Source, Error> {
         let file = std::fs::File::open(path)
             .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
-        let (reader, stored_size) = match payload {
-            Payload::Plain => (Reader::File(file, Verifier::new()), plain_size),
-            Payload::Encoded {
-                encoding,
-                recorded,
-                header_len,
-            } => {
+        let plain = Verifying {
+            file,
+            verifier: Verifier::new(),
+        };
+        let reader = match payload {
+            Payload::Plain => Reader::File(plain, plain_size),
+            Payload::Encoded { encoding } => {
                 let out = Shared::default();
                 let encoder = Encoder::new(out.clone(), encoding).map_err(|e| Error::Request {
                     op: "encode the snapshot".into(),
                     reason: e.to_string(),
                 })?;
-                // The age header is written when the encoder is made: its length is known now.
-                let header = out.len() as u64;
-                let stored = recorded.stored_size - header_len + header;
-                let encoded = Encoded {
-                    file,
+                Reader::Encoded(Box::new(Encoded {
+                    plain,
                     encoder: Some(encoder),
                     out,
                     pos: 0,
                     step: vec![0u8; 64 * 1024],
-                    want: Recorded {
-                        stored_size: stored,
-                        ..*recorded
-                    },
                     got: None,
-                };
-                (Reader::Encoded(Box::new(encoded)), stored)
+                }))
             }
         };
         Ok(Source {
             reader,
             path: path.to_path_buf(),
-            stored_size,
+            read: 0,
         })
     }
 
-    /// What the object records: for an encoded one, the measuring pass's values with this pass's size.
-    pub(crate) fn recorded(&self) -> Option<Recorded> {
+    /// The object's size when it is known before reading (a plain file).
+    pub(crate) fn known_size(&self) -> Option<u64> {
         match &self.reader {
-            Reader::File(..) => None,
-            Reader::Encoded(e) => Some(e.want),
+            Reader::File(_, size) => Some(*size),
+            Reader::Encoded(_) => None,
         }
     }
 
-    /// Reads the next `len` bytes into `buf` (feeding a plain file to the verifier). Blocking work, so it
-    /// runs off the runtime's threads (which is why `self` travels by value).
+    /// True when every byte of the object has been handed out.
+    fn done(&self) -> bool {
+        match &self.reader {
+            Reader::File(_, size) => self.read >= *size,
+            Reader::Encoded(e) => e.drained(),
+        }
+    }
+
+    /// Blocking: fills `buf` with up to `max` bytes; fewer only at the object's end.
+    fn fill(&mut self, buf: &mut Vec<u8>, max: usize) -> io::Result<()> {
+        buf.clear();
+        match &mut self.reader {
+            Reader::File(file, size) => {
+                // Exactly what snapshot.json promises: a shorter file is an error, not an end.
+                let len = (max as u64).min(size.saturating_sub(self.read)) as usize;
+                buf.resize(len, 0);
+                file.read_exact(buf)?;
+            }
+            Reader::Encoded(e) => {
+                buf.resize(max, 0);
+                let mut at = 0;
+                while at < max {
+                    match e.read(&mut buf[at..])? {
+                        0 => break,
+                        n => at += n,
+                    }
+                }
+                // While the encoder runs there is always more to come (zstd's end frame, age's last
+                // chunk), so a full buffer never ends the object by mistake.
+                buf.truncate(at);
+            }
+        }
+        self.read += buf.len() as u64;
+        Ok(())
+    }
+
+    /// Reads the next part (up to `max` bytes) into `buf`, off the runtime's threads (which is why `self`
+    /// travels by value). Returns whether the object has ended with it.
     pub(crate) async fn read_part(
         self,
         mut buf: Vec<u8>,
-        len: usize,
-        offset: u64,
-    ) -> Result<(Source, Vec<u8>), Error> {
+        max: usize,
+    ) -> Result<(Source, Vec<u8>, bool), Error> {
         let read = tokio::task::spawn_blocking(move || {
             let mut src = self;
-            buf.clear();
-            buf.resize(len, 0);
-            let r = match &mut src.reader {
-                Reader::File(file, verifier) => {
-                    let r = file.read_exact(&mut buf);
-                    verifier.update(&buf);
-                    r
-                }
-                Reader::Encoded(encoder) => encoder.read_exact(&mut buf),
-            };
+            let r = src.fill(&mut buf, max);
             (src, buf, r)
         })
         .await
@@ -189,47 +219,37 @@ impl Source {
         let (src, buf, r) = read;
         r.map_err(|e| Error::Changed {
             path: src.path.clone(),
-            what: format!("reading at byte {offset} failed: {e}; did it shrink?"),
+            what: format!("reading at byte {} failed: {e}; did it shrink?", src.read),
         })?;
-        Ok((src, buf))
+        let done = src.done();
+        Ok((src, buf, done))
     }
 
-    /// The verdict on everything read: nothing may follow, and the bytes must be the expected snapshot
-    /// (verified here for a plain file, recorded identically to the measuring pass for an encoded one).
-    /// Returns the plaintext's hex SHA-256.
-    pub(crate) fn finish(self, expected: &Expected) -> Result<String, Error> {
+    /// The verdict on everything read: nothing may follow, and the plaintext must be the snapshot that
+    /// snapshot.json describes (etcd's trailer, SHA-256, size). Returns the plaintext's hex SHA-256 and, for
+    /// an encoded object, what its encoding recorded.
+    pub(crate) fn finish(self, expected: &Expected) -> Result<(String, Option<Recorded>), Error> {
         let path = self.path;
-        let mut probe = [0u8; 1];
-        let grew = || Error::Changed {
-            path: path.clone(),
-            what: "it grew while it was being uploaded".into(),
+        let (mut plain, recorded) = match self.reader {
+            Reader::File(plain, _) => (plain, None),
+            Reader::Encoded(e) => {
+                let Encoded { plain, got, .. } = *e;
+                (plain, got)
+            }
         };
-        match self.reader {
-            Reader::File(mut file, verifier) => {
-                if file.read(&mut probe).unwrap_or(0) != 0 {
-                    return Err(grew());
-                }
-                let corrupt = |source| Error::Corrupt {
-                    path: path.clone(),
-                    source,
-                };
-                let verified = verifier.finish().map_err(corrupt)?;
-                verify::check_against(&verified, &expected.sha256, expected.size)
-                    .map_err(corrupt)?;
-                Ok(verified.sha256)
-            }
-            Reader::Encoded(mut encoder) => {
-                if encoder.read(&mut probe).unwrap_or(1) != 0 {
-                    return Err(grew());
-                }
-                match encoder.got {
-                    Some(got) if got == encoder.want => Ok(hex::encode(got.plaintext_sha256)),
-                    _ => Err(Error::Changed {
-                        path: path.clone(),
-                        what: "it changed between the verifying pass and the upload".into(),
-                    }),
-                }
-            }
+        let mut probe = [0u8; 1];
+        if plain.file.read(&mut probe).unwrap_or(0) != 0 {
+            return Err(Error::Changed {
+                path,
+                what: "it grew while it was being uploaded".into(),
+            });
         }
+        let corrupt = |source| Error::Corrupt {
+            path: path.clone(),
+            source,
+        };
+        let verified = plain.verifier.finish().map_err(corrupt)?;
+        verify::check_against(&verified, &expected.sha256, expected.size).map_err(corrupt)?;
+        Ok((verified.sha256, recorded))
     }
 }

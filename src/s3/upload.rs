@@ -93,8 +93,15 @@ pub fn multipart_etag(part_md5s: &[[u8; 16]]) -> String {
     format!("{}-{}", hex::encode(h.finalize()), part_md5s.len())
 }
 
-/// Uploads `path` (of `size` bytes) to `key` with `metadata` as x-amz-meta-* headers. On any error, or when
-/// `cancel` fires, the multipart upload is aborted before returning.
+/// The most bytes an encoded snapshot of `plain` bytes can take (zstd's worst case adds under 1/256, age
+/// 16 bytes per 64 KiB chunk plus its header), so the part size keeps any object within 10,000 parts.
+fn encoded_bound(plain: u64) -> u64 {
+    plain + plain / 128 + (1 << 20)
+}
+
+/// Uploads what `expected` says is made from `path` to `key` with `metadata` as x-amz-meta-* headers. The
+/// first part is read before anything is sent: an object that fits in it goes as a single PUT. On any
+/// error, or when `cancel` fires, the multipart upload is aborted before returning.
 pub async fn upload_file(
     client: &Client,
     path: &Path,
@@ -105,22 +112,47 @@ pub async fn upload_file(
     mut cancel: watch::Receiver<Option<&'static str>>,
 ) -> Result<Uploaded, Error> {
     let source = Source::open(path, &expected.payload, expected.size)?;
-    let size = source.stored_size;
-    let recorded = source.recorded();
-    let mut metadata = metadata.to_vec();
-    if let Some(r) = &recorded {
-        // This pass's stored size (its age header differs in length from the measuring pass's).
-        let stored = crate::pipeline::metadata::key::STORED_SIZE;
-        metadata.retain(|(k, _)| k != stored);
-        metadata.push((stored.to_string(), r.stored_size.to_string()));
-    }
-    let headers = metadata_headers(&metadata)?;
-    if size <= plan.effective_part_size(size) {
+    let part_size = plan.effective_part_size(encoded_bound(expected.size)) as usize;
+    let headers = metadata_headers(metadata)?;
+    let (source, first, done) = tokio::select! {
+        r = source.read_part(Vec::with_capacity(part_size), part_size) => r?,
+        signal = wait_cancel(&mut cancel) => return Err(Error::Interrupted { signal }),
+    };
+    if done {
         return tokio::select! {
-            r = put_whole(client, source, key, headers, expected) => r,
+            r = put_whole(client, source, first, key, headers, expected) => r,
             signal = wait_cancel(&mut cancel) => Err(Error::Interrupted { signal }),
         };
     }
+    let upload_id = start_multipart(client, key, headers).await?;
+    let bar = crate::logging::bytes_bar(source.known_size(), "uploading");
+    let parts = Parts {
+        upload_id: &upload_id,
+        part_size,
+        concurrency: plan.concurrency.max(1),
+    };
+    let result = tokio::select! {
+        r = send_and_complete(client, source, first, key, &parts, expected, bar) => r,
+        signal = wait_cancel(&mut cancel) => Err(Error::Interrupted { signal }),
+    };
+    if let Err(e) = &result {
+        match client.abort_upload(key, &upload_id).await {
+            Ok(()) => tracing::warn!(%key, error = %e, "upload failed; multipart upload aborted"),
+            Err(abort) => tracing::warn!(
+                %key, error = %e, abort_error = %abort,
+                "upload failed and aborting it failed too; a later run aborts it once it is stale"
+            ),
+        }
+    }
+    result
+}
+
+/// Aborts earlier attempts at this key and starts its multipart upload; returns the upload id.
+async fn start_multipart(
+    client: &Client,
+    key: &str,
+    headers: reqwest::header::HeaderMap,
+) -> Result<String, Error> {
     // Metadata rides on the initiate request only; rust-s3 drops x-amz-meta-* from part and complete
     // requests, and this bucket copy is used for nothing else.
     let initiator = client
@@ -139,24 +171,8 @@ pub async fn upload_file(
             initiator.initiate_multipart_upload(key, "application/octet-stream"),
         )
         .await?;
-    let upload_id = started.upload_id;
-    tracing::info!(%key, upload_id = %upload_id, "multipart upload started");
-
-    let bar = crate::logging::bytes_bar(Some(size), "uploading");
-    let result = tokio::select! {
-        r = send_and_complete(client, source, key, &upload_id, plan, expected, bar) => r,
-        signal = wait_cancel(&mut cancel) => Err(Error::Interrupted { signal }),
-    };
-    if let Err(e) = &result {
-        match client.abort_upload(key, &upload_id).await {
-            Ok(()) => tracing::warn!(%key, error = %e, "upload failed; multipart upload aborted"),
-            Err(abort) => tracing::warn!(
-                %key, error = %e, abort_error = %abort,
-                "upload failed and aborting it failed too; a later run aborts it once it is stale"
-            ),
-        }
-    }
-    result
+    tracing::info!(%key, upload_id = %started.upload_id, "multipart upload started");
+    Ok(started.upload_id)
 }
 
 /// The x-amz-meta-* headers for `metadata`, values escaped to visible ASCII.
@@ -221,11 +237,11 @@ struct InFlight {
 }
 
 impl InFlight {
-    fn new(parts: usize, concurrency: usize, bar: Option<indicatif::ProgressBar>) -> Self {
+    fn new(concurrency: usize, bar: Option<indicatif::ProgressBar>) -> Self {
         InFlight {
             tasks: JoinSet::new(),
-            etags: vec![None; parts],
-            md5s: vec![[0; 16]; parts],
+            etags: Vec::new(),
+            md5s: Vec::new(),
             free: Vec::with_capacity(concurrency),
             sent: 0,
             bar,
@@ -251,12 +267,14 @@ impl InFlight {
             op: "upload a part".into(),
             reason: format!("the part upload task failed: {e}"),
         })??;
-        if let Some(slot) = self.etags.get_mut(number as usize - 1) {
-            *slot = Some(etag);
+        // Parts finish in any order, and how many there are is known only at the end.
+        let at = number as usize - 1;
+        if self.etags.len() <= at {
+            self.etags.resize(at + 1, None);
+            self.md5s.resize(at + 1, [0; 16]);
         }
-        if let Some(slot) = self.md5s.get_mut(number as usize - 1) {
-            *slot = md5;
-        }
+        self.etags[at] = Some(etag);
+        self.md5s[at] = md5;
         self.sent += buf.len() as u64;
         if let Some(bar) = &self.bar {
             bar.set_position(self.sent);
@@ -311,45 +329,63 @@ impl InFlight {
     }
 }
 
+/// How a multipart upload's parts are cut and sent.
+struct Parts<'a> {
+    upload_id: &'a str,
+    part_size: usize,
+    concurrency: usize,
+}
+
+/// Sends `first` and every further part until the source ends, checks what was read, and only then
+/// completes the upload.
 async fn send_and_complete(
     client: &Client,
     mut source: Source,
+    first: Vec<u8>,
     key: &str,
-    upload_id: &str,
-    plan: UploadPlan,
+    parts: &Parts<'_>,
     expected: &Expected,
     bar: Option<indicatif::ProgressBar>,
 ) -> Result<Uploaded, Error> {
-    let size = source.stored_size;
-    let recorded = source.recorded();
-    let part_size = plan.effective_part_size(size);
-    let n_parts = size.div_ceil(part_size).max(1);
-    let concurrency = plan.concurrency.max(1);
-    let mut in_flight = InFlight::new(n_parts as usize, concurrency, bar);
-    for number in 1..=n_parts as u32 {
+    let mut in_flight = InFlight::new(parts.concurrency, bar);
+    let mut size = first.len() as u64;
+    let mut number = 1u32;
+    in_flight.spawn(client, key, parts.upload_id, number, first);
+    loop {
         // Wait for a free slot before reading, so at most `concurrency` buffers exist.
-        in_flight.wait_below(concurrency).await?;
-        let offset = u64::from(number - 1) * part_size;
-        let len = part_size.min(size - offset) as usize;
-        let buf = in_flight.buffer(part_size.min(size) as usize);
-        let (src, buf) = source.read_part(buf, len, offset).await?;
+        in_flight.wait_below(parts.concurrency).await?;
+        let buf = in_flight.buffer(parts.part_size);
+        let (src, buf, done) = source.read_part(buf, parts.part_size).await?;
         source = src;
-        in_flight.spawn(client, key, upload_id, number, buf);
+        if !buf.is_empty() {
+            number += 1;
+            if u64::from(number) > MAX_PARTS {
+                return Err(Error::Request {
+                    op: format!("upload {key}"),
+                    reason: format!("the snapshot needs more than {MAX_PARTS} parts: did it grow?"),
+                });
+            }
+            size += buf.len() as u64;
+            in_flight.spawn(client, key, parts.upload_id, number, buf);
+        }
+        if done {
+            break;
+        }
     }
-    let (parts, etag) = in_flight.finish().await?;
+    let (done_parts, etag) = in_flight.finish().await?;
     // The last moment a bad snapshot can still be stopped: after this, the object exists.
-    let sha256 = source.finish(expected)?;
+    let (sha256, recorded) = source.finish(expected)?;
     client
         .call(
             &format!("complete the upload of {key}"),
             client
                 .bucket
-                .complete_multipart_upload(key, upload_id, parts),
+                .complete_multipart_upload(key, parts.upload_id, done_parts),
         )
         .await?;
     Ok(Uploaded {
         size,
-        parts: n_parts as u32,
+        parts: number,
         sha256,
         etag,
         single: false,
@@ -357,19 +393,18 @@ async fn send_and_complete(
     })
 }
 
-/// A snapshot no bigger than one part: read and verified whole, then sent with one PUT that carries the
-/// metadata, so there is no multipart upload to complete or abort.
+/// An object that fits in one part: already read (and so verified) whole, sent with one PUT that carries
+/// the metadata, so there is no multipart upload to complete or abort.
 async fn put_whole(
     client: &Client,
     source: Source,
+    buf: Vec<u8>,
     key: &str,
     headers: reqwest::header::HeaderMap,
     expected: &Expected,
 ) -> Result<Uploaded, Error> {
-    let len = source.stored_size as usize;
-    let recorded = source.recorded();
-    let (source, buf) = source.read_part(Vec::with_capacity(len), len, 0).await?;
-    let sha256 = source.finish(expected)?;
+    let (sha256, recorded) = source.finish(expected)?;
+    let len = buf.len();
     let (buf, md5) = md5_of(buf).await?;
     tracing::info!(%key, bytes = len, "sending the snapshot as a single PUT");
     let body = Bytes::from(buf);

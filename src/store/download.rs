@@ -87,11 +87,12 @@ pub fn expected_of(key: &str, info: &s3::ObjectHead) -> Result<Expected, Error> 
     let recorded = Recorded::from_metadata(&info.metadata).map_err(|e| corrupt(e.to_string()))?;
     if let Some(r) = recorded {
         r.check_name(format).map_err(|e| corrupt(e.to_string()))?;
-        if info.size.is_some_and(|s| s != r.stored_size) {
-            return Err(corrupt(format!(
-                "it is {:?} bytes, its metadata records {} stored bytes",
-                info.size, r.stored_size
-            )));
+        if let (Some(size), Some(recorded)) = (info.size, r.stored_size) {
+            if size != recorded {
+                return Err(corrupt(format!(
+                    "it is {size} bytes, its metadata records {recorded} stored bytes"
+                )));
+            }
         }
         return Ok(Expected::from_recorded(&r));
     }

@@ -100,22 +100,13 @@ pub async fn run(client: &Client, opts: &Options) -> Result<(), Error> {
     let format = opts.encoding.pipeline().format();
     let name = ObjectName::for_snapshot(&meta).with_format(format);
     let key = backup::object_key(&client.prefix, &cluster, &name);
-    let (payload, recorded) = if format == Format::PLAIN {
-        (s3::Payload::Plain, encode::plain_record(&meta)?)
+    let recorded = encode::record(&meta, opts.encoding.pipeline())?;
+    let payload = if format == Format::PLAIN {
+        s3::Payload::Plain
     } else {
-        let (recorded, header_len) = encode::measure(&snapshot, &meta, &opts.encoding).await?;
-        tracing::info!(
-            pipeline = %recorded.pipeline, plaintext_bytes = recorded.plaintext_size,
-            stored_bytes = recorded.stored_size,
-            "snapshot verified and its encoding measured (etcd hash trailer, bbolt header, sha256)"
-        );
-        let encoding = opts.encoding.clone();
-        let payload = s3::Payload::Encoded {
-            encoding,
-            recorded,
-            header_len,
-        };
-        (payload, recorded)
+        s3::Payload::Encoded {
+            encoding: opts.encoding.clone(),
+        }
     };
     let sent = Sent {
         meta: &meta,
@@ -220,10 +211,9 @@ async fn upload(
     cancel: &watch::Receiver<Option<&'static str>>,
 ) -> Result<s3::Uploaded, Error> {
     let meta = sent.meta;
-    let stored = sent.recorded.stored_size;
-    let part_size = opts.plan.effective_part_size(stored);
     tracing::info!(
-        bucket = %client.bucket_name, %key, bytes = stored, part_size,
+        bucket = %client.bucket_name, %key, snapshot_bytes = meta.file_size,
+        pipeline = %sent.recorded.pipeline, part_size = opts.plan.part_size,
         concurrency = opts.plan.concurrency, "uploading"
     );
     let started = Instant::now();
