@@ -124,7 +124,8 @@ pub async fn upload_file(
     // Metadata rides on the initiate request only; rust-s3 drops x-amz-meta-* from part and complete
     // requests, and this bucket copy is used for nothing else.
     let initiator = client
-        .bucket
+        .fresh()
+        .await?
         .with_extra_headers(headers)
         .map_err(|e| client.classify("start the upload", e))?;
     // An unfinished upload of this very key is an earlier attempt at the same snapshot (a restarted store
@@ -343,7 +344,8 @@ async fn send_and_complete(
         .call(
             &format!("complete the upload of {key}"),
             client
-                .bucket
+                .fresh()
+                .await?
                 .complete_multipart_upload(key, upload_id, parts),
         )
         .await?;
@@ -414,7 +416,8 @@ async fn put_bytes(
     let mut attempt = 0;
     loop {
         let url = client
-            .bucket
+            .fresh()
+            .await?
             .presign_put(key, PRESIGN_SECS, signed.clone(), query.clone())
             .await
             .map_err(|e| client.classify(&op, e))?;
