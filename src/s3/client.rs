@@ -22,6 +22,8 @@ pub struct Client {
     base: Box<Bucket>,
     /// Where current credentials come from; `None` when the bucket's own keys never change.
     provider: Option<crate::credentials::Provider>,
+    /// The credential source, for the access-denied error (never a key).
+    pub(crate) credentials_from: &'static str,
     /// The endpoint as the user gave it (or the AWS one), for error messages.
     pub endpoint: String,
     /// The bucket name, for error messages.
@@ -129,6 +131,9 @@ impl Client {
         // rust-s3 defaults to a 60 s limit per request, which is what broke big uploads elsewhere.
         bucket.set_request_timeout(args.request_timeout);
         let mut client = Client::assemble(bucket, endpoint, args)?;
+        if let Some(p) = &args.credentials {
+            client.credentials_from = p.source().describe();
+        }
         client.provider = args.credentials.clone().filter(|p| p.refreshes());
         Ok(client)
     }
@@ -159,6 +164,7 @@ impl Client {
         Ok(Client {
             base: bucket,
             provider: None,
+            credentials_from: crate::credentials::Source::Environment.describe(),
             endpoint,
             bucket_name: args.bucket.clone(),
             prefix: backup::normalize_prefix(&args.prefix).to_string(),
