@@ -266,6 +266,52 @@ fn the_charts_config_loads_and_renders() {
     template::render_cleanup_job(&cluster, &config).expect("the cleanup template renders");
 }
 
+/// The s3-exporter chart with an IRSA-annotated ServiceAccount and no key Secret renders the annotated
+/// ServiceAccount, runs the exporter as it and sets no key variables; with neither it refuses to render.
+#[test]
+fn the_exporter_chart_takes_an_irsa_service_account_instead_of_a_key_secret() {
+    const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/etcd-backups-read";
+    let home = tempfile::tempdir().unwrap();
+    let chart = Path::new(env!("CARGO_MANIFEST_DIR")).join("charts/s3-exporter");
+    let chart = chart.to_str().unwrap();
+    let annotation =
+        format!("serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn={ROLE_ARN}");
+    let base = [
+        "template",
+        "exp",
+        chart,
+        "--set",
+        "s3.endpoint=https://s3.eu-west-1.amazonaws.com",
+    ];
+    let mut irsa = base.to_vec();
+    irsa.extend([
+        "--set",
+        "serviceAccount.create=true",
+        "--set-string",
+        &annotation,
+    ]);
+    let d = docs(&ok(&helm(&irsa, home.path()), "helm template (IRSA)"));
+    let sa = find(&d, "ServiceAccount", "exp-s3-exporter");
+    assert_eq!(
+        sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"],
+        ROLE_ARN
+    );
+    let pod = &find(&d, "Deployment", "exp-s3-exporter")["spec"]["template"]["spec"];
+    assert_eq!(pod["serviceAccountName"], "exp-s3-exporter");
+    let env = serde_yaml::to_string(&pod["containers"][0]["env"]).unwrap();
+    assert!(!env.contains("AWS_"), "{env}");
+    let refused = helm(&base, home.path());
+    assert!(
+        !refused.status.success(),
+        "rendered without any credentials"
+    );
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("existingSecret is required"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+}
+
 /// EKS IRSA instead of a key Secret: the chart creates the Jobs' ServiceAccount with the role annotation, the
 /// controller puts it into every Job, and the default templates set no key variables (the credential chain
 /// then takes the web identity EKS injects).
