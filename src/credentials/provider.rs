@@ -141,7 +141,7 @@ impl Provider {
             Ok(Some(fresh)) => {
                 tracing::info!(
                     source = source.describe(),
-                    expires = ?fresh.expiration,
+                    expires = %fresh.expiration.map(|t| t.to_rfc3339()).unwrap_or_default(),
                     "refreshed the temporary S3 credentials"
                 );
                 *self.state() = State {
