@@ -975,7 +975,7 @@ _etcdbak() {
             return 0
             ;;
         etcdbak__subcmd__verify)
-            opts="-o -h -V --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --cluster --key --dir --output --log-level --log-format --help --version"
+            opts="-o -h -V --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --cluster --key --dir --output --identity --log-level --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1035,6 +1035,10 @@ _etcdbak() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --log-level)

@@ -266,6 +266,125 @@ fn the_charts_config_loads_and_renders() {
     template::render_cleanup_job(&cluster, &config).expect("the cleanup template renders");
 }
 
+/// The s3-exporter chart with an IRSA-annotated ServiceAccount and no key Secret renders the annotated
+/// ServiceAccount, runs the exporter as it and sets no key variables; with neither it refuses to render.
+#[test]
+fn the_exporter_chart_takes_an_irsa_service_account_instead_of_a_key_secret() {
+    const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/etcd-backups-read";
+    let home = tempfile::tempdir().unwrap();
+    let chart = Path::new(env!("CARGO_MANIFEST_DIR")).join("charts/s3-exporter");
+    let chart = chart.to_str().unwrap();
+    let annotation =
+        format!("serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn={ROLE_ARN}");
+    let base = [
+        "template",
+        "exp",
+        chart,
+        "--set",
+        "s3.endpoint=https://s3.eu-west-1.amazonaws.com",
+    ];
+    let mut irsa = base.to_vec();
+    irsa.extend([
+        "--set",
+        "serviceAccount.create=true",
+        "--set-string",
+        &annotation,
+    ]);
+    let d = docs(&ok(&helm(&irsa, home.path()), "helm template (IRSA)"));
+    let sa = find(&d, "ServiceAccount", "exp-s3-exporter");
+    assert_eq!(
+        sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"],
+        ROLE_ARN
+    );
+    let pod = &find(&d, "Deployment", "exp-s3-exporter")["spec"]["template"]["spec"];
+    assert_eq!(pod["serviceAccountName"], "exp-s3-exporter");
+    let env = serde_yaml::to_string(&pod["containers"][0]["env"]).unwrap();
+    assert!(!env.contains("AWS_"), "{env}");
+    let refused = helm(&base, home.path());
+    assert!(
+        !refused.status.success(),
+        "rendered without any credentials"
+    );
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("existingSecret is required"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+}
+
+/// EKS IRSA instead of a key Secret: the chart creates the Jobs' ServiceAccount with the role annotation, the
+/// controller puts it into every Job, and the default templates set no key variables (the credential chain
+/// then takes the web identity EKS injects).
+#[test]
+fn irsa_values_render_an_annotated_job_service_account_and_no_keys() {
+    const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/etcd-backups";
+    let home = tempfile::tempdir().unwrap();
+    let annotation =
+        format!("backupServiceAccount.annotations.eks\\.amazonaws\\.com/role-arn={ROLE_ARN}");
+    let d = docs(&template_chart(
+        home.path(),
+        &[
+            "--set",
+            "s3CredentialsSecret=,backupServiceAccount.create=true",
+            "--set-string",
+            &annotation,
+        ],
+    ));
+    let sa = find(&d, "ServiceAccount", "etcdbak-backup");
+    assert_eq!(sa["metadata"]["namespace"], RELEASE_NS);
+    assert_eq!(
+        sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"],
+        ROLE_ARN
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::load(&write_configmap(&d, dir.path())).expect("the chart's config loads");
+    assert_eq!(
+        config.service_account_name.as_deref(),
+        Some("etcdbak-backup")
+    );
+    let cluster = Cluster::new(
+        "demo",
+        ClusterSpec {
+            namespace: "team-a".into(),
+            endpoints: Some(vec!["https://etcd.team-a.svc:2379".into()]),
+            service: None,
+            tls_secret: None,
+            schedule: None,
+            keep: None,
+            suspend: None,
+            verify: None,
+        },
+    );
+    let desired = template::render_backup(&cluster, None, &config).expect("renders");
+    let job = desired.cron_job.spec.unwrap().job_template.spec.unwrap();
+    let pod = job.template.spec.unwrap();
+    assert_eq!(pod.service_account_name.as_deref(), Some("etcdbak-backup"));
+    let cleanup = template::render_cleanup_job(&cluster, &config).expect("cleanup renders");
+    let cleanup_pod = cleanup.spec.unwrap().template.spec.unwrap();
+    assert_eq!(
+        cleanup_pod.service_account_name.as_deref(),
+        Some("etcdbak-backup")
+    );
+    for c in pod.containers.iter().chain(&cleanup_pod.containers) {
+        for e in c.env.iter().flatten() {
+            assert!(
+                !e.name.starts_with("AWS_"),
+                "{} sets {} without a key Secret",
+                c.name,
+                e.name
+            );
+        }
+    }
+    // With the defaults the Jobs still read the key Secret, and no ServiceAccount is made for them.
+    let d = docs(&template_chart(home.path(), &[]));
+    assert!(!d
+        .iter()
+        .any(|x| x["kind"] == "ServiceAccount" && x["metadata"]["name"] == "etcdbak-backup"));
+    let cm = find(&d, "ConfigMap", "etcdbak");
+    let store = cm["data"]["store-container.yaml"].as_str().unwrap();
+    assert!(store.contains("AWS_SECRET_ACCESS_KEY"), "{store}");
+}
+
 #[tokio::test]
 async fn rendered_manifests_apply_and_the_chart_rbac_runs_the_controller() {
     let _serial = serial().await;

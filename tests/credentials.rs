@@ -282,3 +282,40 @@ async fn failures_name_the_source_and_never_the_secret() {
         }
     }
 }
+
+/// Temporary credentials that expire 3 s after each answer, during an upload of several parts that takes
+/// several seconds through a 2 MiB/s link: etcdbak asks the endpoint again before the parts run out of
+/// valid credentials, and the backup is stored and verified.
+#[test]
+fn temporary_credentials_are_refreshed_during_a_long_upload() {
+    use common::tempcreds::{big_snapshot, TempCreds, POD_TOKEN};
+    let minio = Minio::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    big_snapshot("refresh", dir.path());
+    let creds = TempCreds::start(std::time::Duration::from_secs(3), usize::MAX);
+    let throttle = common::throttle::Throttle::start(&format!("127.0.0.1:{}", minio.port), 2 << 20);
+    let mut cmd = common::etcdbak();
+    cmd.env("ETCDBAK_COMPRESS", "none")
+        .args(["store", "--bucket", BUCKET, "--part-size", "5MiB"])
+        .args(["--upload-concurrency", "1", "--s3-endpoint"])
+        .arg(format!("http://{}", throttle.addr()))
+        .arg("--dir")
+        .arg(dir.path());
+    creds.env(&mut cmd);
+    let out = cmd.output().expect("etcdbak store");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        creds.hits() >= 2,
+        "the credentials were fetched {} time(s); a refresh was due mid-upload:\n{err}",
+        creds.hits()
+    );
+    assert!(
+        err.contains("refreshed the temporary S3 credentials"),
+        "{err}"
+    );
+    assert_eq!(minio.keys("etcdbak/refresh/").len(), 1, "{err}");
+    for secret in [SECRET_KEY, POD_TOKEN] {
+        assert!(!err.contains(secret), "a secret reached the log: {err}");
+    }
+}

@@ -291,3 +291,53 @@ fn secrets_never_reach_logs_or_errors() {
         failures.join("\n")
     );
 }
+
+/// The refresh path: temporary credentials that cannot be renewed (the endpoint fails after its first
+/// answer) expire mid-upload. The run fails with one error line that names the source, exit 4, and neither
+/// the keys nor the endpoint's token reach any output, with every log target at `trace`.
+#[test]
+fn credentials_that_expire_unrenewed_fail_naming_the_source_and_no_secret() {
+    use common::tempcreds::{big_snapshot, TempCreds, POD_TOKEN};
+    let s3 = Minio::start();
+    let dir = tempfile::tempdir().unwrap();
+    big_snapshot("expiry", dir.path());
+    let creds = TempCreds::start(std::time::Duration::from_secs(3), 1);
+    let throttle = common::throttle::Throttle::start(&format!("127.0.0.1:{}", s3.port), 2 << 20);
+    let mut cmd = etcdbak();
+    cmd.env("ETCDBAK_COMPRESS", "none")
+        .args([
+            "store",
+            "--bucket",
+            common::minio::BUCKET,
+            "--log-level",
+            "trace",
+        ])
+        .args([
+            "--part-size",
+            "5MiB",
+            "--upload-concurrency",
+            "1",
+            "--s3-endpoint",
+        ])
+        .arg(format!("http://{}", throttle.addr()))
+        .arg("--dir")
+        .arg(dir.path());
+    creds.env(&mut cmd);
+    let out = cmd.output().expect("etcdbak store");
+    let mut secrets = Secrets::new();
+    secrets
+        .needles
+        .push(("container credentials token".into(), POD_TOKEN.into()));
+    let mut failures = Vec::new();
+    secrets.check("store (credentials expired)", &out, &mut failures);
+    assert!(failures.is_empty(), "{failures:#?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error")).collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    for want in ["container credentials", "expired at", "HTTP 500"] {
+        assert!(errors[0].contains(want), "{:?} lacks {want:?}", errors[0]);
+    }
+    assert!(creds.hits() >= 2, "no refresh was attempted: {err}");
+    assert!(s3.keys("etcdbak/expiry/").is_empty(), "{err}");
+}

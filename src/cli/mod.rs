@@ -48,7 +48,7 @@ Every flag can also be set from an ETCDBAK_* environment variable (shown in each
 S3 credentials are never flags. They come from the AWS chain, first match wins: AWS_ACCESS_KEY_ID /
 AWS_SECRET_ACCESS_KEY, web identity (AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN), container credentials
 (AWS_CONTAINER_CREDENTIALS_FULL_URI), the shared credentials file (AWS_PROFILE), and instance metadata
-only with ETCDBAK_IMDS=true.
+only with ETCDBAK_IMDS=true. Temporary credentials are refreshed before they expire (etcdbak store --help).
 
 Exit codes: 0 ok, 1 failure, 2 usage, 3 etcd unavailable, 4 TLS or access denied,
 5 corrupt snapshot, 6 object store failure, 7 invalid config or template.";
@@ -67,6 +67,7 @@ pub enum Command {
     /// Take a verified snapshot of an etcd cluster into a directory (the Job's init container).
     Snapshot(snapshot::Args),
     /// Upload a snapshot to S3, verify it, then apply retention (the default store container).
+    #[command(long_about = store::LONG_ABOUT)]
     Store(store::Args),
     /// Apply retention to one cluster's backups, or delete them all (the cleanup Job).
     Prune(prune::Args),

@@ -84,13 +84,18 @@ impl S3Args {
     }
 
     /// The settings with keys from the credential chain (environment, web identity, container
-    /// credentials, profile file, instance metadata), resolved once for the run.
+    /// credentials, profile file, instance metadata), resolved once for the run and, when temporary,
+    /// refreshed before they expire.
     pub async fn resolved(&self) -> Result<Settings, crate::s3::Error> {
-        let (credentials, source) =
-            crate::credentials::resolve(&crate::credentials::Env::from_process()).await?;
-        tracing::debug!(source = source.describe(), "S3 credentials resolved");
+        let provider =
+            crate::credentials::Provider::resolve(crate::credentials::Env::from_process()).await?;
+        tracing::debug!(
+            source = provider.source().describe(),
+            refreshed = provider.refreshes(),
+            "S3 credentials resolved"
+        );
         Ok(Settings {
-            credentials: Some(credentials),
+            credentials: Some(provider),
             ..self.settings()
         })
     }

@@ -9,6 +9,26 @@ use crate::s3::upload::{MAX_PART_SIZE, MIN_PART_SIZE};
 use crate::s3::UploadPlan;
 use crate::store::{self, DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE};
 
+/// `etcdbak store --help`: what the command does, and where its S3 credentials come from, since they are
+/// deliberately not flags and a Job author has to know which of these to provide.
+pub const LONG_ABOUT: &str = "\
+Upload a snapshot to S3, verify it, then apply retention (the default store container).
+
+S3 credentials are never flags. They come from the AWS credential chain; the first source that is
+configured is used, and one that is configured but fails is an error naming it (exit 4):
+  1. environment: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN)
+  2. web identity (EKS IRSA): AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN, exchanged at STS
+     (AWS_ENDPOINT_URL_STS, or the regional endpoint of AWS_REGION)
+  3. container credentials (EKS Pod Identity, ECS): AWS_CONTAINER_CREDENTIALS_FULL_URI or _RELATIVE_URI,
+     with AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE or _TOKEN
+  4. the shared credentials file: AWS_SHARED_CREDENTIALS_FILE (default ~/.aws/credentials), AWS_PROFILE
+  5. instance metadata (IMDSv2), only with ETCDBAK_IMDS=true or AWS_EC2_METADATA_SERVICE_ENDPOINT
+
+Temporary credentials (2, 3 and 5) are refreshed from the same source before they expire (five minutes
+ahead, or a tenth of their lifetime if that is shorter), so an upload may outlast them. A failed refresh
+is a warning while the old credentials still work, and an error once they have expired. Keys from the
+environment or a profile file are used as they are.";
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     #[command(flatten)]

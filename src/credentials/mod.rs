@@ -14,9 +14,15 @@
 //! is a pure decision over an [`Env`] snapshot; fetching is in [`fetch`], parsing in [`parse`].
 //! The standard endpoint overrides (`AWS_ENDPOINT_URL_STS`, `AWS_EC2_METADATA_SERVICE_ENDPOINT`) are honoured,
 //! which is also what lets the tests play STS and the metadata service on loopback.
+//!
+//! Temporary credentials (sources 2, 3 and 5) are kept current by a [`Provider`]: refreshed from the same
+//! source shortly before they expire, so an upload that outlasts them still completes.
 
 pub mod fetch;
 pub mod parse;
+pub mod provider;
+
+pub use provider::Provider;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -47,6 +53,15 @@ impl Source {
             Source::Profile => "shared credentials file (AWS_SHARED_CREDENTIALS_FILE, AWS_PROFILE)",
             Source::InstanceMetadata => "instance metadata (IMDSv2)",
         }
+    }
+
+    /// Whether the source hands out temporary credentials it can be asked for again. Environment and
+    /// profile keys are whatever the user put there; asking again would return the same.
+    pub fn refreshable(self) -> bool {
+        matches!(
+            self,
+            Source::WebIdentity | Source::Container | Source::InstanceMetadata
+        )
     }
 }
 
@@ -158,18 +173,18 @@ pub fn candidates(env: &Env, profile_file_exists: bool) -> Vec<Source> {
     out
 }
 
-/// Whether credentials expiring at `expiration` should be replaced now: five minutes ahead, so a part
-/// signed just before the deadline still reaches the server in time.
-pub fn needs_refresh(expiration: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
-    expiration.is_some_and(|at| at - now <= chrono::Duration::minutes(5))
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("no S3 credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (for example from a Secret), or use web identity (IRSA), container credentials (EKS Pod Identity), a shared credentials file, or instance metadata with ETCDBAK_IMDS=true (tried: {tried})")]
     Missing { tried: String },
     #[error("S3 credentials from the {}: {problem}", .from.describe())]
     Source { from: Source, problem: String },
+    #[error("the temporary S3 credentials from the {} expired at {at} and could not be refreshed: {problem}", .from.describe())]
+    Expired {
+        from: Source,
+        at: String,
+        problem: String,
+    },
 }
 
 impl Error {
@@ -279,19 +294,6 @@ mod tests {
             let env = Env::from_pairs(pairs.iter().copied());
             assert_eq!(candidates(&env, *file), *want, "{pairs:?} file={file}");
         }
-    }
-
-    #[test]
-    fn refresh_happens_five_minutes_ahead() {
-        let now = DateTime::parse_from_rfc3339("2026-12-01T10:00:00Z")
-            .map(|t| t.with_timezone(&Utc))
-            .expect("time");
-        let at = |m: i64| Some(now + chrono::Duration::minutes(m));
-        assert!(!needs_refresh(None, now));
-        assert!(!needs_refresh(at(60), now));
-        assert!(!needs_refresh(at(6), now));
-        assert!(needs_refresh(at(5), now));
-        assert!(needs_refresh(at(-1), now));
     }
 
     #[test]

@@ -44,6 +44,7 @@ impl Client {
             | (401 | 403, _) => Error::AccessDenied {
                 op: op.to_string(),
                 bucket: self.bucket_name.clone(),
+                credentials: self.credentials_from,
                 code: if code.is_empty() {
                     format!("HTTP {status}")
                 } else {
@@ -173,6 +174,25 @@ mod tests {
         )
         .expect("bucket");
         Client::assemble(bucket, "http://127.0.0.1:9".into(), &args).expect("client")
+    }
+
+    #[test]
+    fn access_denied_names_the_credential_source_in_use() {
+        let mut c = client();
+        c.credentials_from = crate::credentials::Source::WebIdentity.describe();
+        let text = c
+            .classify_status(
+                "list the backups",
+                403,
+                "<Error><Code>AccessDenied</Code></Error>",
+            )
+            .to_string();
+        // An IRSA role is fixed in IAM, not by editing a key Secret the pod does not have.
+        assert!(
+            text.contains("web identity") && text.contains("AWS_ROLE_ARN"),
+            "{text}"
+        );
+        assert!(!text.contains("AWS_SECRET_ACCESS_KEY"), "{text}");
     }
 
     #[test]

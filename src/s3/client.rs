@@ -17,7 +17,13 @@ use crate::backup::{self, Backup};
 /// A connected bucket plus the settings around it. `Debug` shows where it points, never its credentials.
 #[derive(Clone)]
 pub struct Client {
-    pub(crate) bucket: Box<Bucket>,
+    /// The configured bucket with the credentials it was built with. Requests go through
+    /// [`Client::fresh`], never this directly, so temporary credentials are current when signing.
+    base: Box<Bucket>,
+    /// Where current credentials come from; `None` when the bucket's own keys never change.
+    provider: Option<crate::credentials::Provider>,
+    /// The credential source, for the access-denied error (never a key).
+    pub(crate) credentials_from: &'static str,
     /// The endpoint as the user gave it (or the AWS one), for error messages.
     pub endpoint: String,
     /// The bucket name, for error messages.
@@ -96,25 +102,20 @@ impl Client {
                 (region, endpoint)
             }
         };
-        let (access, secret, token) = match &args.credentials {
-            Some(c) => (
-                c.access_key.clone(),
-                c.secret_key.clone(),
-                c.session_token.clone(),
-            ),
+        let credentials = match &args.credentials {
+            Some(p) => signing_keys(&p.peek())?,
             None => match (env_nonempty(ACCESS_KEY_ENV), env_nonempty(SECRET_KEY_ENV)) {
-                (Some(a), Some(s)) => (a, s, env_nonempty(SESSION_TOKEN_ENV)),
+                (Some(access_key), Some(secret_key)) => {
+                    signing_keys(&crate::credentials::Credentials {
+                        access_key,
+                        secret_key,
+                        session_token: env_nonempty(SESSION_TOKEN_ENV),
+                        expiration: None,
+                    })?
+                }
                 _ => return Err(Error::MissingCredentials),
             },
         };
-        let credentials = Credentials::new(
-            Some(&access),
-            Some(&secret),
-            token.as_deref(),
-            token.as_deref(),
-            None,
-        )
-        .map_err(|_| Error::MissingCredentials)?;
         let mut bucket = Bucket::new(&args.bucket, region, credentials).map_err(|e| {
             Error::Settings(format!(
                 "cannot set up the S3 client for bucket {:?}: {}",
@@ -129,7 +130,23 @@ impl Client {
         }
         // rust-s3 defaults to a 60 s limit per request, which is what broke big uploads elsewhere.
         bucket.set_request_timeout(args.request_timeout);
-        Client::assemble(bucket, endpoint, args)
+        let mut client = Client::assemble(bucket, endpoint, args)?;
+        if let Some(p) = &args.credentials {
+            client.credentials_from = p.source().describe();
+        }
+        client.provider = args.credentials.clone().filter(|p| p.refreshes());
+        Ok(client)
+    }
+
+    /// The bucket to sign the next request with: with credentials refreshed first when temporary ones are
+    /// about to expire. Every request and presigned URL is built from this, so a long upload keeps working
+    /// past the lifetime of the credentials it started with. A clone is cheap (its HTTP client is shared).
+    pub(crate) async fn fresh(&self) -> Result<Box<Bucket>, Error> {
+        let mut bucket = self.base.clone();
+        if let Some(p) = &self.provider {
+            bucket.set_credentials(signing_keys(&p.current().await?)?);
+        }
+        Ok(bucket)
     }
 
     /// The client around a configured bucket.
@@ -145,7 +162,9 @@ impl Client {
                 Error::Settings(format!("cannot set up the HTTP client: {}", root_cause(&e)))
             })?;
         Ok(Client {
-            bucket,
+            base: bucket,
+            provider: None,
+            credentials_from: crate::credentials::Source::Environment.describe(),
             endpoint,
             bucket_name: args.bucket.clone(),
             prefix: backup::normalize_prefix(&args.prefix).to_string(),
@@ -221,7 +240,9 @@ impl Client {
         let prefix = backup::cluster_prefix(&self.prefix, cluster);
         self.call(
             "list the backups",
-            self.bucket.list_page(prefix, None, None, None, Some(1)),
+            self.fresh()
+                .await?
+                .list_page(prefix, None, None, None, Some(1)),
         )
         .await
         .map(|_| ())
@@ -234,7 +255,7 @@ impl Client {
             None => backup::root_prefix(&self.prefix),
         };
         let pages = self
-            .call("list the backups", self.bucket.list(prefix, None))
+            .call("list the backups", self.fresh().await?.list(prefix, None))
             .await?;
         Ok(pages
             .into_iter()
@@ -249,7 +270,7 @@ impl Client {
         let pages = self
             .call(
                 "list the backups",
-                self.bucket.list(prefix.to_string(), None),
+                self.fresh().await?.list(prefix.to_string(), None),
             )
             .await?;
         let mut out = Vec::new();
@@ -272,7 +293,7 @@ impl Client {
     /// HEAD one object: its size, ETag (unquoted) and user metadata.
     pub async fn head(&self, key: &str) -> Result<ObjectHead, Error> {
         let op = format!("read the metadata of {key}");
-        let head = self.send(&op, self.bucket.head_object(key)).await?;
+        let head = self.send(&op, self.fresh().await?.head_object(key)).await?;
         let (head, _) = head.map_err(|e| match e {
             S3Error::HttpFailWithBody(404, _) => Error::NotFound {
                 key: key.to_string(),
@@ -288,9 +309,12 @@ impl Client {
     }
 
     pub async fn delete(&self, key: &str) -> Result<(), Error> {
-        self.call(&format!("delete {key}"), self.bucket.delete_object(key))
-            .await
-            .map(|_| ())
+        self.call(
+            &format!("delete {key}"),
+            self.fresh().await?.delete_object(key),
+        )
+        .await
+        .map(|_| ())
     }
 
     /// The multipart uploads in progress under one cluster's prefix.
@@ -359,7 +383,7 @@ impl Client {
         let pages = self
             .call(
                 "list unfinished uploads",
-                self.bucket.list_multiparts_uploads(prefix, None),
+                self.fresh().await?.list_multiparts_uploads(prefix, None),
             )
             .await?;
         Ok(pages
@@ -378,7 +402,7 @@ impl Client {
     pub async fn abort_upload(&self, key: &str, upload_id: &str) -> Result<(), Error> {
         self.call(
             &format!("abort the upload of {key}"),
-            self.bucket.abort_upload(key, upload_id),
+            self.fresh().await?.abort_upload(key, upload_id),
         )
         .await
     }
@@ -433,6 +457,14 @@ pub struct PendingUpload {
     pub key: String,
     pub upload_id: String,
     pub initiated: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// rust-s3's form of a key set. Its own expiry is left unset: rust-s3 would otherwise try to refresh them
+/// itself, from a fixed list of sources, outside the chain's rules and error messages.
+fn signing_keys(c: &crate::credentials::Credentials) -> Result<Credentials, Error> {
+    let token = c.session_token.as_deref();
+    Credentials::new(Some(&c.access_key), Some(&c.secret_key), token, token, None)
+        .map_err(|_| Error::MissingCredentials)
 }
 
 /// `host:port` of an endpoint URL, the port defaulted from the scheme. Pure.

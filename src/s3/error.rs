@@ -18,11 +18,13 @@ pub enum Error {
     Unreachable { endpoint: String, reason: String },
     #[error("the bucket \"{bucket}\" does not exist at {endpoint}: create it or fix --bucket")]
     BucketMissing { bucket: String, endpoint: String },
-    #[error("S3 refused to {op} in bucket \"{bucket}\" ({code}): check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) and the bucket's policy")]
+    /// `credentials` names the source the keys came from (an IRSA role is not fixed by editing a Secret).
+    #[error("S3 refused to {op} in bucket \"{bucket}\" ({code}): check the credentials from the {credentials} and the bucket's policy")]
     AccessDenied {
         op: String,
         bucket: String,
         code: String,
+        credentials: &'static str,
     },
     #[error("cannot {op}: {reason}")]
     Request { op: String, reason: String },

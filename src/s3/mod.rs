@@ -21,8 +21,8 @@ pub use upload::{UploadPlan, Uploaded};
 
 /// Where backups are stored, as plain values (the command line's `S3Args` builds it).
 ///
-/// Credentials are not settings: they come only from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and optionally
-/// AWS_SESSION_TOKEN, so they never show up in a process listing, a pod spec's args or a log line.
+/// Credentials are not flags: they come from the AWS credential chain ([`crate::credentials`]), so they never
+/// show up in a process listing, a pod spec's args or a log line.
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// The endpoint URL; `None` means AWS S3, whose endpoint follows from `region`.
@@ -41,6 +41,7 @@ pub struct Settings {
     pub connect_timeout: Duration,
     /// Limit for a request that moves no bytes.
     pub stall_timeout: Duration,
-    /// Keys resolved by the credential chain ([`crate::credentials`]); `None` reads the AWS_* variables.
-    pub credentials: Option<crate::credentials::Credentials>,
+    /// Keys from the credential chain ([`crate::credentials`]), kept current for the run; `None` reads the
+    /// AWS_* variables once.
+    pub credentials: Option<crate::credentials::Provider>,
 }

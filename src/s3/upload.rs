@@ -156,7 +156,8 @@ async fn start_multipart(
     // Metadata rides on the initiate request only; rust-s3 drops x-amz-meta-* from part and complete
     // requests, and this bucket copy is used for nothing else.
     let initiator = client
-        .bucket
+        .fresh()
+        .await?
         .with_extra_headers(headers)
         .map_err(|e| client.classify("start the upload", e))?;
     // An unfinished upload of this very key is an earlier attempt at the same snapshot (a restarted store
@@ -379,7 +380,8 @@ async fn send_and_complete(
         .call(
             &format!("complete the upload of {key}"),
             client
-                .bucket
+                .fresh()
+                .await?
                 .complete_multipart_upload(key, parts.upload_id, done_parts),
         )
         .await?;
@@ -449,7 +451,8 @@ async fn put_bytes(
     let mut attempt = 0;
     loop {
         let url = client
-            .bucket
+            .fresh()
+            .await?
             .presign_put(key, PRESIGN_SECS, signed.clone(), query.clone())
             .await
             .map_err(|e| client.classify(&op, e))?;

@@ -109,7 +109,7 @@ pub(crate) async fn fetch_decoded(
 ) -> Result<verify::Verified, Error> {
     let op = format!("download {key}");
     let mut stream = client
-        .call(&op, client.bucket.get_object_stream(key))
+        .call(&op, client.fresh().await?.get_object_stream(key))
         .await?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(CHANNEL_CHUNKS);
     let (part2, key2, expected2): (PathBuf, String, Expected) =

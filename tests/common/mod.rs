@@ -9,6 +9,7 @@ pub mod fixtures;
 pub mod minio;
 pub mod podrun;
 pub mod s3faults;
+pub mod tempcreds;
 pub mod throttle;
 pub mod versitygw;
 

@@ -35,14 +35,26 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
 
-{{/* The default templates: the seed's contract (snapshot at /backup/snapshot.db, CLUSTER set), run by etcdbak. */}}
+{{/* The Jobs' ServiceAccount the chart creates (backupServiceAccount.create). */}}
+{{- define "etcdbak.backupServiceAccountName" -}}
+{{- default (printf "%s-backup" (include "etcdbak.fullname" .) | trunc 63 | trimSuffix "-") .Values.backupServiceAccount.name -}}
+{{- end -}}
+
+{{/* The default templates: the seed's contract (snapshot at /backup/snapshot.db, CLUSTER set), run by etcdbak.
+     The key variables only with a key Secret: without one (IRSA, Pod Identity) the credential chain finds
+     what EKS injects, and an empty secretKeyRef would keep the pod from starting. */}}
 {{- define "etcdbak.s3Env" -}}
+{{- if .Values.s3CredentialsSecret -}}
+env:
 - name: AWS_ACCESS_KEY_ID
   valueFrom:
     secretKeyRef: {name: {{ .Values.s3CredentialsSecret }}, key: AWS_ACCESS_KEY_ID}
 - name: AWS_SECRET_ACCESS_KEY
   valueFrom:
     secretKeyRef: {name: {{ .Values.s3CredentialsSecret }}, key: AWS_SECRET_ACCESS_KEY}
+{{- else -}}
+env: []
+{{- end -}}
 {{- end -}}
 
 {{- define "etcdbak.storeContainer" -}}
@@ -51,7 +63,6 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- else -}}
 name: store
 command: [etcdbak, store]
-env:
 {{ include "etcdbak.s3Env" . }}
 volumeMounts:
 - name: etcd-backup
@@ -66,7 +77,6 @@ volumeMounts:
 {{- else -}}
 name: cleanup
 command: [etcdbak, prune, --all]
-env:
 {{ include "etcdbak.s3Env" . }}
 {{- end -}}
 {{- end -}}
@@ -77,7 +87,6 @@ env:
 {{- else -}}
 name: verify
 command: [etcdbak, verify, --cluster, $(CLUSTER)]
-env:
 {{ include "etcdbak.s3Env" . }}
 {{- end -}}
 {{- end -}}
