@@ -74,6 +74,8 @@ async fn bench(n: usize) -> String {
                 keep: None,
                 suspend: None,
                 verify: None,
+                compression: None,
+                encryption: None,
             },
         );
         match clusters.create(&PostParams::default(), &c).await {

@@ -66,6 +66,30 @@ pub struct ClusterSpec {
     /// Overrides the controller's scheduled verification of this cluster's newest backup.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verify: Option<VerifySpec>,
+    /// How this cluster's backups are compressed: `none`, `zstd` or `zstd:LEVEL` (1-19); default: the
+    /// controller config's `compression` (zstd:3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = COMPRESSION_PATTERN))]
+    pub compression: Option<String>,
+    /// Client-side age encryption of this cluster's backups, on top of the controller config's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<EncryptionSpec>,
+}
+
+/// `none`, `zstd`, or `zstd:` and a level from 1 to 19.
+const COMPRESSION_PATTERN: &str = r"^(none|zstd(:([1-9]|1[0-9]))?)$";
+
+/// An age X25519 recipient: `age1` and 58 bech32 characters. Never a secret key.
+const RECIPIENT_PATTERN: &str = r"^age1[02-9ac-hj-np-z]{58}$";
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EncryptionSpec {
+    /// Extra age recipients (`age1…` public keys) for this cluster's backups, e.g. the tenant's own key.
+    /// The config's recipients are always included, so the platform can still verify and restore.
+    #[serde(default)]
+    #[schemars(length(max = 16), inner(regex(pattern = RECIPIENT_PATTERN)))]
+    pub recipients: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -245,6 +245,8 @@ fn the_charts_config_loads_and_renders() {
             keep: None,
             suspend: None,
             verify: None,
+            compression: None,
+            encryption: None,
         },
     );
     let desired = template::render_backup(&cluster, None, &config).expect("renders");
@@ -353,6 +355,8 @@ fn irsa_values_render_an_annotated_job_service_account_and_no_keys() {
             keep: None,
             suspend: None,
             verify: None,
+            compression: None,
+            encryption: None,
         },
     );
     let desired = template::render_backup(&cluster, None, &config).expect("renders");
@@ -468,6 +472,8 @@ async fn rendered_manifests_apply_and_the_chart_rbac_runs_the_controller() {
                     keep: None,
                     suspend: None,
                     verify: None,
+                    compression: None,
+                    encryption: None,
                 },
             ),
         )

@@ -57,6 +57,8 @@ fn new_cluster(name: &str, ns: &str) -> Cluster {
             keep: None,
             suspend: None,
             verify: None,
+            compression: None,
+            encryption: None,
         },
     )
 }

@@ -247,6 +247,8 @@ fn cluster(name: &str, ns: &str, etcd: &EtcdCluster, keep: Option<u32>) -> Clust
             keep,
             suspend: None,
             verify: None,
+            compression: None,
+            encryption: None,
         },
     )
 }

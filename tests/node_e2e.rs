@@ -762,6 +762,8 @@ fn new_cluster(name: &str, etcd: &TenantEtcd, keep: u32) -> Cluster {
             keep: Some(keep),
             suspend: None,
             verify: None,
+            compression: None,
+            encryption: None,
         },
     )
 }

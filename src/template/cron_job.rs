@@ -16,7 +16,7 @@ use super::endpoint::endpoints;
 use super::hardening::hardened_security_context;
 use super::labels::{labels, object_meta, stamp_hash};
 use super::pod::{base_volumes, pod_template};
-use super::settings::{effective_keep, effective_schedule};
+use super::settings::{effective_keep, effective_schedule, encoding_env};
 use super::tls::mirror_tls_secret;
 use super::verify::render_verify;
 use super::RenderError;
@@ -84,11 +84,14 @@ pub fn render_backup(
         None => None,
         Some(source_name) => Some(mirror_tls_secret(cluster, source_name, source_tls, config)?),
     };
+    // Defaults, so an admin's own store template may choose otherwise (and an alien one just ignores them).
+    let mut store_defaults = s3_env(config);
+    store_defaults.extend(encoding_env(cluster, config)?);
     let store = template_container(
         &config.store_container,
         "store",
         &contract_env(&name, keep, Role::Store),
-        &s3_env(config),
+        &store_defaults,
         config,
         true,
     )?;

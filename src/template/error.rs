@@ -48,6 +48,8 @@ pub enum RenderError {
         template: &'static str,
         volume: String,
     },
+    #[error("the backups' encoding is not usable ({0}): fix spec.compression / spec.encryption, or the config's compression / encryption")]
+    InvalidEncoding(String),
     #[error("the {template} template is named {name:?}, which the snapshot init container already uses: rename it in the controller config")]
     ContainerNameTaken {
         template: &'static str,
@@ -73,6 +75,7 @@ impl RenderError {
             RenderError::ReservedEnv { .. } => "TemplateReservedEnv",
             RenderError::UnknownVolume { .. } => "TemplateUnknownVolume",
             RenderError::ContainerNameTaken { .. } => "TemplateNameConflict",
+            RenderError::InvalidEncoding(_) => "InvalidEncoding",
         }
     }
 }

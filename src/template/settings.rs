@@ -1,7 +1,9 @@
 //! The Cluster's settings with the config's defaults filled in.
 
+use k8s_openapi::api::core::v1::EnvVar;
 use kube::ResourceExt;
 
+use super::container::env;
 use super::RenderError;
 use crate::config::Config;
 use crate::crd::Cluster;
@@ -41,4 +43,26 @@ pub fn effective_verify_schedule(
     schedule::expand(schedule, &cluster.name_any())
         .map(Some)
         .map_err(RenderError::VerifySchedule)
+}
+
+/// The store container's `ETCDBAK_COMPRESS` and `ETCDBAK_ENCRYPT_TO`: the Cluster's compression or the
+/// config's, and the config's recipients plus the Cluster's.
+pub fn encoding_env(cluster: &Cluster, config: &Config) -> Result<Vec<EnvVar>, RenderError> {
+    let extra = cluster
+        .spec
+        .encryption
+        .as_ref()
+        .map(|e| e.recipients.as_slice())
+        .unwrap_or_default();
+    let e = crate::config::effective_encoding(
+        &config.encoding,
+        cluster.spec.compression.as_deref(),
+        extra,
+    )
+    .map_err(RenderError::InvalidEncoding)?;
+    let mut out = vec![env("ETCDBAK_COMPRESS", &e.compression)];
+    if !e.recipients.is_empty() {
+        out.push(env("ETCDBAK_ENCRYPT_TO", &e.recipients));
+    }
+    Ok(out)
 }

@@ -29,6 +29,8 @@ fn cluster(name: &str) -> Cluster {
             keep: Some(48),
             suspend: None,
             verify: None,
+            compression: None,
+            encryption: None,
         },
     );
     c.metadata.uid = Some("6f1c0b7e-2b1d-4a8e-9c3f-0d6a1e2b3c4d".into());
@@ -559,4 +561,31 @@ fn host_network_reaches_every_rendered_pod_only_when_asked() {
         assert_eq!(pod.host_network, Some(true));
         assert_eq!(pod.dns_policy.as_deref(), Some("ClusterFirstWithHostNet"));
     }
+}
+
+#[test]
+fn the_store_container_is_told_the_clusters_compression_and_recipients() {
+    let platform = age::x25519::Identity::generate().to_public().to_string();
+    let tenant = age::x25519::Identity::generate().to_public().to_string();
+    let mut config = default_config();
+    config.encoding.encryption.recipients = vec![platform.clone()];
+    let store_env = |c: &Cluster| {
+        let d = render_backup(c, Some(&tls_source()), &config)?;
+        Ok::<_, RenderError>(env_of(&pod_spec(&d.cron_job).containers[0]))
+    };
+    let plain = store_env(&cluster("orders-etcd")).unwrap();
+    assert!(plain.contains(&("ETCDBAK_COMPRESS".into(), "zstd:3".into())));
+    assert!(plain.contains(&("ETCDBAK_ENCRYPT_TO".into(), platform.clone())));
+    let mut own = cluster("orders-etcd");
+    own.spec.compression = Some("zstd:9".into());
+    own.spec.encryption = Some(crate::crd::EncryptionSpec {
+        recipients: vec![tenant.clone()],
+    });
+    let e = store_env(&own).unwrap();
+    assert!(e.contains(&("ETCDBAK_COMPRESS".into(), "zstd:9".into())));
+    assert!(e.contains(&("ETCDBAK_ENCRYPT_TO".into(), format!("{platform},{tenant}"))));
+    own.spec.compression = Some("gzip".into());
+    let err = store_env(&own).unwrap_err();
+    assert_eq!(err.reason(), "InvalidEncoding");
+    assert!(err.to_string().contains("spec.compression"), "{err}");
 }

@@ -26,6 +26,8 @@ pub fn cluster(name: &str, ns: &str) -> Cluster {
             keep: None,
             suspend: None,
             verify: None,
+            compression: None,
+            encryption: None,
         },
     )
 }

@@ -13,6 +13,8 @@ fn cluster() -> Cluster {
             keep: None,
             suspend: None,
             verify: None,
+            compression: None,
+            encryption: None,
         },
     );
     c.metadata.generation = Some(3);
