@@ -305,8 +305,13 @@ fn retention_keeps_the_newest_three_across_a_revision_digit_and_spares_foreign_f
     ));
     assert_ok(&dry);
     assert_eq!(
-        stdout(&dry).matches("would delete").count(),
+        stdout(&dry).matches("┆ delete ").count(),
         2,
+        "{}",
+        stdout(&dry)
+    );
+    assert!(
+        stdout(&dry).contains("would delete 2 of 3 backups"),
         "{}",
         stdout(&dry)
     );
@@ -1110,4 +1115,74 @@ fn retention_over_old_plain_and_new_compressed_objects_keeps_the_newest_n() {
     let mut kept = m.keys("");
     kept.sort();
     assert_eq!(kept, expected[2..].to_vec());
+}
+
+/// Tiered retention through `prune`: two backups a day for six days, `--keep 2 --keep-daily 3`. The dry
+/// run shows why each backup stays and deletes nothing; the real run leaves exactly the newest two plus
+/// the newest of each of the three most recent days, and says why each deleted one went.
+#[test]
+fn prune_with_a_tiered_policy_shows_its_reasons_then_keeps_exactly_them() {
+    let m = Minio::start();
+    let mut keys = vec![];
+    for (i, day) in (20..=25).enumerate() {
+        for (j, hour) in ["02", "14"].iter().enumerate() {
+            let rev = 100 + (i * 2 + j) as i64;
+            let key = format!("etcdbak/prod/202611{day}T{hour}0000.000Z-r{rev}-aaaaaaaa.db");
+            m.put_with_metadata(
+                &key,
+                b"old",
+                &[("sha256", "00"), ("revision", &rev.to_string())],
+            );
+            keys.push(key);
+        }
+    }
+    let policy = ["--cluster", "prod", "--keep", "2", "--keep-daily", "3"];
+    let dry = run(&mut etcdbak_s3(
+        &m,
+        "prune",
+        &[&policy[..], &["--dry-run"]].concat(),
+    ));
+    assert_ok(&dry);
+    let out = stdout(&dry);
+    let row = |key: &str| {
+        out.lines()
+            .find(|l| l.contains(key))
+            .unwrap_or_else(|| panic!("no row for {key}: {out}"))
+            .to_string()
+    };
+    assert!(
+        row(&keys[11]).contains("keep") && row(&keys[11]).contains("last, daily"),
+        "{out}"
+    );
+    assert!(row(&keys[10]).contains("┆ last "), "{out}");
+    assert!(row(&keys[9]).contains("┆ daily "), "{out}");
+    assert!(row(&keys[7]).contains("┆ daily "), "{out}");
+    assert!(row(&keys[8]).contains("┆ delete "), "{out}");
+    assert_eq!(out.matches("┆ delete ").count(), 8, "{out}");
+    assert!(out.contains("would delete 8 of 12 backups"), "{out}");
+    assert_eq!(
+        m.keys("etcdbak/prod/").len(),
+        12,
+        "the dry run deleted something"
+    );
+
+    let real = run(&mut etcdbak_s3(&m, "prune", &policy));
+    assert_ok(&real);
+    let mut want = vec![
+        keys[7].clone(),
+        keys[9].clone(),
+        keys[10].clone(),
+        keys[11].clone(),
+    ];
+    want.sort();
+    assert_eq!(m.keys("etcdbak/prod/"), want);
+    let said = stdout(&real);
+    assert_eq!(said.matches("deleted ").count(), 8, "{said}");
+    assert!(
+        said.contains(&format!(
+            "deleted {} (kept by no rule of keep-last 2, keep-daily 3",
+            keys[0]
+        )),
+        "{said}"
+    );
 }
