@@ -55,6 +55,7 @@ fn new_cluster(name: &str, ns: &str) -> Cluster {
             tls_secret: Some("etcd-client-tls".to_string()),
             schedule: None,
             keep: None,
+            retention: None,
             suspend: None,
             verify: None,
         },

@@ -32,7 +32,9 @@ pub use labels::{
     HASH_ANNOTATION, LABEL_CLUSTER, LABEL_COMPONENT, LABEL_MANAGED_BY, LABEL_NAME, MANAGED_BY,
     SOURCE_SECRET_ANNOTATION,
 };
-pub use settings::{effective_keep, effective_schedule, effective_verify_schedule};
+pub use settings::{
+    effective_keep, effective_retention, effective_schedule, effective_verify_schedule,
+};
 pub use tls::TLS_KEYS;
 pub use verify::render_verify;
 
