@@ -6,7 +6,7 @@
 //! them together.
 //!
 //! One concern per file: [`labels`] (labels, annotations, the spec hash), `endpoint` (where etcd is),
-//! `settings` (effective schedule and keep), `container` (the admin's templates and the env contract),
+//! `settings` (effective schedule, keep and tiered retention), `container` (the admin's templates and the env contract),
 //! `hardening` (security contexts), `pod` (pod template and volumes), `tls` (the mirrored Secret), and the
 //! objects themselves: `cron_job`, `verify` and `cleanup`. Object names are [`crate::naming`]'s.
 
