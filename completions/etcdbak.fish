@@ -167,7 +167,7 @@ complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -l cluster -d 'V
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -l key -d 'Verify this backup instead (its full key, as `etcdbak list` shows it)' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -l dir -d 'Where the backup is downloaded to while it is checked (removed afterwards); it needs room for one backup. Default: the system\'s temporary directory' -r -F
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -s o -l output -d 'Output format' -r -f -a "table\t'A table for people'
-json\t'A JSON array for scripts; field names are stable: key, result, problem, keys, revision, dbSize, seconds'"
+json\t'A JSON array for scripts; field names are stable: key, result, problem, keys, revision, dbSize, seconds, and etcdutl (agrees or disagrees) with --with-etcdutl'"
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -l identity -d 'age identity file (`age-keygen` output, AGE-SECRET-KEY-1… lines) to decrypt an encrypted (`.age`) backup; one of its keys must be a recipient of the backup' -r -F
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -l log-level -d 'Log filter: error, warn, info, debug, trace, or a tracing directive such as `etcdbak=debug`' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -l log-format -d 'Log line format' -r -f -a "plain\t'`key=value` lines, one event per line'

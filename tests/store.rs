@@ -1186,3 +1186,43 @@ fn prune_with_a_tiered_policy_shows_its_reasons_then_keeps_exactly_them() {
         "{said}"
     );
 }
+
+/// `store` applies the tiered policy from its env vars (as the CronJob sets them) after a verified upload:
+/// with keep-last 1 and keep-daily 2, the new backup and the newest of the day before stay, and the log
+/// says why each other one went.
+#[test]
+fn store_applies_the_tiered_policy_from_its_env_vars() {
+    let m = Minio::start();
+    let mut old = vec![];
+    for (day, hour, rev) in [
+        (23, "08", 10),
+        (23, "20", 11),
+        (24, "08", 12),
+        (24, "20", 13),
+    ] {
+        let key = format!("etcdbak/prod/202611{day}T{hour}0000.000Z-r{rev}-aaaaaaaa.db");
+        m.put_with_metadata(
+            &key,
+            b"old",
+            &[("sha256", "00"), ("revision", &rev.to_string())],
+        );
+        old.push(key);
+    }
+    let dir = backup_dir("prod", 100, "2026-11-25T10:00:00.000Z");
+    let mut cmd = etcdbak_s3(&m, "store", &["--dir", dir.path().to_str().expect("utf8")]);
+    cmd.env("ETCDBAK_KEEP", "1").env("ETCDBAK_KEEP_DAILY", "2");
+    let o = run(&mut cmd);
+    assert_ok(&o);
+    let left = m.keys("etcdbak/prod/");
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert!(
+        left.contains(&old[3]),
+        "the newest of Nov 24 went: {left:?}"
+    );
+    assert!(left.iter().any(|k| k.contains("-r100-")), "{left:?}");
+    let err = stderr(&o);
+    assert!(
+        err.contains("kept by no rule of keep-last 1, keep-daily 2"),
+        "{err}"
+    );
+}

@@ -21,7 +21,7 @@ pub enum Output {
     /// A table for people.
     Table,
     /// A JSON array for scripts; field names are stable: key, result, problem, keys, revision, dbSize,
-    /// seconds.
+    /// seconds, and etcdutl (agrees or disagrees) with --with-etcdutl.
     Json,
 }
 
