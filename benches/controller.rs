@@ -72,6 +72,7 @@ async fn bench(n: usize) -> String {
                 tls_secret: Some("etcd-client-tls".to_string()),
                 schedule: None,
                 keep: None,
+                retention: None,
                 suspend: None,
                 verify: None,
                 compression: None,

@@ -68,7 +68,13 @@ complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l connect-timeou
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l stall-timeout -d 'Give up on a request once no bytes have been sent or received for this long. Not a limit on a whole transfer: a part on a slow link takes as long as it needs while bytes flow' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l dir -d 'Directory holding snapshot.db and snapshot.json, as `etcdbak snapshot` leaves them' -r -F
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l cluster -d 'Cluster name (a DNS-1123 label) that names the backup prefix `<prefix>/<cluster>/`. Defaults to the cluster recorded in snapshot.json; if both are set they must agree' -r
-complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l keep -d 'How many of this cluster\'s backups to keep after a verified upload (newest by time and revision)' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l keep -d 'Keep the newest N backups (by time and revision) [default: 20]. 0 is allowed only when another --keep-* rule keeps something' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l keep-hourly -d 'Also keep the newest backup of each of the N most recent hours that have one (UTC)' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l keep-daily -d 'Also keep the newest backup of each of the N most recent days that have one (UTC)' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l keep-weekly -d 'Also keep the newest backup of each of the N most recent ISO weeks that have one' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l keep-monthly -d 'Also keep the newest backup of each of the N most recent months that have one' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l keep-within -d 'Also keep every backup taken within this span of the newest one: 7d, 36h, 1y2m3d4h (m is months, as restic takes it), or a humantime span of whole hours such as 2weeks' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l keep-min -d 'Never leave fewer than N backups, whatever the rules say (at least one always stays)' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l part-size -d 'Size of each uploaded part (e.g. 8MiB, 16MiB; at least 5MiB). Memory use is about part size times --upload-concurrency, whatever the snapshot\'s size' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l upload-concurrency -d 'How many parts are uploaded at once' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l stale-upload-age -d 'Abort this cluster\'s unfinished multipart uploads older than this (left by killed runs). Keep it well above the longest upload so a concurrent run\'s live upload is never aborted' -r
@@ -92,13 +98,19 @@ complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l request-timeou
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l connect-timeout -d 'Give up connecting to the S3 endpoint after this long, so an unreachable endpoint fails fast with one clear line instead of waiting for the operating system\'s TCP timeout' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l stall-timeout -d 'Give up on a request once no bytes have been sent or received for this long. Not a limit on a whole transfer: a part on a slow link takes as long as it needs while bytes flow' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l cluster -d 'The cluster whose backups to prune' -r
-complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l keep -d 'Keep the newest N backups (by time and revision) and delete the rest. No env var on purpose: an ETCDBAK_KEEP meant for `store` in a pod\'s environment must not clash with `prune --all`' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l keep -d 'Keep the newest N backups (by time and revision) [default: 20]. 0 is allowed only when another --keep-* rule keeps something' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l keep-hourly -d 'Also keep the newest backup of each of the N most recent hours that have one (UTC)' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l keep-daily -d 'Also keep the newest backup of each of the N most recent days that have one (UTC)' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l keep-weekly -d 'Also keep the newest backup of each of the N most recent ISO weeks that have one' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l keep-monthly -d 'Also keep the newest backup of each of the N most recent months that have one' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l keep-within -d 'Also keep every backup taken within this span of the newest one: 7d, 36h, 1y2m3d4h (m is months, as restic takes it), or a humantime span of whole hours such as 2weeks' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l keep-min -d 'Never leave fewer than N backups, whatever the rules say (at least one always stays)' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l stale-upload-age -d 'Also abort the cluster\'s unfinished multipart uploads older than this (with --all: every one)' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l log-level -d 'Log filter: error, warn, info, debug, trace, or a tracing directive such as `etcdbak=debug`' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l log-format -d 'Log line format' -r -f -a "plain\t'`key=value` lines, one event per line'
 json\t'One JSON object per line, for log collectors'"
-complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l all -d 'Delete every backup of the cluster and abort its unfinished uploads (the cleanup Job after a Cluster is deleted). Files that do not follow etcdbak\'s naming scheme are never touched'
-complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l dry-run -d 'Print what would be deleted, delete nothing'
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l all -d 'Delete every backup of the cluster and abort its unfinished uploads (the cleanup Job after a Cluster is deleted). Files that do not follow etcdbak\'s naming scheme are never touched. Refused together with any --keep* flag or ETCDBAK_KEEP* env var (the controller sets none on cleanup)'
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l dry-run -d 'Print every backup with what retention would do and why it stays; delete nothing'
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -s V -l version -d 'Print version'
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand list" -l s3-endpoint -d 'S3 endpoint URL, e.g. http://minio.backup.svc:9000 or https://s3.eu-west-1.amazonaws.com. Leave unset for AWS S3, whose endpoint follows from --region' -r
@@ -155,11 +167,12 @@ complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -l cluster -d 'V
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -l key -d 'Verify this backup instead (its full key, as `etcdbak list` shows it)' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -l dir -d 'Where the backup is downloaded to while it is checked (removed afterwards); it needs room for one backup. Default: the system\'s temporary directory' -r -F
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -s o -l output -d 'Output format' -r -f -a "table\t'A table for people'
-json\t'A JSON array for scripts; field names are stable: key, result, problem, keys, revision, dbSize, seconds'"
+json\t'A JSON array for scripts; field names are stable: key, result, problem, keys, revision, dbSize, seconds, and etcdutl (agrees or disagrees) with --with-etcdutl'"
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -l identity -d 'age identity file (`age-keygen` output, AGE-SECRET-KEY-1… lines) to decrypt an encrypted (`.age`) backup; one of its keys must be a recipient of the backup' -r -F
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -l log-level -d 'Log filter: error, warn, info, debug, trace, or a tracing directive such as `etcdbak=debug`' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -l log-format -d 'Log line format' -r -f -a "plain\t'`key=value` lines, one event per line'
 json\t'One JSON object per line, for log collectors'"
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -l with-etcdutl -d 'After the Rust check passes, also run etcd\'s own `etcdutl snapshot status` and `snapshot restore` (into a scratch data dir beside the download, removed afterwards) and require etcdutl\'s revision to be the Rust check\'s. etcdutl must be on PATH'
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -s V -l version -d 'Print version'
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l cluster -d 'The Cluster (its backups are `<prefix>/<cluster>/` in the bucket)' -r

@@ -18,10 +18,12 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::crd::RetentionSpec;
 use crate::naming::{is_dns_label, is_dns_subdomain};
 
 mod encoding;
 pub use encoding::{effective as effective_encoding, EncodingConfig, EncryptionConfig};
+mod retention;
 
 /// The embedded default configuration; examples/config.yaml is the single copy, so the docs cannot drift.
 pub const DEFAULT_CONFIG_YAML: &str = include_str!("../examples/config.yaml");
@@ -34,6 +36,9 @@ pub struct Config {
     pub default_schedule: String,
     /// Snapshots kept per cluster when `spec.keep` is unset.
     pub default_keep: u32,
+    /// Tiered retention for Clusters without `spec.retention`; its `keepLast` yields to a Cluster's
+    /// `spec.keep`.
+    pub retention: Option<RetentionSpec>,
     /// Where backup and cleanup Jobs run, and where TLS Secrets are mirrored (the controller's namespace).
     pub job_namespace: String,
     /// The etcdbak image: the snapshot init container, and templates that name no image.
@@ -186,6 +191,8 @@ struct RawConfig {
     default_schedule: String,
     #[serde(default = "default_keep")]
     default_keep: u32,
+    #[serde(default)]
+    retention: Option<retention::RawRetention>,
     #[serde(default = "default_job_namespace")]
     job_namespace: String,
     #[serde(default = "default_image")]
@@ -373,6 +380,7 @@ pub fn default_config() -> Config {
         Config {
             default_schedule: default_schedule(),
             default_keep: default_keep(),
+            retention: None,
             job_namespace: default_job_namespace(),
             image: default_image(),
             image_pull_policy: default_pull_policy(),
@@ -428,6 +436,7 @@ fn parse(text: &str, file: &str, base_dir: Option<&Path>) -> Result<Config, Erro
     let config = Config {
         default_schedule: raw.default_schedule,
         default_keep: raw.default_keep,
+        retention: raw.retention.map(RetentionSpec::from),
         job_namespace: raw.job_namespace,
         image: raw.image,
         image_pull_policy: raw.image_pull_policy,
@@ -526,6 +535,9 @@ fn check_defaults(c: &Config) -> Result<(), Problem> {
             "defaultKeep",
             format!("is {}: keep between 1 and 10000 snapshots", c.default_keep),
         ));
+    }
+    if let Some(r) = &c.retention {
+        retention::check(r, c.default_keep).map_err(|e| ("retention", e))?;
     }
     if !is_dns_label(&c.job_namespace) {
         return Err((

@@ -5,6 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::naming::{CLUSTER_NAME_RULE, DNS_LABEL_PATTERN, DNS_SUBDOMAIN_PATTERN};
+use crate::retention::{Policy, Within};
 
 /// A cron line as Kubernetes takes it (five fields, or a shorthand such as `@daily`), with `H` allowed. The
 /// reconciler checks the rest (ranges, `H` forms) and reports it as a condition.
@@ -60,6 +61,10 @@ pub struct ClusterSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 10000))]
     pub keep: Option<u32>,
+    /// Tiered retention for this cluster; replaces the controller's `retention` block as a whole. Its
+    /// `keepLast` wins over `keep`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<RetentionSpec>,
     /// Stop scheduling backups (the CronJob is kept, suspended).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suspend: Option<bool>,
@@ -91,6 +96,75 @@ pub struct EncryptionSpec {
     #[schemars(length(max = 16), inner(regex(pattern = RECIPIENT_PATTERN)))]
     pub recipients: Vec<String>,
 }
+
+/// A span for `keepWithin` as restic writes it: years, months, days, hours, in that order (`7d`, `36h`,
+/// `1y2m`).
+pub const WITHIN_PATTERN: &str = r"^([0-9]+y)?([0-9]+m)?([0-9]+d)?([0-9]+h)?$";
+
+/// Which backups the store container's retention keeps (passed as `ETCDBAK_KEEP*`; docs/CONTRACT.md).
+/// Unset counts are 0, except `keepLast`, which falls back to `spec.keep` and then the controller default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = kube::core::Rule::new(KEEPS_SOMETHING_RULE).message("retention keeps nothing: with keepLast 0, set keepHourly, keepDaily, keepWeekly, keepMonthly or keepWithin above 0"))]
+pub struct RetentionSpec {
+    /// Keep the newest N backups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 10000))]
+    pub keep_last: Option<u32>,
+    /// Keep the newest backup of each of the N most recent hours that have one (UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 10000))]
+    pub keep_hourly: Option<u32>,
+    /// Keep the newest backup of each of the N most recent days that have one (UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 10000))]
+    pub keep_daily: Option<u32>,
+    /// Keep the newest backup of each of the N most recent ISO weeks that have one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 10000))]
+    pub keep_weekly: Option<u32>,
+    /// Keep the newest backup of each of the N most recent months that have one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 10000))]
+    pub keep_monthly: Option<u32>,
+    /// Keep every backup taken within this span of the newest one: `7d`, `36h`, `1y2m3d4h` (m is months).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 2, max = 32), regex(pattern = WITHIN_PATTERN))]
+    pub keep_within: Option<String>,
+    /// Never leave fewer than N backups, whatever the rules say (at least one always stays).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 10000))]
+    pub keep_min: Option<u32>,
+}
+
+impl RetentionSpec {
+    /// The policy this block describes; `last` is the keep-last to use when `keepLast` is unset. The error
+    /// names the field to fix.
+    pub fn policy(&self, last: u32) -> Result<Policy, String> {
+        let within = match &self.keep_within {
+            Some(w) => w
+                .parse::<Within>()
+                .map_err(|e| format!("keepWithin: {e}"))?,
+            None => Within::default(),
+        };
+        let policy = Policy {
+            last: self.keep_last.unwrap_or(last),
+            hourly: self.keep_hourly.unwrap_or(0),
+            daily: self.keep_daily.unwrap_or(0),
+            weekly: self.keep_weekly.unwrap_or(0),
+            monthly: self.keep_monthly.unwrap_or(0),
+            within,
+            min: self.keep_min.unwrap_or(1),
+        };
+        policy.validate().map_err(|_| {
+            "keeps nothing: with keepLast 0, set keepHourly, keepDaily, keepWeekly, keepMonthly or keepWithin above 0".to_string()
+        })?;
+        Ok(policy)
+    }
+}
+
+/// An unset keepLast falls back to a positive count, so only an explicit 0 needs another rule.
+pub const KEEPS_SOMETHING_RULE: &str = "!has(self.keepLast) || self.keepLast > 0 || (has(self.keepHourly) && self.keepHourly > 0) || (has(self.keepDaily) && self.keepDaily > 0) || (has(self.keepWeekly) && self.keepWeekly > 0) || (has(self.keepMonthly) && self.keepMonthly > 0) || (has(self.keepWithin) && self.keepWithin.matches('[1-9]'))";
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -211,6 +285,25 @@ mod tests {
         );
         assert_eq!(spec["properties"]["keep"]["minimum"], 1.0);
         assert_eq!(spec["properties"]["keep"]["maximum"], 10000.0);
+        let retention = &spec["properties"]["retention"];
+        assert_eq!(
+            retention["x-kubernetes-validations"][0]["rule"],
+            KEEPS_SOMETHING_RULE
+        );
+        for count in [
+            "keepLast",
+            "keepHourly",
+            "keepDaily",
+            "keepWeekly",
+            "keepMonthly",
+            "keepMin",
+        ] {
+            assert_eq!(retention["properties"][count]["minimum"], 0.0, "{count}");
+        }
+        assert_eq!(
+            retention["properties"]["keepWithin"]["pattern"],
+            WITHIN_PATTERN
+        );
         assert_eq!(crd["spec"]["scope"], "Cluster");
         assert_eq!(
             crd["spec"]["versions"][0]["subresources"]["status"],
@@ -272,6 +365,11 @@ mod tests {
                 "ftp://x",
                 "https://a b",
             ],
+        );
+        check(
+            WITHIN_PATTERN,
+            &["7d", "36h", "1y2m3d4h", "2m"],
+            &["7", "d7", "7days", "1h2d", "-1d", "7d "],
         );
         // Everything the schedule pattern accepts in the table above is also judged by the reconciler.
         for ok in [

@@ -402,6 +402,43 @@ fn s3_command_bad_inputs() {
         )
         .env(env.clone()),
         case(
+            "store: keep-daily not a number",
+            &["store", "--dir", &nd, "--keep-daily", "lots"],
+            &["--keep-daily"],
+        )
+        .env(env.clone()),
+        case(
+            "store: keep-within not a span",
+            &["store", "--dir", &nd, "--keep-within", "30min"],
+            &["--keep-within"],
+        )
+        .env(env.clone()),
+        case(
+            "store: negative keep-min",
+            &["store", "--dir", &nd, "--keep-min=-1"],
+            &["--keep-min"],
+        )
+        .env(env.clone()),
+        case(
+            "store: bad ETCDBAK_KEEP_WEEKLY",
+            &["store", "--dir", &nd],
+            &["--keep-weekly"],
+        )
+        .env(env.clone())
+        .env(vec![("ETCDBAK_KEEP_WEEKLY".into(), "x".into())]),
+        case(
+            "prune: a policy that keeps nothing",
+            &["prune", "--cluster", "demo", "--keep", "0"],
+            &["--keep"],
+        )
+        .env(env.clone()),
+        case(
+            "prune: --keep-daily and --all",
+            &["prune", "--cluster", "demo", "--keep-daily", "3", "--all"],
+            &["--keep-daily", "--all"],
+        )
+        .env(env.clone()),
+        case(
             "store: unknown flag",
             &["store", "--dir", &nd, "--bukket", "x"],
             &["--bukket"],
@@ -567,4 +604,29 @@ fn controller_and_other_bad_inputs() {
             &["--bogus"],
         ),
     ]);
+}
+
+/// Bad retention flags are usage errors (exit 2), refused before any S3 traffic.
+#[test]
+fn bad_retention_flags_exit_2() {
+    for args in [
+        &["store", "--keep", "0"][..],
+        &["store", "--keep-hourly", "many"],
+        &["store", "--keep-within", "1.5h"],
+        &["prune", "--cluster", "demo", "--keep-monthly", "-3"],
+        &[
+            "prune",
+            "--cluster",
+            "demo",
+            "--keep",
+            "0",
+            "--keep-min",
+            "5",
+        ],
+    ] {
+        let c = case("retention", args, &[]);
+        let out = run(&c);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    }
 }

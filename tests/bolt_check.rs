@@ -212,7 +212,19 @@ fn put_backup(s3: &Minio, time: &str, bytes: &[u8], revision: i64) -> String {
 }
 
 fn verify(s3: &Minio, which: &[&str]) -> (i32, serde_json::Value, String) {
+    verify_on_path(s3, which, None)
+}
+
+/// `etcdbak verify` with PATH set to `path` when given (to find, or not find, etcdutl).
+fn verify_on_path(
+    s3: &Minio,
+    which: &[&str],
+    path: Option<&std::ffi::OsStr>,
+) -> (i32, serde_json::Value, String) {
     let mut cmd = common::etcdbak();
+    if let Some(path) = path {
+        cmd.env("PATH", path);
+    }
     s3.creds_env(&mut cmd)
         .arg("verify")
         .args(s3.s3_args())
@@ -250,6 +262,27 @@ fn etcdbak_verify_passes_a_sound_backup_and_names_the_page_of_a_corrupt_one() {
     assert_eq!(r["revision"].as_i64(), Some(revision));
     assert_eq!(r["keys"].as_u64(), Some(3_002));
     assert_eq!(r["dbSize"].as_u64(), Some(body.len() as u64));
+    assert!(r.get("etcdutl").is_none(), "{json}");
+
+    // etcd's own tool agrees (status and a real restore), and its scratch data dir is gone afterwards.
+    let rig = rig_bin("etcdutl");
+    let rig_dir = rig.parent().expect("rig dir").as_os_str().to_owned();
+    let scratch = tempfile::tempdir().expect("scratch");
+    let scratch_dir = scratch.path().to_str().expect("utf8");
+    let with = ["--key", &sound_key, "--with-etcdutl", "--dir", scratch_dir];
+    let (code, json, err) = verify_on_path(&s3, &with, Some(&rig_dir));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(json[0]["etcdutl"], "agrees", "{json}");
+    assert_eq!(json[0]["result"], "sound", "{json}");
+    let left: Vec<_> = std::fs::read_dir(scratch.path()).expect("ls").collect();
+    assert!(left.is_empty(), "verify left {left:?}");
+
+    // Without etcdutl on PATH: one line naming it, before anything is downloaded.
+    let (code, _, err) = verify_on_path(&s3, &with, Some(std::ffi::OsStr::new("/nonexistent")));
+    assert_eq!(code, 1, "{err}");
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error")).collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(lines[0].contains("etcdutl was not found on PATH"), "{err}");
 
     // Newest of the cluster: structurally corrupt, every checksum (and the recorded SHA-256) right.
     let corrupt_key = put_backup(

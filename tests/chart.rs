@@ -243,6 +243,7 @@ fn the_charts_config_loads_and_renders() {
             tls_secret: None,
             schedule: None,
             keep: None,
+            retention: None,
             suspend: None,
             verify: None,
             compression: None,
@@ -357,6 +358,7 @@ fn irsa_values_render_an_annotated_job_service_account_and_no_keys() {
             verify: None,
             compression: None,
             encryption: None,
+            retention: None,
         },
     );
     let desired = template::render_backup(&cluster, None, &config).expect("renders");
@@ -470,6 +472,7 @@ async fn rendered_manifests_apply_and_the_chart_rbac_runs_the_controller() {
                     tls_secret: Some("etcd-client-tls".into()),
                     schedule: None,
                     keep: None,
+                    retention: None,
                     suspend: None,
                     verify: None,
                     compression: None,

@@ -55,6 +55,7 @@ fn new_cluster(name: &str, ns: &str) -> Cluster {
             tls_secret: Some("etcd-client-tls".to_string()),
             schedule: None,
             keep: None,
+            retention: None,
             suspend: None,
             verify: None,
             compression: None,
@@ -358,6 +359,84 @@ async fn cluster_gets_a_cronjob_that_follows_edits_and_idles_without_writes() {
         condition(&c, "BackupScheduled").unwrap().reason,
         "Suspended"
     );
+
+    purge(&client, name).await;
+}
+
+/// A Cluster's `spec.retention` passes the CRD's schema and CEL rule only when it keeps something, and
+/// reaches the store container of the CronJob the apiserver accepted as `ETCDBAK_KEEP*`.
+#[tokio::test]
+async fn a_clusters_retention_is_validated_and_reaches_the_store_container() {
+    let _serial = serial().await;
+    let client = rig().client().await;
+    tenant(&client, "tenant-retention").await;
+    let refused = [
+        (
+            serde_json::json!({"keepLast": 0}),
+            "retention keeps nothing",
+        ),
+        (
+            serde_json::json!({"keepLast": 0, "keepWithin": "0d"}),
+            "retention keeps nothing",
+        ),
+        (serde_json::json!({"keepDaily": -1}), "keepDaily"),
+        (serde_json::json!({"keepWithin": "7days"}), "keepWithin"),
+    ];
+    // Sent as raw JSON: a negative count does not even fit the Rust type.
+    let ar = kube::api::ApiResource::erase::<Cluster>(&());
+    let raw: Api<kube::api::DynamicObject> = Api::all_with(client.clone(), &ar);
+    for (i, (retention, says)) in refused.iter().enumerate() {
+        let mut c = serde_json::to_value(new_cluster(
+            &format!("bad-retention-{i}"),
+            "tenant-retention",
+        ))
+        .unwrap();
+        c["spec"]["retention"] = retention.clone();
+        let obj: kube::api::DynamicObject = serde_json::from_value(c).unwrap();
+        let err = raw
+            .create(&PostParams::default(), &obj)
+            .await
+            .expect_err(&format!("{retention} was accepted"));
+        assert!(err.to_string().contains(says), "{retention}: {err}");
+    }
+
+    let name = "retention";
+    let mut c = new_cluster(name, "tenant-retention");
+    c.spec.retention = Some(etcdbak::crd::RetentionSpec {
+        keep_last: Some(0),
+        keep_daily: Some(7),
+        keep_within: Some("2d".into()),
+        ..Default::default()
+    });
+    create_cluster(&client, &c).await;
+    let ctx = context(&client, test_config(""));
+    converge(&ctx, name).await;
+    let cj = cron_job(&client, name).await.expect("the CronJob");
+    assert_eq!(store_env(&cj, "ETCDBAK_KEEP").as_deref(), Some("0"));
+    assert_eq!(store_env(&cj, "ETCDBAK_KEEP_DAILY").as_deref(), Some("7"));
+    assert_eq!(store_env(&cj, "ETCDBAK_KEEP_WITHIN").as_deref(), Some("2d"));
+    assert_eq!(store_env(&cj, "ETCDBAK_KEEP_HOURLY"), None);
+
+    // An edit reaches it too, and the config's block applies once the Cluster drops its own.
+    patch_spec(
+        &client,
+        name,
+        serde_json::json!({"retention": {"keepWeekly": 4}}),
+    )
+    .await;
+    reconcile_once(&ctx, name).await.unwrap();
+    let cj = cron_job(&client, name).await.unwrap();
+    assert_eq!(store_env(&cj, "ETCDBAK_KEEP_WEEKLY").as_deref(), Some("4"));
+    ctx.set_config(test_config("retention:\n  keepMonthly: 12\n"));
+    patch_spec(&client, name, serde_json::json!({"retention": null})).await;
+    reconcile_once(&ctx, name).await.unwrap();
+    let cj = cron_job(&client, name).await.unwrap();
+    assert_eq!(
+        store_env(&cj, "ETCDBAK_KEEP_MONTHLY").as_deref(),
+        Some("12")
+    );
+    assert_eq!(store_env(&cj, "ETCDBAK_KEEP_WEEKLY"), None);
+    assert_eq!(store_env(&cj, "ETCDBAK_KEEP").as_deref(), Some("20"));
 
     purge(&client, name).await;
 }

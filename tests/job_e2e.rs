@@ -245,6 +245,7 @@ fn cluster(name: &str, ns: &str, etcd: &EtcdCluster, keep: Option<u32>) -> Clust
             tls_secret: Some(CLUSTER_TLS.into()),
             schedule: None,
             keep,
+            retention: None,
             suspend: None,
             verify: None,
             compression: None,

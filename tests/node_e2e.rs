@@ -760,6 +760,7 @@ fn new_cluster(name: &str, etcd: &TenantEtcd, keep: u32) -> Cluster {
             tls_secret: Some(CLIENT_TLS.into()),
             schedule: Some(EVERY_MINUTE.into()),
             keep: Some(keep),
+            retention: None,
             suspend: None,
             verify: None,
             compression: None,

@@ -305,8 +305,13 @@ fn retention_keeps_the_newest_three_across_a_revision_digit_and_spares_foreign_f
     ));
     assert_ok(&dry);
     assert_eq!(
-        stdout(&dry).matches("would delete").count(),
+        stdout(&dry).matches("┆ delete ").count(),
         2,
+        "{}",
+        stdout(&dry)
+    );
+    assert!(
+        stdout(&dry).contains("would delete 2 of 3 backups"),
         "{}",
         stdout(&dry)
     );
@@ -1179,4 +1184,114 @@ fn verify_passes_every_format_and_refuses_a_damaged_one() {
             assert_eq!(json[0]["result"], "corrupt", "{json}");
         }
     }
+}
+
+/// Tiered retention through `prune`: two backups a day for six days, `--keep 2 --keep-daily 3`. The dry
+/// run shows why each backup stays and deletes nothing; the real run leaves exactly the newest two plus
+/// the newest of each of the three most recent days, and says why each deleted one went.
+#[test]
+fn prune_with_a_tiered_policy_shows_its_reasons_then_keeps_exactly_them() {
+    let m = Minio::start();
+    let mut keys = vec![];
+    for (i, day) in (20..=25).enumerate() {
+        for (j, hour) in ["02", "14"].iter().enumerate() {
+            let rev = 100 + (i * 2 + j) as i64;
+            let key = format!("etcdbak/prod/202611{day}T{hour}0000.000Z-r{rev}-aaaaaaaa.db");
+            m.put_with_metadata(
+                &key,
+                b"old",
+                &[("sha256", "00"), ("revision", &rev.to_string())],
+            );
+            keys.push(key);
+        }
+    }
+    let policy = ["--cluster", "prod", "--keep", "2", "--keep-daily", "3"];
+    let dry = run(&mut etcdbak_s3(
+        &m,
+        "prune",
+        &[&policy[..], &["--dry-run"]].concat(),
+    ));
+    assert_ok(&dry);
+    let out = stdout(&dry);
+    let row = |key: &str| {
+        out.lines()
+            .find(|l| l.contains(key))
+            .unwrap_or_else(|| panic!("no row for {key}: {out}"))
+            .to_string()
+    };
+    assert!(
+        row(&keys[11]).contains("keep") && row(&keys[11]).contains("last, daily"),
+        "{out}"
+    );
+    assert!(row(&keys[10]).contains("┆ last "), "{out}");
+    assert!(row(&keys[9]).contains("┆ daily "), "{out}");
+    assert!(row(&keys[7]).contains("┆ daily "), "{out}");
+    assert!(row(&keys[8]).contains("┆ delete "), "{out}");
+    assert_eq!(out.matches("┆ delete ").count(), 8, "{out}");
+    assert!(out.contains("would delete 8 of 12 backups"), "{out}");
+    assert_eq!(
+        m.keys("etcdbak/prod/").len(),
+        12,
+        "the dry run deleted something"
+    );
+
+    let real = run(&mut etcdbak_s3(&m, "prune", &policy));
+    assert_ok(&real);
+    let mut want = vec![
+        keys[7].clone(),
+        keys[9].clone(),
+        keys[10].clone(),
+        keys[11].clone(),
+    ];
+    want.sort();
+    assert_eq!(m.keys("etcdbak/prod/"), want);
+    let said = stdout(&real);
+    assert_eq!(said.matches("deleted ").count(), 8, "{said}");
+    assert!(
+        said.contains(&format!(
+            "deleted {} (kept by no rule of keep-last 2, keep-daily 3",
+            keys[0]
+        )),
+        "{said}"
+    );
+}
+
+/// `store` applies the tiered policy from its env vars (as the CronJob sets them) after a verified upload:
+/// with keep-last 1 and keep-daily 2, the new backup and the newest of the day before stay, and the log
+/// says why each other one went.
+#[test]
+fn store_applies_the_tiered_policy_from_its_env_vars() {
+    let m = Minio::start();
+    let mut old = vec![];
+    for (day, hour, rev) in [
+        (23, "08", 10),
+        (23, "20", 11),
+        (24, "08", 12),
+        (24, "20", 13),
+    ] {
+        let key = format!("etcdbak/prod/202611{day}T{hour}0000.000Z-r{rev}-aaaaaaaa.db");
+        m.put_with_metadata(
+            &key,
+            b"old",
+            &[("sha256", "00"), ("revision", &rev.to_string())],
+        );
+        old.push(key);
+    }
+    let dir = backup_dir("prod", 100, "2026-11-25T10:00:00.000Z");
+    let mut cmd = etcdbak_s3(&m, "store", &["--dir", dir.path().to_str().expect("utf8")]);
+    cmd.env("ETCDBAK_KEEP", "1").env("ETCDBAK_KEEP_DAILY", "2");
+    let o = run(&mut cmd);
+    assert_ok(&o);
+    let left = m.keys("etcdbak/prod/");
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert!(
+        left.contains(&old[3]),
+        "the newest of Nov 24 went: {left:?}"
+    );
+    assert!(left.iter().any(|k| k.contains("-r100-")), "{left:?}");
+    let err = stderr(&o);
+    assert!(
+        err.contains("kept by no rule of keep-last 1, keep-daily 2"),
+        "{err}"
+    );
 }

@@ -23,6 +23,8 @@ pub enum Error {
     Restore(#[from] crate::restore::Error),
     #[error(transparent)]
     Verify(#[from] crate::verify::backup::Corrupt),
+    #[error(transparent)]
+    Etcdutl(#[from] crate::verify::etcdutl::Missing),
     #[error("{0}")]
     Usage(String),
     #[error("{context}: {source}")]
@@ -52,6 +54,7 @@ impl Error {
             Error::Controller(e) => e.class(),
             Error::Restore(e) => e.class(),
             Error::Verify(e) => e.class(),
+            Error::Etcdutl(_) => Class::Failure,
             Error::Usage(_) => Class::Usage,
             Error::Io { .. } => Class::Failure,
         }

@@ -15,6 +15,7 @@ pub mod log;
 pub mod prune;
 pub mod reconcile;
 pub mod restore_guide;
+pub mod retention;
 pub mod s3;
 pub mod s3_exporter;
 pub mod snapshot;

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::retention::RetentionArgs;
 use super::s3::{check_cluster, S3Args};
 use crate::retention::Keep;
 use crate::store::prune;
@@ -13,15 +14,14 @@ pub struct Args {
     /// The cluster whose backups to prune.
     #[arg(long, env = "ETCDBAK_CLUSTER", value_name = "NAME")]
     pub cluster: String,
-    /// Keep the newest N backups (by time and revision) and delete the rest. No env var on purpose: an
-    /// ETCDBAK_KEEP meant for `store` in a pod's environment must not clash with `prune --all`.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..), value_name = "N")]
-    pub keep: Option<u32>,
+    #[command(flatten)]
+    pub retention: RetentionArgs,
     /// Delete every backup of the cluster and abort its unfinished uploads (the cleanup Job after a
-    /// Cluster is deleted). Files that do not follow etcdbak's naming scheme are never touched.
-    #[arg(long, conflicts_with = "keep")]
+    /// Cluster is deleted). Files that do not follow etcdbak's naming scheme are never touched. Refused
+    /// together with any --keep* flag or ETCDBAK_KEEP* env var (the controller sets none on cleanup).
+    #[arg(long, conflicts_with = "retention")]
     pub all: bool,
-    /// Print what would be deleted, delete nothing.
+    /// Print every backup with what retention would do and why it stays; delete nothing.
     #[arg(long)]
     pub dry_run: bool,
     /// Also abort the cluster's unfinished multipart uploads older than this (with --all: every one).
@@ -30,22 +30,24 @@ pub struct Args {
     pub stale_upload_age: Duration,
 }
 
-/// `--all` or `--keep N`; neither is a usage error that says how to choose.
-fn keep(all: bool, keep: Option<u32>) -> super::Result<Keep> {
-    match (all, keep) {
-        (true, _) => Ok(Keep::Nothing),
-        (false, Some(n)) => Ok(Keep::Newest(n as usize)),
-        (false, None) => Err(super::Error::Usage(
-            "say how much to keep: --keep N (the newest N stay) or --all (delete every backup of the cluster)".into(),
-        )),
+/// `--all` or a retention policy; neither is a usage error that says how to choose.
+fn keep(all: bool, retention: &RetentionArgs) -> super::Result<Keep> {
+    if all {
+        return Ok(Keep::Nothing);
     }
+    if !retention.any() {
+        return Err(super::Error::Usage(
+            "say how much to keep: --keep N and/or --keep-hourly/--keep-daily/--keep-weekly/--keep-monthly/--keep-within, or --all (delete every backup of the cluster)".into(),
+        ));
+    }
+    Ok(Keep::Tiered(retention.policy()?))
 }
 
 pub async fn run(args: Args) -> super::Result<()> {
     check_cluster(&args.cluster)?;
     let client = args.s3.connect().await?;
     let opts = prune::Options {
-        keep: keep(args.all, args.keep)?,
+        keep: keep(args.all, &args.retention)?,
         cluster: args.cluster,
         dry_run: args.dry_run,
         stale_upload_age: args.stale_upload_age,
@@ -59,9 +61,15 @@ mod tests {
 
     #[test]
     fn all_or_keep_must_be_said() {
-        assert_eq!(keep(true, None).expect("all"), Keep::Nothing);
-        assert_eq!(keep(false, Some(3)).expect("keep"), Keep::Newest(3));
-        let e = keep(false, None).expect_err("neither");
+        let none = RetentionArgs::default();
+        assert_eq!(keep(true, &none).expect("all"), Keep::Nothing);
+        let three = RetentionArgs {
+            keep: Some(3),
+            ..RetentionArgs::default()
+        };
+        let p = crate::retention::Policy::newest(3);
+        assert_eq!(keep(false, &three).expect("keep"), Keep::Tiered(p));
+        let e = keep(false, &none).expect_err("neither");
         assert_eq!(e.class(), crate::exit::Class::Usage);
         assert!(e.to_string().contains("--keep N"), "{e}");
     }

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::retention::RetentionArgs;
 use super::s3::S3Args;
 use crate::pipeline::{Compression, Encoding, Recipients};
 use crate::s3::upload::{MAX_PART_SIZE, MIN_PART_SIZE};
@@ -45,10 +46,9 @@ pub struct Args {
     /// cluster recorded in snapshot.json; if both are set they must agree.
     #[arg(long, env = "ETCDBAK_CLUSTER", value_name = "NAME")]
     pub cluster: Option<String>,
-    /// How many of this cluster's backups to keep after a verified upload (newest by time and revision).
-    #[arg(long, env = "ETCDBAK_KEEP", default_value_t = 20,
-          value_parser = clap::value_parser!(u32).range(1..), value_name = "N")]
-    pub keep: u32,
+    /// What retention keeps after a verified upload.
+    #[command(flatten)]
+    pub retention: RetentionArgs,
     /// Size of each uploaded part (e.g. 8MiB, 16MiB; at least 5MiB). Memory use is about part size times
     /// --upload-concurrency, whatever the snapshot's size.
     #[arg(long, env = "ETCDBAK_PART_SIZE", default_value = DEFAULT_PART_SIZE,
@@ -112,13 +112,14 @@ fn recipients(
 }
 
 pub async fn run(args: Args) -> super::Result<()> {
+    let retention = args.retention.policy()?;
     let recipients = recipients(&args.encrypt_to, args.encrypt_to_file.as_deref())
         .map_err(store::Error::from)?;
     let client = args.s3.connect().await?;
     let opts = store::Options {
         dir: args.dir,
         cluster: args.cluster,
-        keep: args.keep,
+        retention,
         plan: UploadPlan {
             part_size: args.part_size,
             concurrency: usize::from(args.upload_concurrency),

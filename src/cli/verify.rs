@@ -13,6 +13,7 @@ use crate::pipeline::{self, Identities};
 use crate::s3::{Client as S3Client, ObjectHead};
 use crate::store;
 use crate::verify::backup::{judge, render_table, Expected, Report};
+use crate::verify::etcdutl;
 use crate::verify::Verified;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -20,7 +21,7 @@ pub enum Output {
     /// A table for people.
     Table,
     /// A JSON array for scripts; field names are stable: key, result, problem, keys, revision, dbSize,
-    /// seconds.
+    /// seconds, and etcdutl (agrees or disagrees) with --with-etcdutl.
     Json,
 }
 
@@ -45,6 +46,11 @@ pub struct Args {
     /// backup; one of its keys must be a recipient of the backup.
     #[arg(long, env = "ETCDBAK_IDENTITY", value_name = "FILE")]
     pub identity: Option<PathBuf>,
+    /// After the Rust check passes, also run etcd's own `etcdutl snapshot status` and `snapshot restore`
+    /// (into a scratch data dir beside the download, removed afterwards) and require etcdutl's revision
+    /// to be the Rust check's. etcdutl must be on PATH.
+    #[arg(long)]
+    pub with_etcdutl: bool,
 }
 
 /// Removes the downloaded copy however the check ends.
@@ -123,6 +129,7 @@ async fn check(
     key: &str,
     dir: PathBuf,
     identities: Option<Arc<Identities>>,
+    with_etcdutl: bool,
 ) -> super::Result<Report> {
     let info = client.head(key).await?;
     let started = Instant::now();
@@ -165,19 +172,39 @@ async fn check(
         }
         Err(_) => None,
     };
-    let report = judge(
+    let mut report = judge(
         key,
         streamed,
         structure,
         &expected,
         started.elapsed().as_secs_f64(),
     );
+    if with_etcdutl && report.sound().is_ok() {
+        report.with_etcdutl(second_opinion(&scratch.0, report.revision).await?);
+        report.seconds = started.elapsed().as_secs_f64();
+    }
     tracing::info!(%key, result = ?report.result, problem = ?report.problem, keys = ?report.keys,
         revision = ?report.revision, secs = report.seconds, "verified");
     Ok(report)
 }
 
+/// etcdutl's status and restore of the downloaded file, off the async threads.
+async fn second_opinion(
+    file: &std::path::Path,
+    revision: Option<i64>,
+) -> super::Result<Result<(), String>> {
+    let file = file.to_path_buf();
+    let scratch = file.with_extension("etcdutl-restore");
+    let opinion = tokio::task::spawn_blocking(move || etcdutl::check(&file, revision, &scratch))
+        .await
+        .map_err(|e| super::Error::io("running etcdutl", std::io::Error::other(e)))??;
+    Ok(opinion)
+}
+
 pub async fn run(args: Args) -> super::Result<()> {
+    if args.with_etcdutl {
+        etcdutl::probe()?;
+    }
     let client = args.s3.connect().await?;
     let key = resolve(&client, &args).await?;
     let dir = args.dir.clone().unwrap_or_else(std::env::temp_dir);
@@ -187,7 +214,7 @@ pub async fn run(args: Args) -> super::Result<()> {
         )),
         None => None,
     };
-    let report = check(&client, &key, dir, identities).await?;
+    let report = check(&client, &key, dir, identities, args.with_etcdutl).await?;
     match args.output {
         Output::Json => {
             let json = serde_json::to_string_pretty(std::slice::from_ref(&report))

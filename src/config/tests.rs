@@ -60,6 +60,19 @@ fn errors_name_the_file_line_and_field() {
         ("defaultKeep: 0\n", &["defaultKeep is 0"]),
         ("defaultKeep: many\n", &["line 1", "defaultKeep"]),
         (
+            "retention:\n  keepDialy: 7\n",
+            &["line 2", "unknown field `keepDialy`"],
+        ),
+        (
+            "retention:\n  keepLast: 0\n",
+            &["retention", "keeps nothing"],
+        ),
+        (
+            "retention:\n  keepWithin: 7days\n",
+            &["retention", "keepWithin"],
+        ),
+        ("retention:\n  keepDaily: 20000\n", &["retention", "10000"]),
+        (
             "defaultSchedule: '* * *'\n",
             &["defaultSchedule is not usable", "has 3 fields"],
         ),

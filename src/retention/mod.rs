@@ -93,6 +93,15 @@ pub fn plan_with(
     plan
 }
 
+/// Why a deleted backup was not kept, for the line that logs its deletion.
+pub fn why_deleted(keep: &Keep) -> String {
+    match keep {
+        Keep::Newest(n) => format!("not among the newest {n}"),
+        Keep::Tiered(p) => format!("kept by no rule of {p}"),
+        Keep::Nothing => "--all: the cluster is gone".into(),
+    }
+}
+
 #[cfg(test)]
 mod props;
 #[cfg(test)]

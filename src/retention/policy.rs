@@ -145,6 +145,29 @@ impl Policy {
     }
 }
 
+/// The rules that are on, as the flags spell them (`keep-last 2, keep-daily 3, keep-min 1`), for logs.
+impl std::fmt::Display for Policy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let counts = [
+            ("keep-last", self.last),
+            ("keep-hourly", self.hourly),
+            ("keep-daily", self.daily),
+            ("keep-weekly", self.weekly),
+            ("keep-monthly", self.monthly),
+        ];
+        let mut parts: Vec<String> = counts
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(rule, n)| format!("{rule} {n}"))
+            .collect();
+        if !self.within.is_zero() {
+            parts.push(format!("keep-within {}", self.within));
+        }
+        parts.push(format!("keep-min {}", self.min.max(1)));
+        f.write_str(&parts.join(", "))
+    }
+}
+
 /// Why a backup is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]

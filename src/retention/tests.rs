@@ -350,3 +350,22 @@ fn tiered_plan_keeps_foreign_keys_out() {
     assert_eq!(p.delete.len(), 4);
     assert!(p.delete.iter().all(|d| !foreign().contains(d)));
 }
+
+#[test]
+fn a_policy_and_a_deletion_are_described_as_the_flags_spell_them() {
+    let p = Policy {
+        last: 2,
+        daily: 3,
+        within: "7d".parse().expect("span"),
+        ..Policy::newest(0)
+    };
+    assert_eq!(
+        p.to_string(),
+        "keep-last 2, keep-daily 3, keep-within 7d, keep-min 1"
+    );
+    assert_eq!(
+        crate::retention::why_deleted(&Keep::Tiered(p)),
+        "kept by no rule of keep-last 2, keep-daily 3, keep-within 7d, keep-min 1"
+    );
+    assert_eq!(Policy::newest(20).to_string(), "keep-last 20, keep-min 1");
+}

@@ -21,7 +21,7 @@ use tokio::sync::watch;
 
 use crate::backup::{self, ObjectName, SnapshotMetadata, SNAPSHOT_FILE};
 use crate::pipeline::{Encoding, Format, Recorded};
-use crate::retention::{self, Keep};
+use crate::retention::{self, Floor, Keep, Policy};
 use crate::s3::{self, upload, Client, UploadPlan};
 use crate::verify::{self, VerifyError};
 
@@ -44,8 +44,8 @@ pub struct Options {
     pub dir: PathBuf,
     /// `None`: the cluster recorded in snapshot.json.
     pub cluster: Option<String>,
-    /// How many backups retention keeps (at least 1).
-    pub keep: u32,
+    /// What retention keeps after a verified upload (its rules keep something: checked by the caller).
+    pub retention: Policy,
     pub plan: UploadPlan,
     /// Unfinished uploads older than this are aborted.
     pub stale_upload_age: Duration,
@@ -127,7 +127,7 @@ pub async fn run(client: &Client, opts: &Options) -> Result<(), Error> {
     if let Some(signal) = *cancel.borrow() {
         return Err(Error::Interrupted { signal });
     }
-    apply_retention(client, &cluster, opts.keep, &key).await?;
+    apply_retention(client, &cluster, &opts.retention, &key).await?;
     let aborted = client
         .abort_stale_uploads(&cluster, opts.stale_upload_age)
         .await?;
@@ -248,11 +248,14 @@ async fn upload(
     Ok(uploaded)
 }
 
-/// Keeps the newest `keep` backups of the cluster, never the one just uploaded among the deleted.
+/// Applies the tiered policy to the cluster's backups, never deleting the one just uploaded.
+///
+/// The floor's "newest verified" input is empty: nothing in the bucket records which backup a verify Job
+/// passed yet, so only the policy, the just-uploaded key and keep-min protect backups here.
 async fn apply_retention(
     client: &Client,
     cluster: &str,
-    keep: u32,
+    policy: &Policy,
     just_uploaded: &str,
 ) -> Result<(), Error> {
     let keys: Vec<String> = client
@@ -261,19 +264,24 @@ async fn apply_retention(
         .into_iter()
         .map(|(k, _)| k)
         .collect();
-    let decision = retention::plan(
+    let floor = Floor {
+        just_uploaded: Some(just_uploaded),
+        verified: &[],
+    };
+    let decision = retention::plan_with(
         &client.prefix,
         cluster,
         &keys,
-        Keep::Newest(keep as usize),
-        Some(just_uploaded),
+        Keep::Tiered(*policy),
+        &floor,
     );
+    let why = retention::why_deleted(&Keep::Tiered(*policy));
     for old in &decision.delete {
         client.delete(old).await?;
-        tracing::info!(key = %old, "deleted by retention");
+        tracing::info!(key = %old, why = %why, "deleted by retention");
     }
     tracing::info!(
-        %cluster, keep, kept = decision.keep.len(), deleted = decision.delete.len(),
+        %cluster, policy = %policy, kept = decision.keep.len(), deleted = decision.delete.len(),
         "retention applied"
     );
     Ok(())

@@ -26,17 +26,22 @@ pub async fn run(client: &Client, opts: &Options) -> Result<(), Error> {
         .into_iter()
         .map(|(k, _)| k)
         .collect();
+    // No verify result is recorded in the bucket yet, so the floor holds only keep-min here.
     let decision = retention::plan(&client.prefix, &opts.cluster, &keys, opts.keep, None);
-    let verb = if opts.dry_run {
-        "would delete"
+    if opts.dry_run {
+        println!("{}", retention::render::dry_run_table(&decision.decisions));
+        println!(
+            "would delete {} of {} backups, deleted nothing",
+            decision.delete.len(),
+            decision.decisions.len()
+        );
     } else {
-        "deleted"
-    };
-    for key in &decision.delete {
-        if !opts.dry_run {
+        let why = retention::why_deleted(&opts.keep);
+        for key in &decision.delete {
             client.delete(key).await?;
+            tracing::info!(%key, why = %why, "deleted by retention");
+            println!("deleted {key} ({why})");
         }
-        println!("{verb} {key}");
     }
     tracing::info!(
         cluster = %opts.cluster, kept = decision.keep.len(), deleted = decision.delete.len(),

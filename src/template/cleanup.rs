@@ -13,6 +13,7 @@ use super::RenderError;
 use crate::config::Config;
 use crate::crd::Cluster;
 use crate::naming;
+use crate::retention::Policy;
 
 /// The cleanup Job for a deleted Cluster: the cleanup template with the same env, no snapshot.
 ///
@@ -23,7 +24,7 @@ pub fn render_cleanup_job(cluster: &Cluster, config: &Config) -> Result<Job, Ren
     let name = cluster.name_any();
     // A Cluster whose keep is invalid must still be deletable: cleanup deletes everything anyway.
     let keep = effective_keep(cluster, config).unwrap_or(config.default_keep);
-    let contract = contract_env(&name, keep, Role::Cleanup);
+    let contract = contract_env(&name, &Policy::newest(keep), Role::Cleanup);
     let cleanup = template_container(
         &config.cleanup_container,
         "cleanup",

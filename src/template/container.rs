@@ -5,6 +5,7 @@ use k8s_openapi::api::core::v1::{Container, EnvVar, VolumeMount};
 use super::hardening::hardened_security_context;
 use super::RenderError;
 use crate::config::Config;
+use crate::retention::Policy;
 
 /// The shared emptyDir between the snapshot init container and the store container (seed contract).
 pub const BACKUP_VOLUME: &str = "etcd-backup";
@@ -12,9 +13,9 @@ pub const BACKUP_DIR: &str = "/backup";
 pub const TMP_VOLUME: &str = "tmp";
 pub const SNAPSHOT_CONTAINER: &str = "snapshot";
 
-/// Env vars the controller sets on the store container (the cleanup container gets all but `ETCDBAK_KEEP`);
-/// a template may not set them itself.
-pub const RESERVED_ENV: [&str; 8] = [
+/// Env vars the controller sets on the store container (the cleanup container gets all but the
+/// `ETCDBAK_KEEP*` ones); a template may not set them itself.
+pub const RESERVED_ENV: [&str; 14] = [
     "CLUSTER",
     "ETCDBAK_CLUSTER",
     "ETCDBAK_DIR",
@@ -23,15 +24,22 @@ pub const RESERVED_ENV: [&str; 8] = [
     "SNAPSHOT_METADATA",
     "KEEP",
     "ETCDBAK_KEEP",
+    "ETCDBAK_KEEP_HOURLY",
+    "ETCDBAK_KEEP_DAILY",
+    "ETCDBAK_KEEP_WEEKLY",
+    "ETCDBAK_KEEP_MONTHLY",
+    "ETCDBAK_KEEP_WITHIN",
+    "ETCDBAK_KEEP_MIN",
 ];
 
 /// The seed contract plus etcdbak's own names for the same values, in a fixed order (templates may refer
 /// to them as `$(CLUSTER)` in command and args, which Kubernetes expands only for earlier entries).
 ///
-/// Only the store container gets `ETCDBAK_KEEP`: `etcdbak prune` (cleanup) reads it as `--keep`, which conflicts with
-/// `--all`, so the default cleanup command would refuse to run.
-pub(super) fn contract_env(cluster: &str, keep: u32, role: Role) -> Vec<EnvVar> {
-    let keep = keep.to_string();
+/// Only the store container gets `ETCDBAK_KEEP*`: `etcdbak prune` (cleanup) reads them as `--keep*`, which
+/// conflict with `--all`, so the default cleanup command would refuse to run. Rules that are off are left
+/// out, so a Cluster without tiered retention renders exactly as before.
+pub(super) fn contract_env(cluster: &str, policy: &Policy, role: Role) -> Vec<EnvVar> {
+    let keep = policy.last.to_string();
     let mut out = vec![
         env("CLUSTER", cluster),
         env("ETCDBAK_CLUSTER", cluster),
@@ -49,6 +57,29 @@ pub(super) fn contract_env(cluster: &str, keep: u32, role: Role) -> Vec<EnvVar> 
     ];
     if role == Role::Store {
         out.push(env("ETCDBAK_KEEP", &keep));
+        out.extend(tier_env(policy));
+    }
+    out
+}
+
+/// `ETCDBAK_KEEP_HOURLY` and the rest, for the rules that are on.
+fn tier_env(p: &Policy) -> Vec<EnvVar> {
+    let counts = [
+        ("ETCDBAK_KEEP_HOURLY", p.hourly),
+        ("ETCDBAK_KEEP_DAILY", p.daily),
+        ("ETCDBAK_KEEP_WEEKLY", p.weekly),
+        ("ETCDBAK_KEEP_MONTHLY", p.monthly),
+    ];
+    let mut out: Vec<EnvVar> = counts
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(name, n)| env(name, &n.to_string()))
+        .collect();
+    if !p.within.is_zero() {
+        out.push(env("ETCDBAK_KEEP_WITHIN", &p.within.to_string()));
+    }
+    if p.min > 1 {
+        out.push(env("ETCDBAK_KEEP_MIN", &p.min.to_string()));
     }
     out
 }

@@ -16,7 +16,7 @@ use super::endpoint::endpoints;
 use super::hardening::hardened_security_context;
 use super::labels::{labels, object_meta, stamp_hash};
 use super::pod::{base_volumes, pod_template};
-use super::settings::{effective_keep, effective_schedule, encoding_env};
+use super::settings::{effective_retention, effective_schedule, encoding_env};
 use super::tls::mirror_tls_secret;
 use super::verify::render_verify;
 use super::RenderError;
@@ -78,7 +78,7 @@ pub fn render_backup(
         ));
     }
     let schedule = effective_schedule(cluster, config)?;
-    let keep = effective_keep(cluster, config)?;
+    let retention = effective_retention(cluster, config)?;
     let endpoints = endpoints(cluster)?;
     let tls_secret = match &cluster.spec.tls_secret {
         None => None,
@@ -90,7 +90,7 @@ pub fn render_backup(
     let store = template_container(
         &config.store_container,
         "store",
-        &contract_env(&name, keep, Role::Store),
+        &contract_env(&name, &retention, Role::Store),
         &store_defaults,
         config,
         true,

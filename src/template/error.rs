@@ -13,6 +13,8 @@ pub enum RenderError {
     VerifySchedule(#[source] ScheduleError),
     #[error("keep is {0}: set spec.keep between 1 and 10000")]
     InvalidKeep(u32),
+    #[error("{0}")]
+    InvalidRetention(String),
     #[error(
         "spec.namespace {0:?} is not a namespace name: give the namespace the etcd cluster runs in"
     )]
@@ -64,6 +66,7 @@ impl RenderError {
             RenderError::Schedule(_) | RenderError::DefaultSchedule(_) => "InvalidSchedule",
             RenderError::VerifySchedule(_) => "InvalidVerifySchedule",
             RenderError::InvalidKeep(_) => "InvalidKeep",
+            RenderError::InvalidRetention(_) => "InvalidRetention",
             RenderError::InvalidNamespace(_) => "InvalidNamespace",
             RenderError::InvalidClusterName(_) => "InvalidClusterName",
             RenderError::NoEndpoint => "NoEndpoint",

@@ -6,7 +6,7 @@
 //! them together.
 //!
 //! One concern per file: [`labels`] (labels, annotations, the spec hash), `endpoint` (where etcd is),
-//! `settings` (effective schedule and keep), `container` (the admin's templates and the env contract),
+//! `settings` (effective schedule, keep and tiered retention), `container` (the admin's templates and the env contract),
 //! `hardening` (security contexts), `pod` (pod template and volumes), `tls` (the mirrored Secret), and the
 //! objects themselves: `cron_job`, `verify` and `cleanup`. Object names are [`crate::naming`]'s.
 
@@ -32,7 +32,9 @@ pub use labels::{
     HASH_ANNOTATION, LABEL_CLUSTER, LABEL_COMPONENT, LABEL_MANAGED_BY, LABEL_NAME, MANAGED_BY,
     SOURCE_SECRET_ANNOTATION,
 };
-pub use settings::{effective_keep, effective_schedule, effective_verify_schedule};
+pub use settings::{
+    effective_keep, effective_retention, effective_schedule, effective_verify_schedule,
+};
 pub use tls::TLS_KEYS;
 pub use verify::render_verify;
 

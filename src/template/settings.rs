@@ -7,6 +7,7 @@ use super::container::env;
 use super::RenderError;
 use crate::config::Config;
 use crate::crd::Cluster;
+use crate::retention::Policy;
 use crate::schedule;
 
 /// The effective schedule: `spec.schedule` or the config default, with `H` expanded for this cluster.
@@ -27,6 +28,27 @@ pub fn effective_keep(cluster: &Cluster, config: &Config) -> Result<u32, RenderE
         return Err(RenderError::InvalidKeep(keep));
     }
     Ok(keep)
+}
+
+/// The effective tiered retention. `spec.retention` replaces the config's `retention` block as a whole
+/// (a Cluster asking for dailies does not inherit the config's hourlies), and keep-last is taken, first
+/// set wins, from `spec.retention.keepLast`, `spec.keep`, the config's `retention.keepLast`, `defaultKeep`.
+pub fn effective_retention(cluster: &Cluster, config: &Config) -> Result<Policy, RenderError> {
+    let keep = effective_keep(cluster, config)?;
+    let (block, field) = match (&cluster.spec.retention, &config.retention) {
+        (Some(own), _) => (own.clone(), "spec.retention"),
+        (None, Some(default)) => {
+            let mut block = default.clone();
+            if cluster.spec.keep.is_some() {
+                block.keep_last = Some(keep);
+            }
+            (block, "the controller config's retention")
+        }
+        (None, None) => return Ok(Policy::newest(keep)),
+    };
+    block
+        .policy(keep)
+        .map_err(|e| RenderError::InvalidRetention(format!("{field} {e}")))
 }
 
 /// Scheduled verification for this Cluster: `spec.verify` over the config's `verify`. `None` when it is

@@ -27,6 +27,7 @@ fn cluster(name: &str) -> Cluster {
             tls_secret: Some("orders-etcd-client-tls".into()),
             schedule: Some("H/30 * * * *".into()),
             keep: Some(48),
+            retention: None,
             suspend: None,
             verify: None,
             compression: None,
@@ -264,7 +265,17 @@ fn debug_output_never_shows_key_material() {
 
 #[test]
 fn reserved_env_lists_the_contract() {
-    let mut store: Vec<String> = contract_env("c", 1, Role::Store)
+    // Every rule on, so every ETCDBAK_KEEP_* is rendered.
+    let all = crate::retention::Policy {
+        last: 1,
+        hourly: 2,
+        daily: 3,
+        weekly: 4,
+        monthly: 5,
+        within: "7d".parse().unwrap(),
+        min: 2,
+    };
+    let mut store: Vec<String> = contract_env("c", &all, Role::Store)
         .into_iter()
         .map(|e| e.name)
         .collect();
@@ -537,6 +548,7 @@ fn spec_hash_is_stable_and_tracks_changes() {
 }
 
 mod contract;
+mod retention;
 mod verify;
 
 #[test]

@@ -14,6 +14,7 @@ use super::RenderError;
 use crate::config::Config;
 use crate::crd::Cluster;
 use crate::naming;
+use crate::retention::Policy;
 
 /// The verification CronJob, or `None` when verification is turned off for this Cluster.
 pub fn render_verify(cluster: &Cluster, config: &Config) -> Result<Option<CronJob>, RenderError> {
@@ -25,7 +26,7 @@ pub fn render_verify(cluster: &Cluster, config: &Config) -> Result<Option<CronJo
     let verify = template_container(
         &config.verify_container,
         "verify",
-        &contract_env(&name, keep, Role::Verify),
+        &contract_env(&name, &Policy::newest(keep), Role::Verify),
         &s3_env(config),
         config,
         false,

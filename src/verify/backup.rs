@@ -37,6 +37,9 @@ pub struct Report {
     /// Bytes of the database (the file without etcd's trailer).
     pub db_size: Option<u64>,
     pub seconds: f64,
+    /// `agrees` or `disagrees` with `--with-etcdutl`; absent without it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub etcdutl: Option<String>,
 }
 
 /// A backup that is not sound: the one line `etcdbak verify` ends with (exit 5).
@@ -54,6 +57,18 @@ impl Corrupt {
 }
 
 impl Report {
+    /// Folds etcdutl's second opinion in: its disagreement (or failure) makes the backup corrupt.
+    pub fn with_etcdutl(&mut self, opinion: Result<(), String>) {
+        match opinion {
+            Ok(()) => self.etcdutl = Some("agrees".into()),
+            Err(problem) => {
+                self.etcdutl = Some("disagrees".into());
+                self.result = Outcome::Corrupt;
+                self.problem = Some(problem);
+            }
+        }
+    }
+
     /// `Err` unless the backup is sound.
     pub fn sound(&self) -> Result<(), Corrupt> {
         match self.result {
@@ -92,6 +107,7 @@ pub fn judge(
         revision: summary.as_ref().and_then(|s| s.revision),
         db_size: summary.as_ref().map(db_size),
         seconds,
+        etcdutl: None,
     }
 }
 
@@ -154,6 +170,7 @@ pub fn render_table(reports: &[Report]) -> Table {
     let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
     for r in reports {
         let result = match (&r.result, &r.problem) {
+            (Outcome::Sound, _) if r.etcdutl.is_some() => "sound (etcdutl agrees)".to_string(),
             (Outcome::Sound, _) => "sound".to_string(),
             (Outcome::Corrupt, Some(p)) => format!("CORRUPT: {p}"),
             (Outcome::Corrupt, None) => "CORRUPT".to_string(),

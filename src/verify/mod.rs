@@ -7,6 +7,7 @@
 //! whole backup for `etcdbak verify`: these checks, then the database's structure and its revision.
 
 pub mod backup;
+pub mod etcdutl;
 
 use std::fs::File;
 use std::io::{BufReader, Read};

@@ -24,6 +24,7 @@ pub fn cluster(name: &str, ns: &str) -> Cluster {
             tls_secret: Some(TLS_SECRET.to_string()),
             schedule: None,
             keep: None,
+            retention: None,
             suspend: None,
             verify: None,
             compression: None,

@@ -11,6 +11,7 @@ fn cluster() -> Cluster {
             tls_secret: None,
             schedule: None,
             keep: None,
+            retention: None,
             suspend: None,
             verify: None,
             compression: None,

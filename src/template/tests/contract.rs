@@ -84,6 +84,7 @@ fn contract_doc_covers_env_and_reasons() {
         RenderError::DefaultSchedule(schedule_error.clone()),
         RenderError::VerifySchedule(schedule_error),
         RenderError::InvalidKeep(0),
+        RenderError::InvalidRetention(String::new()),
         RenderError::InvalidNamespace(String::new()),
         RenderError::InvalidClusterName(String::new()),
         RenderError::NoEndpoint,

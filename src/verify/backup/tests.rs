@@ -57,6 +57,7 @@ fn a_sound_backup_reports_its_keys_revision_and_size() {
             revision: Some(6),
             db_size: Some(8192),
             seconds: 1.25,
+            etcdutl: None,
         }
     );
 }
@@ -161,4 +162,19 @@ fn table_and_json_output() {
     ];
     insta::assert_snapshot!(render_table(&reports).to_string());
     insta::assert_snapshot!(serde_json::to_string_pretty(&reports).expect("json"));
+}
+
+#[test]
+fn etcdutl_agreeing_shows_in_the_table_and_disagreeing_makes_it_corrupt() {
+    let mut r = judge("k", Ok(verified()), Some(sound(6)), &expected(), 1.0);
+    r.with_etcdutl(Ok(()));
+    assert_eq!(r.etcdutl.as_deref(), Some("agrees"));
+    assert!(render_table(std::slice::from_ref(&r))
+        .to_string()
+        .contains("sound (etcdutl agrees)"));
+    r.with_etcdutl(Err("etcdutl reads revision 7, the Rust check read 6".into()));
+    assert_eq!(r.result, Outcome::Corrupt);
+    assert_eq!(r.etcdutl.as_deref(), Some("disagrees"));
+    let e = r.sound().expect_err("corrupt");
+    assert!(e.to_string().contains("etcdutl reads revision 7"), "{e}");
 }
