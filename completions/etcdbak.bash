@@ -145,7 +145,7 @@ _etcdbak() {
             return 0
             ;;
         etcdbak__subcmd__download)
-            opts="-o -h -V --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --cluster --key --output --identity --log-level --log-format --help --version"
+            opts="-o -h -V --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --sse --cluster --key --output --identity --log-level --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -185,6 +185,10 @@ _etcdbak() {
                     ;;
                 --stall-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sse)
+                    COMPREPLY=($(compgen -W "s3 kms" -- "${cur}"))
                     return 0
                     ;;
                 --cluster)
@@ -445,7 +449,7 @@ _etcdbak() {
             return 0
             ;;
         etcdbak__subcmd__list)
-            opts="-o -h -V --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --cluster --output --log-level --log-format --help --version"
+            opts="-o -h -V --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --sse --cluster --output --log-level --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -485,6 +489,10 @@ _etcdbak() {
                     ;;
                 --stall-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sse)
+                    COMPREPLY=($(compgen -W "s3 kms" -- "${cur}"))
                     return 0
                     ;;
                 --cluster)
@@ -515,7 +523,7 @@ _etcdbak() {
             return 0
             ;;
         etcdbak__subcmd__prune)
-            opts="-h -V --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --cluster --keep --keep-hourly --keep-daily --keep-weekly --keep-monthly --keep-within --keep-min --all --dry-run --stale-upload-age --log-level --log-format --help --version"
+            opts="-h -V --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --sse --cluster --keep --keep-hourly --keep-daily --keep-weekly --keep-monthly --keep-within --keep-min --all --dry-run --stale-upload-age --log-level --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -555,6 +563,10 @@ _etcdbak() {
                     ;;
                 --stall-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sse)
+                    COMPREPLY=($(compgen -W "s3 kms" -- "${cur}"))
                     return 0
                     ;;
                 --cluster)
@@ -635,7 +647,7 @@ _etcdbak() {
             return 0
             ;;
         etcdbak__subcmd__restore__subcmd__guide)
-            opts="-o -h -V --cluster --snapshot --identity --output --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --namespace --statefulset --service --replicas --member --endpoints --cacert --cert --key --insecure --data-dir --volume-mount-path --volume-claim --helper-image --owner --cronjob --token --workdir --bump-revision --no-kube --log-level --log-format --help --version"
+            opts="-o -h -V --cluster --snapshot --identity --output --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --sse --namespace --statefulset --service --replicas --member --endpoints --cacert --cert --key --insecure --data-dir --volume-mount-path --volume-claim --helper-image --owner --cronjob --token --workdir --bump-revision --no-kube --log-level --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -695,6 +707,10 @@ _etcdbak() {
                     ;;
                 --stall-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sse)
+                    COMPREPLY=($(compgen -W "s3 kms" -- "${cur}"))
                     return 0
                     ;;
                 --namespace)
@@ -785,7 +801,7 @@ _etcdbak() {
             return 0
             ;;
         etcdbak__subcmd__s3__subcmd__exporter)
-            opts="-h -V --listen --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --list-timeout --log-level --log-format --help --version"
+            opts="-h -V --listen --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --sse --list-timeout --log-level --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -829,6 +845,10 @@ _etcdbak() {
                     ;;
                 --stall-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sse)
+                    COMPREPLY=($(compgen -W "s3 kms" -- "${cur}"))
                     return 0
                     ;;
                 --list-timeout)
@@ -905,7 +925,7 @@ _etcdbak() {
             return 0
             ;;
         etcdbak__subcmd__store)
-            opts="-h -V --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --dir --cluster --keep --keep-hourly --keep-daily --keep-weekly --keep-monthly --keep-within --keep-min --part-size --upload-concurrency --stale-upload-age --compress --encrypt-to --encrypt-to-file --log-level --log-format --help --version"
+            opts="-h -V --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --sse --dir --cluster --keep --keep-hourly --keep-daily --keep-weekly --keep-monthly --keep-within --keep-min --part-size --upload-concurrency --stale-upload-age --compress --encrypt-to --encrypt-to-file --log-level --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -945,6 +965,10 @@ _etcdbak() {
                     ;;
                 --stall-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sse)
+                    COMPREPLY=($(compgen -W "s3 kms" -- "${cur}"))
                     return 0
                     ;;
                 --dir)
@@ -1023,7 +1047,7 @@ _etcdbak() {
             return 0
             ;;
         etcdbak__subcmd__verify)
-            opts="-o -h -V --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --cluster --key --dir --output --identity --with-etcdutl --log-level --log-format --help --version"
+            opts="-o -h -V --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --sse --cluster --key --dir --output --identity --with-etcdutl --log-level --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1063,6 +1087,10 @@ _etcdbak() {
                     ;;
                 --stall-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sse)
+                    COMPREPLY=($(compgen -W "s3 kms" -- "${cur}"))
                     return 0
                     ;;
                 --cluster)

@@ -66,6 +66,8 @@ false\t''"
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l request-timeout -d 'Give up on a single S3 request after this long (e.g. 10m). Unset means no limit: a part upload on a slow link legitimately takes minutes, and short limits broke uploads of 250 MB+ snapshots elsewhere' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l connect-timeout -d 'Give up connecting to the S3 endpoint after this long, so an unreachable endpoint fails fast with one clear line instead of waiting for the operating system\'s TCP timeout' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l stall-timeout -d 'Give up on a request once no bytes have been sent or received for this long. Not a limit on a whole transfer: a part on a slow link takes as long as it needs while bytes flow' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l sse -d 'Server-side encryption of the objects etcdbak writes: `s3` (SSE-S3, the store\'s keys) or `kms` (SSE-KMS with the bucket\'s default KMS key). Independent of, and weaker than, --encrypt-to' -r -f -a "s3\t'SSE-S3 (AES256 with the store\'s keys)'
+kms\t'SSE-KMS (aws:kms)'"
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l dir -d 'Directory holding snapshot.db and snapshot.json, as `etcdbak snapshot` leaves them' -r -F
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l cluster -d 'Cluster name (a DNS-1123 label) that names the backup prefix `<prefix>/<cluster>/`. Defaults to the cluster recorded in snapshot.json; if both are set they must agree' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l keep -d 'Keep the newest N backups (by time and revision) [default: 20]. 0 is allowed only when another --keep-* rule keeps something' -r
@@ -97,6 +99,8 @@ false\t''"
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l request-timeout -d 'Give up on a single S3 request after this long (e.g. 10m). Unset means no limit: a part upload on a slow link legitimately takes minutes, and short limits broke uploads of 250 MB+ snapshots elsewhere' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l connect-timeout -d 'Give up connecting to the S3 endpoint after this long, so an unreachable endpoint fails fast with one clear line instead of waiting for the operating system\'s TCP timeout' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l stall-timeout -d 'Give up on a request once no bytes have been sent or received for this long. Not a limit on a whole transfer: a part on a slow link takes as long as it needs while bytes flow' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l sse -d 'Server-side encryption of the objects etcdbak writes: `s3` (SSE-S3, the store\'s keys) or `kms` (SSE-KMS with the bucket\'s default KMS key). Independent of, and weaker than, --encrypt-to' -r -f -a "s3\t'SSE-S3 (AES256 with the store\'s keys)'
+kms\t'SSE-KMS (aws:kms)'"
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l cluster -d 'The cluster whose backups to prune' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l keep -d 'Keep the newest N backups (by time and revision) [default: 20]. 0 is allowed only when another --keep-* rule keeps something' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l keep-hourly -d 'Also keep the newest backup of each of the N most recent hours that have one (UTC)' -r
@@ -124,6 +128,8 @@ false\t''"
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand list" -l request-timeout -d 'Give up on a single S3 request after this long (e.g. 10m). Unset means no limit: a part upload on a slow link legitimately takes minutes, and short limits broke uploads of 250 MB+ snapshots elsewhere' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand list" -l connect-timeout -d 'Give up connecting to the S3 endpoint after this long, so an unreachable endpoint fails fast with one clear line instead of waiting for the operating system\'s TCP timeout' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand list" -l stall-timeout -d 'Give up on a request once no bytes have been sent or received for this long. Not a limit on a whole transfer: a part on a slow link takes as long as it needs while bytes flow' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand list" -l sse -d 'Server-side encryption of the objects etcdbak writes: `s3` (SSE-S3, the store\'s keys) or `kms` (SSE-KMS with the bucket\'s default KMS key). Independent of, and weaker than, --encrypt-to' -r -f -a "s3\t'SSE-S3 (AES256 with the store\'s keys)'
+kms\t'SSE-KMS (aws:kms)'"
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand list" -l cluster -d 'Only this cluster\'s backups (default: every cluster under --prefix)' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand list" -s o -l output -d 'Output format' -r -f -a "table\t'A table for people'
 json\t'A JSON array for scripts; field names are stable: cluster, key, takenAt, revision, sizeBytes (the stored size), sha256Prefix, compressed, encrypted, plaintextBytes (absent when unknown)'"
@@ -143,6 +149,8 @@ false\t''"
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand download" -l request-timeout -d 'Give up on a single S3 request after this long (e.g. 10m). Unset means no limit: a part upload on a slow link legitimately takes minutes, and short limits broke uploads of 250 MB+ snapshots elsewhere' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand download" -l connect-timeout -d 'Give up connecting to the S3 endpoint after this long, so an unreachable endpoint fails fast with one clear line instead of waiting for the operating system\'s TCP timeout' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand download" -l stall-timeout -d 'Give up on a request once no bytes have been sent or received for this long. Not a limit on a whole transfer: a part on a slow link takes as long as it needs while bytes flow' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand download" -l sse -d 'Server-side encryption of the objects etcdbak writes: `s3` (SSE-S3, the store\'s keys) or `kms` (SSE-KMS with the bucket\'s default KMS key). Independent of, and weaker than, --encrypt-to' -r -f -a "s3\t'SSE-S3 (AES256 with the store\'s keys)'
+kms\t'SSE-KMS (aws:kms)'"
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand download" -l cluster -d 'The cluster whose backup to fetch (the newest one unless --key is given)' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand download" -l key -d 'A specific backup: the full key as `etcdbak list` shows it, or just its file name with --cluster' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand download" -s o -l output -d 'Where to write the snapshot (default: the object\'s file name in the current directory). It is written to PATH.part first and renamed only after its checksums match' -r -F
@@ -163,6 +171,8 @@ false\t''"
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -l request-timeout -d 'Give up on a single S3 request after this long (e.g. 10m). Unset means no limit: a part upload on a slow link legitimately takes minutes, and short limits broke uploads of 250 MB+ snapshots elsewhere' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -l connect-timeout -d 'Give up connecting to the S3 endpoint after this long, so an unreachable endpoint fails fast with one clear line instead of waiting for the operating system\'s TCP timeout' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -l stall-timeout -d 'Give up on a request once no bytes have been sent or received for this long. Not a limit on a whole transfer: a part on a slow link takes as long as it needs while bytes flow' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -l sse -d 'Server-side encryption of the objects etcdbak writes: `s3` (SSE-S3, the store\'s keys) or `kms` (SSE-KMS with the bucket\'s default KMS key). Independent of, and weaker than, --encrypt-to' -r -f -a "s3\t'SSE-S3 (AES256 with the store\'s keys)'
+kms\t'SSE-KMS (aws:kms)'"
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -l cluster -d 'Verify this cluster\'s newest backup' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -l key -d 'Verify this backup instead (its full key, as `etcdbak list` shows it)' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -l dir -d 'Where the backup is downloaded to while it is checked (removed afterwards); it needs room for one backup. Default: the system\'s temporary directory' -r -F
@@ -191,6 +201,8 @@ false\t''"
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l request-timeout -d 'Give up on a single S3 request after this long (e.g. 10m). Unset means no limit: a part upload on a slow link legitimately takes minutes, and short limits broke uploads of 250 MB+ snapshots elsewhere' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l connect-timeout -d 'Give up connecting to the S3 endpoint after this long, so an unreachable endpoint fails fast with one clear line instead of waiting for the operating system\'s TCP timeout' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l stall-timeout -d 'Give up on a request once no bytes have been sent or received for this long. Not a limit on a whole transfer: a part on a slow link takes as long as it needs while bytes flow' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l sse -d 'Server-side encryption of the objects etcdbak writes: `s3` (SSE-S3, the store\'s keys) or `kms` (SSE-KMS with the bucket\'s default KMS key). Independent of, and weaker than, --encrypt-to' -r -f -a "s3\t'SSE-S3 (AES256 with the store\'s keys)'
+kms\t'SSE-KMS (aws:kms)'"
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l namespace -d 'Namespace of the etcd StatefulSet. Default: the Cluster\'s spec.namespace, else `default`' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l statefulset -d 'The etcd StatefulSet. Default: the Cluster\'s service name, else the cluster name' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l service -d 'The headless Service giving members their DNS names. Default: the StatefulSet\'s serviceName, else the StatefulSet\'s name' -r
@@ -254,6 +266,8 @@ false\t''"
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand s3-exporter" -l request-timeout -d 'Give up on a single S3 request after this long (e.g. 10m). Unset means no limit: a part upload on a slow link legitimately takes minutes, and short limits broke uploads of 250 MB+ snapshots elsewhere' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand s3-exporter" -l connect-timeout -d 'Give up connecting to the S3 endpoint after this long, so an unreachable endpoint fails fast with one clear line instead of waiting for the operating system\'s TCP timeout' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand s3-exporter" -l stall-timeout -d 'Give up on a request once no bytes have been sent or received for this long. Not a limit on a whole transfer: a part on a slow link takes as long as it needs while bytes flow' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand s3-exporter" -l sse -d 'Server-side encryption of the objects etcdbak writes: `s3` (SSE-S3, the store\'s keys) or `kms` (SSE-KMS with the bucket\'s default KMS key). Independent of, and weaker than, --encrypt-to' -r -f -a "s3\t'SSE-S3 (AES256 with the store\'s keys)'
+kms\t'SSE-KMS (aws:kms)'"
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand s3-exporter" -l list-timeout -d 'Give up on one bucket listing after this long (it is then reported as `s3_list_success 0`)' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand s3-exporter" -l log-level -d 'Log filter: error, warn, info, debug, trace, or a tracing directive such as `etcdbak=debug`' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand s3-exporter" -l log-format -d 'Log line format' -r -f -a "plain\t'`key=value` lines, one event per line'

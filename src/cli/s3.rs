@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args};
 
-use crate::s3::Settings;
+use crate::s3::{Settings, Sse};
 
 /// Where backups are stored. Shared by `store`, `prune`, `download` and `list`.
 ///
@@ -65,6 +65,18 @@ pub struct S3Args {
     #[arg(long, env = "ETCDBAK_S3_STALL_TIMEOUT", default_value = "5m",
           value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub stall_timeout: Duration,
+    /// Server-side encryption of the objects etcdbak writes: `s3` (SSE-S3, the store's keys) or `kms`
+    /// (SSE-KMS with the bucket's default KMS key). Independent of, and weaker than, --encrypt-to.
+    #[arg(long, env = "ETCDBAK_S3_SSE", value_enum, value_name = "KIND")]
+    pub sse: Option<SseKind>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SseKind {
+    /// SSE-S3 (AES256 with the store's keys).
+    S3,
+    /// SSE-KMS (aws:kms).
+    Kms,
 }
 
 impl S3Args {
@@ -80,6 +92,11 @@ impl S3Args {
             connect_timeout: self.connect_timeout,
             stall_timeout: self.stall_timeout,
             credentials: None,
+            sse: match self.sse {
+                None => Sse::None,
+                Some(SseKind::S3) => Sse::S3,
+                Some(SseKind::Kms) => Sse::Kms,
+            },
         }
     }
 

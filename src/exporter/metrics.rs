@@ -17,7 +17,9 @@ pub struct PrefixSummary {
     pub biggest: u64,
     /// The newest object (by modification time, then key so equal times are stable).
     pub newest: Option<ListedObject>,
-    /// The object modified just before the newest one: the "previous backup".
+    /// The newest object before the newest one that is stored the same way (`.db`, `.db.zst`, ...): the
+    /// "previous backup", so the size-drop alert compares like with like and turning compression on is not a
+    /// drop.
     pub previous: Option<ListedObject>,
 }
 
@@ -34,8 +36,20 @@ pub fn summarize<'a>(objects: impl IntoIterator<Item = &'a ListedObject>) -> Pre
         size_sum: sorted.iter().map(|o| o.size).sum(),
         biggest: sorted.iter().map(|o| o.size).max().unwrap_or(0),
         newest: sorted.first().map(|o| (*o).clone()),
-        previous: sorted.get(1).map(|o| (*o).clone()),
+        previous: sorted.first().and_then(|newest| {
+            let format = stored_format(&newest.key);
+            sorted[1..]
+                .iter()
+                .find(|o| stored_format(&o.key) == format)
+                .map(|o| (*o).clone())
+        }),
     }
+}
+
+/// How an object is stored, from its name's suffix; `None` for names outside etcdbak's scheme.
+fn stored_format(key: &str) -> Option<crate::pipeline::Format> {
+    let name = key.rsplit('/').next().unwrap_or(key);
+    crate::backup::ObjectName::parse(name).map(|n| n.format)
 }
 
 /// Splits a root listing into clusters: only keys that are etcdbak backups (`<prefix>/<cluster>/<name>` in
@@ -290,6 +304,40 @@ mod tests {
         assert_eq!(s.biggest, 30);
         assert_eq!(s.newest.unwrap().key, "a-new");
         assert_eq!(s.previous.unwrap().key, "m-mid");
+    }
+
+    #[test]
+    fn the_previous_backup_is_the_newest_one_stored_the_same_way() {
+        let key = |t: &str, suffix: &str| format!("etcd/a/{t}-r1-1a2b3c4d{suffix}");
+        let objs = [
+            obj(
+                &key("20260101T000000.000Z", ".db"),
+                "2026-01-01T00:00:00Z",
+                1000,
+            ),
+            obj(
+                &key("20260101T010000.000Z", ".db"),
+                "2026-01-01T01:00:00Z",
+                1000,
+            ),
+            obj(
+                &key("20260101T020000.000Z", ".db.zst"),
+                "2026-01-01T02:00:00Z",
+                200,
+            ),
+        ];
+        // Compression turned on: the newest .db.zst has no earlier .db.zst to shrink from.
+        let s = summarize(&objs);
+        assert_eq!(s.newest.as_ref().map(|o| o.size), Some(200));
+        assert!(s.previous.is_none(), "{:?}", s.previous);
+        let mut more = objs.to_vec();
+        more.push(obj(
+            &key("20260101T030000.000Z", ".db.zst"),
+            "2026-01-01T03:00:00Z",
+            90,
+        ));
+        let s = summarize(&more);
+        assert_eq!(s.previous.map(|o| o.size), Some(200));
     }
 
     #[test]

@@ -161,6 +161,7 @@ mod tests {
             connect_timeout: std::time::Duration::from_secs(30),
             stall_timeout: std::time::Duration::from_secs(300),
             credentials: None,
+            sse: crate::s3::Sse::None,
         };
         // Built with explicit credentials rather than the environment, which tests share.
         let bucket = Bucket::new(

@@ -40,6 +40,7 @@ pub struct Client {
     pub(crate) http: reqwest::Client,
     pub(crate) connect_timeout: Duration,
     pub(crate) stall_timeout: Duration,
+    pub(crate) sse: super::Sse,
     /// Whether the endpoint accepted a connection within the connect timeout (asked once per client).
     reached: Arc<tokio::sync::OnceCell<Result<(), String>>>,
 }
@@ -175,6 +176,7 @@ impl Client {
             http,
             connect_timeout: args.connect_timeout,
             stall_timeout: args.stall_timeout,
+            sse: args.sse,
             reached: Arc::default(),
         })
     }

@@ -9,6 +9,7 @@ pub mod client;
 pub mod error;
 pub mod meta;
 pub mod source;
+pub mod sse;
 pub mod stall;
 pub mod upload;
 
@@ -17,6 +18,7 @@ use std::time::Duration;
 pub use client::{Client, ListedObject, ObjectHead, PendingUpload};
 pub use error::Error;
 pub use source::Payload;
+pub use sse::Sse;
 pub use upload::{UploadPlan, Uploaded};
 
 /// Where backups are stored, as plain values (the command line's `S3Args` builds it).
@@ -44,4 +46,6 @@ pub struct Settings {
     /// Keys from the credential chain ([`crate::credentials`]), kept current for the run; `None` reads the
     /// AWS_* variables once.
     pub credentials: Option<crate::credentials::Provider>,
+    /// Server-side encryption of the objects etcdbak writes (and, for SSE-C, reads).
+    pub sse: Sse,
 }

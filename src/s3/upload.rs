@@ -19,7 +19,6 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use base64_md5::content_md5;
 use bytes::Bytes;
 use md5::{Digest as _, Md5};
 use tokio::sync::watch;
@@ -113,7 +112,8 @@ pub async fn upload_file(
 ) -> Result<Uploaded, Error> {
     let source = Source::open(path, &expected.payload, expected.size)?;
     let part_size = plan.effective_part_size(encoded_bound(expected.size)) as usize;
-    let headers = metadata_headers(metadata)?;
+    let mut headers = metadata_headers(metadata)?;
+    add_headers(&mut headers, &client.sse.create_headers());
     let (source, first, done) = tokio::select! {
         r = source.read_part(Vec::with_capacity(part_size), part_size) => r?,
         signal = wait_cancel(&mut cancel) => return Err(Error::Interrupted { signal }),
@@ -192,6 +192,13 @@ fn metadata_headers(metadata: &[(String, String)]) -> Result<reqwest::header::He
         headers.insert(name, value);
     }
     Ok(headers)
+}
+
+/// Adds fixed headers (server-side encryption) to a request's.
+fn add_headers(headers: &mut reqwest::header::HeaderMap, extra: &[(&'static str, &'static str)]) {
+    for (name, value) in extra {
+        headers.insert(*name, reqwest::header::HeaderValue::from_static(value));
+    }
 }
 
 /// Resolves with the signal's name once `cancel` carries one.
@@ -481,7 +488,8 @@ async fn put_bytes(
             },
             Some(sent) => match sent {
                 Ok(resp) if resp.status().is_success() => {
-                    return part_etag(resp.headers(), &op, key, number, md5);
+                    let md5_etags = client.sse.etag_is_md5();
+                    return part_etag(resp.headers(), &op, key, number, md5, md5_etags);
                 }
                 Ok(resp) => {
                     let status = resp.status().as_u16();
@@ -517,6 +525,7 @@ fn part_etag(
     key: &str,
     number: u32,
     md5: [u8; 16],
+    md5_etags: bool,
 ) -> Result<String, Error> {
     let etag = headers
         .get("etag")
@@ -530,7 +539,7 @@ fn part_etag(
         });
     }
     // A plain 32-hex ETag is the part's MD5 on unencrypted stores: it must be ours.
-    if is_md5_hex(&etag) && etag != hex::encode(md5) {
+    if md5_etags && is_md5_hex(&etag) && etag != hex::encode(md5) {
         return Err(Error::Verification {
             key: key.to_string(),
             what: format!(
@@ -546,29 +555,9 @@ fn is_md5_hex(s: &str) -> bool {
     s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-mod base64_md5 {
-    /// Content-MD5 is the base64 of the 16 raw digest bytes.
-    pub fn content_md5(digest: &[u8; 16]) -> String {
-        const ALPHABET: &[u8; 64] =
-            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let mut out = String::with_capacity(24);
-        for chunk in digest.chunks(3) {
-            let b = [
-                chunk[0],
-                chunk.get(1).copied().unwrap_or(0),
-                chunk.get(2).copied().unwrap_or(0),
-            ];
-            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-            for i in 0..4 {
-                if i <= chunk.len() {
-                    out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-                } else {
-                    out.push('=');
-                }
-            }
-        }
-        out
-    }
+/// Content-MD5 is the base64 of the 16 raw digest bytes.
+fn content_md5(digest: &[u8; 16]) -> String {
+    super::sse::base64(digest)
 }
 
 #[cfg(test)]

@@ -18,6 +18,8 @@ pub const SECRET_KEY: &str = "etcdbak-test-secret-Zq81x";
 pub const BUCKET: &str = "backups";
 /// The `mc` alias of this server.
 const ALIAS: &str = "t";
+/// MinIO's single built-in KMS key: `name:base64(32 bytes)`.
+const KMS_KEY: &str = "etcdbak-test:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
 pub struct Minio {
     pub port: u16,
@@ -73,6 +75,8 @@ impl Minio {
                 .env("MINIO_ROOT_USER", ACCESS_KEY)
                 .env("MINIO_ROOT_PASSWORD", SECRET_KEY)
                 .env("MINIO_BROWSER", "off")
+                // A built-in KMS key, so SSE-S3 and SSE-KMS (its default key) work as on a real store.
+                .env("MINIO_KMS_SECRET_KEY", KMS_KEY)
                 .env("MINIO_UPDATE", "off")
                 .stdin(Stdio::null())
                 .stdout(log.try_clone().expect("log"))
@@ -188,6 +192,12 @@ impl Minio {
     }
 
     /// An object's user metadata (x-amz-meta-*, prefix stripped) and size.
+    /// The object's server-side encryption as the store reports it (`AES256`, `aws:kms`), if any.
+    pub fn server_side_encryption(&self, key: &str) -> Option<String> {
+        let (h, _) = block_on(self.bucket().head_object(key)).expect("head");
+        h.server_side_encryption
+    }
+
     pub fn head(&self, key: &str) -> (HashMap<String, String>, u64) {
         let (h, _) = block_on(self.bucket().head_object(key)).expect("head");
         (
