@@ -37,10 +37,13 @@ pub fn summarize<'a>(objects: impl IntoIterator<Item = &'a ListedObject>) -> Pre
         biggest: sorted.iter().map(|o| o.size).max().unwrap_or(0),
         newest: sorted.first().map(|o| (*o).clone()),
         previous: sorted.first().and_then(|newest| {
-            let format = stored_format(&newest.key);
+            // Objects outside etcdbak's naming (a generic /probe) keep s3_exporter's meaning: the next one.
+            let Some(format) = stored_format(&newest.key) else {
+                return sorted.get(1).map(|o| (*o).clone());
+            };
             sorted[1..]
                 .iter()
-                .find(|o| stored_format(&o.key) == format)
+                .find(|o| stored_format(&o.key) == Some(format))
                 .map(|o| (*o).clone())
         }),
     }
