@@ -21,25 +21,19 @@ pub struct Candidate {
     pub verified: bool,
 }
 
-/// The keys a compressed or encrypted object carries besides the store's own (issue #11's pipeline metadata;
-/// the same names as `pipeline::metadata::key` on the branch that adds the codec): the plaintext's SHA-256,
-/// and the object's own size, which is what a listing shows for it.
-mod pipeline_meta {
-    pub const PLAIN_SHA256: &str = "plain-sha256";
-    pub const STORED_SIZE: &str = "stored-size";
-}
-
 /// The full SHA-256 of the snapshot (the plaintext) that the metadata records.
 pub fn recorded_sha256(b: &Backup, meta: &HashMap<String, String>) -> Option<String> {
     let plain = BackupFormat::of_key(&b.key).is_none_or(|f| f == BackupFormat::Plain);
     let pipeline = (!plain)
-        .then(|| meta.get(pipeline_meta::PLAIN_SHA256))
+        .then(|| meta.get(crate::pipeline::metadata::key::PLAIN_SHA256))
         .flatten();
     pipeline.or_else(|| meta.get(store::meta::SHA256)).cloned()
 }
 
-/// Whether a HEAD's metadata agrees with the listed backup: same SHA-256 prefix, revision and size (the file's
-/// for a plain object, the stored object's for a compressed or encrypted one).
+/// Whether a HEAD's metadata agrees with the listed backup: same SHA-256 prefix, revision and size. For a
+/// plain object the size is the file's; for a compressed or encrypted one the pipeline record must be whole
+/// and match the name, and its stored size, where recorded, the object's (objects stored in one pass do
+/// not record it: the listing's size is it).
 pub fn metadata_agrees(b: &Backup, meta: &HashMap<String, String>) -> bool {
     let plain = BackupFormat::of_key(&b.key).is_none_or(|f| f == BackupFormat::Plain);
     let sha_ok = recorded_sha256(b, meta)
@@ -47,15 +41,23 @@ pub fn metadata_agrees(b: &Backup, meta: &HashMap<String, String>) -> bool {
     let rev_ok = meta
         .get(store::meta::REVISION)
         .is_some_and(|r| r.parse::<i64>().ok() == Some(b.revision));
-    let size_key = if plain {
-        store::meta::FILE_SIZE
+    let size_ok = if plain {
+        meta.get(store::meta::FILE_SIZE)
+            .is_some_and(|s| s.parse::<u64>().ok() == Some(b.size_bytes))
     } else {
-        pipeline_meta::STORED_SIZE
+        encoded_record_agrees(b, meta)
     };
-    let size_ok = meta
-        .get(size_key)
-        .is_some_and(|s| s.parse::<u64>().ok() == Some(b.size_bytes));
     sha_ok && rev_ok && size_ok
+}
+
+fn encoded_record_agrees(b: &Backup, meta: &HashMap<String, String>) -> bool {
+    match crate::pipeline::Recorded::from_metadata(meta) {
+        Ok(Some(r)) => {
+            b.key.ends_with(r.pipeline.format().suffix())
+                && r.stored_size.is_none_or(|s| s == b.size_bytes)
+        }
+        _ => false,
+    }
 }
 
 /// Picks the snapshot: the requested one (full key or file name), else the newest verified one.
@@ -232,6 +234,12 @@ mod tests {
             m.insert("plain-sha256".to_string(), plain_sha.clone());
             m.insert("plain-size".to_string(), "100".to_string());
             m.insert("stored-size".to_string(), "7".to_string());
+            let pipeline = match suffix {
+                ".db.zst" => "zstd:3",
+                ".db.age" => "age",
+                _ => "zstd:3+age",
+            };
+            m.insert("pipeline".to_string(), pipeline.to_string());
             assert!(metadata_agrees(&b, &m), "{suffix}");
             assert_eq!(recorded_sha256(&b, &m), Some(plain_sha.clone()));
             m.insert("stored-size".to_string(), "100".to_string());
@@ -248,8 +256,13 @@ mod tests {
             m.remove("stored-size");
             m.insert("plain-sha256".to_string(), plain_sha.clone());
             assert!(
+                metadata_agrees(&b, &m),
+                "{suffix}: stored in one pass, the listing's size is the stored size"
+            );
+            m.remove("pipeline");
+            assert!(
                 !metadata_agrees(&b, &m),
-                "{suffix}: no stored size, not verified"
+                "{suffix}: no pipeline record, not verified"
             );
         }
         // A plain object never reads the pipeline's keys, however they are set.
