@@ -31,6 +31,9 @@ struct Args {
     /// Key prefix.
     #[arg(long, default_value = "/registry")]
     prefix: String,
+    /// Write Pod-like JSON objects (compressible, as real apiserver data is) instead of random text.
+    #[arg(long)]
+    manifests: bool,
     /// CA bundle for an https endpoint.
     #[arg(long)]
     cacert: Option<std::path::PathBuf>,
@@ -71,6 +74,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             concurrency: args.concurrency,
             seed: args.seed,
             prefix: args.prefix,
+            manifests: args.manifests,
         },
     )
     .await?;
