@@ -25,6 +25,17 @@ pub struct Args {
     pub identity: Option<PathBuf>,
 }
 
+/// The `--identity` file's age identities, read before any download starts (`verify` takes the same flag).
+pub(super) fn identities(
+    path: Option<&std::path::Path>,
+) -> super::Result<Option<std::sync::Arc<crate::pipeline::Identities>>> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    let ids = crate::pipeline::Identities::from_file(path).map_err(crate::store::Error::from)?;
+    Ok(Some(std::sync::Arc::new(ids)))
+}
+
 fn which(key: Option<String>, cluster: Option<String>) -> super::Result<Which> {
     match (key, cluster) {
         (Some(key), cluster) => Ok(Which::Key { key, cluster }),
@@ -39,12 +50,7 @@ pub async fn run(args: Args) -> super::Result<()> {
     if let Some(c) = &args.cluster {
         check_cluster(c)?;
     }
-    let identities = match &args.identity {
-        Some(path) => Some(std::sync::Arc::new(
-            crate::pipeline::Identities::from_file(path).map_err(crate::store::Error::from)?,
-        )),
-        None => None,
-    };
+    let identities = identities(args.identity.as_deref())?;
     let client = args.s3.connect().await?;
     let opts = download::Options {
         which: which(args.key, args.cluster)?,

@@ -147,13 +147,7 @@ async fn check(
         }
         Err(e) => return Err(e.into()),
     };
-    if decoded.format.encrypted && identities.is_none() {
-        return Err(store::Error::Decode {
-            key: key.to_string(),
-            source: pipeline::Error::IdentityRequired,
-        }
-        .into());
-    }
+    store::download::require_identity(key, &decoded, identities.as_deref())?;
     let expected = expected(&info, &decoded);
     let stamp = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
     let scratch = Scratch(dir.join(format!("etcdbak-verify-{}-{stamp}.db", std::process::id())));
@@ -208,12 +202,7 @@ pub async fn run(args: Args) -> super::Result<()> {
     let client = args.s3.connect().await?;
     let key = resolve(&client, &args).await?;
     let dir = args.dir.clone().unwrap_or_else(std::env::temp_dir);
-    let identities = match &args.identity {
-        Some(path) => Some(Arc::new(
-            Identities::from_file(path).map_err(store::Error::from)?,
-        )),
-        None => None,
-    };
+    let identities = super::download::identities(args.identity.as_deref())?;
     let report = check(&client, &key, dir, identities, args.with_etcdutl).await?;
     match args.output {
         Output::Json => {

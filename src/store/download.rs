@@ -34,12 +34,7 @@ pub async fn run(client: &Client, opts: &Options) -> Result<(), Error> {
     let key = resolve_key(client, &opts.which).await?;
     let info = client.head(&key).await?;
     let expected = expected_of(&key, &info)?;
-    if expected.format.encrypted && opts.identities.is_none() {
-        return Err(Error::Decode {
-            key,
-            source: crate::pipeline::Error::IdentityRequired,
-        });
-    }
+    require_identity(&key, &expected, opts.identities.as_deref())?;
     let output = match &opts.output {
         Some(p) => p.clone(),
         None => PathBuf::from(key.rsplit('/').next().unwrap_or(SNAPSHOT_FILE)),
@@ -70,6 +65,21 @@ pub async fn run(client: &Client, opts: &Options) -> Result<(), Error> {
         "downloaded and verified (plaintext sha256 and size from metadata, etcd hash trailer)"
     );
     println!("{}", output.display());
+    Ok(())
+}
+
+/// An encrypted backup cannot be read without an identity: refused before anything is downloaded.
+pub fn require_identity(
+    key: &str,
+    expected: &Expected,
+    identities: Option<&Identities>,
+) -> Result<(), Error> {
+    if expected.format.encrypted && identities.is_none() {
+        return Err(Error::Decode {
+            key: key.to_string(),
+            source: crate::pipeline::Error::IdentityRequired,
+        });
+    }
     Ok(())
 }
 
