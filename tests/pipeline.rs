@@ -13,6 +13,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 use age::secrecy::ExposeSecret;
+use common::damage::flip_a_bit_that_matters;
 use common::etcd::EtcdCluster;
 use common::rig_bin;
 use etcdbak::exit::Class;
@@ -310,8 +311,7 @@ fn wrong_identity_truncation_a_flipped_byte_and_a_bomb_are_refused() {
             Class::CorruptSnapshot,
             "{format:?} truncated: {err}"
         );
-        let mut flipped = stored.clone();
-        flipped[stored.len() / 2] ^= 0x40;
+        let flipped = flip_a_bit_that_matters(&stored, &snapshot().bytes);
         let err = decode_bytes(&flipped, &expected, Some(&ids)).unwrap_err();
         assert_eq!(
             err.class(),

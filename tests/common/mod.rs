@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod certs;
+pub mod damage;
 pub mod etcd;
 pub mod fill;
 pub mod fixtures;
