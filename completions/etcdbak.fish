@@ -132,7 +132,7 @@ complete -c etcdbak -n "__fish_etcdbak_using_subcommand list" -l sse -d 'Server-
 kms\t'SSE-KMS (aws:kms)'"
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand list" -l cluster -d 'Only this cluster\'s backups (default: every cluster under --prefix)' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand list" -s o -l output -d 'Output format' -r -f -a "table\t'A table for people'
-json\t'A JSON array for scripts; field names are stable: cluster, key, takenAt, revision, sizeBytes (the stored size), sha256Prefix, compressed, encrypted, plaintextBytes (absent when unknown)'"
+json\t'A JSON array for scripts; field names are stable: cluster, key, takenAt, revision, sizeBytes (the stored size), sha256Prefix, compressed, encrypted, plaintextBytes (absent when unknown), verified (etcdbak verify found it sound)'"
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand list" -l log-level -d 'Log filter: error, warn, info, debug, trace, or a tracing directive such as `etcdbak=debug`' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand list" -l log-format -d 'Log line format' -r -f -a "plain\t'`key=value` lines, one event per line'
 json\t'One JSON object per line, for log collectors'"

@@ -85,6 +85,8 @@ pub struct Backup {
     /// (`list` HEADs each backup); for a plain `.db` object it is the object's size.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plaintext_bytes: Option<u64>,
+    /// `etcdbak verify` found it sound: its verification record is in the same listing.
+    pub verified: bool,
 }
 
 impl Backup {
@@ -101,6 +103,7 @@ impl Backup {
             compressed: name.format.compressed,
             encrypted: name.format.encrypted,
             plaintext_bytes: (name.format == crate::pipeline::Format::PLAIN).then_some(size_bytes),
+            verified: false,
         })
     }
 

@@ -60,6 +60,7 @@ pub fn render_table(backups: &[Backup], now: DateTime<Utc>) -> Table {
         "SIZE",
         "PLAINTEXT",
         "ENCRYPTED",
+        "VERIFIED",
         "KEY",
     ]);
     for b in backups {
@@ -72,6 +73,7 @@ pub fn render_table(backups: &[Backup], now: DateTime<Utc>) -> Table {
             Cell::new(b.plaintext_bytes.map_or_else(|| "?".into(), human_bytes))
                 .set_alignment(CellAlignment::Right),
             Cell::new(if b.encrypted { "age" } else { "no" }),
+            Cell::new(if b.verified { "yes" } else { "no" }),
             Cell::new(&b.key),
         ]);
     }
@@ -181,6 +183,8 @@ mod tests {
             if b.plaintext_bytes.is_none() && b.revision == 50 {
                 b.plaintext_bytes = Some(20480);
             }
+            // As `list` finds it from a verification record in the listing.
+            b.verified = b.revision == 99999;
         }
         crate::backup::sort_newest_first(&mut v);
         v

@@ -1338,3 +1338,77 @@ fn server_side_encryption_s3_and_kms_store_and_read_back() {
     let o = store(&m, dir.path(), &["--sse", "aes"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
+
+/// The floor's "newest verified" through real commands: `verify` leaves a record beside a sound backup,
+/// `store --keep 2` then keeps that backup beyond the newest two (and `list` says it is verified), a newer
+/// verified backup releases it (its record goes with it), a corrupt verdict takes the record away, and
+/// `prune --all` leaves nothing of the cluster behind.
+#[test]
+fn the_newest_verified_backup_outlives_keep_and_its_record_goes_with_it() {
+    let m = Minio::start();
+    let sha = hex::encode(Sha256::digest(std::fs::read(fixture()).expect("fixture")));
+    // `verify` checks the database's revision against the recorded one: the fixture's is always 13.
+    let key = |n: i64| format!("etcdbak/prod/20261125T160{n}00.000Z-r13-{}.db", &sha[..8]);
+    let record = |rev: i64| format!("{}.verified", key(rev));
+    let store_rev = |rev: i64| {
+        let dir = backup_dir("prod", 13, &format!("2026-11-25T16:0{rev}:00.000Z"));
+        assert_ok(&store(&m, dir.path(), &["--keep", "2"]));
+    };
+    let verify = |rev: i64| run(&mut etcdbak_s3(&m, "verify", &["--key", &key(rev)]));
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+
+    store_rev(1);
+    assert_ok(&verify(1));
+    let written: serde_json::Value = serde_json::from_slice(&m.get(&record(1))).expect("json");
+    assert_eq!(written["result"], "sound", "{written}");
+    assert!(written["verifiedAt"].is_string(), "{written}");
+    for rev in 2..=4 {
+        store_rev(rev);
+    }
+    assert_eq!(
+        m.keys("etcdbak/prod/"),
+        sorted(vec![key(1), record(1), key(3), key(4)])
+    );
+    let listed = run(&mut etcdbak_s3(
+        &m,
+        "list",
+        &["--cluster", "prod", "-o", "json"],
+    ));
+    assert_ok(&listed);
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("json");
+    let verified: Vec<bool> = listed
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|b| b["verified"] == true)
+        .collect();
+    assert_eq!(verified, [false, false, true], "{listed}");
+
+    assert_ok(&verify(4));
+    store_rev(5);
+    assert_eq!(
+        m.keys("etcdbak/prod/"),
+        sorted(vec![key(4), record(4), key(5)])
+    );
+
+    let (meta, _) = m.head(&key(4));
+    let pairs: Vec<(&str, &str)> = meta.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut rotten = m.get(&key(4));
+    let at = rotten.len() / 2;
+    rotten[at] ^= 0x01;
+    m.put_with_metadata(&key(4), &rotten, &pairs);
+    assert_eq!(verify(4).status.code(), Some(5));
+    assert_eq!(m.keys("etcdbak/prod/"), sorted(vec![key(4), key(5)]));
+
+    assert_ok(&verify(5));
+    let all = run(&mut etcdbak_s3(
+        &m,
+        "prune",
+        &["--cluster", "prod", "--all"],
+    ));
+    assert_ok(&all);
+    assert!(m.keys("etcdbak/prod/").is_empty(), "{:?}", m.keys(""));
+}

@@ -10,7 +10,8 @@ pub enum Output {
     /// A table for people.
     Table,
     /// A JSON array for scripts; field names are stable: cluster, key, takenAt, revision, sizeBytes (the
-    /// stored size), sha256Prefix, compressed, encrypted, plaintextBytes (absent when unknown).
+    /// stored size), sha256Prefix, compressed, encrypted, plaintextBytes (absent when unknown), verified (etcdbak
+    /// verify found it sound).
     Json,
 }
 

@@ -77,6 +77,7 @@ pub enum Command {
     /// Download a backup and check its SHA-256 before anyone restores it.
     Download(download::Args),
     /// Prove a backup restorable: its SHA-256, etcd's trailer, the whole bbolt database and its revision.
+    #[command(long_about = verify::LONG_ABOUT)]
     Verify(verify::Args),
     /// Print a filled-in, numbered restore runbook for one cluster.
     RestoreGuide(restore_guide::Args),

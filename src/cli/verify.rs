@@ -16,6 +16,14 @@ use crate::verify::backup::{judge, render_table, Expected, Report};
 use crate::verify::etcdutl;
 use crate::verify::Verified;
 
+pub const LONG_ABOUT: &str = "\
+Prove a backup restorable: its SHA-256, etcd's trailer, the whole bbolt database and its revision.
+
+A sound backup gets a verification record beside it in the bucket (its key plus .verified), which
+`list` shows and retention honours: store and prune never delete the newest backup that has one. A
+corrupt backup loses its record. Writing the record needs write access; without it verify warns and
+the verdict stands.";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Output {
     /// A table for people.
@@ -195,6 +203,27 @@ async fn second_opinion(
     Ok(opinion)
 }
 
+/// Records the verdict beside the backup, so retention keeps the newest sound one: a record for a sound
+/// backup, none for a corrupt one (one that rotted on the store after an earlier pass loses its record).
+/// A failure here is a warning, not an error: the verdict stands, only retention's floor does without it.
+async fn record(client: &S3Client, report: &Report) {
+    let key = crate::naming::verified_record_key(&report.key);
+    let done = match report.sound() {
+        Ok(()) => match crate::verify::backup::record(report, chrono::Utc::now()) {
+            Ok(body) => crate::s3::upload::put_small(client, &key, body).await,
+            Err(e) => Err(crate::s3::Error::Request {
+                op: format!("write {key}"),
+                reason: e.to_string(),
+            }),
+        },
+        Err(_) => client.delete(&key).await,
+    };
+    if let Err(e) = done {
+        tracing::warn!(%key, error = %e,
+            "could not record the verdict in the bucket; retention will not count this backup as verified");
+    }
+}
+
 pub async fn run(args: Args) -> super::Result<()> {
     if args.with_etcdutl {
         etcdutl::probe()?;
@@ -204,6 +233,7 @@ pub async fn run(args: Args) -> super::Result<()> {
     let dir = args.dir.clone().unwrap_or_else(std::env::temp_dir);
     let identities = super::download::identities(args.identity.as_deref())?;
     let report = check(&client, &key, dir, identities, args.with_etcdutl).await?;
+    record(&client, &report).await;
     match args.output {
         Output::Json => {
             let json = serde_json::to_string_pretty(std::slice::from_ref(&report))

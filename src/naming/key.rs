@@ -34,6 +34,24 @@ pub fn object_key(prefix: &str, cluster: &str, name: &ObjectName) -> String {
     format!("{}{name}", cluster_prefix(prefix, cluster))
 }
 
+/// What `etcdbak verify` appends to a sound backup's key for its verification record. The record sits
+/// beside its backup, so the one listing retention already makes says which backups are verified, and its
+/// name never parses as a backup.
+pub const VERIFIED_SUFFIX: &str = ".verified";
+
+/// The key of `backup_key`'s verification record.
+pub fn verified_record_key(backup_key: &str) -> String {
+    format!("{backup_key}{VERIFIED_SUFFIX}")
+}
+
+/// The backup a verification record speaks for, if `key` is a record of one of our backups under
+/// `prefix`: its cluster and the backup's key.
+pub fn verified_backup_of<'a>(prefix: &str, key: &'a str) -> Option<(String, &'a str)> {
+    let backup = key.strip_suffix(VERIFIED_SUFFIX)?;
+    let (cluster, _) = parse_key(prefix, backup)?;
+    Some((cluster, backup))
+}
+
 /// Splits `<prefix>/<cluster>/<name>` into a valid cluster name and a parsed object name; `None` for
 /// anything else (other prefixes, deeper paths, foreign names).
 pub fn parse_key(prefix: &str, key: &str) -> Option<(String, ObjectName)> {
@@ -47,6 +65,26 @@ pub fn parse_key(prefix: &str, key: &str) -> Option<(String, ObjectName)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_verification_record_names_its_backup_and_is_never_one() {
+        let backup = "etcd/prod/20261125T103000.000Z-r42-0123abcd.db.zst";
+        let record = verified_record_key(backup);
+        assert_eq!(record, format!("{backup}.verified"));
+        assert_eq!(parse_key("etcd", &record), None);
+        assert_eq!(
+            verified_backup_of("etcd", &record),
+            Some(("prod".to_string(), backup))
+        );
+        for foreign in [
+            backup,
+            "etcd/prod/notes.txt.verified",
+            "other/prod/20261125T103000.000Z-r42-0123abcd.db.verified",
+            "etcd/prod/20261125T103000.000Z-r42-0123abcd.db.verified.verified",
+        ] {
+            assert_eq!(verified_backup_of("etcd", foreign), None, "{foreign}");
+        }
+    }
 
     #[test]
     fn prefixes_have_a_bare_and_a_root_spelling() {

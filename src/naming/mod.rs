@@ -13,6 +13,9 @@ pub use dns::{
     is_dns_label, is_dns_subdomain, validate_cluster_name, CLUSTER_NAME_RULE, DNS_LABEL_PATTERN,
     DNS_SUBDOMAIN_PATTERN,
 };
-pub use key::{bare_prefix, cluster_prefix, object_key, parse_key, root_prefix};
+pub use key::{
+    bare_prefix, cluster_prefix, object_key, parse_key, root_prefix, verified_backup_of,
+    verified_record_key, VERIFIED_SUFFIX,
+};
 pub use kube::{cleanup_job_name, cron_job_name, tls_secret_name, verify_cron_job_name};
 pub use object::{ObjectName, SHA_PREFIX_LEN};

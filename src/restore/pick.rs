@@ -183,6 +183,7 @@ mod tests {
                 compressed: false,
                 encrypted: false,
                 plaintext_bytes: Some(1),
+                verified: false,
             },
             sha256: None,
             verified,

@@ -7,7 +7,7 @@
 pub mod policy;
 pub mod render;
 
-use crate::backup::parse_key;
+use crate::naming::{parse_key, verified_backup_of};
 pub use policy::{apply, Backup, Floor, KeepReason, Policy, Within, DEFAULT_KEEP};
 
 /// How many backups to keep.
@@ -31,12 +31,16 @@ pub struct Plan {
     pub delete: Vec<String>,
     /// Every backup, newest first, with why it stays (empty: deleted).
     pub decisions: Vec<(Backup, Vec<KeepReason>)>,
+    /// Verification records that speak for no backup that stays: those of deleted backups, and strays
+    /// whose backup is already gone.
+    pub records: Vec<String>,
 }
 
 /// Decides which of `cluster`'s backups to delete from a listing of keys under `prefix`.
 ///
 /// `protect` is the key just uploaded: it is never deleted, even if a clock-skewed "newer" backup pushes it
-/// out of the newest `keep` (then one extra backup stays rather than losing the one we know is good).
+/// out of the newest `keep` (then one extra backup stays rather than losing the one we know is good). The
+/// newest backup with a verification record in the same listing stays too, whatever the policy says.
 pub fn plan(
     prefix: &str,
     cluster: &str,
@@ -44,21 +48,37 @@ pub fn plan(
     keep: Keep,
     protect: Option<&str>,
 ) -> Plan {
+    let verified = verified_backups(prefix, cluster, keys);
     let floor = Floor {
         just_uploaded: protect,
-        verified: &[],
+        verified: &verified,
     };
     plan_with(prefix, cluster, keys, keep, &floor)
 }
 
+/// The keys of `cluster`'s backups that have a verification record in the listing `keys`.
+pub fn verified_backups(prefix: &str, cluster: &str, keys: &[String]) -> Vec<String> {
+    records(prefix, cluster, keys)
+        .filter(|(_, backup)| keys.iter().any(|k| k == backup))
+        .map(|(_, backup)| backup.to_string())
+        .collect()
+}
+
+/// `cluster`'s verification records in `keys`, each with the key of the backup it speaks for.
+fn records<'a>(
+    prefix: &'a str,
+    cluster: &'a str,
+    keys: &'a [String],
+) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+    keys.iter()
+        .filter_map(move |k| match verified_backup_of(prefix, k) {
+            Some((c, backup)) if c == cluster => Some((k.as_str(), backup)),
+            _ => None,
+        })
+}
+
 /// [`plan`] with the whole floor: the backup just uploaded and the ones known to be verified.
-pub fn plan_with(
-    prefix: &str,
-    cluster: &str,
-    keys: &[String],
-    keep: Keep,
-    floor: &Floor<'_>,
-) -> Plan {
+fn plan_with(prefix: &str, cluster: &str, keys: &[String], keep: Keep, floor: &Floor<'_>) -> Plan {
     let ours: Vec<Backup> = keys
         .iter()
         .filter_map(|key| match parse_key(prefix, key) {
@@ -90,6 +110,10 @@ pub fn plan_with(
         }
     }
     plan.decisions = decisions;
+    plan.records = records(prefix, cluster, keys)
+        .filter(|(_, backup)| !plan.keep.iter().any(|k| k == backup))
+        .map(|(record, _)| record.to_string())
+        .collect();
     plan
 }
 

@@ -369,3 +369,43 @@ fn a_policy_and_a_deletion_are_described_as_the_flags_spell_them() {
     );
     assert_eq!(Policy::newest(20).to_string(), "keep-last 20, keep-min 1");
 }
+
+/// `etcdbak verify`'s records in the same listing: the newest verified backup stays whatever the policy
+/// says, and a record goes with its backup (or when its backup is already gone), never another cluster's.
+#[test]
+fn the_newest_verified_backup_stays_and_records_go_with_their_backups() {
+    let record = |cluster: &str, name: &str| crate::naming::verified_record_key(&k(cluster, name));
+    let stray = record("prod", "20261124T000000.000Z-r5-ffffffff.db");
+    let others = record("staging", R99998);
+    let listing = |verified: &[&str]| {
+        let mut keys = five();
+        keys.extend(verified.iter().map(|n| record("prod", n)));
+        keys.extend([stray.clone(), others.clone()]);
+        keys
+    };
+    let old_only = plan(P, "prod", &listing(&[R99998]), Keep::Newest(2), None);
+    assert_eq!(
+        old_only.keep,
+        [k("prod", R100002), k("prod", R100001), k("prod", R99998)]
+    );
+    assert_eq!(old_only.decisions[4].1, [KeepReason::NewestVerified]);
+    assert_eq!(old_only.records, std::slice::from_ref(&stray));
+
+    let both = plan(
+        P,
+        "prod",
+        &listing(&[R99998, R100001]),
+        Keep::Newest(2),
+        None,
+    );
+    assert_eq!(both.keep, [k("prod", R100002), k("prod", R100001)]);
+    assert_eq!(both.records, [record("prod", R99998), stray.clone()]);
+
+    let all = plan(P, "prod", &listing(&[R99998, R100001]), Keep::Nothing, None);
+    assert!(all.keep.is_empty());
+    assert_eq!(
+        all.records,
+        [record("prod", R99998), record("prod", R100001), stray]
+    );
+    assert!(!all.delete.contains(&others) && !all.records.contains(&others));
+}

@@ -428,6 +428,23 @@ async fn put_whole(
     })
 }
 
+/// A small object (a verification record) in one PUT, with the store's server-side encryption, retries and
+/// Content-MD5 handling like any backup's.
+pub async fn put_small(client: &Client, key: &str, body: Vec<u8>) -> Result<(), Error> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    add_headers(&mut headers, &client.sse.create_headers());
+    let (body, md5) = md5_of(body).await?;
+    put_bytes(
+        client,
+        key,
+        Target::Object(headers),
+        &Bytes::from(body),
+        md5,
+    )
+    .await
+    .map(|_| ())
+}
+
 /// Where a PUT goes: one part of a multipart upload, or the whole object with its metadata headers.
 enum Target<'a> {
     Part { upload_id: &'a str, number: u32 },

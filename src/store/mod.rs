@@ -21,7 +21,7 @@ use tokio::sync::watch;
 
 use crate::backup::{self, ObjectName, SnapshotMetadata, SNAPSHOT_FILE};
 use crate::pipeline::{Encoding, Format, Recorded};
-use crate::retention::{self, Floor, Keep, Policy};
+use crate::retention::{self, Keep, Policy};
 use crate::s3::{self, upload, Client, UploadPlan};
 use crate::verify::{self, VerifyError};
 
@@ -248,10 +248,8 @@ async fn upload(
     Ok(uploaded)
 }
 
-/// Applies the tiered policy to the cluster's backups, never deleting the one just uploaded.
-///
-/// The floor's "newest verified" input is empty: nothing in the bucket records which backup a verify Job
-/// passed yet, so only the policy, the just-uploaded key and keep-min protect backups here.
+/// Applies the tiered policy to the cluster's backups, never deleting the one just uploaded or the newest
+/// one `etcdbak verify` recorded as sound.
 async fn apply_retention(
     client: &Client,
     cluster: &str,
@@ -264,22 +262,9 @@ async fn apply_retention(
         .into_iter()
         .map(|(k, _)| k)
         .collect();
-    let floor = Floor {
-        just_uploaded: Some(just_uploaded),
-        verified: &[],
-    };
-    let decision = retention::plan_with(
-        &client.prefix,
-        cluster,
-        &keys,
-        Keep::Tiered(*policy),
-        &floor,
-    );
-    let why = retention::why_deleted(&Keep::Tiered(*policy));
-    for old in &decision.delete {
-        client.delete(old).await?;
-        tracing::info!(key = %old, why = %why, "deleted by retention");
-    }
+    let keep = Keep::Tiered(*policy);
+    let decision = retention::plan(&client.prefix, cluster, &keys, keep, Some(just_uploaded));
+    prune::delete_planned(client, &decision, &keep, false).await?;
     tracing::info!(
         %cluster, policy = %policy, kept = decision.keep.len(), deleted = decision.delete.len(),
         "retention applied"

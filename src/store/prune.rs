@@ -26,7 +26,6 @@ pub async fn run(client: &Client, opts: &Options) -> Result<(), Error> {
         .into_iter()
         .map(|(k, _)| k)
         .collect();
-    // No verify result is recorded in the bucket yet, so the floor holds only keep-min here.
     let decision = retention::plan(&client.prefix, &opts.cluster, &keys, opts.keep, None);
     if opts.dry_run {
         println!("{}", retention::render::dry_run_table(&decision.decisions));
@@ -36,12 +35,7 @@ pub async fn run(client: &Client, opts: &Options) -> Result<(), Error> {
             decision.decisions.len()
         );
     } else {
-        let why = retention::why_deleted(&opts.keep);
-        for key in &decision.delete {
-            client.delete(key).await?;
-            tracing::info!(%key, why = %why, "deleted by retention");
-            println!("deleted {key} ({why})");
-        }
+        delete_planned(client, &decision, &opts.keep, true).await?;
     }
     tracing::info!(
         cluster = %opts.cluster, kept = decision.keep.len(), deleted = decision.delete.len(),
@@ -61,6 +55,30 @@ pub async fn run(client: &Client, opts: &Options) -> Result<(), Error> {
     } else {
         let aborted = client.abort_stale_uploads(&opts.cluster, age).await?;
         tracing::info!(cluster = %opts.cluster, aborted, "stale multipart uploads cleaned up");
+    }
+    Ok(())
+}
+
+/// Deletes what retention planned: the backups, then the verification records that no longer speak for a
+/// backup that stays (a record never outlives its backup for long, and never protects a deleted one).
+/// `say` also prints each deletion on stdout, for `prune`.
+pub(super) async fn delete_planned(
+    client: &Client,
+    decision: &retention::Plan,
+    keep: &Keep,
+    say: bool,
+) -> Result<(), Error> {
+    let why = retention::why_deleted(keep);
+    for key in &decision.delete {
+        client.delete(key).await?;
+        tracing::info!(%key, why = %why, "deleted by retention");
+        if say {
+            println!("deleted {key} ({why})");
+        }
+    }
+    for record in &decision.records {
+        client.delete(record).await?;
+        tracing::info!(key = %record, "deleted the verification record of a backup that is gone");
     }
     Ok(())
 }

@@ -42,6 +42,22 @@ pub struct Report {
     pub etcdutl: Option<String>,
 }
 
+/// What `etcdbak verify` writes beside a sound backup (see [`crate::naming::verified_record_key`]): the
+/// report and when it was made, for people reading the bucket; retention needs only the record's name.
+pub fn record(report: &Report, at: chrono::DateTime<chrono::Utc>) -> serde_json::Result<Vec<u8>> {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Record<'a> {
+        verified_at: chrono::DateTime<chrono::Utc>,
+        #[serde(flatten)]
+        report: &'a Report,
+    }
+    serde_json::to_vec_pretty(&Record {
+        verified_at: at,
+        report,
+    })
+}
+
 /// A backup that is not sound: the one line `etcdbak verify` ends with (exit 5).
 #[derive(Debug, thiserror::Error)]
 #[error("backup {key} is corrupt: {problem}")]
