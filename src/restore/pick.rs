@@ -146,13 +146,19 @@ fn label(c: &Candidate) -> String {
         c.backup.taken_at.format("%Y-%m-%d %H:%M:%SZ"),
         c.backup.revision,
         crate::list::human_bytes(c.backup.size_bytes),
-        if c.verified {
-            "verified  "
-        } else {
-            "UNVERIFIED"
-        },
+        verdict(c),
         c.backup.key.rsplit('/').next().unwrap_or(&c.backup.key)
     )
+}
+
+/// `restorable`: `etcdbak verify` walked its database (a record is in the bucket); `verified`: its metadata
+/// checks out; `UNVERIFIED`: neither.
+fn verdict(c: &Candidate) -> &'static str {
+    match (c.verified, c.backup.verified) {
+        (true, true) => "restorable",
+        (true, false) => "verified  ",
+        (false, _) => "UNVERIFIED",
+    }
 }
 
 /// Asks on the terminal, offering every candidate and preselecting `default`.
@@ -286,5 +292,9 @@ mod tests {
             l.ends_with("UNVERIFIED  20261125T103000.000Z-r1-00000000.db"),
             "{l}"
         );
+        let mut c = cand("p/c/x.db", true);
+        assert!(label(&c).ends_with("verified    x.db"), "{}", label(&c));
+        c.backup.verified = true;
+        assert!(label(&c).ends_with("restorable  x.db"), "{}", label(&c));
     }
 }
