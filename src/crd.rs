@@ -72,7 +72,7 @@ pub struct ClusterSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verify: Option<VerifySpec>,
     /// How this cluster's backups are compressed: `none`, `zstd` or `zstd:LEVEL` (1-19); default: the
-    /// controller config's `compression` (zstd:3).
+    /// controller config's `compression` (zstd:1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = COMPRESSION_PATTERN))]
     pub compression: Option<String>,

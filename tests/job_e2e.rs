@@ -173,7 +173,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// The object name the contract promises for a snapshot, computed here from its metadata independently of
-/// the product's own naming code. The store container compresses by default (zstd:3), hence `.db.zst`.
+/// the product's own naming code. The store container compresses by default (zstd:1), hence `.db.zst`.
 fn expected_key(prefix: &str, meta: &SnapshotMetadata) -> String {
     format!(
         "{prefix}/{}/{}-r{}-{}.db.zst",

@@ -63,12 +63,12 @@ pub struct Args {
     #[arg(long, env = "ETCDBAK_STALE_UPLOAD_AGE", default_value = "2h",
           value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub stale_upload_age: Duration,
-    /// How to compress the snapshot in the bucket: none, zstd (level 3) or zstd:LEVEL (1-19). The file in
+    /// How to compress the snapshot in the bucket: none, zstd (level 1) or zstd:LEVEL (1-19). The file in
     /// --dir stays exactly as `etcdbak snapshot` wrote it.
     #[arg(
         long,
         env = "ETCDBAK_COMPRESS",
-        default_value = "zstd:3",
+        default_value = "zstd:1",
         value_name = "none|zstd[:LEVEL]"
     )]
     pub compress: Compression,

@@ -18,7 +18,7 @@ pub struct EncodingConfig {
 impl Default for EncodingConfig {
     fn default() -> Self {
         EncodingConfig {
-            compression: "zstd:3".into(),
+            compression: crate::pipeline::Compression::default().to_string(),
             encryption: EncryptionConfig::default(),
         }
     }
@@ -91,7 +91,7 @@ mod tests {
         assert_eq!(
             e,
             Effective {
-                compression: "zstd:3".into(),
+                compression: "zstd:1".into(),
                 recipients: String::new()
             }
         );

@@ -586,7 +586,7 @@ fn the_store_container_is_told_the_clusters_compression_and_recipients() {
         Ok::<_, RenderError>(env_of(&pod_spec(&d.cron_job).containers[0]))
     };
     let plain = store_env(&cluster("orders-etcd")).unwrap();
-    assert!(plain.contains(&("ETCDBAK_COMPRESS".into(), "zstd:3".into())));
+    assert!(plain.contains(&("ETCDBAK_COMPRESS".into(), "zstd:1".into())));
     assert!(plain.contains(&("ETCDBAK_ENCRYPT_TO".into(), platform.clone())));
     let mut own = cluster("orders-etcd");
     own.spec.compression = Some("zstd:9".into());
