@@ -11,8 +11,9 @@ use futures::StreamExt;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
-use kube::runtime::reflector::ObjectRef;
-use kube::runtime::{watcher, Controller};
+use kube::core::PartialObjectMeta;
+use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::{watcher, Controller, WatchStreamExt};
 use kube::{Client, Resource, ResourceExt};
 use tokio::sync::watch;
 
@@ -179,8 +180,18 @@ async fn run_controller(
 ) {
     let job_ns = ctx.config().job_namespace().to_string();
     let owned = watcher::Config::default().labels(template::LABEL_CLUSTER);
-    let clusters: Api<Cluster> = Api::all(client.clone());
-    let controller = Controller::new(clusters, watcher::Config::default().any_semantic())
+    let (reader, writer) = reflector::store();
+    // The cache keeps every Cluster for the whole run, and managedFields are most of a small object:
+    // nothing here reads them, so they are dropped before the object is stored.
+    let clusters = watcher(
+        Api::<Cluster>::all(client.clone()),
+        watcher::Config::default().any_semantic(),
+    )
+    .default_backoff()
+    .modify(|c| c.managed_fields_mut().clear())
+    .reflect(writer)
+    .applied_objects();
+    let controller = Controller::for_stream(clusters, reader)
         .with_config(kube::runtime::controller::Config::default().concurrency(concurrency));
     // Clusters can vanish without a last reconcile (a finalizer removed by hand): drop their series.
     let pruner = {
@@ -199,22 +210,24 @@ async fn run_controller(
     };
     // Not `owns()`: it keys an owner by the child's namespace, and a cluster-scoped Cluster then gets two
     // queue keys (`ns/name` from its CronJob, `name` from itself), which lets two reconciles of one
-    // Cluster run at once. Every trigger here maps to the same namespace-less key.
+    // Cluster run at once. Every trigger here maps to the same namespace-less key. The owned kinds are
+    // triggers only, and a trigger needs only labels and annotations: metadata-only watches keep the
+    // mirrored Secrets' data out of this process and make every event smaller.
     controller
         .watches(
-            Api::<CronJob>::namespaced(client.clone(), &job_ns),
+            Api::<PartialObjectMeta<CronJob>>::namespaced(client.clone(), &job_ns),
             owned.clone(),
-            |cj: CronJob| cluster_ref(&cj),
+            |cj| cluster_ref(&cj),
         )
         .watches(
-            Api::<Secret>::namespaced(client.clone(), &job_ns),
+            Api::<PartialObjectMeta<Secret>>::namespaced(client.clone(), &job_ns),
             owned.clone(),
-            |s: Secret| cluster_ref(&s),
+            |s| cluster_ref(&s),
         )
         .watches(
-            Api::<Job>::namespaced(client.clone(), &job_ns),
+            Api::<PartialObjectMeta<Job>>::namespaced(client.clone(), &job_ns),
             owned,
-            |job: Job| cluster_ref(&job),
+            |job| cluster_ref(&job),
         )
         .reconcile_all_on(reload)
         .graceful_shutdown_on(stop)
