@@ -63,8 +63,10 @@ fn title(format: BackupFormat) -> &'static str {
 }
 
 fn why(format: BackupFormat) -> String {
-    const CREDENTIALS: &str =
-        "S3 credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.";
+    const CREDENTIALS: &str = "S3 credentials come from the AWS credential chain, as for the backups: \
+        AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a web identity (AWS_WEB_IDENTITY_TOKEN_FILE and \
+        AWS_ROLE_ARN), container credentials, AWS_PROFILE, or instance metadata with ETCDBAK_IMDS=true \
+        (etcdbak store --help lists the order).";
     let (what, wrong_key, identity) = match format {
         BackupFormat::Plain => {
             return format!(
