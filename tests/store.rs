@@ -1172,11 +1172,8 @@ fn verify_passes_every_format_and_refuses_a_damaged_one() {
         }
         if compress == "zstd" && !encrypt {
             let bytes = flip_a_bit_that_matters(&m.get(&key), &original);
-            let (meta, _) = m.head(&key);
-            let pairs: Vec<(&str, &str)> =
-                meta.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             let bad = key.replace("T1402", "T1502");
-            m.put_with_metadata(&bad, &bytes, &pairs);
+            m.put_like(&bad, &bytes, &key);
             let (o, json) = verify_json(&m, &bad, None);
             assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
             assert_eq!(json[0]["result"], "corrupt", "{json}");
@@ -1394,12 +1391,10 @@ fn the_newest_verified_backup_outlives_keep_and_its_record_goes_with_it() {
         sorted(vec![key(4), record(4), key(5)])
     );
 
-    let (meta, _) = m.head(&key(4));
-    let pairs: Vec<(&str, &str)> = meta.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let mut rotten = m.get(&key(4));
     let at = rotten.len() / 2;
     rotten[at] ^= 0x01;
-    m.put_with_metadata(&key(4), &rotten, &pairs);
+    m.put_like(&key(4), &rotten, &key(4));
     assert_eq!(verify(4).status.code(), Some(5));
     assert_eq!(m.keys("etcdbak/prod/"), sorted(vec![key(4), key(5)]));
 

@@ -177,6 +177,14 @@ impl Minio {
         block_on(self.bucket().put_object(key, bytes)).expect("put");
     }
 
+    /// Puts `bytes` under `key` with the user metadata of the object at `like`: a damaged copy that
+    /// claims to be that backup.
+    pub fn put_like(&self, key: &str, bytes: &[u8], like: &str) {
+        let (meta, _) = self.head(like);
+        let pairs: Vec<(&str, &str)> = meta.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        self.put_with_metadata(key, bytes, &pairs);
+    }
+
     /// Puts an object with user metadata (names without the x-amz-meta- prefix).
     pub fn put_with_metadata(&self, key: &str, bytes: &[u8], meta: &[(&str, &str)]) {
         let mut headers = reqwest::header::HeaderMap::new();
