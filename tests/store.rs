@@ -13,6 +13,12 @@ use common::{etcdbak, free_port, rig_bin, wait_until, Proc};
 use etcdbak::backup::{SnapshotMetadata, METADATA_FILE, SNAPSHOT_FILE};
 use sha2::{Digest, Sha256};
 
+/// The fixture's SHA-256 (hex), read and hashed once per test run.
+fn fixture_sha() -> &'static str {
+    static SHA: OnceLock<String> = OnceLock::new();
+    SHA.get_or_init(|| hex::encode(Sha256::digest(std::fs::read(fixture()).expect("fixture"))))
+}
+
 /// A real etcd snapshot (taken once per test run with `etcdctl snapshot save`), big enough to need several
 /// 5 MiB parts: 12 values of 1 MiB.
 fn fixture() -> &'static Path {
@@ -175,13 +181,13 @@ fn store_list_download_round_trip() {
     );
     assert_ok(&o);
     let original = std::fs::read(fixture()).expect("fixture");
-    let sha = hex::encode(Sha256::digest(&original));
+    let sha = fixture_sha();
     let key = format!("etcdbak/prod/20261125T103000.123Z-r4242-{}.db", &sha[..8]);
     // Exactly one object: the snapshot itself, no sidecar (exporters count objects).
     assert_eq!(m.keys(""), vec![key.clone()]);
     let (meta, size) = m.head(&key);
     assert_eq!(size, original.len() as u64);
-    assert_eq!(meta.get("sha256"), Some(&sha));
+    assert_eq!(meta.get("sha256"), Some(&sha.to_string()));
     assert_eq!(meta.get("revision").map(String::as_str), Some("4242"));
     assert_eq!(meta.get("cluster").map(String::as_str), Some("prod"));
     assert_eq!(meta.get("member-name").map(String::as_str), Some("fixture"));
@@ -484,8 +490,8 @@ fn download_refuses_an_object_whose_checksum_does_not_match() {
     let key = "etcdbak/prod/20261125T100000.000Z-r1-00000000.db";
     let mut tampered = original.clone();
     tampered[1000] ^= 0xff;
-    let sha = hex::encode(Sha256::digest(&original));
-    m.put_with_metadata(key, &tampered, &[("sha256", &sha)]);
+    let sha = fixture_sha();
+    m.put_with_metadata(key, &tampered, &[("sha256", sha)]);
     let out = tempfile::tempdir().expect("tempdir");
     let target = out.path().join("x.db");
     let o = run(&mut etcdbak_s3(
@@ -536,7 +542,7 @@ fn store_cleans_up_stale_uploads_but_not_young_ones() {
     // A restarted store container retries the same snapshot, so the same key: the earlier attempt's
     // upload goes whatever its age.
     let retry = backup_dir("prod", 3, "2026-11-25T11:00:00Z");
-    let sha = hex::encode(Sha256::digest(std::fs::read(fixture()).expect("fixture")));
+    let sha = fixture_sha();
     let retried = format!("etcdbak/prod/20261125T110000.000Z-r3-{}.db", &sha[..8]);
     m.start_upload(&retried);
     assert_ok(&store(&m, retry.path(), &[]));
@@ -560,7 +566,7 @@ fn store_cleans_up_stale_uploads_but_not_young_ones() {
 fn a_retry_after_an_s3_restart_aborts_the_orphaned_upload_of_its_snapshot() {
     let mut m = Minio::start();
     let dir = backup_dir("prod", 77, "2026-11-25T10:00:00Z");
-    let sha = hex::encode(Sha256::digest(std::fs::read(fixture()).expect("fixture")));
+    let sha = fixture_sha();
     let key = format!("etcdbak/prod/20261125T100000.000Z-r77-{}.db", &sha[..8]);
     m.start_upload(&key);
     m.stop();
@@ -958,7 +964,7 @@ fn every_pipeline_round_trips_through_store_list_download() {
     let (identity, recipient) = age_key(keys.path(), "id.txt");
     let (other_identity, _) = age_key(keys.path(), "other.txt");
     let original = std::fs::read(fixture()).expect("fixture");
-    let sha = hex::encode(Sha256::digest(&original));
+    let sha = fixture_sha();
     // A value written into etcd: the snapshot holds the key names in the clear.
     let known = b"/big/3";
     assert!(original.windows(known.len()).any(|w| w == known));
@@ -983,7 +989,11 @@ fn every_pipeline_round_trips_through_store_list_download() {
         let stored = m.get(&key);
         let (meta, size) = m.head(&key);
         assert_eq!(size, stored.len() as u64);
-        assert_eq!(meta.get("sha256"), Some(&sha), "{key}: plaintext sha256");
+        assert_eq!(
+            meta.get("sha256"),
+            Some(&sha.to_string()),
+            "{key}: plaintext sha256"
+        );
         assert_eq!(meta.get("plain-size"), Some(&original.len().to_string()));
         // One pass: an encoded object's size is known only at its end, so only a plain one records it.
         let recorded_size = (compress == "none" && !encrypt).then(|| stored.len().to_string());
@@ -1040,7 +1050,7 @@ fn damaged_compressed_and_encrypted_objects_are_refused() {
     let keys = tempfile::tempdir().expect("tempdir");
     let (identity, recipient) = age_key(keys.path(), "id.txt");
     let original = std::fs::read(fixture()).expect("fixture");
-    let sha = hex::encode(Sha256::digest(&original));
+    let sha = fixture_sha();
     for (encrypt, suffix, rev) in [(false, ".db.zst", 1), (true, ".db.zst.age", 2)] {
         let dir = backup_dir("prod", rev, &format!("2026-11-25T11:0{rev}:00.000Z"));
         let mut args = vec!["--compress", "zstd"];
@@ -1091,8 +1101,7 @@ fn damaged_compressed_and_encrypted_objects_are_refused() {
 #[test]
 fn retention_over_old_plain_and_new_compressed_objects_keeps_the_newest_n() {
     let m = Minio::start();
-    let original = std::fs::read(fixture()).expect("fixture");
-    let sha = hex::encode(Sha256::digest(&original));
+    let sha = fixture_sha();
     let mut expected = Vec::new();
     for (rev, compress) in [
         (1, "none"),
@@ -1137,7 +1146,7 @@ fn verify_passes_every_format_and_refuses_a_damaged_one() {
     let (identity, recipient) = age_key(keys.path(), "id.txt");
     let (other, _) = age_key(keys.path(), "other.txt");
     let original = std::fs::read(fixture()).expect("fixture");
-    let sha = hex::encode(Sha256::digest(&original));
+    let sha = fixture_sha();
     let cases = [
         ("none", false, ".db", 1),
         ("zstd", false, ".db.zst", 2),
@@ -1297,7 +1306,7 @@ fn store_applies_the_tiered_policy_from_its_env_vars() {
 fn server_side_encryption_s3_and_kms_store_and_read_back() {
     let m = Minio::start();
     let original = std::fs::read(fixture()).expect("fixture");
-    let sha = hex::encode(Sha256::digest(&original));
+    let sha = fixture_sha();
     let cases: [(&[&str], &str, &str); 3] = [
         (&["--sse", "s3"], "AES256", "none"),
         (&["--sse", "kms"], "aws:kms", "none"),
@@ -1343,7 +1352,7 @@ fn server_side_encryption_s3_and_kms_store_and_read_back() {
 #[test]
 fn the_newest_verified_backup_outlives_keep_and_its_record_goes_with_it() {
     let m = Minio::start();
-    let sha = hex::encode(Sha256::digest(std::fs::read(fixture()).expect("fixture")));
+    let sha = fixture_sha();
     // `verify` checks the database's revision against the recorded one: the fixture's is always 13.
     let key = |n: i64| format!("etcdbak/prod/20261125T160{n}00.000Z-r13-{}.db", &sha[..8]);
     let record = |rev: i64| format!("{}.verified", key(rev));

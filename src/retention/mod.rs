@@ -57,7 +57,7 @@ pub fn plan(
 }
 
 /// The keys of `cluster`'s backups that have a verification record in the listing `keys`.
-pub fn verified_backups(prefix: &str, cluster: &str, keys: &[String]) -> Vec<String> {
+fn verified_backups(prefix: &str, cluster: &str, keys: &[String]) -> Vec<String> {
     records(prefix, cluster, keys)
         .filter(|(_, backup)| keys.iter().any(|k| k == backup))
         .map(|(_, backup)| backup.to_string())
