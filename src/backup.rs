@@ -7,12 +7,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-// Temporary: these moved to `crate::naming`; the callers outside the controller's files switch over at
-// merge and then this re-export goes.
-pub use crate::naming::{
-    bare_prefix as normalize_prefix, cluster_prefix, object_key, parse_key, root_prefix,
-    validate_cluster_name, ObjectName, SHA_PREFIX_LEN,
-};
+use crate::naming::{parse_key, ObjectName};
 
 /// The seed's contract: custom store containers read the snapshot from here.
 pub const SNAPSHOT_FILE: &str = "snapshot.db";
@@ -51,13 +46,6 @@ impl SnapshotMetadata {
     /// The object name this snapshot is stored under.
     pub fn object_name(&self) -> ObjectName {
         ObjectName::new(self.taken_at, self.revision, &self.sha256)
-    }
-}
-
-// Temporary, like the re-export above: `ObjectName::for_snapshot(&meta)` is now `meta.object_name()`.
-impl ObjectName {
-    pub fn for_snapshot(meta: &SnapshotMetadata) -> ObjectName {
-        meta.object_name()
     }
 }
 

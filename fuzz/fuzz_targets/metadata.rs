@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(meta) = parse_metadata(text) else {
         return;
     };
-    let name = ObjectName::for_snapshot(&meta);
+    let name = meta.object_name();
     let printed = name.to_string();
     assert_eq!(
         ObjectName::parse(&printed),

@@ -2,7 +2,7 @@
 //! that parsed but printed differently could be pruned as someone else's backup).
 #![no_main]
 
-use etcdbak::backup::{object_key, parse_key, ObjectName};
+use etcdbak::naming::{object_key, parse_key, ObjectName};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -39,7 +39,7 @@ pub async fn run(args: Args) -> super::Result<()> {
         Output::Json => Format::Json,
     };
     if format == Format::Table && backups.is_empty() {
-        let root = crate::backup::root_prefix(&client.prefix);
+        let root = crate::naming::root_prefix(&client.prefix);
         eprintln!(
             "{}",
             list::nothing_found(args.cluster.as_deref(), &client.bucket_name, &root)

@@ -199,7 +199,7 @@ fn options(args: Args, prompt: bool) -> restore::Options {
 }
 
 pub async fn run(args: Args) -> crate::cli::Result<()> {
-    crate::backup::validate_cluster_name(&args.cluster).map_err(restore::Error::Usage)?;
+    crate::naming::validate_cluster_name(&args.cluster).map_err(restore::Error::Usage)?;
     let client = args.s3.connect().await.map_err(restore::Error::from)?;
     let terminal = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     let text = restore::guide(&client, &options(args, terminal), chrono::Utc::now()).await?;

@@ -125,7 +125,7 @@ impl S3Args {
 
 /// Checks a `--cluster` value with the one naming rule.
 pub fn check_cluster(name: &str) -> super::Result<()> {
-    crate::backup::validate_cluster_name(name)
+    crate::naming::validate_cluster_name(name)
         .map_err(|e| super::Error::Usage(format!("invalid cluster name: {e}")))
 }
 

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::backup;
 use crate::bolt;
 use crate::cli::s3::S3Args;
 use crate::exit::Class;
+use crate::naming;
 use crate::pipeline::{self, Identities};
 use crate::s3::{Client as S3Client, ObjectHead};
 use crate::store;
@@ -73,7 +73,7 @@ impl Drop for Scratch {
 async fn resolve(client: &S3Client, args: &Args) -> super::Result<String> {
     match (&args.key, &args.cluster) {
         (Some(key), cluster) => {
-            let owner = backup::parse_key(&client.prefix, key).map(|(c, _)| c);
+            let owner = naming::parse_key(&client.prefix, key).map(|(c, _)| c);
             match (owner, cluster) {
                 (None, _) => Err(super::Error::Usage(format!(
                     "{key:?} is not an etcdbak backup key under prefix {:?}: copy it from `etcdbak list`",
@@ -86,9 +86,9 @@ async fn resolve(client: &S3Client, args: &Args) -> super::Result<String> {
             }
         }
         (None, Some(cluster)) => {
-            backup::validate_cluster_name(cluster).map_err(store::Error::InvalidCluster)?;
+            naming::validate_cluster_name(cluster).map_err(store::Error::InvalidCluster)?;
             let newest = client.list_backups(Some(cluster)).await?.into_iter().next();
-            let location = format!("s3://{}/{}", client.bucket_name, backup::cluster_prefix(&client.prefix, cluster));
+            let location = format!("s3://{}/{}", client.bucket_name, naming::cluster_prefix(&client.prefix, cluster));
             // As `download` reports it: the same situation, the same message and exit code.
             newest.map(|b| b.key).ok_or_else(|| {
                 store::Error::NoBackups {

@@ -13,7 +13,7 @@ use axum::Router;
 
 use super::metrics::{render_clusters, render_probe};
 use super::{Error, Exporter};
-use crate::backup::root_prefix;
+use crate::naming::root_prefix;
 
 /// The exposition format's content type, as s3_exporter sends it.
 const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";

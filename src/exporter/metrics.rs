@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::backup::root_prefix;
+use crate::naming::root_prefix;
 use crate::s3::ListedObject;
 
 /// What the metrics say about one prefix.
@@ -52,18 +52,18 @@ pub fn summarize<'a>(objects: impl IntoIterator<Item = &'a ListedObject>) -> Pre
 /// How an object is stored, from its name's suffix; `None` for names outside etcdbak's scheme.
 fn stored_format(key: &str) -> Option<crate::pipeline::Format> {
     let name = key.rsplit('/').next().unwrap_or(key);
-    crate::backup::ObjectName::parse(name).map(|n| n.format)
+    crate::naming::ObjectName::parse(name).map(|n| n.format)
 }
 
 /// Splits a root listing into clusters: only keys that are etcdbak backups (`<prefix>/<cluster>/<name>` in
-/// its naming scheme, see [`crate::backup::parse_key`]) count, so a stray file never poses as a backup. Pure.
+/// its naming scheme, see [`crate::naming::parse_key`]) count, so a stray file never poses as a backup. Pure.
 pub fn group_by_cluster<'a>(
     prefix: &str,
     objects: &'a [ListedObject],
 ) -> BTreeMap<String, Vec<&'a ListedObject>> {
     let mut out: BTreeMap<String, Vec<&ListedObject>> = BTreeMap::new();
     for o in objects {
-        if let Some((cluster, _)) = crate::backup::parse_key(prefix, &o.key) {
+        if let Some((cluster, _)) = crate::naming::parse_key(prefix, &o.key) {
             out.entry(cluster).or_default().push(o);
         }
     }

@@ -52,7 +52,7 @@ pub struct Options {
 /// The runbook for `opts`, rendered. Reads the apiserver (when asked to), lists and HEADs backups in
 /// `client`'s bucket, and may prompt on the terminal; everything else is pure.
 pub async fn guide(client: &S3Client, opts: &Options, now: DateTime<Utc>) -> Result<String, Error> {
-    crate::backup::validate_cluster_name(&opts.cluster).map_err(Error::Usage)?;
+    crate::naming::validate_cluster_name(&opts.cluster).map_err(Error::Usage)?;
     let kube = if opts.read_kube && apiserver::kubeconfig_present() {
         apiserver::facts(&opts.cluster, &opts.layout).await
     } else {

@@ -5,7 +5,8 @@
 use std::collections::HashMap;
 
 use super::{BackupFormat, Error};
-use crate::backup::{self, Backup};
+use crate::backup::Backup;
+use crate::naming;
 use crate::s3::{self as store, Client as S3Client};
 
 /// How many of the newest backups are checked (one HEAD each) when looking for a verified one or offering a pick.
@@ -103,7 +104,7 @@ pub async fn candidates(
             location: format!(
                 "s3://{}/{}",
                 client.bucket_name,
-                backup::cluster_prefix(&client.prefix, cluster)
+                naming::cluster_prefix(&client.prefix, cluster)
             ),
         });
     }

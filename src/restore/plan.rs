@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::runbook::{Member, RestorePlan, S3Location, Snapshot, TlsPaths};
 use super::Error;
-use crate::backup;
+use crate::naming;
 
 /// The backup CronJob's namespace when neither `--cronjob` nor the Cluster's status names it: the
 /// controller's default job namespace.
@@ -197,7 +197,7 @@ pub fn plan(
     snapshot: Snapshot,
     now: DateTime<Utc>,
 ) -> Result<RestorePlan, Error> {
-    backup::validate_cluster_name(cluster).map_err(Error::Usage)?;
+    naming::validate_cluster_name(cluster).map_err(Error::Usage)?;
     let n = names(cluster, layout, kube);
     let (members, endpoints) = members(layout, kube, &n)?;
     let volume_mount_path = volume_mount_path(layout)?;
@@ -226,7 +226,7 @@ pub fn plan(
         owner: layout.owner.clone(),
         snapshot,
         s3: S3Location {
-            prefix: backup::normalize_prefix(&s3.prefix).to_string(),
+            prefix: naming::bare_prefix(&s3.prefix).to_string(),
             ..s3.clone()
         },
         cronjob,

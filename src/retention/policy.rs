@@ -10,7 +10,7 @@
 
 use chrono::{DateTime, Datelike, Months, TimeDelta, Timelike, Utc};
 
-use crate::backup::ObjectName;
+use crate::naming::ObjectName;
 
 /// A span for `keep-within`, in calendar units as restic takes it (`1y2m3d4h`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]

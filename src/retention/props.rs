@@ -3,7 +3,7 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::backup::ObjectName;
+use crate::naming::ObjectName;
 
 fn backup(minutes: i64, rev: i64) -> Backup {
     let base = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
@@ -21,7 +21,7 @@ fn backup(minutes: i64, rev: i64) -> Backup {
         },
     };
     Backup {
-        key: crate::backup::object_key("etcdbak", "prod", &name),
+        key: crate::naming::object_key("etcdbak", "prod", &name),
         name,
     }
 }

@@ -159,7 +159,7 @@ fn at(t: &str, rev: i64) -> Backup {
     let taken_at = chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M")
         .expect("test time")
         .and_utc();
-    let name = crate::backup::ObjectName {
+    let name = crate::naming::ObjectName {
         taken_at,
         revision: rev,
         sha_prefix: format!("{rev:08x}"),
@@ -171,7 +171,7 @@ fn at(t: &str, rev: i64) -> Backup {
         },
     };
     Backup {
-        key: crate::backup::object_key(P, "prod", &name),
+        key: crate::naming::object_key(P, "prod", &name),
         name,
     }
 }

@@ -12,7 +12,8 @@ use s3::{Bucket, Region};
 use super::classify::{describe, root_cause};
 use super::stall;
 use super::{Error, Settings};
-use crate::backup::{self, Backup};
+use crate::backup::Backup;
+use crate::naming;
 
 /// A connected bucket plus the settings around it. `Debug` shows where it points, never its credentials.
 #[derive(Clone)]
@@ -168,7 +169,7 @@ impl Client {
             credentials_from: crate::credentials::Source::Environment.describe(),
             endpoint,
             bucket_name: args.bucket.clone(),
-            prefix: backup::normalize_prefix(&args.prefix).to_string(),
+            prefix: naming::bare_prefix(&args.prefix).to_string(),
             content_md5: args.content_md5,
             request_timeout: args.request_timeout,
             warned_no_upload_listing: Arc::default(),
@@ -239,7 +240,7 @@ impl Client {
                 ..b
             })
             .collect();
-        backup::sort_newest_first(&mut backups);
+        crate::backup::sort_newest_first(&mut backups);
         Ok(backups)
     }
 
@@ -247,7 +248,7 @@ impl Client {
     /// unreachable endpoint, missing bucket, bad credentials. Lets `store` report those before it spends
     /// time reading a large snapshot.
     pub async fn check_access(&self, cluster: &str) -> Result<(), Error> {
-        let prefix = backup::cluster_prefix(&self.prefix, cluster);
+        let prefix = naming::cluster_prefix(&self.prefix, cluster);
         self.call(
             "list the backups",
             self.fresh()
@@ -261,8 +262,8 @@ impl Client {
     /// Every key (with its size) under the cluster's prefix, or under the whole prefix.
     pub async fn list_keys(&self, cluster: Option<&str>) -> Result<Vec<(String, u64)>, Error> {
         let prefix = match cluster {
-            Some(c) => backup::cluster_prefix(&self.prefix, c),
-            None => backup::root_prefix(&self.prefix),
+            Some(c) => naming::cluster_prefix(&self.prefix, c),
+            None => naming::root_prefix(&self.prefix),
         };
         let pages = self
             .call("list the backups", self.fresh().await?.list(prefix, None))
@@ -338,7 +339,7 @@ impl Client {
     /// the sweep of stale uploads is skipped there, which only leaves what such a store's own expiry of
     /// unfinished uploads cleans up.
     pub async fn multipart_uploads(&self, cluster: &str) -> Result<Vec<PendingUpload>, Error> {
-        let prefix = backup::cluster_prefix(&self.prefix, cluster);
+        let prefix = naming::cluster_prefix(&self.prefix, cluster);
         let mut uploads = self.tolerate(self.list_uploads(Some(&prefix)).await)?;
         if uploads.is_empty() {
             uploads = self.tolerate(self.list_uploads(None).await)?;
@@ -432,7 +433,7 @@ impl Client {
         let mut aborted = 0;
         for upload in self.multipart_uploads(cluster).await? {
             let ours =
-                backup::parse_key(&self.prefix, &upload.key).is_some_and(|(c, _)| c == cluster);
+                naming::parse_key(&self.prefix, &upload.key).is_some_and(|(c, _)| c == cluster);
             let stale = upload.initiated.is_some_and(|t| t <= cutoff);
             if ours && stale {
                 self.abort_upload(&upload.key, &upload.upload_id).await?;

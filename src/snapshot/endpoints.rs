@@ -12,7 +12,7 @@ pub(super) fn resolve_cluster(
         .or(plain_env.filter(|s| !s.trim().is_empty()))
         .ok_or(Error::MissingCluster)?;
     // It names the S3 prefix and, through the Cluster resource, a CronJob: the same rule as everywhere else.
-    crate::backup::validate_cluster_name(&name).map_err(Error::BadCluster)?;
+    crate::naming::validate_cluster_name(&name).map_err(Error::BadCluster)?;
     Ok(name)
 }
 

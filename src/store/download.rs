@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::Error;
-use crate::backup::{self, ObjectName, SNAPSHOT_FILE};
+use crate::backup::SNAPSHOT_FILE;
+use crate::naming::{self, ObjectName};
 use crate::pipeline::{Expected, Identities, Recorded};
 use crate::s3::{self, meta, Client};
 
@@ -133,10 +134,10 @@ async fn resolve_key(client: &Client, which: &Which) -> Result<String, Error> {
         } if !key.contains('/') => {
             let name = ObjectName::parse(key)
                 .ok_or_else(|| Error::Usage(format!("{key:?} is not an etcdbak backup name")))?;
-            Ok(backup::object_key(&client.prefix, c, &name))
+            Ok(naming::object_key(&client.prefix, c, &name))
         }
         Which::Key { key, cluster } => {
-            let (c, _) = backup::parse_key(&client.prefix, key).ok_or_else(|| {
+            let (c, _) = naming::parse_key(&client.prefix, key).ok_or_else(|| {
                 Error::Usage(format!(
                     "{key:?} is not an etcdbak backup key under prefix {:?}: copy it from `etcdbak list`",
                     client.prefix
@@ -162,7 +163,7 @@ async fn resolve_key(client: &Client, which: &Which) -> Result<String, Error> {
                 location: format!(
                     "s3://{}/{}",
                     client.bucket_name,
-                    backup::cluster_prefix(&client.prefix, cluster)
+                    naming::cluster_prefix(&client.prefix, cluster)
                 ),
             }),
     }

@@ -3,7 +3,8 @@
 use std::path::Path;
 
 use super::Error;
-use crate::backup::{ObjectName, SnapshotMetadata, METADATA_FILE};
+use crate::backup::{SnapshotMetadata, METADATA_FILE};
+use crate::naming::ObjectName;
 
 pub(crate) fn read_metadata(dir: &Path) -> Result<SnapshotMetadata, Error> {
     let path = dir.join(METADATA_FILE);
@@ -26,7 +27,7 @@ pub fn parse_metadata(text: &str) -> Result<SnapshotMetadata, String> {
     }
     // The object name carries the time with a four-digit year; a time it cannot hold would upload a backup
     // that `list` and retention never see (found by fuzz/fuzz_targets/metadata.rs).
-    let name = ObjectName::for_snapshot(&meta);
+    let name = meta.object_name();
     if ObjectName::parse(&name.to_string()).is_none() {
         return Err(format!(
             "takenAt {} is outside the years an object name can hold (0000 to 9999)",
@@ -52,7 +53,7 @@ pub(crate) fn resolve_cluster(
         Some(given) => given.to_string(),
         None => meta.cluster.clone(),
     };
-    crate::backup::validate_cluster_name(&cluster).map_err(Error::InvalidCluster)?;
+    crate::naming::validate_cluster_name(&cluster).map_err(Error::InvalidCluster)?;
     Ok(cluster)
 }
 

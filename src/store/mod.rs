@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use crate::backup::{self, ObjectName, SnapshotMetadata, SNAPSHOT_FILE};
+use crate::backup::{self, SnapshotMetadata, SNAPSHOT_FILE};
+use crate::naming;
 use crate::pipeline::{Encoding, Format, Recorded};
 use crate::retention::{self, Keep, Policy};
 use crate::s3::{self, upload, Client, UploadPlan};
@@ -98,8 +99,8 @@ pub async fn run(client: &Client, opts: &Options) -> Result<(), Error> {
     check_before_upload(&snapshot, &meta).await?;
 
     let format = opts.encoding.pipeline().format();
-    let name = ObjectName::for_snapshot(&meta).with_format(format);
-    let key = backup::object_key(&client.prefix, &cluster, &name);
+    let name = meta.object_name().with_format(format);
+    let key = naming::object_key(&client.prefix, &cluster, &name);
     let recorded = encode::record(&meta, opts.encoding.pipeline())?;
     let payload = if format == Format::PLAIN {
         s3::Payload::Plain

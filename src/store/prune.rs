@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::Error;
-use crate::backup;
+use crate::naming;
 use crate::retention::{self, Keep};
 use crate::s3::{Client, PendingUpload};
 
@@ -96,7 +96,7 @@ fn would_abort<'a>(
             u.initiated
                 .is_some_and(|t| now.signed_duration_since(t).to_std().unwrap_or_default() >= age)
         })
-        .filter(|u| backup::parse_key(prefix, &u.key).is_some())
+        .filter(|u| naming::parse_key(prefix, &u.key).is_some())
         .map(|u| u.key.as_str())
         .collect()
 }
