@@ -275,7 +275,8 @@ fn ok(out: Output, what: &str) -> String {
 /// snapshot.db behind.
 #[test]
 fn the_standard_tools_restore_each_format_as_the_guide_prints() {
-    use etcdbak::restore::{plan, runbook, BackupFormat, KubeFacts, S3Location, Snapshot};
+    use etcdbak::pipeline::Format;
+    use etcdbak::restore::{plan, runbook, KubeFacts, S3Location, Snapshot};
     use sha2::{Digest, Sha256};
 
     for tool in ["age", "age-keygen", "zstd"] {
@@ -310,16 +311,10 @@ fn the_standard_tools_restore_each_format_as_the_guide_prints() {
     let recipient = recipient.trim();
 
     let encode = [
+        (Format::ZSTD, "zstd -q -c snap/snapshot.db".to_string()),
+        (Format::AGE, format!("age -r {recipient} snap/snapshot.db")),
         (
-            BackupFormat::Zstd,
-            "zstd -q -c snap/snapshot.db".to_string(),
-        ),
-        (
-            BackupFormat::Age,
-            format!("age -r {recipient} snap/snapshot.db"),
-        ),
-        (
-            BackupFormat::ZstdAge,
+            Format::ZSTD_AGE,
             format!("zstd -q -c snap/snapshot.db | age -r {recipient}"),
         ),
     ];
@@ -362,7 +357,7 @@ fn the_standard_tools_restore_each_format_as_the_guide_prints() {
         let manual = runbook::runbook(&p).steps[1].manual.clone().unwrap();
         // [0] is the AWS CLI's fetch; the object is already where it would put it.
         assert!(manual.commands[0].ends_with(&format!("{name} --region us-east-1")));
-        if format.encrypted() {
+        if format.encrypted {
             let wrong = manual.commands[1].replace("key.txt", "other.txt");
             assert!(!sh(&wrong, dir).status.success(), "{format:?}: {wrong}");
             assert!(

@@ -2,9 +2,9 @@
 //! compression and encryption and verifies; for a compressed or encrypted backup the step also shows the way
 //! without etcdbak, with the standard `age` and `zstd` tools.
 
-use super::format::BackupFormat;
 use super::runbook::{Manual, RestorePlan, Step};
 use super::shell::{cmd, join, sh};
+use crate::pipeline::Format;
 
 /// Stands in for the age identity file when the guide was made without `--identity`.
 pub const IDENTITY_PLACEHOLDER: &str = "IDENTITY_FILE";
@@ -46,37 +46,37 @@ fn download_command(p: &RestorePlan) -> String {
         "--key".to_string(),
         p.snapshot.key.clone(),
     ]);
-    if p.snapshot.format.encrypted() {
+    if p.snapshot.format.encrypted {
         download.extend(["--identity".to_string(), p.identity_file().to_string()]);
     }
     download.extend(["--output".to_string(), p.snapshot_file()]);
     join(&download)
 }
 
-fn title(format: BackupFormat) -> &'static str {
-    match format {
-        BackupFormat::Plain => "Download the snapshot and verify it",
-        BackupFormat::Zstd => "Download the snapshot, decompress it and verify it",
-        BackupFormat::Age => "Download the snapshot, decrypt it and verify it",
-        BackupFormat::ZstdAge => "Download the snapshot, decrypt and decompress it, and verify it",
+fn title(format: Format) -> &'static str {
+    match (format.compressed, format.encrypted) {
+        (false, false) => "Download the snapshot and verify it",
+        (true, false) => "Download the snapshot, decompress it and verify it",
+        (false, true) => "Download the snapshot, decrypt it and verify it",
+        (true, true) => "Download the snapshot, decrypt and decompress it, and verify it",
     }
 }
 
-fn why(format: BackupFormat) -> String {
+fn why(format: Format) -> String {
     const CREDENTIALS: &str = "S3 credentials come from the AWS credential chain, as for the backups: \
         AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a web identity (AWS_WEB_IDENTITY_TOKEN_FILE and \
         AWS_ROLE_ARN), container credentials, AWS_PROFILE, or instance metadata with ETCDBAK_IMDS=true \
         (etcdbak store --help lists the order).";
-    let (what, wrong_key, identity) = match format {
-        BackupFormat::Plain => {
+    let (what, wrong_key, identity) = match (format.compressed, format.encrypted) {
+        (false, false) => {
             return format!(
                 "etcdbak download checks the SHA-256 recorded at upload and etcd's own hash trailer, so a \
                  damaged object stops you here, before anything is destroyed. {CREDENTIALS}"
             )
         }
-        BackupFormat::Zstd => ("compressed with zstd", "", ""),
-        BackupFormat::Age => ("encrypted with age", " or the wrong identity", IDENTITY_WHY),
-        BackupFormat::ZstdAge => (
+        (true, false) => ("compressed with zstd", "", ""),
+        (false, true) => ("encrypted with age", " or the wrong identity", IDENTITY_WHY),
+        (true, true) => (
             "compressed with zstd, then encrypted with age",
             " or the wrong identity",
             IDENTITY_WHY,
@@ -98,7 +98,7 @@ fn check(p: &RestorePlan) -> String {
         "download ends without error; the status table shows REVISION {}.",
         p.snapshot.revision
     );
-    if p.snapshot.format.encrypted() && p.identity.is_none() {
+    if p.snapshot.format.encrypted && p.identity.is_none() {
         check.push_str(&format!(
             " {IDENTITY_PLACEHOLDER} stands for your age identity file: put its path there, or regenerate \
              this guide with --identity FILE."
@@ -134,11 +134,11 @@ fn manual(p: &RestorePlan) -> Option<Manual> {
     let format = p.snapshot.format;
     let object = p.object_file();
     let decrypt = cmd(["age", "-d", "-i", p.identity_file(), &object]);
-    let decode = match format {
-        BackupFormat::Plain => return None,
-        BackupFormat::Zstd => cmd(["zstd", "-d", "-c", &object]),
-        BackupFormat::Age => decrypt,
-        BackupFormat::ZstdAge => format!("{decrypt} | zstd -d"),
+    let decode = match (format.compressed, format.encrypted) {
+        (false, false) => return None,
+        (true, false) => cmd(["zstd", "-d", "-c", &object]),
+        (false, true) => decrypt,
+        (true, true) => format!("{decrypt} | zstd -d"),
     };
     // As etcdbak download does: a failed or cut-off decode never leaves a file under the final name.
     let part = format!("{}.part", p.snapshot_file());
@@ -148,8 +148,8 @@ fn manual(p: &RestorePlan) -> Option<Manual> {
         cmd(["mv", &part, &p.snapshot_file()])
     );
     let tools = match format {
-        BackupFormat::Zstd => "zstd -d decompresses it (Debian package zstd)",
-        BackupFormat::Age => "age -d decrypts it with the same identity (Debian package age)",
+        Format::ZSTD => "zstd -d decompresses it (Debian package zstd)",
+        Format::AGE => "age -d decrypts it with the same identity (Debian package age)",
         _ => {
             "age -d decrypts it with the same identity and zstd -d decompresses it (Debian packages age \
              and zstd)"

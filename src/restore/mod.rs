@@ -6,7 +6,6 @@
 pub mod apiserver;
 mod download;
 mod error;
-pub mod format;
 pub mod pick;
 pub mod plan;
 pub mod render;
@@ -18,7 +17,6 @@ use chrono::{DateTime, Utc};
 
 use crate::s3::Client as S3Client;
 pub use error::Error;
-pub use format::BackupFormat;
 pub use pick::Candidate;
 pub use plan::{KubeFacts, Layout};
 pub use runbook::{Member, RestorePlan, S3Location, Snapshot};
@@ -96,6 +94,7 @@ fn snapshot(c: &Candidate) -> Snapshot {
             .clone()
             .unwrap_or_else(|| format!("{}… (from the name)", c.backup.sha256_prefix)),
         // Every listed backup parsed as a backup name, so one of the suffixes is there.
-        format: BackupFormat::of_key(&c.backup.key).unwrap_or(BackupFormat::Plain),
+        format: crate::pipeline::Format::split_name(&c.backup.key)
+            .map_or(crate::pipeline::Format::PLAIN, |(_, f)| f),
     }
 }

@@ -4,9 +4,10 @@
 
 use std::collections::HashMap;
 
-use super::{BackupFormat, Error};
+use super::Error;
 use crate::backup::Backup;
 use crate::naming;
+use crate::pipeline::Format;
 use crate::s3::{self as store, Client as S3Client};
 
 /// How many of the newest backups are checked (one HEAD each) when looking for a verified one or offering a pick.
@@ -24,7 +25,7 @@ pub struct Candidate {
 
 /// The full SHA-256 of the snapshot (the plaintext) that the metadata records.
 pub fn recorded_sha256(b: &Backup, meta: &HashMap<String, String>) -> Option<String> {
-    let plain = BackupFormat::of_key(&b.key).is_none_or(|f| f == BackupFormat::Plain);
+    let plain = Format::split_name(&b.key).is_none_or(|(_, f)| f == Format::PLAIN);
     let pipeline = (!plain)
         .then(|| meta.get(crate::pipeline::metadata::key::PLAIN_SHA256))
         .flatten();
@@ -36,7 +37,7 @@ pub fn recorded_sha256(b: &Backup, meta: &HashMap<String, String>) -> Option<Str
 /// and match the name, and its stored size, where recorded, the object's (objects stored in one pass do
 /// not record it: the listing's size is it).
 pub fn metadata_agrees(b: &Backup, meta: &HashMap<String, String>) -> bool {
-    let plain = BackupFormat::of_key(&b.key).is_none_or(|f| f == BackupFormat::Plain);
+    let plain = Format::split_name(&b.key).is_none_or(|(_, f)| f == Format::PLAIN);
     let sha_ok = recorded_sha256(b, meta)
         .is_some_and(|s| s.len() == 64 && s.to_ascii_lowercase().starts_with(&b.sha256_prefix));
     let rev_ok = meta

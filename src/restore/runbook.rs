@@ -4,8 +4,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::format::BackupFormat;
 use super::{download, steps};
+use crate::pipeline::Format;
 
 /// One etcd member as the restored cluster will know it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +50,7 @@ pub struct Snapshot {
     /// The full SHA-256 from the object's metadata when known, else the prefix from its name.
     pub sha256: String,
     /// What the object is (compressed, encrypted), from its name.
-    pub format: BackupFormat,
+    pub format: Format,
 }
 
 /// Where the backups live (credentials are never part of a runbook: they come from AWS_* variables).
@@ -228,7 +228,7 @@ mod tests {
                 revision: 4711,
                 size_bytes: 25 * 1024 * 1024 + 12345,
                 sha256: "0123abcd".repeat(8),
-                format: BackupFormat::Plain,
+                format: Format::PLAIN,
             },
             s3: S3Location {
                 endpoint: Some("http://minio.backup.svc:9000".into()),
@@ -269,7 +269,7 @@ mod tests {
     }
 
     /// The fixture plan for a backup stored as `format`, decrypted with `identity`.
-    fn plan_for(format: BackupFormat, identity: Option<&str>) -> RestorePlan {
+    fn plan_for(format: Format, identity: Option<&str>) -> RestorePlan {
         let mut p = plan();
         p.snapshot.key = format!(
             "etcdbak/prod-main/20261125T103000.123Z-r4711-0123abcd{}",
@@ -284,13 +284,13 @@ mod tests {
 
     #[test]
     fn text_runbook_zstd() {
-        insta::assert_snapshot!(render_text(&runbook(&plan_for(BackupFormat::Zstd, None))));
+        insta::assert_snapshot!(render_text(&runbook(&plan_for(Format::ZSTD, None))));
     }
 
     #[test]
     fn text_runbook_age() {
         insta::assert_snapshot!(render_text(&runbook(&plan_for(
-            BackupFormat::Age,
+            Format::AGE,
             Some(IDENTITY)
         ))));
     }
@@ -298,23 +298,20 @@ mod tests {
     #[test]
     fn text_runbook_zstd_age() {
         insta::assert_snapshot!(render_text(&runbook(&plan_for(
-            BackupFormat::ZstdAge,
+            Format::ZSTD_AGE,
             Some(IDENTITY)
         ))));
     }
 
     #[test]
     fn markdown_runbook_zstd() {
-        insta::assert_snapshot!(render_markdown(&runbook(&plan_for(
-            BackupFormat::Zstd,
-            None
-        ))));
+        insta::assert_snapshot!(render_markdown(&runbook(&plan_for(Format::ZSTD, None))));
     }
 
     #[test]
     fn markdown_runbook_age() {
         insta::assert_snapshot!(render_markdown(&runbook(&plan_for(
-            BackupFormat::Age,
+            Format::AGE,
             Some(IDENTITY)
         ))));
     }
@@ -322,7 +319,7 @@ mod tests {
     #[test]
     fn markdown_runbook_zstd_age() {
         insta::assert_snapshot!(render_markdown(&runbook(&plan_for(
-            BackupFormat::ZstdAge,
+            Format::ZSTD_AGE,
             Some(IDENTITY)
         ))));
     }
@@ -330,18 +327,14 @@ mod tests {
     #[test]
     fn each_format_downloads_with_what_it_needs_and_shows_the_standard_tools() {
         let table = [
-            (BackupFormat::Plain, false, None),
-            (BackupFormat::Zstd, false, Some("zstd -d -c ")),
+            (Format::PLAIN, false, None),
+            (Format::ZSTD, false, Some("zstd -d -c ")),
             (
-                BackupFormat::Age,
+                Format::AGE,
                 true,
                 Some("age -d -i /secure/etcd-backup.agekey "),
             ),
-            (
-                BackupFormat::ZstdAge,
-                true,
-                Some(".db.zst.age | zstd -d > "),
-            ),
+            (Format::ZSTD_AGE, true, Some(".db.zst.age | zstd -d > ")),
         ];
         for (format, needs_identity, decode) in table {
             let book = runbook(&plan_for(format, Some(IDENTITY)));
@@ -401,7 +394,7 @@ mod tests {
 
     #[test]
     fn an_encrypted_backup_without_identity_says_what_to_fill_in() {
-        let book = runbook(&plan_for(BackupFormat::ZstdAge, None));
+        let book = runbook(&plan_for(Format::ZSTD_AGE, None));
         let step = &book.steps[1];
         assert!(step.commands[1].contains("--identity IDENTITY_FILE "));
         assert!(
@@ -409,14 +402,14 @@ mod tests {
             "{:?}",
             step.check
         );
-        let with = runbook(&plan_for(BackupFormat::ZstdAge, Some(IDENTITY)));
+        let with = runbook(&plan_for(Format::ZSTD_AGE, Some(IDENTITY)));
         assert!(!with.steps[1]
             .check
             .as_deref()
             .unwrap()
             .contains("IDENTITY_FILE"));
         // A compressed-only backup needs no identity at all.
-        let zstd = runbook(&plan_for(BackupFormat::Zstd, None));
+        let zstd = runbook(&plan_for(Format::ZSTD, None));
         assert!(!render_text(&zstd).contains("IDENTITY_FILE"));
     }
 

@@ -43,7 +43,7 @@ fn snap() -> Snapshot {
         revision: 5,
         size_bytes: 1,
         sha256: "ab".into(),
-        format: crate::restore::format::BackupFormat::Plain,
+        format: crate::pipeline::Format::PLAIN,
     }
 }
 
