@@ -37,6 +37,25 @@ impl Class {
     }
 }
 
+/// A local I/O failure, with what was being done when it happened: always [`Class::Failure`]. The domain
+/// errors that read or write files wrap this one instead of each spelling its own.
+#[derive(Debug, thiserror::Error)]
+#[error("{context}: {source}")]
+pub struct IoError {
+    pub context: String,
+    #[source]
+    pub source: std::io::Error,
+}
+
+impl IoError {
+    pub fn new(context: impl Into<String>, source: std::io::Error) -> IoError {
+        IoError {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Class;

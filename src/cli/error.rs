@@ -1,7 +1,7 @@
 //! The command line's error: one variant per domain. Each domain error names its own failure class
 //! ([`crate::exit::Class`]); [`Error::class`] is the only place the command line asks for it.
 
-use crate::exit::Class;
+use crate::exit::{Class, IoError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -27,20 +27,13 @@ pub enum Error {
     Etcdutl(#[from] crate::verify::etcdutl::Missing),
     #[error("{0}")]
     Usage(String),
-    #[error("{context}: {source}")]
-    Io {
-        context: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] IoError),
 }
 
 impl Error {
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        Error::Io {
-            context: context.into(),
-            source,
-        }
+        Error::Io(IoError::new(context, source))
     }
 
     pub fn class(&self) -> Class {
@@ -56,7 +49,7 @@ impl Error {
             Error::Verify(e) => e.class(),
             Error::Etcdutl(_) => Class::Failure,
             Error::Usage(_) => Class::Usage,
-            Error::Io { .. } => Class::Failure,
+            Error::Io(_) => Class::Failure,
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::exit::Class;
+use crate::exit::{Class, IoError};
 use crate::verify::VerifyError;
 
 #[derive(Debug, thiserror::Error)]
@@ -49,12 +49,8 @@ pub enum Error {
         "interrupted by {signal}; the unfinished upload was aborted and retention did not run"
     )]
     Interrupted { signal: &'static str },
-    #[error("{context}: {source}")]
-    Io {
-        context: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] IoError),
 }
 
 impl Error {
@@ -70,14 +66,11 @@ impl Error {
             | Error::NotFound { .. }
             | Error::Verification { .. } => Class::Storage,
             Error::Corrupt { .. } | Error::Changed { .. } => Class::CorruptSnapshot,
-            Error::Interrupted { .. } | Error::Io { .. } => Class::Failure,
+            Error::Interrupted { .. } | Error::Io(_) => Class::Failure,
         }
     }
 
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Error {
-        Error::Io {
-            context: context.into(),
-            source,
-        }
+        Error::Io(IoError::new(context, source))
     }
 }

@@ -1,10 +1,11 @@
-//! What can go wrong in `store`, `prune` and `download` beyond S3 itself.
+//! What can go wrong in `store`, `prune` and `download` beyond S3 itself. What S3 already names (the
+//! object that failed verification, the snapshot found corrupt on the way up, the interrupted upload) stays
+//! an [`crate::s3::Error`] inside [`Error::S3`], with its message and class.
 
 use std::path::PathBuf;
 
 use crate::backup::{METADATA_FILE, SNAPSHOT_FILE};
-use crate::exit::Class;
-use crate::verify::VerifyError;
+use crate::exit::{Class, IoError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -14,14 +15,6 @@ pub enum Error {
     Usage(String),
     #[error("there are no backups of cluster \"{cluster}\" under {location}: check --cluster and --prefix with `etcdbak list`")]
     NoBackups { cluster: String, location: String },
-    #[error("the uploaded object {key} failed verification ({what}); it was not kept and retention did not run")]
-    Verification { key: String, what: String },
-    #[error("{path} is not a usable etcd snapshot: {source}; nothing was uploaded")]
-    Corrupt {
-        path: PathBuf,
-        #[source]
-        source: VerifyError,
-    },
     #[error("the downloaded backup {key} is corrupt ({what}); the partial file was deleted")]
     DownloadCorrupt { key: String, what: String },
     #[error("{path} is not valid snapshot metadata ({reason}): re-run `etcdbak snapshot`")]
@@ -36,10 +29,6 @@ pub enum Error {
     ClusterMismatch { recorded: String, given: String },
     #[error("invalid cluster name: {0}")]
     InvalidCluster(String),
-    #[error(
-        "interrupted by {signal}; the unfinished upload was aborted and retention did not run"
-    )]
-    Interrupted { signal: &'static str },
     /// Encoding or decoding a backup (zstd, age) failed; the pipeline's message names what to fix.
     #[error("{0}")]
     Pipeline(#[from] crate::pipeline::Error),
@@ -50,12 +39,8 @@ pub enum Error {
         #[source]
         source: crate::pipeline::Error,
     },
-    #[error("{context}: {source}")]
-    Io {
-        context: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] IoError),
 }
 
 impl Error {
@@ -64,19 +49,14 @@ impl Error {
             Error::S3(e) => e.class(),
             Error::Pipeline(e) | Error::Decode { source: e, .. } => e.class(),
             Error::Usage(_) | Error::InvalidCluster(_) => Class::Usage,
-            Error::Corrupt { .. } | Error::DownloadCorrupt { .. } | Error::BadMetadata { .. } => {
-                Class::CorruptSnapshot
-            }
+            Error::DownloadCorrupt { .. } | Error::BadMetadata { .. } => Class::CorruptSnapshot,
             Error::ClusterMismatch { .. } => Class::Config,
-            Error::NoBackups { .. } | Error::Verification { .. } => Class::Storage,
-            Error::Input { .. } | Error::Interrupted { .. } | Error::Io { .. } => Class::Failure,
+            Error::NoBackups { .. } => Class::Storage,
+            Error::Input { .. } | Error::Io(_) => Class::Failure,
         }
     }
 
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Error {
-        Error::Io {
-            context: context.into(),
-            source,
-        }
+        Error::Io(IoError::new(context, source))
     }
 }

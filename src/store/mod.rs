@@ -121,12 +121,12 @@ pub async fn run(client: &Client, opts: &Options) -> Result<(), Error> {
         if let Err(e) = client.delete(&key).await {
             tracing::warn!(%key, error = %e, "could not delete the object that failed verification");
         }
-        return Err(Error::Verification { key, what });
+        return Err(s3::Error::Verification { key, what }.into());
     }
     tracing::info!(%key, sha256 = %meta.sha256, "upload verified (size, sha256 metadata, ETag)");
 
     if let Some(signal) = *cancel.borrow() {
-        return Err(Error::Interrupted { signal });
+        return Err(s3::Error::Interrupted { signal }.into());
     }
     apply_retention(client, &cluster, &opts.retention, &key).await?;
     let aborted = client
@@ -155,7 +155,7 @@ async fn check_before_upload(snapshot: &Path, meta: &SnapshotMetadata) -> Result
         path: snapshot.to_path_buf(),
         source,
     })?;
-    verdict_before_upload(len, size, &head).map_err(|source| Error::Corrupt {
+    verdict_before_upload(len, size, &head).map_err(|source| s3::Error::Corrupt {
         path: snapshot.to_path_buf(),
         source,
     })?;
@@ -234,11 +234,7 @@ async fn upload(
         &expected,
         cancel.clone(),
     )
-    .await
-    .map_err(|e| match e {
-        s3::Error::Interrupted { signal } => Error::Interrupted { signal },
-        e => e.into(),
-    })?;
+    .await?;
     let secs = started.elapsed().as_secs_f64();
     tracing::info!(
         %key, bytes = uploaded.size, parts = uploaded.parts, secs,
