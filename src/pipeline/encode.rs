@@ -261,6 +261,16 @@ impl<R: Read> EncodeReader<R> {
         self.recorded.as_ref()
     }
 
+    /// True once the encoder has finished and everything it wrote was read: the object has ended.
+    pub fn drained(&self) -> bool {
+        self.encoder.is_none() && self.pending.lock().len() == self.pos
+    }
+
+    /// The plaintext reader back (to check what it saw), with what the encoding recorded if it finished.
+    pub fn into_parts(self) -> (R, Option<Recorded>) {
+        (self.src, self.recorded)
+    }
+
     /// Copies out what the last step produced; 0 when it is drained.
     fn drain(&mut self, out: &mut [u8]) -> usize {
         let mut pending = self.pending.lock();

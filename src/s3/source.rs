@@ -3,13 +3,12 @@
 //! read, so the checks and the bytes sent come from the same single read. An encoded object's size is
 //! known only at its end: the upload sends parts until the source is done.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
 use super::upload::Expected;
 use super::Error;
-use crate::pipeline::{Encoder, Encoding, Recorded};
+use crate::pipeline::{self, EncodeReader, Encoding, Recorded};
 use crate::verify::{self, Verifier};
 
 /// How the object's bytes are made from the snapshot file.
@@ -19,27 +18,6 @@ pub enum Payload {
     Plain,
     /// The file encoded (`.db.zst`, `.db.age`, `.db.zst.age`).
     Encoded { encoding: Encoding },
-}
-
-/// The encoder's output, shared between the encoder (writing) and the part reader (draining).
-#[derive(Clone, Default)]
-struct Shared(Arc<Mutex<Vec<u8>>>);
-
-impl Shared {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<u8>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-impl Write for Shared {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.lock().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
 }
 
 /// The plaintext as read from the file, fed to etcd's snapshot verifier on the way.
@@ -56,62 +34,20 @@ impl Read for Verifying {
     }
 }
 
-/// The file read through the encoder, one 64 KiB step at a time.
-struct Encoded {
-    plain: Verifying,
-    encoder: Option<Encoder<Shared>>,
-    out: Shared,
-    pos: usize,
-    step: Vec<u8>,
-    got: Option<Recorded>,
-}
-
-impl Encoded {
-    /// True once the encoder has finished and everything it wrote was read.
-    fn drained(&self) -> bool {
-        self.encoder.is_none() && self.out.lock().len() == self.pos
-    }
-
-    /// Feeds the encoder one step of plaintext, or finishes it at the file's end.
-    fn pump(&mut self) -> io::Result<()> {
-        let n = self.plain.read(&mut self.step)?;
-        if n > 0 {
-            if let Some(e) = self.encoder.as_mut() {
-                e.write_all(&self.step[..n])?;
-            }
-        } else if let Some(e) = self.encoder.take() {
-            let (_, recorded) = e.finish().map_err(io::Error::other)?;
-            self.got = Some(recorded);
-        }
-        Ok(())
-    }
-}
-
-impl Read for Encoded {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            {
-                let mut out = self.out.lock();
-                let n = buf.len().min(out.len() - self.pos);
-                buf[..n].copy_from_slice(&out[self.pos..self.pos + n]);
-                self.pos += n;
-                if self.pos == out.len() {
-                    out.clear();
-                    self.pos = 0;
-                }
-                if n > 0 || self.encoder.is_none() || buf.is_empty() {
-                    return Ok(n);
-                }
-            }
-            self.pump()?;
-        }
+/// A failed read of the file itself is reported as the file's (the caller says it changed); anything else
+/// stays the pipeline's error.
+fn file_error(e: io::Error) -> io::Error {
+    match pipeline::Error::from_io(e, pipeline::Error::Input) {
+        pipeline::Error::Input(e) => e,
+        other => other.into_io(),
     }
 }
 
 enum Reader {
     /// The file, its verifier, and how many bytes snapshot.json says it has.
     File(Verifying, u64),
-    Encoded(Box<Encoded>),
+    /// The file through the pipeline's encoder, pulled one 64 KiB step at a time.
+    Encoded(Box<EncodeReader<Verifying>>),
 }
 
 /// The bytes to send, read in parts.
@@ -133,19 +69,11 @@ impl Source {
         let reader = match payload {
             Payload::Plain => Reader::File(plain, plain_size),
             Payload::Encoded { encoding } => {
-                let out = Shared::default();
-                let encoder = Encoder::new(out.clone(), encoding).map_err(|e| Error::Request {
+                let encoder = EncodeReader::new(plain, encoding).map_err(|e| Error::Request {
                     op: "encode the snapshot".into(),
                     reason: e.to_string(),
                 })?;
-                Reader::Encoded(Box::new(Encoded {
-                    plain,
-                    encoder: Some(encoder),
-                    out,
-                    pos: 0,
-                    step: vec![0u8; 64 * 1024],
-                    got: None,
-                }))
+                Reader::Encoded(Box::new(encoder))
             }
         };
         Ok(Source {
@@ -185,7 +113,7 @@ impl Source {
                 buf.resize(max, 0);
                 let mut at = 0;
                 while at < max {
-                    match e.read(&mut buf[at..])? {
+                    match e.read(&mut buf[at..]).map_err(file_error)? {
                         0 => break,
                         n => at += n,
                     }
@@ -232,10 +160,7 @@ impl Source {
         let path = self.path;
         let (mut plain, recorded) = match self.reader {
             Reader::File(plain, _) => (plain, None),
-            Reader::Encoded(e) => {
-                let Encoded { plain, got, .. } = *e;
-                (plain, got)
-            }
+            Reader::Encoded(e) => e.into_parts(),
         };
         let mut probe = [0u8; 1];
         if plain.file.read(&mut probe).unwrap_or(0) != 0 {
