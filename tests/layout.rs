@@ -293,3 +293,82 @@ fn the_checker_sees_a_cycle_and_a_long_function() {
     assert_eq!(long.len(), 1, "{long:?}");
     assert_eq!(long[0].2, "long");
 }
+
+/// The file a `super::NAME` / `crate::…::NAME` path names among the files of `dir`: `dir/NAME.rs` or
+/// `dir/NAME/mod.rs`, when it is one of `files` and not `dir`'s own `mod.rs`.
+fn sibling(files: &BTreeSet<String>, dir: &str, name: &str) -> Option<String> {
+    [format!("{dir}/{name}.rs"), format!("{dir}/{name}/mod.rs")]
+        .into_iter()
+        .find(|f| files.contains(f))
+}
+
+/// The identifiers right after each occurrence of `prefix` in `code`, groups (`prefix{a, b::c}`) included.
+fn names_after(code: &str, prefix: &str) -> Vec<String> {
+    let ident = |s: &str| -> String {
+        s.trim()
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let mut out = Vec::new();
+    for part in code.split(prefix).skip(1) {
+        if let Some(group) = part.strip_prefix('{') {
+            let group = group.split('}').next().unwrap_or("");
+            out.extend(group.split(',').map(ident));
+        } else {
+            out.push(ident(part));
+        }
+    }
+    out.retain(|n| !n.is_empty());
+    out
+}
+
+/// Edges file -> file between sibling files of one directory (a module's own `mod.rs`, its face, is left
+/// out), read from `super::NAME` and `crate::<that module>::NAME` paths outside tests and comments.
+fn file_graph() -> BTreeMap<String, BTreeSet<String>> {
+    let all = sources();
+    let files: BTreeSet<String> = all.iter().map(|s| s.path.clone()).collect();
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for src in &all {
+        let Some((dir, file)) = src.path.rsplit_once('/') else {
+            continue;
+        };
+        if file == "mod.rs" || file == "lib.rs" || file == "main.rs" {
+            continue;
+        }
+        let module = dir.strip_prefix("src").unwrap_or(dir).replace('/', "::");
+        let crate_prefix = format!("crate{module}::");
+        let edges = graph.entry(src.path.clone()).or_default();
+        for (_, line) in non_test_lines(&src.text) {
+            let code = line.split("//").next().unwrap_or("");
+            let mut names = names_after(code, "super::");
+            if module.is_empty() {
+                names.clear(); // `super` of a top-level file is the crate root: no siblings
+            } else {
+                names.extend(names_after(code, &crate_prefix));
+            }
+            for name in names {
+                edges.extend(sibling(&files, dir, &name).filter(|t| *t != src.path));
+            }
+        }
+    }
+    graph
+}
+
+#[test]
+fn no_two_files_of_a_module_import_each_other_in_a_circle() {
+    let graph = file_graph();
+    assert!(
+        graph
+            .get("src/s3/upload.rs")
+            .is_some_and(|d| d.contains("src/s3/source.rs")),
+        "the file reader misses upload.rs -> source.rs: {:?}",
+        graph.get("src/s3/upload.rs")
+    );
+    if let Some(cycle) = find_cycle(&graph) {
+        panic!(
+            "files import each other in a circle (move what both need into a file both can import): {}",
+            cycle.join(" -> ")
+        );
+    }
+}

@@ -2,7 +2,7 @@
 //! compression and encryption and verifies; for a compressed or encrypted backup the step also shows the way
 //! without etcdbak, with the standard `age` and `zstd` tools.
 
-use super::runbook::{Manual, RestorePlan, Step};
+use super::facts::{Manual, RestorePlan, Step};
 use super::shell::{cmd, join, sh};
 use crate::pipeline::Format;
 

@@ -6,6 +6,7 @@
 pub mod apiserver;
 mod download;
 mod error;
+pub mod facts;
 pub mod pick;
 pub mod plan;
 pub mod render;
@@ -17,9 +18,9 @@ use chrono::{DateTime, Utc};
 
 use crate::s3::Client as S3Client;
 pub use error::Error;
+pub use facts::{Member, RestorePlan, S3Location, Snapshot};
 pub use pick::Candidate;
 pub use plan::{KubeFacts, Layout};
-pub use runbook::{Member, RestorePlan, S3Location, Snapshot};
 
 /// How the runbook is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

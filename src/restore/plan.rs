@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::runbook::{Member, RestorePlan, S3Location, Snapshot, TlsPaths};
+use super::facts::{Member, RestorePlan, S3Location, Snapshot, TlsPaths};
 use super::Error;
 use crate::naming;
 

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::runbook::Runbook;
+use super::facts::Runbook;
 
 /// `text` word-wrapped to `width` columns, the first line after `first`, the rest indented under it.
 fn wrap(first: &str, text: &str, width: usize) -> String {

@@ -2,130 +2,8 @@
 //! (each step is built in [`super::steps`], rendered by [`super::render`]). docs/RESTORE.md explains the why
 //! of each step at length; the `why` lines here are the short form an operator reads mid-incident.
 
-use chrono::{DateTime, Utc};
-
+use super::facts::{RestorePlan, Runbook};
 use super::{download, steps};
-use crate::pipeline::Format;
-
-/// One etcd member as the restored cluster will know it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Member {
-    pub name: String,
-    pub peer_url: String,
-}
-
-impl Member {
-    /// `NAME=PEER_URL`, as `--member` takes it: a name and an http(s) peer URL.
-    pub fn parse(s: &str) -> Result<Member, String> {
-        let (name, url) = s
-            .split_once('=')
-            .ok_or_else(|| format!("{s:?} is not NAME=PEER_URL"))?;
-        if name.is_empty() || !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(format!(
-                "{s:?} is not NAME=PEER_URL with an http(s) peer URL"
-            ));
-        }
-        Ok(Member {
-            name: name.to_string(),
-            peer_url: url.to_string(),
-        })
-    }
-}
-
-/// Client TLS files, as paths where the operator runs `etcdctl`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsPaths {
-    pub cacert: String,
-    pub cert: String,
-    pub key: String,
-}
-
-/// The snapshot chosen for the restore.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Snapshot {
-    pub key: String,
-    pub taken_at: DateTime<Utc>,
-    pub revision: i64,
-    pub size_bytes: u64,
-    /// The full SHA-256 from the object's metadata when known, else the prefix from its name.
-    pub sha256: String,
-    /// What the object is (compressed, encrypted), from its name.
-    pub format: Format,
-}
-
-/// Where the backups live (credentials are never part of a runbook: they come from AWS_* variables).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct S3Location {
-    pub endpoint: Option<String>,
-    pub region: String,
-    pub bucket: String,
-    pub prefix: String,
-}
-
-/// Everything the runbook needs. Built from flags, defaults derived from etcd StatefulSet naming, and
-/// optionally the Cluster resource.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RestorePlan {
-    /// The Cluster resource's name.
-    pub cluster: String,
-    /// Namespace of the etcd StatefulSet.
-    pub namespace: String,
-    pub statefulset: String,
-    pub members: Vec<Member>,
-    /// Client URLs for the health checks.
-    pub endpoints: Vec<String>,
-    pub tls: Option<TlsPaths>,
-    /// The age identity file for an encrypted backup, as a path where the operator runs `etcdbak download`.
-    pub identity: Option<String>,
-    /// etcd's --data-dir inside the etcd container.
-    pub data_dir: String,
-    /// Where the member's PVC is mounted in the etcd container (the data dir is at or under it).
-    pub volume_mount_path: String,
-    /// The StatefulSet's volumeClaimTemplate name: member i's PVC is `<claim>-<statefulset>-<i>`.
-    pub volume_claim: String,
-    /// The image of the throwaway pod that writes into the PVCs (needs `sh` and `tar` for `kubectl cp`).
-    pub helper_image: String,
-    /// `uid:gid` to give the restored files, when etcd does not run as root.
-    pub owner: Option<String>,
-    pub snapshot: Snapshot,
-    pub s3: S3Location,
-    /// The backup CronJob: (namespace, name).
-    pub cronjob: (String, String),
-    /// The new cluster token.
-    pub token: String,
-    /// Local working directory for the download and the restored data dirs.
-    pub workdir: String,
-    /// 0 disables `--bump-revision`/`--mark-compacted`.
-    pub bump_revision: u64,
-    /// When the guide was made: names the helper objects of this restore.
-    pub now: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Step {
-    pub title: String,
-    pub why: String,
-    pub commands: Vec<String>,
-    /// What to look for in the output, or a caveat.
-    pub check: Option<String>,
-    /// Another way to the same result, without etcdbak: shown apart, never run with `commands`.
-    pub manual: Option<Manual>,
-}
-
-/// A step's way with standard tools only.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Manual {
-    /// Completes "Without etcdbak: ...".
-    pub intro: String,
-    pub commands: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Runbook {
-    pub title: String,
-    pub facts: Vec<(String, String)>,
-    pub steps: Vec<Step>,
-}
 
 /// The runbook for `plan`. Pure: the same plan always gives the same steps.
 pub fn runbook(plan: &RestorePlan) -> Runbook {
@@ -194,6 +72,8 @@ fn facts(p: &RestorePlan) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pipeline::Format;
+    use crate::restore::facts::{Member, S3Location, Snapshot, TlsPaths};
     use crate::restore::render::{commands_in_text, render_markdown, render_text};
 
     fn plan() -> RestorePlan {

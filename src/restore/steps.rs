@@ -2,7 +2,7 @@
 //! order they run in, and why, is [`super::runbook::runbook`]'s business; each function here only knows its
 //! own step.
 
-use super::runbook::{Member, RestorePlan, Step};
+use super::facts::{Member, RestorePlan, Step};
 use super::shell::{cmd, join, sh};
 
 impl RestorePlan {

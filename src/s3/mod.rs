@@ -17,7 +17,7 @@ use std::time::Duration;
 
 pub use client::{Client, ListedObject, ObjectHead, PendingUpload};
 pub use error::Error;
-pub use source::Payload;
+pub use source::{Expected, Payload};
 pub use sse::Sse;
 pub use upload::{UploadPlan, Uploaded};
 

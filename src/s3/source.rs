@@ -6,7 +6,6 @@
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use super::upload::Expected;
 use super::Error;
 use crate::pipeline::{self, EncodeReader, Encoding, Recorded};
 use crate::verify::{self, Verifier};
@@ -18,6 +17,16 @@ pub enum Payload {
     Plain,
     /// The file encoded (`.db.zst`, `.db.age`, `.db.zst.age`).
     Encoded { encoding: Encoding },
+}
+
+/// What the snapshot must be (from snapshot.json) and how the object is made from it; checked before the
+/// upload completes.
+#[derive(Debug, Clone)]
+pub struct Expected {
+    /// The plaintext's SHA-256 and size.
+    pub sha256: String,
+    pub size: u64,
+    pub payload: Payload,
 }
 
 /// The plaintext as read from the file, fed to etcd's snapshot verifier on the way.

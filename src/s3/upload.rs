@@ -1,6 +1,6 @@
 //! One pass over the snapshot: each part is read into one buffer, and from that same buffer hashed
 //! (SHA-256 of the whole file, etcd's hash trailer, the part's MD5) and sent. Nothing is read twice. What the
-//! bytes must be ([`Expected`]) is checked after the last part and before the upload is completed, so a
+//! bytes must be ([`Expected`], beside the source that checks it) is checked after the last part and before the upload is completed, so a
 //! snapshot that fails the check, or that changed while it was read, never becomes an object. A snapshot
 //! no bigger than one part is sent as a single PUT, checked before it is sent.
 //!
@@ -25,7 +25,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::meta::header_safe;
-use super::source::{Payload, Source};
+use super::source::{Expected, Source};
 use super::stall::{watched_body, Progress};
 use super::{Client, Error};
 
@@ -54,16 +54,6 @@ impl UploadPlan {
             .max(needed)
             .clamp(MIN_PART_SIZE, MAX_PART_SIZE)
     }
-}
-
-/// What the snapshot must be (from snapshot.json) and how the object is made from it; checked before the
-/// upload completes.
-#[derive(Debug, Clone)]
-pub struct Expected {
-    /// The plaintext's SHA-256 and size.
-    pub sha256: String,
-    pub size: u64,
-    pub payload: Payload,
 }
 
 /// What was uploaded, as computed locally while sending it.

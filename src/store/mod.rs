@@ -218,7 +218,7 @@ async fn upload(
         concurrency = opts.plan.concurrency, "uploading"
     );
     let started = Instant::now();
-    let expected = upload::Expected {
+    let expected = s3::Expected {
         sha256: meta.sha256.clone(),
         size: meta.file_size,
         payload: sent.payload.clone(),

@@ -1,20 +1,18 @@
 //! The backup CronJob: a `snapshot` init container running `etcdbak snapshot` into the shared `etcd-backup`
 //! emptyDir at `/backup`, then the admin's store container with the contract env vars.
 
-use std::collections::BTreeMap;
-
-use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec};
+use k8s_openapi::api::batch::v1::{CronJob, JobSpec};
 use k8s_openapi::api::core::v1::{Container, EnvVar, Secret, SecretVolumeSource, Volume};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::ResourceExt;
 
 use super::container::{
     contract_env, env, mount, s3_env, template_container, Role, BACKUP_DIR, BACKUP_VOLUME,
     SNAPSHOT_CONTAINER, TMP_VOLUME,
 };
+use super::cron_spec::cron_job;
 use super::endpoint::endpoints;
 use super::hardening::hardened_security_context;
-use super::labels::{labels, object_meta, stamp_hash};
+use super::labels::{labels, object_meta};
 use super::pod::{base_volumes, pod_template};
 use super::settings::{effective_retention, effective_schedule, encoding_env};
 use super::tls::mirror_tls_secret;
@@ -118,39 +116,6 @@ pub fn render_backup(
         schedule,
         verify_cron_job: render_verify(cluster, config)?,
     })
-}
-
-/// A CronJob around `job`, with the config's history, deadline and time-zone settings; stamped with its hash.
-pub(super) fn cron_job(
-    metadata: ObjectMeta,
-    labels: &BTreeMap<String, String>,
-    schedule: &str,
-    suspend: bool,
-    job: JobSpec,
-    config: &Config,
-) -> CronJob {
-    let mut cron_job = CronJob {
-        metadata,
-        spec: Some(CronJobSpec {
-            schedule: schedule.to_string(),
-            time_zone: Some(config.time_zone.clone()),
-            concurrency_policy: Some("Forbid".into()),
-            starting_deadline_seconds: Some(config.job.starting_deadline_seconds),
-            successful_jobs_history_limit: Some(config.job.successful_jobs_history_limit),
-            failed_jobs_history_limit: Some(config.job.failed_jobs_history_limit),
-            suspend: Some(suspend),
-            job_template: JobTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(labels.clone()),
-                    ..Default::default()
-                }),
-                spec: Some(job),
-            },
-        }),
-        status: None,
-    };
-    stamp_hash(&mut cron_job);
-    cron_job
 }
 
 /// The init container that takes the snapshot into `/backup`.

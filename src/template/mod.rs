@@ -13,6 +13,7 @@
 mod cleanup;
 mod container;
 mod cron_job;
+mod cron_spec;
 mod endpoint;
 mod error;
 mod hardening;

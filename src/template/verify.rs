@@ -6,7 +6,7 @@ use k8s_openapi::api::batch::v1::{CronJob, JobSpec};
 use kube::ResourceExt;
 
 use super::container::{contract_env, s3_env, template_container, Role};
-use super::cron_job::cron_job;
+use super::cron_spec::cron_job;
 use super::labels::{labels, object_meta};
 use super::pod::{base_volumes, pod_template};
 use super::settings::{effective_keep, effective_verify_schedule};
