@@ -372,3 +372,64 @@ fn no_two_files_of_a_module_import_each_other_in_a_circle() {
         );
     }
 }
+
+/// ARCHITECTURE.md's module table as module -> its "depends on" column (backticked names; `—` for none).
+/// A row may name several modules (`logging`, `shutdown`); they share its column.
+fn documented_graph() -> BTreeMap<String, BTreeSet<String>> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("ARCHITECTURE.md");
+    let text = std::fs::read_to_string(path).expect("reading ARCHITECTURE.md");
+    let ticked = |cell: &str| -> BTreeSet<String> {
+        cell.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect()
+    };
+    let mut graph = BTreeMap::new();
+    for line in text.lines().filter(|l| l.starts_with("| `")) {
+        let cells: Vec<&str> = line.trim_matches('|').split(" | ").collect();
+        let (Some(first), Some(last)) = (cells.first(), cells.last()) else {
+            continue;
+        };
+        if cells.len() < 3 {
+            continue;
+        }
+        for module in ticked(first) {
+            graph.insert(module, ticked(last));
+        }
+    }
+    graph
+}
+
+#[test]
+fn the_architecture_table_names_every_real_dependency() {
+    let documented = documented_graph();
+    let real = module_graph();
+    let mut wrong = Vec::new();
+    for (module, deps) in real.iter().filter(|(m, _)| *m != "cli") {
+        let Some(claimed) = documented.get(module) else {
+            wrong.push(format!("module `{module}` has no row in the table"));
+            continue;
+        };
+        for d in deps.difference(claimed) {
+            wrong.push(format!(
+                "{module} -> {d} is in the code but not in the table"
+            ));
+        }
+        for d in claimed.difference(deps) {
+            wrong.push(format!(
+                "{module} -> {d} is in the table but not in the code"
+            ));
+        }
+    }
+    for module in documented.keys().filter(|m| !real.contains_key(*m)) {
+        wrong.push(format!(
+            "the table has a row for `{module}`, which is no module"
+        ));
+    }
+    assert!(
+        wrong.is_empty(),
+        "ARCHITECTURE.md's module table (\"depends on\") and the code disagree:\n{}",
+        wrong.join("\n")
+    );
+}
