@@ -319,7 +319,7 @@ fn the_standard_tools_restore_each_format_as_the_guide_prints() {
         ),
     ];
     for (format, encode) in encode {
-        let work = dir.join(format!("restore-{format:?}"));
+        let work = dir.join(format!("restore{}", format.suffix()));
         std::fs::create_dir_all(&work).unwrap();
         let name = format!("20261125T103000.123Z-r5-{}{}", &sha[..8], format.suffix());
         ok(
