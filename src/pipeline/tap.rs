@@ -22,7 +22,7 @@ impl Counter {
         self.failed.load(Ordering::Relaxed)
     }
 
-    fn record<T>(&self, r: io::Result<T>, n: impl Fn(&T) -> usize) -> io::Result<T> {
+    fn count<T>(&self, r: io::Result<T>, n: impl Fn(&T) -> usize) -> io::Result<T> {
         match &r {
             Ok(v) => {
                 self.bytes.fetch_add(n(v) as u64, Ordering::Relaxed);
@@ -62,18 +62,18 @@ impl<T> Tap<T> {
 impl<R: Read> Read for Tap<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let r = self.inner.read(buf);
-        self.counter.record(r, |n| *n)
+        self.counter.count(r, |n| *n)
     }
 }
 
 impl<W: Write> Write for Tap<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let r = self.inner.write(buf);
-        self.counter.record(r, |n| *n)
+        self.counter.count(r, |n| *n)
     }
 
     fn flush(&mut self) -> io::Result<()> {
         let r = self.inner.flush();
-        self.counter.record(r, |_| 0)
+        self.counter.count(r, |_| 0)
     }
 }

@@ -8,7 +8,7 @@ pub mod policy;
 pub mod render;
 
 use crate::naming::{parse_key, verified_backup_of};
-pub use policy::{apply, Backup, Floor, KeepReason, Policy, Within, DEFAULT_KEEP};
+pub use policy::{apply, Floor, KeepReason, ListedKey, Policy, Within, DEFAULT_KEEP};
 
 /// How many backups to keep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +30,7 @@ pub struct Plan {
     /// This cluster's backups to delete, newest first.
     pub delete: Vec<String>,
     /// Every backup, newest first, with why it stays (empty: deleted).
-    pub decisions: Vec<(Backup, Vec<KeepReason>)>,
+    pub decisions: Vec<(ListedKey, Vec<KeepReason>)>,
     /// Verification records that speak for no backup that stays: those of deleted backups, and strays
     /// whose backup is already gone.
     pub records: Vec<String>,
@@ -79,10 +79,10 @@ fn records<'a>(
 
 /// [`plan`] with the whole floor: the backup just uploaded and the ones known to be verified.
 fn plan_with(prefix: &str, cluster: &str, keys: &[String], keep: Keep, floor: &Floor<'_>) -> Plan {
-    let ours: Vec<Backup> = keys
+    let ours: Vec<ListedKey> = keys
         .iter()
         .filter_map(|key| match parse_key(prefix, key) {
-            Some((c, name)) if c == cluster => Some(Backup {
+            Some((c, name)) if c == cluster => Some(ListedKey {
                 key: key.clone(),
                 name,
             }),

@@ -201,9 +201,9 @@ impl std::fmt::Display for KeepReason {
     }
 }
 
-/// One backup of one cluster, as retention sees it.
+/// One backup of one cluster, as retention sees it: a listed key and the object name parsed from it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Backup {
+pub struct ListedKey {
     pub key: String,
     pub name: ObjectName,
 }
@@ -254,7 +254,7 @@ fn bucket_rules(p: &Policy) -> Vec<Bucketed> {
 }
 
 /// Sorts newest first by parsed time and revision (then key, so the order is total) and drops duplicates.
-pub(crate) fn newest_first(backups: &[Backup]) -> Vec<Backup> {
+pub(crate) fn newest_first(backups: &[ListedKey]) -> Vec<ListedKey> {
     let mut v = backups.to_vec();
     v.sort_by(|a, b| b.name.cmp(&a.name).then_with(|| a.key.cmp(&b.key)));
     v.dedup_by(|a, b| a.key == b.key);
@@ -264,13 +264,13 @@ pub(crate) fn newest_first(backups: &[Backup]) -> Vec<Backup> {
 /// Decides, for each backup (newest first), why it is kept; an empty list means it is deleted.
 pub fn apply(
     policy: &Policy,
-    backups: &[Backup],
+    backups: &[ListedKey],
     floor: &Floor<'_>,
-) -> Vec<(Backup, Vec<KeepReason>)> {
+) -> Vec<(ListedKey, Vec<KeepReason>)> {
     let sorted = newest_first(backups);
     let mut rules = bucket_rules(policy);
     let since = sorted.first().map(|b| policy.within.since(b.name.taken_at));
-    let mut out: Vec<(Backup, Vec<KeepReason>)> = Vec::with_capacity(sorted.len());
+    let mut out: Vec<(ListedKey, Vec<KeepReason>)> = Vec::with_capacity(sorted.len());
     for (i, b) in sorted.into_iter().enumerate() {
         let mut reasons = vec![];
         for r in rules.iter_mut().filter(|r| r.left > 0) {
@@ -290,7 +290,7 @@ pub fn apply(
     out
 }
 
-fn apply_floor(policy: &Policy, floor: &Floor<'_>, out: &mut [(Backup, Vec<KeepReason>)]) {
+fn apply_floor(policy: &Policy, floor: &Floor<'_>, out: &mut [(ListedKey, Vec<KeepReason>)]) {
     if let Some(key) = floor.just_uploaded {
         if let Some((_, r)) = out.iter_mut().find(|(b, _)| b.key == key) {
             r.push(KeepReason::JustUploaded);

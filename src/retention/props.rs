@@ -5,7 +5,7 @@ use proptest::prelude::*;
 use super::*;
 use crate::naming::ObjectName;
 
-fn backup(minutes: i64, rev: i64) -> Backup {
+fn backup(minutes: i64, rev: i64) -> ListedKey {
     let base = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
         .expect("base")
         .to_utc();
@@ -20,14 +20,14 @@ fn backup(minutes: i64, rev: i64) -> Backup {
             crate::pipeline::Format::ZSTD
         },
     };
-    Backup {
+    ListedKey {
         key: crate::naming::object_key("etcdbak", "prod", &name),
         name,
     }
 }
 
 /// Up to 300 backups spread over about a year, some in the same hour.
-fn history() -> impl Strategy<Value = Vec<Backup>> {
+fn history() -> impl Strategy<Value = Vec<ListedKey>> {
     prop::collection::vec(0i64..525_600, 0..300).prop_map(|mins| {
         mins.into_iter()
             .enumerate()
@@ -65,7 +65,7 @@ fn policy() -> impl Strategy<Value = Policy> {
         )
 }
 
-fn kept_keys(d: &[(Backup, Vec<KeepReason>)]) -> Vec<String> {
+fn kept_keys(d: &[(ListedKey, Vec<KeepReason>)]) -> Vec<String> {
     d.iter()
         .filter(|(_, r)| !r.is_empty())
         .map(|(b, _)| b.key.clone())
@@ -104,7 +104,7 @@ proptest! {
         let verified: Vec<String> = if h.is_empty() { vec![] } else { v.iter().map(|i| h[i.index(h.len())].key.clone()).collect() };
         let floor = Floor { just_uploaded: None, verified: &verified };
         let first = apply(&p, &h, &floor);
-        let survivors: Vec<Backup> = first.iter().filter(|(_, r)| !r.is_empty()).map(|(b, _)| b.clone()).collect();
+        let survivors: Vec<ListedKey> = first.iter().filter(|(_, r)| !r.is_empty()).map(|(b, _)| b.clone()).collect();
         let second = apply(&p, &survivors, &floor);
         prop_assert_eq!(kept_keys(&second), kept_keys(&first));
     }

@@ -3,10 +3,10 @@
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
 
-use super::policy::{Backup, KeepReason};
+use super::policy::{KeepReason, ListedKey};
 
 /// One row per backup, newest first, as [`super::apply`] returns them.
-pub fn dry_run_table(decisions: &[(Backup, Vec<KeepReason>)]) -> Table {
+pub fn dry_run_table(decisions: &[(ListedKey, Vec<KeepReason>)]) -> Table {
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
     table.set_header([

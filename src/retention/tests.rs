@@ -155,7 +155,7 @@ fn table() {
 }
 
 /// A backup of `prod` taken at `t` (`2026-11-25T13:00`), revision `rev`.
-fn at(t: &str, rev: i64) -> Backup {
+fn at(t: &str, rev: i64) -> ListedKey {
     let taken_at = chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M")
         .expect("test time")
         .and_utc();
@@ -170,14 +170,14 @@ fn at(t: &str, rev: i64) -> Backup {
             crate::pipeline::Format::ZSTD
         },
     };
-    Backup {
+    ListedKey {
         key: crate::naming::object_key(P, "prod", &name),
         name,
     }
 }
 
 /// The revisions kept, newest first, each with its reasons.
-fn kept(policy: &Policy, backups: &[Backup], floor: &Floor<'_>) -> Vec<(i64, Vec<KeepReason>)> {
+fn kept(policy: &Policy, backups: &[ListedKey], floor: &Floor<'_>) -> Vec<(i64, Vec<KeepReason>)> {
     apply(policy, backups, floor)
         .into_iter()
         .filter(|(_, r)| !r.is_empty())
@@ -185,7 +185,7 @@ fn kept(policy: &Policy, backups: &[Backup], floor: &Floor<'_>) -> Vec<(i64, Vec
         .collect()
 }
 
-fn hourly_for_days(days: u32) -> Vec<Backup> {
+fn hourly_for_days(days: u32) -> Vec<ListedKey> {
     (0..days * 24)
         .map(|h| {
             let t = format!("2026-11-{:02}T{:02}:00", 1 + h / 24, h % 24);

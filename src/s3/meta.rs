@@ -1,6 +1,6 @@
 //! The one codec for the user metadata (x-amz-meta-*) every backup object carries: its names, how a
 //! snapshot's metadata is written into them, and how they are read back. `store` writes it; `download`,
-//! the restore guide and `list` users read it through [`Recorded`].
+//! the restore guide and `list` users read it through [`SnapshotFields`].
 
 use std::collections::HashMap;
 
@@ -46,7 +46,7 @@ pub fn encode(m: &SnapshotMetadata, cluster: &str) -> Vec<(String, String)> {
 /// What a stored object's metadata says about the snapshot in it; a field is `None` when it is missing or
 /// unreadable (objects written by other tools, or damaged metadata).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Recorded {
+pub struct SnapshotFields {
     /// Lower-case hex, exactly as stored.
     pub sha256: Option<String>,
     pub revision: Option<i64>,
@@ -54,8 +54,8 @@ pub struct Recorded {
 }
 
 /// Reads the fields checks need from a HEAD's user metadata.
-pub fn decode(metadata: &HashMap<String, String>) -> Recorded {
-    Recorded {
+pub fn decode(metadata: &HashMap<String, String>) -> SnapshotFields {
+    SnapshotFields {
         sha256: metadata.get(SHA256).cloned(),
         revision: metadata.get(REVISION).and_then(|r| r.parse().ok()),
         file_size: metadata.get(FILE_SIZE).and_then(|s| s.parse().ok()),
@@ -126,14 +126,14 @@ mod tests {
         let map: HashMap<String, String> = encode(&m, "prod").into_iter().collect();
         assert_eq!(
             decode(&map),
-            Recorded {
+            SnapshotFields {
                 sha256: Some("ab".repeat(32)),
                 revision: Some(5),
                 file_size: Some(100),
             }
         );
         let damaged: HashMap<String, String> = [(REVISION.to_string(), "five".to_string())].into();
-        assert_eq!(decode(&damaged), Recorded::default());
+        assert_eq!(decode(&damaged), SnapshotFields::default());
     }
 
     #[test]
