@@ -8,6 +8,7 @@ pub mod backup;
 pub mod bolt;
 pub mod cli;
 pub mod config;
+pub mod continuous;
 pub mod controller;
 pub mod crd;
 pub mod credentials;

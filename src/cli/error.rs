@@ -22,6 +22,8 @@ pub enum Error {
     #[error(transparent)]
     Restore(#[from] crate::restore::Error),
     #[error(transparent)]
+    Continuous(#[from] crate::continuous::Error),
+    #[error(transparent)]
     Verify(#[from] crate::verify::backup::Corrupt),
     #[error(transparent)]
     Etcdutl(#[from] crate::verify::etcdutl::Missing),
@@ -46,6 +48,7 @@ impl Error {
             Error::Config(e) => e.class(),
             Error::Controller(e) => e.class(),
             Error::Restore(e) => e.class(),
+            Error::Continuous(e) => e.class(),
             Error::Verify(e) => e.class(),
             Error::Etcdutl(_) => Class::Failure,
             Error::Usage(_) => Class::Usage,

@@ -10,10 +10,12 @@ pub mod assets;
 pub mod crd;
 pub mod download;
 pub mod error;
+pub mod follow;
 pub mod list;
 pub mod log;
 pub mod prune;
 pub mod reconcile;
+pub mod replay;
 pub mod restore_guide;
 pub mod retention;
 pub mod s3;
@@ -40,6 +42,8 @@ Around them:
   etcdbak download       fetch a backup and check its SHA-256
   etcdbak verify         prove a backup restorable: hashes, the whole database's structure, its revision
   etcdbak restore-guide  print a filled-in restore runbook for one cluster
+  etcdbak follow         continuous backup: follow one cluster's changes into segments
+  etcdbak replay         bring a restored cluster forward to a revision or a moment
   etcdbak reconcile      one pass of the controller: Cluster resources -> backup CronJobs
   etcdbak watch          the same reconcile, run continuously in-cluster
   etcdbak crd            print the Cluster CustomResourceDefinition
@@ -81,6 +85,12 @@ pub enum Command {
     Verify(verify::Args),
     /// Print a filled-in, numbered restore runbook for one cluster.
     RestoreGuide(restore_guide::Args),
+    /// Follow one cluster's changes into segments beside its full backups (continuous backup).
+    #[command(long_about = follow::LONG_ABOUT)]
+    Follow(follow::Args),
+    /// Bring a restored cluster forward to a revision or a moment from its segments.
+    #[command(long_about = replay::LONG_ABOUT)]
+    Replay(replay::Args),
     /// One reconcile pass: every Cluster resource -> its backup CronJob.
     Reconcile(reconcile::Args),
     /// Run the controller continuously (in-cluster, with leader election).
@@ -155,6 +165,8 @@ pub async fn run(command: Command) -> Result<()> {
         Command::Download(args) => download::run(args).await,
         Command::Verify(args) => verify::run(args).await,
         Command::RestoreGuide(args) => restore_guide::run(args).await,
+        Command::Follow(args) => follow::run(args).await,
+        Command::Replay(args) => replay::run(args).await,
         Command::Reconcile(args) => reconcile::run(args).await,
         Command::Watch(args) => watch::run(args).await,
         Command::Crd => crd::run(),

@@ -62,8 +62,9 @@ pub struct Args {
     pub cluster: Option<String>,
 }
 
-pub async fn run(args: Args) -> super::Result<()> {
-    let opts = snapshot::Options {
+/// The domain's options for these flags (`follow` takes the same ones).
+pub(super) fn options(args: Args) -> snapshot::Options {
+    snapshot::Options {
         endpoints: args.endpoints,
         cacert: args.cacert,
         cert: args.cert,
@@ -73,6 +74,9 @@ pub async fn run(args: Args) -> super::Result<()> {
         dir: args.dir,
         cluster: args.cluster,
         cluster_env: std::env::var("CLUSTER").ok(),
-    };
-    Ok(snapshot::run(opts).await?)
+    }
+}
+
+pub async fn run(args: Args) -> super::Result<()> {
+    Ok(snapshot::run(options(args)).await?)
 }

@@ -87,8 +87,8 @@ pub struct Args {
     pub encrypt_to_file: Option<PathBuf>,
 }
 
-/// The recipients the flags name; `None` when the backup is not encrypted.
-fn recipients(
+/// The recipients the flags name; `None` when the backup is not encrypted (`follow` takes the same flags).
+pub(super) fn recipients(
     given: &[String],
     file: Option<&std::path::Path>,
 ) -> Result<Option<Recipients>, crate::pipeline::Error> {

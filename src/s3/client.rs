@@ -319,6 +319,23 @@ impl Client {
         })
     }
 
+    /// A small object's bytes (a segment), refused when it is longer than `limit`.
+    pub async fn get_small(&self, key: &str, limit: u64) -> Result<Vec<u8>, Error> {
+        let op = format!("download {key}");
+        let response = self.call(&op, self.fresh().await?.get_object(key)).await?;
+        let bytes = response.bytes();
+        if bytes.len() as u64 > limit {
+            return Err(Error::Request {
+                op,
+                reason: format!(
+                    "it is {} bytes, more than the {limit} expected",
+                    bytes.len()
+                ),
+            });
+        }
+        Ok(bytes.to_vec())
+    }
+
     pub async fn delete(&self, key: &str) -> Result<(), Error> {
         self.call(
             &format!("delete {key}"),

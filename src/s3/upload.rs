@@ -421,7 +421,17 @@ async fn put_whole(
 /// A small object (a verification record) in one PUT, with the store's server-side encryption, retries and
 /// Content-MD5 handling like any backup's.
 pub async fn put_small(client: &Client, key: &str, body: Vec<u8>) -> Result<(), Error> {
-    let mut headers = reqwest::header::HeaderMap::new();
+    put_small_with(client, key, body, &[]).await
+}
+
+/// [`put_small`] with `metadata` as x-amz-meta-* headers (a segment's pipeline record and revisions).
+pub async fn put_small_with(
+    client: &Client,
+    key: &str,
+    body: Vec<u8>,
+    metadata: &[(String, String)],
+) -> Result<(), Error> {
+    let mut headers = metadata_headers(metadata)?;
     add_headers(&mut headers, &client.sse.create_headers());
     let (body, md5) = md5_of(body).await?;
     put_bytes(

@@ -72,6 +72,18 @@ async fn take(cfg: &Setup, ws: &Workspace, phase: &Phase) -> Result<SnapshotMeta
     stream::stream_snapshot(cfg, ws, &choice, phase).await
 }
 
+/// A client for the cluster's members and the cluster's name, checked and with TLS exactly as a snapshot
+/// run has them: what `follow` and `replay` reach etcd through.
+pub async fn connect(opts: &Options) -> Result<(etcd_client::Client, String), Error> {
+    let cfg = Setup::from_options(opts.clone())?;
+    let client = etcd_client::Client::connect(cfg.endpoints.clone(), Some(cfg.connect_options()))
+        .await
+        .map_err(|e| Error::Unreachable {
+            report: format!("{} ({e})", cfg.endpoints.join(", ")),
+        })?;
+    Ok((client, cfg.cluster))
+}
+
 pub async fn run(opts: Options) -> Result<(), Error> {
     // The directory is cleared before anything else can fail, so even a run that stops at a bad flag
     // leaves no earlier snapshot under a final name for a store step to pick up as new.

@@ -1,0 +1,217 @@
+//! `etcdbak follow`: one cluster's watch stream into segments, for as long as it runs.
+//!
+//! The loop: list the bucket, resume after the newest durable revision (or after the newest full backup
+//! when that is newer), watch every key from there, close a segment at the interval or size bound, and
+//! count it durable only once the store answered the PUT. A broken stream resumes from the last durable
+//! revision, so a restart or a lost connection costs nothing that etcd still holds. A resume point etcd
+//! has compacted away is a gap: it is reported, and a full backup is taken at once to start a new chain.
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use etcd_client::{EventType, WatchOptions};
+use tracing::{info, warn};
+
+use super::buffer::{Bounds, OpenSegment};
+use super::segment::{Event, Kind};
+use super::{chain, objects, Error};
+use crate::pipeline::Encoding;
+use crate::s3::Client;
+
+/// What `follow` is asked to do.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// etcd endpoints and TLS, as `snapshot` takes them; `dir` is where a re-basing full backup is written.
+    pub etcd: crate::snapshot::Options,
+    pub bounds: Bounds,
+    pub encoding: Encoding,
+    /// How a re-basing full backup is stored (its retention keeps everything: the backup Job's own
+    /// retention governs the history).
+    pub rebase: crate::store::Options,
+    /// How long to wait before reconnecting after the stream broke.
+    pub retry: Duration,
+}
+
+/// Why one watch stream ended.
+enum Ended {
+    Signal(&'static str),
+    /// etcd no longer has the revisions after the resume point.
+    Compacted {
+        resume: i64,
+        compacted: i64,
+    },
+    Broken(String),
+}
+
+/// What the follower tells its caller as it goes (the command line logs it; tests read it).
+pub trait Report: Send + Sync {
+    fn durable(&self, segment: &super::SegmentName, events: usize);
+    fn gap(&self, resume: i64, compacted: i64);
+}
+
+pub async fn run(client: &Client, opts: &Options, report: &dyn Report) -> Result<(), Error> {
+    let (mut etcd, cluster) = crate::snapshot::connect(&opts.etcd).await?;
+    loop {
+        let listing = objects::list(client, &cluster).await?;
+        let Some(after) = chain::resume_after(&listing.bases, &listing.segments) else {
+            info!(%cluster, "no full backup to continue: taking one");
+            rebase(client, opts, &cluster).await?;
+            continue;
+        };
+        prune(client, &cluster, &listing).await;
+        match follow_from(&mut etcd, client, &cluster, after + 1, opts, report).await? {
+            Ended::Signal(signal) => {
+                info!(%cluster, signal, "follower stopped");
+                return Ok(());
+            }
+            Ended::Compacted { resume, compacted } => {
+                warn!(
+                    %cluster, resume, compacted,
+                    "gap: etcd compacted the revisions after the last durable segment; taking a full backup to start a new chain"
+                );
+                report.gap(resume, compacted);
+                rebase(client, opts, &cluster).await?;
+            }
+            Ended::Broken(why) => {
+                warn!(%cluster, resume = after + 1, why, "watch stream broke; resuming from the last durable revision");
+                tokio::time::sleep(opts.retry).await;
+                (etcd, _) = crate::snapshot::connect(&opts.etcd).await?;
+            }
+        }
+    }
+}
+
+/// A full backup through the same library calls as the backup Job's two containers.
+async fn rebase(client: &Client, opts: &Options, cluster: &str) -> Result<(), Error> {
+    let mut snap = opts.etcd.clone();
+    snap.cluster = Some(cluster.to_string());
+    crate::snapshot::run(snap).await?;
+    let mut store = opts.rebase.clone();
+    store.dir = opts.etcd.dir.clone();
+    store.cluster = Some(cluster.to_string());
+    crate::store::run(client, &store).await?;
+    Ok(())
+}
+
+/// Deletes the segments no remaining full backup's chain needs; a failure only postpones it.
+async fn prune(client: &Client, cluster: &str, listing: &objects::Listing) {
+    for name in chain::droppable(&listing.bases, &listing.segments) {
+        let key = super::name::segment_key(&client.prefix, cluster, &name);
+        match client.delete(&key).await {
+            Ok(()) => info!(%key, "deleted a segment no kept backup needs"),
+            Err(e) => warn!(%key, error = %e, "could not delete an unneeded segment"),
+        }
+    }
+}
+
+async fn follow_from(
+    etcd: &mut etcd_client::Client,
+    client: &Client,
+    cluster: &str,
+    start: i64,
+    opts: &Options,
+    report: &dyn Report,
+) -> Result<Ended, Error> {
+    let watch = WatchOptions::new()
+        .with_all_keys()
+        .with_start_revision(start)
+        .with_progress_notify();
+    let mut stream = match etcd.watch("", Some(watch)).await {
+        Ok(s) => s,
+        Err(e) => return Ok(Ended::Broken(e.to_string())),
+    };
+    info!(%cluster, from_revision = start, "following the watch stream");
+    let mut open = OpenSegment::default();
+    loop {
+        let deadline = open.deadline(&opts.bounds);
+        let timer = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            message = stream.message() => {
+                let response = match message {
+                    Ok(Some(r)) => r,
+                    Ok(None) => return Ok(Ended::Broken("etcd closed the watch stream".into())),
+                    Err(e) => return Ok(Ended::Broken(e.to_string())),
+                };
+                if response.compact_revision() > 0 {
+                    return Ok(Ended::Compacted { resume: start, compacted: response.compact_revision() });
+                }
+                if response.canceled() {
+                    return Ok(Ended::Broken(format!("etcd cancelled the watch: {}", response.cancel_reason())));
+                }
+                open.extend(events_of(&response), Instant::now());
+            }
+            () = timer => {}
+            signal = crate::shutdown::signal() => {
+                // What was received is written before stopping: a stop loses nothing it can keep.
+                close(client, cluster, &mut open, opts, report).await?;
+                return Ok(Ended::Signal(signal));
+            }
+        }
+        if open.due(Instant::now(), &opts.bounds) {
+            close(client, cluster, &mut open, opts, report).await?;
+        }
+    }
+}
+
+/// Stores the open segment (retrying the store's transient failures) and empties it.
+async fn close(
+    client: &Client,
+    cluster: &str,
+    open: &mut OpenSegment,
+    opts: &Options,
+    report: &dyn Report,
+) -> Result<(), Error> {
+    if open.is_empty() {
+        return Ok(());
+    }
+    let mut delay = Duration::from_millis(500);
+    let mut attempt = 1;
+    let name = loop {
+        match objects::put(client, cluster, open.events(), &opts.encoding, Utc::now()).await {
+            Ok(name) => break name,
+            Err(e) if attempt < PUT_ATTEMPTS => {
+                warn!(%cluster, attempt, error = %e, "could not store a segment; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(10));
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    info!(%cluster, first = name.first, last = name.last, events = open.events().len(), "segment durable");
+    report.durable(&name, open.events().len());
+    open.clear();
+    Ok(())
+}
+
+/// A failing store gets about a minute before the follower gives up (and is restarted to resume).
+const PUT_ATTEMPTS: u32 = 8;
+
+fn events_of(response: &etcd_client::WatchResponse) -> Vec<Event> {
+    let seen_at_ms = Utc::now().timestamp_millis();
+    response
+        .events()
+        .iter()
+        .filter_map(|e| {
+            let kv = e.kv()?;
+            Some(Event {
+                kind: match e.event_type() {
+                    EventType::Put => Kind::Put,
+                    EventType::Delete => Kind::Delete,
+                },
+                revision: kv.mod_revision(),
+                create_revision: kv.create_revision(),
+                version: kv.version(),
+                lease: kv.lease(),
+                seen_at_ms,
+                key: kv.key().to_vec(),
+                value: kv.value().to_vec(),
+            })
+        })
+        .collect()
+}

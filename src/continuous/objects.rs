@@ -1,0 +1,140 @@
+//! Segments in the bucket: written through the same pipeline as full backups (zstd, age, the plaintext
+//! SHA-256 and size in metadata), read back with every check the pipeline has plus the segment's own (event
+//! count, revision range against the name).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::chain::Base;
+use super::name::{parse_segment_key, segment_key, SegmentName};
+use super::segment::{self, Event};
+use super::Error;
+use crate::pipeline::{self, Encoding, Expected, Identities, Recorded};
+use crate::s3::{self, Client};
+
+const EVENTS: &str = "etcdbak-events";
+
+/// One cluster's full backups and segments, from one listing each.
+pub struct Listing {
+    pub bases: Vec<Base>,
+    /// In revision order (see [`super::chain::ordered`]).
+    pub segments: Vec<SegmentName>,
+}
+
+pub async fn list(client: &Client, cluster: &str) -> Result<Listing, Error> {
+    let keys = client.list_keys(Some(cluster)).await?;
+    let bases = keys
+        .iter()
+        .filter_map(|(key, size)| crate::backup::Backup::from_key(&client.prefix, key, *size))
+        .filter(|b| b.cluster == cluster)
+        .map(|b| {
+            let name = b.name();
+            Base {
+                key: b.key.clone(),
+                revision: name.revision,
+                taken_at: name.taken_at,
+            }
+        })
+        .collect();
+    let segments = keys
+        .iter()
+        .filter_map(|(key, _)| parse_segment_key(&client.prefix, key))
+        .filter(|(c, _)| c == cluster)
+        .map(|(_, name)| name)
+        .collect();
+    Ok(Listing {
+        bases,
+        segments: super::chain::ordered(segments),
+    })
+}
+
+/// Encodes and stores `events` (non-empty, in commit order) as one segment; returns its name once the
+/// store has answered the PUT, which is when the segment counts as durable.
+pub async fn put(
+    client: &Client,
+    cluster: &str,
+    events: &[Event],
+    encoding: &Encoding,
+    closed_at: DateTime<Utc>,
+) -> Result<SegmentName, Error> {
+    let (first, last) = match (events.first(), events.last()) {
+        (Some(f), Some(l)) => (f.revision, l.revision),
+        _ => return Err(Error::Empty),
+    };
+    let plaintext = segment::encode(events);
+    let enc = encoding.clone();
+    let (body, recorded) = tokio::task::spawn_blocking(move || {
+        pipeline::encode(plaintext.as_slice(), Vec::new(), &enc)
+    })
+    .await
+    .map_err(|e| Error::Task(e.to_string()))??;
+    let format = encoding.pipeline().format();
+    let name = SegmentName {
+        first,
+        last,
+        closed_at,
+        compressed: format.compressed,
+        encrypted: format.encrypted,
+    };
+    let mut metadata: Vec<(String, String)> = recorded.to_metadata().into_iter().collect();
+    metadata.push((EVENTS.into(), events.len().to_string()));
+    let key = segment_key(&client.prefix, cluster, &name);
+    s3::upload::put_small_with(client, &key, body, &metadata).await?;
+    Ok(name)
+}
+
+/// Reads one segment back and checks it end to end: the pipeline's digest and size, the event count, and
+/// that its events are exactly the revisions its name claims.
+pub async fn get(
+    client: &Client,
+    cluster: &str,
+    name: &SegmentName,
+    identities: Option<Arc<Identities>>,
+) -> Result<Vec<Event>, Error> {
+    let key = segment_key(&client.prefix, cluster, name);
+    let head = client.head(&key).await?;
+    let corrupt = |what: String| Error::Corrupt {
+        key: key.clone(),
+        what,
+    };
+    let (recorded, count) = read_metadata(&head.metadata).map_err(corrupt)?;
+    recorded
+        .check_name(name.format())
+        .map_err(|e| corrupt(e.to_string()))?;
+    if name.encrypted && identities.is_none() {
+        return Err(Error::NeedsIdentity(key));
+    }
+    let limit = head.size.unwrap_or(u64::MAX).min(MAX_STORED);
+    let body = client.get_small(&key, limit).await?;
+    let expected = Expected::from_recorded(&recorded);
+    let (plaintext, _) = tokio::task::spawn_blocking(move || {
+        pipeline::decode(
+            body.as_slice(),
+            Vec::new(),
+            &expected,
+            identities.as_deref(),
+        )
+    })
+    .await
+    .map_err(|e| Error::Task(e.to_string()))?
+    .map_err(|e| corrupt(e.to_string()))?;
+    let events = segment::decode(&plaintext).map_err(|e| corrupt(e.to_string()))?;
+    super::verdict::check_segment(name, count, &events).map_err(corrupt)?;
+    Ok(events)
+}
+
+/// Segments are cut at a few MiB of plaintext; anything far larger is not one of ours.
+const MAX_STORED: u64 = 256 * 1024 * 1024;
+
+fn read_metadata(metadata: &HashMap<String, String>) -> Result<(Recorded, usize), String> {
+    let recorded = Recorded::from_metadata(metadata)
+        .map_err(|e| e.to_string())?
+        .ok_or("it has no pipeline record in its metadata")?;
+    let count = metadata
+        .get(EVENTS)
+        .and_then(|v| v.parse().ok())
+        .ok_or("it has no event count in its metadata")?;
+    Ok((recorded, count))
+}
