@@ -350,4 +350,14 @@ fn a_compacted_resume_point_is_a_gap_that_starts_a_new_chain() {
         "{err}"
     );
     assert_eq!(err.lines().count(), 1, "{err}");
+
+    // The cleanup Job's `prune --all` leaves nothing of the cluster behind, segments included.
+    run_ok(
+        minio.creds_env(
+            etcdbak()
+                .args(["prune", "--all", "--cluster", "gap"])
+                .args(s3_args(&minio)),
+        ),
+    );
+    assert_eq!(minio.keys(&format!("{PREFIX}/gap/")), Vec::<String>::new());
 }

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::name::SegmentName;
+use crate::naming::segment::SegmentName;
 
 /// A full backup as a chain sees it: the revision it holds and when it was taken.
 #[derive(Debug, Clone, PartialEq, Eq)]

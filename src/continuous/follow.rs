@@ -96,7 +96,7 @@ async fn rebase(client: &Client, opts: &Options, cluster: &str) -> Result<(), Er
 /// Deletes the segments no remaining full backup's chain needs; a failure only postpones it.
 async fn prune(client: &Client, cluster: &str, listing: &objects::Listing) {
     for name in chain::droppable(&listing.bases, &listing.segments) {
-        let key = super::name::segment_key(&client.prefix, cluster, &name);
+        let key = crate::naming::segment::segment_key(&client.prefix, cluster, &name);
         match client.delete(&key).await {
             Ok(()) => info!(%key, "deleted a segment no kept backup needs"),
             Err(e) => warn!(%key, error = %e, "could not delete an unneeded segment"),

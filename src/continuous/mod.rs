@@ -1,7 +1,7 @@
 //! Continuous backups: etcd's watch stream cut into segments beside the full backups, and the replay that
 //! brings a restored cluster to a chosen revision or time.
 //!
-//! Pure: [`segment`] (the plaintext format), [`name`] (keys), [`chain`] (chains, gaps, restore plans,
+//! Pure: [`segment`] (the plaintext format), [`chain`] (chains, gaps, restore plans,
 //! which segments retention may drop), [`buffer`] (when a segment closes), [`verdict`] (a segment's events
 //! against its name and metadata). I/O: [`objects`] (segments in the bucket, through the pipeline),
 //! [`follow`] (the follower loop), [`replay`] (applying a chain to etcd).
@@ -10,11 +10,11 @@ pub mod buffer;
 pub mod chain;
 mod error;
 pub mod follow;
-pub mod name;
+
 pub mod objects;
 pub mod replay;
 pub mod segment;
 pub mod verdict;
 
+pub use crate::naming::segment::SegmentName;
 pub use error::Error;
-pub use name::SegmentName;

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::chain::Base;
-use super::name::{parse_segment_key, segment_key, SegmentName};
 use super::segment::{self, Event};
 use super::Error;
+use crate::naming::segment::{parse_segment_key, segment_key, SegmentName};
 use crate::pipeline::{self, Encoding, Expected, Identities, Recorded};
 use crate::s3::{self, Client};
 

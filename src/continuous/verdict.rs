@@ -2,8 +2,8 @@
 //! transaction the next revision and every such transaction at least one event, so a segment's events run
 //! from its first revision to its last without skipping one: a skipped revision is a lost change.
 
-use super::name::SegmentName;
 use super::segment::Event;
+use crate::naming::segment::SegmentName;
 
 pub fn check_segment(name: &SegmentName, count: usize, events: &[Event]) -> Result<(), String> {
     if events.len() != count {

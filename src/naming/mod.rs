@@ -8,6 +8,7 @@ mod dns;
 mod key;
 mod kube;
 mod object;
+pub mod segment;
 
 pub use dns::{
     is_dns_label, is_dns_subdomain, validate_cluster_name, CLUSTER_NAME_RULE, DNS_LABEL_PATTERN,

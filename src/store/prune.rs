@@ -36,6 +36,9 @@ pub async fn run(client: &Client, opts: &Options) -> Result<(), Error> {
         );
     } else {
         delete_planned(client, &decision, &opts.keep, true).await?;
+        if opts.keep == Keep::Nothing {
+            delete_segments(client, &opts.cluster, &keys).await?;
+        }
     }
     tracing::info!(
         cluster = %opts.cluster, kept = decision.keep.len(), deleted = decision.delete.len(),
@@ -79,6 +82,20 @@ pub(super) async fn delete_planned(
     for record in &decision.records {
         client.delete(record).await?;
         tracing::info!(key = %record, "deleted the verification record of a backup that is gone");
+    }
+    Ok(())
+}
+
+/// With the cluster gone, its continuous-backup segments go with its full backups: the cleanup Job leaves
+/// nothing of the cluster behind.
+async fn delete_segments(client: &Client, cluster: &str, keys: &[String]) -> Result<(), Error> {
+    for key in keys {
+        if crate::naming::segment::parse_segment_key(&client.prefix, key)
+            .is_some_and(|(c, _)| c == cluster)
+        {
+            client.delete(key).await?;
+            tracing::info!(%key, "deleted a continuous-backup segment of a deleted cluster");
+        }
     }
     Ok(())
 }

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::naming::{cluster_prefix, root_prefix, validate_cluster_name};
+use super::{cluster_prefix, root_prefix, validate_cluster_name};
 use crate::pipeline::Format;
 
 /// The folder under a cluster's prefix that holds its segments.
