@@ -10,6 +10,8 @@
 //! (config reloads), [`jobs`] (a Job's outcome). [`writes`] holds the apiserver writes, each skipped when
 //! it would change nothing.
 
+#[cfg(test)]
+mod apiserver_mock;
 pub mod backups;
 pub mod conditions;
 pub mod config_watch;

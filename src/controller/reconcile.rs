@@ -438,3 +438,5 @@ fn scheduled_status(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+pub(super) mod write_order;

@@ -4,6 +4,8 @@
 //! [`plan::plan`] (pure) and applied here by one executor.
 
 pub mod plan;
+#[cfg(test)]
+mod write_order;
 
 use std::time::Duration;
 
