@@ -1,6 +1,6 @@
 //! The order of a reconcile's reads and writes, against the scripted apiserver: what only the sequence of
 //! requests shows (the finalizer before anything else, no write at all for an unchanged Cluster). What
-//! only a real apiserver shows (server-side apply merging, watches) stays in tests/controller_*.rs.
+//! only a real apiserver shows (server-side apply merging, watches) stays in tests/controller.rs.
 
 use http::Method;
 use kube::runtime::controller::Action;
