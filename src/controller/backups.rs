@@ -5,8 +5,8 @@ use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 
-use super::decide::{set_condition, JobPhase};
-use super::jobs::{finished_at, job_phase};
+use super::conditions::set_condition;
+use super::jobs::{finished_at, job_phase, JobPhase};
 use crate::crd::{ClusterStatus, Condition};
 
 /// Condition type: did the newest finished backup Job succeed?

@@ -1,6 +1,5 @@
 //! What every reconcile shares: the client, the current config (swapped when the file changes), the Event
-//! recorder, the metrics, and per-Cluster bookkeeping (failure counts for the backoff, a note for
-//! `etcdbak reconcile`'s table).
+//! recorder, the metrics, and the per-Cluster failure counts for the backoff.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -20,8 +19,6 @@ pub struct Context {
     /// Requeue interval after a successful reconcile (the idle resync).
     pub resync: Duration,
     failures: Mutex<HashMap<String, u32>>,
-    /// The last thing each reconcile did, for `etcdbak reconcile`'s table.
-    notes: Mutex<HashMap<String, String>>,
 }
 
 impl Context {
@@ -39,7 +36,6 @@ impl Context {
             metrics,
             resync,
             failures: Mutex::new(HashMap::new()),
-            notes: Mutex::new(HashMap::new()),
         }
     }
 
@@ -52,21 +48,6 @@ impl Context {
 
     pub fn set_config(&self, config: Config) {
         *self.config.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(config);
-    }
-
-    pub fn note(&self, cluster: &str) -> Option<String> {
-        self.notes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(cluster)
-            .cloned()
-    }
-
-    pub(super) fn set_note(&self, cluster: &str, note: impl Into<String>) {
-        self.notes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(cluster.to_string(), note.into());
     }
 
     pub(super) fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<String, u32>> {

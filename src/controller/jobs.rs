@@ -4,7 +4,17 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 
-use super::decide::JobPhase;
+/// Where a Job stands, read from its status.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobPhase {
+    Running,
+    Succeeded,
+    /// Failed `seconds_ago` seconds ago (from its Failed condition); `attempt` is the Job's attempt number.
+    Failed {
+        attempt: u32,
+        seconds_ago: u64,
+    },
+}
 
 /// On the cleanup Job: which try this is, so the backoff survives a controller restart.
 pub const ATTEMPT_ANNOTATION: &str = "etcdbak.io/cleanup-attempt";

@@ -2,22 +2,27 @@
 //!
 //! One reconcile function ([`reconcile::reconcile`]) serves both commands: [`once`] runs it once over every
 //! Cluster (`etcdbak reconcile`), [`mod@watch`] runs it under kube-runtime's Controller while holding the
-//! leader Lease (`etcdbak watch`). Decisions are pure and tested beside them: [`decide`] (conditions, the
-//! cleanup state machine, backoff), [`backups`] (what the backup Jobs' outcome means for the status),
-//! [`verification`] (the same for the verification Jobs), [`cleanup::plan`] (what each cleanup step writes), [`leader`] (the
-//! Lease), [`config_watch`] (config reloads), [`jobs`] (a Job's outcome). [`writes`] holds the apiserver
-//! writes, each skipped when it would change nothing.
+//! leader Lease (`etcdbak watch`); it returns an [`Outcome`] (when to look again, what it did). A deleted
+//! Cluster's whole path lives in [`deletion`]: the pure [`deletion::plan`] (the next step, what it writes)
+//! and its executor, run in the finalizer's Cleanup arm. Other decisions are pure and tested beside them:
+//! [`conditions`] (status conditions), [`backups`] (what the backup Jobs' outcome means for the status),
+//! [`verification`] (the same for the verification Jobs), [`leader`] (the Lease), [`config_watch`]
+//! (config reloads), [`jobs`] (a Job's outcome). [`writes`] holds the apiserver writes, each skipped when
+//! it would change nothing.
 
+#[cfg(test)]
+mod apiserver_mock;
 pub mod backups;
-pub mod cleanup;
+pub mod conditions;
 pub mod config_watch;
 mod context;
-pub mod decide;
+pub mod deletion;
 mod error;
 mod http;
 pub mod jobs;
 pub mod leader;
 pub mod once;
+mod outcome;
 pub mod reconcile;
 pub mod verification;
 pub mod watch;
@@ -29,7 +34,8 @@ use kube::Client;
 pub use context::Context;
 pub use error::Error;
 pub use once::{dry_run, reconcile_all, DryRun, PassRow};
-pub use reconcile::{error_policy, reconcile, FIELD_MANAGER, FINALIZER};
+pub use outcome::Outcome;
+pub use reconcile::{error_policy, reconcile, reconcile_cluster, FIELD_MANAGER, FINALIZER};
 pub use watch::{watch, WatchOptions};
 
 fn now_rfc3339() -> String {

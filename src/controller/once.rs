@@ -9,7 +9,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ListParams};
 use kube::{Client, Resource, ResourceExt};
 
-use super::{identity, reconcile, reconcile::desired, recorder, Context, Error, FINALIZER};
+use super::{identity, reconcile::desired, reconcile_cluster, recorder, Context, Error, FINALIZER};
 use crate::config::Config;
 use crate::crd::Cluster;
 use crate::metrics::Metrics;
@@ -60,13 +60,13 @@ pub async fn reconcile_all(client: &Client, config: Config) -> Result<Vec<PassRo
     for cluster in clusters {
         let name = cluster.name_any();
         let obj = Arc::new(cluster);
-        let mut result = reconcile(obj.clone(), ctx.clone()).await;
+        let mut result = reconcile_cluster(obj.clone(), &ctx).await;
         let added_finalizer = result.is_ok()
             && obj.meta().deletion_timestamp.is_none()
             && !obj.finalizers().iter().any(|f| f == FINALIZER);
         if added_finalizer {
             result = match api.get(&name).await {
-                Ok(fresh) => reconcile(Arc::new(fresh), ctx.clone()).await,
+                Ok(fresh) => reconcile_cluster(Arc::new(fresh), &ctx).await,
                 Err(e) => Err(Error::kube(format!("read Cluster {name} back"), e)),
             };
         }
@@ -78,7 +78,10 @@ pub async fn reconcile_all(client: &Client, config: Config) -> Result<Vec<PassRo
             .and_then(|c| c.status)
             .unwrap_or_default();
         let (error, detail) = match &result {
-            Ok(_) => (None, ctx.note(&name).unwrap_or_else(|| "up to date".into())),
+            Ok(outcome) => (
+                None,
+                outcome.note.clone().unwrap_or_else(|| "up to date".into()),
+            ),
             Err(e) => (Some(e.to_string()), e.to_string()),
         };
         rows.push(PassRow {

@@ -2,7 +2,7 @@
 //! changed), or, once it is deleted, run the cleanup Job to success before the finalizer goes.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::Secret;
@@ -14,8 +14,9 @@ use kube::runtime::finalizer::{self, finalizer};
 use kube::{Resource, ResourceExt};
 
 use super::backups::{self, BackupRuns, Finished, BACKUP_FAILED_EVENT};
-use super::cleanup::{cleanup_progress, finish_cleanup};
-use super::decide::{self, set_condition, BACKUP_SCHEDULED};
+use super::conditions::{set_condition, BACKUP_SCHEDULED};
+use super::deletion::{self, Unfinished};
+use super::outcome::Outcome;
 use super::verification;
 use super::writes::{
     apply_if_changed, delete_if_present, patch_status_unless_stale, publish, Applied,
@@ -28,11 +29,16 @@ use crate::{naming, schedule, template};
 pub const FINALIZER: &str = "etcdbak.io/cleanup";
 pub const FIELD_MANAGER: &str = "etcdbak";
 
-/// The reconciler the Controller (and `etcdbak reconcile`) runs for each Cluster.
+/// The reconciler the Controller runs for each Cluster.
 pub async fn reconcile(cluster: Arc<Cluster>, ctx: Arc<Context>) -> Result<Action, Error> {
+    reconcile_cluster(cluster, &ctx).await.map(|o| o.action)
+}
+
+/// One reconcile, with what it did (`etcdbak reconcile` shows the note).
+pub async fn reconcile_cluster(cluster: Arc<Cluster>, ctx: &Context) -> Result<Outcome, Error> {
     let start = Instant::now();
     let name = cluster.name_any();
-    let result = reconcile_inner(cluster, &ctx).await;
+    let result = reconcile_inner(cluster, ctx).await;
     ctx.metrics.reconciled(
         start.elapsed().as_secs_f64(),
         result.as_ref().err().map(Error::reason),
@@ -41,10 +47,7 @@ pub async fn reconcile(cluster: Arc<Cluster>, ctx: Arc<Context>) -> Result<Actio
         Ok(_) => {
             ctx.failures().remove(&name);
         }
-        Err(e) => {
-            ctx.set_note(&name, e.to_string());
-            tracing::warn!(cluster = %name, "{e}");
-        }
+        Err(e) => tracing::warn!(cluster = %name, "{e}"),
     }
     result
 }
@@ -57,31 +60,44 @@ pub fn error_policy(cluster: Arc<Cluster>, error: &Error, ctx: Arc<Context>) -> 
     let mut failures = ctx.failures();
     let n = failures.entry(cluster.name_any()).or_insert(0);
     *n = n.saturating_add(1);
-    Action::requeue(decide::error_backoff(*n))
+    Action::requeue(error_backoff(*n))
 }
 
-async fn reconcile_inner(cluster: Arc<Cluster>, ctx: &Context) -> Result<Action, Error> {
+/// Requeue delay after `failures` consecutive failed reconciles of one Cluster: 5s doubling to 5m.
+pub fn error_backoff(failures: u32) -> Duration {
+    let exp = failures.saturating_sub(1).min(6);
+    Duration::from_secs(5u64 << exp).min(Duration::from_secs(300))
+}
+
+/// Under kube's `finalizer()`: a new Cluster first gets the finalizer (and nothing else), a live one is
+/// applied, a deleted one is cleaned up in the Cleanup arm ([`deletion::clean_up`]).
+async fn reconcile_inner(cluster: Arc<Cluster>, ctx: &Context) -> Result<Outcome, Error> {
     let api: Api<Cluster> = Api::all(ctx.client.clone());
     let name = cluster.name_any();
-    if cluster.meta().deletion_timestamp.is_some() {
-        if !cluster.finalizers().iter().any(|f| f == FINALIZER) {
-            ctx.metrics.forget_cluster(&name);
-            return Ok(Action::await_change());
-        }
-        if let Some(action) = cleanup_progress(&cluster, ctx).await? {
-            return Ok(action);
-        }
+    let released = !cluster.finalizers().iter().any(|f| f == FINALIZER);
+    if cluster.meta().deletion_timestamp.is_some() && released {
+        ctx.metrics.forget_cluster(&name);
+        return Ok(Outcome::silent(Action::await_change()));
     }
+    let mut note = None;
+    let note_slot = &mut note;
     let result = finalizer(&api, FINALIZER, cluster, |event| async move {
-        match event {
-            finalizer::Event::Apply(c) => apply(&c, ctx).await,
-            finalizer::Event::Cleanup(c) => finish_cleanup(&c, ctx).await,
-        }
+        let outcome = match event {
+            finalizer::Event::Apply(c) => apply(&c, ctx).await?,
+            finalizer::Event::Cleanup(c) => deletion::clean_up(&c, ctx).await?,
+        };
+        *note_slot = outcome.note;
+        Ok::<_, Unfinished>(outcome.action)
     })
     .await;
     match result {
-        Ok(action) => Ok(action),
-        Err(finalizer::Error::ApplyFailed(e)) | Err(finalizer::Error::CleanupFailed(e)) => Err(e),
+        Ok(action) => Ok(Outcome { action, note }),
+        Err(finalizer::Error::ApplyFailed(u)) | Err(finalizer::Error::CleanupFailed(u)) => {
+            match u {
+                Unfinished::Pending(outcome) => Ok(outcome),
+                Unfinished::Failed(e) => Err(e),
+            }
+        }
         Err(finalizer::Error::AddFinalizer(source)) => Err(Error::kube(
             format!("add the finalizer {FINALIZER} to Cluster {name}"),
             source,
@@ -156,7 +172,7 @@ pub fn applied_note(wrote: &[&str]) -> String {
     }
 }
 
-async fn apply(cluster: &Cluster, ctx: &Context) -> Result<Action, Error> {
+async fn apply(cluster: &Cluster, ctx: &Context) -> Result<Outcome, Error> {
     let config = ctx.config();
     match desired(cluster, &config, ctx).await {
         Ok(d) => apply_desired(cluster, &config, d, ctx).await,
@@ -210,13 +226,13 @@ async fn report_invalid(
     Ok(Error::Invalid { reason, message })
 }
 
-/// Applies the rendered objects and records the outcome in the status, the metrics and the note.
+/// Applies the rendered objects and records the outcome in the status and the metrics.
 async fn apply_desired(
     cluster: &Cluster,
     config: &Config,
     desired: template::Desired,
     ctx: &Context,
-) -> Result<Action, Error> {
+) -> Result<Outcome, Error> {
     let name = cluster.name_any();
     let ns = config.job_namespace();
     let mut wrote = Vec::new();
@@ -264,8 +280,10 @@ async fn apply_desired(
         s.deletion_timestamp_seconds = None;
         seen.record(s);
     });
-    ctx.set_note(&name, applied_note(&wrote));
-    Ok(Action::requeue(ctx.resync))
+    Ok(Outcome::new(
+        Action::requeue(ctx.resync),
+        applied_note(&wrote),
+    ))
 }
 
 /// Applies the verification CronJob, or removes one left from when verification was on. Returns the live
@@ -420,3 +438,5 @@ fn scheduled_status(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+pub(super) mod write_order;

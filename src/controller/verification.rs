@@ -2,7 +2,7 @@
 //! Job's outcome as `lastVerified` and the `BackupVerified` condition. Pure.
 
 use super::backups::{rfc3339, Finished};
-use super::decide::{remove_condition, set_condition};
+use super::conditions::{remove_condition, set_condition};
 use crate::crd::{ClusterStatus, LastVerified};
 
 /// Condition type: did the newest verification find the newest backup sound?

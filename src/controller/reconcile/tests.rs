@@ -110,7 +110,7 @@ fn an_unchanged_cluster_gets_an_equal_status() {
 
 #[test]
 fn a_new_failure_of_either_kind_is_one_event() {
-    use crate::controller::decide::set_condition;
+    use crate::controller::conditions::set_condition;
     let mut old = Vec::new();
     set_condition(
         &mut old,
@@ -155,4 +155,10 @@ fn a_new_failure_of_either_kind_is_one_event() {
         failure_events(&new, &old).is_empty(),
         "recovering is not a failure"
     );
+}
+
+#[test]
+fn failed_reconciles_back_off_up_to_five_minutes() {
+    let secs: Vec<u64> = (0..=8).map(|a| error_backoff(a).as_secs()).collect();
+    assert_eq!(secs, [5, 5, 10, 20, 40, 80, 160, 300, 300]);
 }

@@ -1,8 +1,11 @@
-//! A deleted Cluster's cleanup: suspend its CronJob, wait for running backups, run the cleanup Job to
-//! success (retrying with backoff), and only then let the finalizer go. Each step is decided by
-//! [`plan::plan`] and applied here by one executor.
+//! The whole deletion path of a Cluster, run in the finalizer's Cleanup arm ([`clean_up`]): suspend its
+//! CronJob, wait for running backups, run the cleanup Job to success (retrying with backoff), remove the
+//! objects we created, and only then let the finalizer go. Each step is decided by [`plan::step`] and
+//! [`plan::plan`] (pure) and applied here by one executor.
 
 pub mod plan;
+#[cfg(test)]
+mod write_order;
 
 use std::time::Duration;
 
@@ -14,14 +17,38 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::{Resource, ResourceExt};
 
-use super::decide::{self, cleanup_step, set_condition, CleanupStep, JobPhase, CLEANUP_PENDING};
-use super::jobs::{has_active_pods, job_phase, ATTEMPT_ANNOTATION};
+use super::conditions::{remove_condition, set_condition};
+use super::jobs::{has_active_pods, job_phase, JobPhase, ATTEMPT_ANNOTATION};
+use super::outcome::Outcome;
 use super::writes::{delete_if_present, patch_status, publish};
 use super::{now_rfc3339, Context, Error, FIELD_MANAGER};
 use crate::config::Config;
 use crate::crd::Cluster;
 use crate::{naming, template};
-use plan::{CleanupAction, CleanupOutcome, CleanupPlan, CLEANUP_SUCCEEDED};
+use plan::{
+    CleanupAction, CleanupOutcome, CleanupPlan, CleanupStep, CLEANUP_FAILED, CLEANUP_PENDING,
+    CLEANUP_SUCCEEDED,
+};
+
+/// Why the finalizer's Cleanup arm stops short of removing the finalizer. `finalizer()` removes it
+/// whenever the arm returns Ok, so a cleanup still under way is returned as an error too.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum Unfinished {
+    #[error(transparent)]
+    Failed(#[from] Error),
+    /// The cleanup is under way (or waits for a backup Job); not a failure.
+    #[error("the cleanup of the Cluster is under way")]
+    Pending(Outcome),
+}
+
+/// The finalizer's Cleanup arm: drives the cleanup one step, and once it is done removes what we created.
+/// Ok means the finalizer may go.
+pub(super) async fn clean_up(cluster: &Cluster, ctx: &Context) -> Result<Outcome, Unfinished> {
+    if let Some(pending) = cleanup_progress(cluster, ctx).await? {
+        return Err(Unfinished::Pending(pending));
+    }
+    Ok(finish_cleanup(cluster, ctx).await?)
+}
 
 /// Where the cleanup of one Cluster happens.
 struct Target<'a> {
@@ -39,11 +66,8 @@ impl Target<'_> {
 }
 
 /// Drives a deleted Cluster's cleanup. `None`: the cleanup is done (or was never needed) and the
-/// finalizer may go; `Some(action)`: not yet.
-pub(super) async fn cleanup_progress(
-    cluster: &Cluster,
-    ctx: &Context,
-) -> Result<Option<Action>, Error> {
+/// finalizer may go; `Some(outcome)`: not yet.
+async fn cleanup_progress(cluster: &Cluster, ctx: &Context) -> Result<Option<Outcome>, Error> {
     let config = ctx.config();
     let ns = config.job_namespace().to_string();
     let name = cluster.name_any();
@@ -69,7 +93,7 @@ pub(super) async fn cleanup_progress(
         }
     }
     let phase = live_job.as_ref().map(|j| job_phase(j, Timestamp::now()));
-    let step = cleanup_step(had_backup, phase.as_ref());
+    let step = plan::step(had_backup, phase.as_ref());
     let running = match step {
         CleanupStep::CreateJob => settle_backup_jobs(&t).await?,
         _ => Vec::new(),
@@ -117,14 +141,18 @@ async fn suspend_backups(t: &Target<'_>, ctx: &Context) -> Result<bool, Error> {
 
 /// A cleanup Job on its way out, or one left (for its logs) by an earlier Cluster of the same name, is not
 /// judged: wait for it to go, or delete it, and look again.
-async fn not_ours_yet(t: &Target<'_>, job: &Job) -> Result<Option<Action>, Error> {
+async fn not_ours_yet(t: &Target<'_>, job: &Job) -> Result<Option<Outcome>, Error> {
     if job.metadata.deletion_timestamp.is_some() {
-        return Ok(Some(Action::requeue(Duration::from_secs(2))));
+        return Ok(Some(Outcome::silent(Action::requeue(Duration::from_secs(
+            2,
+        )))));
     }
     let job_uid = job.annotations().get(template::CLUSTER_UID_ANNOTATION);
     if job_uid.is_some() && job_uid != t.cluster.meta().uid.as_ref() {
         delete_if_present(&t.jobs, &t.job_name, "the stale cleanup Job").await?;
-        return Ok(Some(Action::requeue(Duration::from_secs(1))));
+        return Ok(Some(Outcome::silent(Action::requeue(Duration::from_secs(
+            1,
+        )))));
     }
     Ok(None)
 }
@@ -152,13 +180,13 @@ async fn settle_backup_jobs(t: &Target<'_>) -> Result<Vec<String>, Error> {
     Ok(running.iter().map(|j| j.name_any()).collect())
 }
 
-/// Applies a plan: its writes, then the status, the Event and the note, then its outcome.
+/// Applies a plan: its writes, then the status and the Event; returns its outcome and note.
 async fn execute(
     t: &Target<'_>,
     config: &Config,
     plan: CleanupPlan,
     ctx: &Context,
-) -> Result<Option<Action>, Error> {
+) -> Result<Option<Outcome>, Error> {
     for action in &plan.actions {
         match action {
             CleanupAction::DeleteFailedJob => {
@@ -181,7 +209,7 @@ async fn execute(
             );
         }
         if plan.clear_failed {
-            decide::remove_condition(&mut status.conditions, decide::CLEANUP_FAILED);
+            remove_condition(&mut status.conditions, CLEANUP_FAILED);
         }
         wrote = patch_status(t.cluster, status, ctx).await?;
     }
@@ -193,12 +221,12 @@ async fn execute(
         };
         publish(ctx, t.cluster, type_, e.reason, &e.message).await;
     }
-    if let Some(note) = plan.note {
-        ctx.set_note(&t.name, note);
-    }
     match plan.outcome {
         CleanupOutcome::Done => Ok(None),
-        CleanupOutcome::Requeue(after) => Ok(Some(Action::requeue(after))),
+        CleanupOutcome::Requeue(after) => Ok(Some(Outcome {
+            action: Action::requeue(after),
+            note: plan.note,
+        })),
         CleanupOutcome::Failed { attempt, retry_in } => Err(Error::CleanupJobFailed {
             job: t.job_ref(),
             attempt,
@@ -250,9 +278,8 @@ async fn create_cleanup_job(
     }
 }
 
-/// The cleanup is done: remove what we created. Runs inside the finalizer helper, which removes the
-/// finalizer only when this returns Ok.
-pub(super) async fn finish_cleanup(cluster: &Cluster, ctx: &Context) -> Result<Action, Error> {
+/// The cleanup is done: remove what we created. The finalizer goes only when this returns Ok.
+async fn finish_cleanup(cluster: &Cluster, ctx: &Context) -> Result<Outcome, Error> {
     let name = cluster.name_any();
     let config = ctx.config();
     let ns = config.job_namespace();
@@ -263,6 +290,8 @@ pub(super) async fn finish_cleanup(cluster: &Cluster, ctx: &Context) -> Result<A
     delete_if_present(&cron_jobs, &verify, "the verification CronJob").await?;
     delete_if_present(&secrets, &naming::tls_secret_name(&name), "Secret").await?;
     ctx.metrics.forget_cluster(&name);
-    ctx.set_note(&name, "cleanup done, finalizer removed");
-    Ok(Action::await_change())
+    Ok(Outcome::new(
+        Action::await_change(),
+        "cleanup done, finalizer removed",
+    ))
 }

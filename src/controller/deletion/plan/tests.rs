@@ -1,6 +1,7 @@
 use std::time::Duration;
 
 use super::*;
+use crate::controller::jobs::JobPhase;
 
 const JOB: &str = "etcdbak/etcdbak-cleanup-orders";
 
@@ -157,4 +158,59 @@ fn messages_name_the_job_and_what_to_do() {
         p.event.unwrap().message,
         "the cleanup Job etcdbak/etcdbak-cleanup-orders succeeded; removing the finalizer"
     );
+}
+
+#[test]
+fn cleanup_table() {
+    let failed = |attempt, seconds_ago| JobPhase::Failed {
+        attempt,
+        seconds_ago,
+    };
+    let cases: Vec<(bool, Option<JobPhase>, CleanupStep)> = vec![
+        (false, None, CleanupStep::NothingToClean),
+        (true, None, CleanupStep::CreateJob),
+        // A Job exists, so a cleanup started even if the status never recorded a CronJob.
+        (false, Some(JobPhase::Running), CleanupStep::Wait),
+        (true, Some(JobPhase::Running), CleanupStep::Wait),
+        (true, Some(JobPhase::Succeeded), CleanupStep::Finish),
+        (false, Some(JobPhase::Succeeded), CleanupStep::Finish),
+        (
+            true,
+            Some(failed(1, 0)),
+            CleanupStep::BackoffFor(Duration::from_secs(30)),
+        ),
+        (
+            true,
+            Some(failed(1, 29)),
+            CleanupStep::BackoffFor(Duration::from_secs(1)),
+        ),
+        (
+            true,
+            Some(failed(1, 30)),
+            CleanupStep::Retry { next_attempt: 2 },
+        ),
+        (
+            true,
+            Some(failed(3, 60)),
+            CleanupStep::BackoffFor(Duration::from_secs(60)),
+        ),
+        (
+            true,
+            Some(failed(3, 120)),
+            CleanupStep::Retry { next_attempt: 4 },
+        ),
+    ];
+    for (had_backup, job, want) in cases {
+        assert_eq!(
+            step(had_backup, job.as_ref()),
+            want,
+            "had_backup={had_backup} job={job:?}"
+        );
+    }
+}
+
+#[test]
+fn cleanup_retries_back_off_and_cap() {
+    let secs: Vec<u64> = (1..=9).map(|a| retry_backoff(a).as_secs()).collect();
+    assert_eq!(secs, [30, 60, 120, 240, 480, 960, 1800, 1800, 1800]);
 }

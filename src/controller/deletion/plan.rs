@@ -1,10 +1,14 @@
-//! What one cleanup step does, decided without I/O: the writes to make, the condition to set, the Event
-//! to publish, the note for `etcdbak reconcile`, and when to look again. The executor in `super` applies a
-//! plan as it is; the table below is the whole deletion sequence of docs/CONTRACT.md.
+//! The deletion decided without I/O: [`step`] (what comes next, from the cleanup Job's phase) and
+//! [`plan`] (what that step does: the writes to make, the condition to set, the Event to publish, the note
+//! for `etcdbak reconcile`, and when to look again). The executor in `super` applies a plan as it is; the
+//! tables in `plan/tests.rs` are the whole deletion sequence of docs/CONTRACT.md.
 
 use std::time::Duration;
 
-use crate::controller::decide::{CleanupStep, CLEANUP_FAILED, CLEANUP_PENDING};
+use crate::controller::jobs::JobPhase;
+
+pub const CLEANUP_PENDING: &str = "CleanupPending";
+pub const CLEANUP_FAILED: &str = "CleanupFailed";
 
 /// Reason of the CleanupPending condition once the cleanup Job succeeded. Stored before anything is
 /// deleted, so a restart after this point finishes the deletion instead of running the cleanup again.
@@ -13,6 +17,56 @@ pub const CLEANUP_SUCCEEDED: &str = "CleanupSucceeded";
 pub const CLEANUP_POLL: Duration = Duration::from_secs(30);
 /// How often a cleanup waiting for a running backup Job looks again.
 const BACKUP_WAIT_POLL: Duration = Duration::from_secs(10);
+
+/// What the deletion of a Cluster does next.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CleanupStep {
+    /// The Cluster never had a backup CronJob and no cleanup ever started: nothing to clean in the bucket.
+    NothingToClean,
+    /// Create the cleanup Job (attempt 1).
+    CreateJob,
+    /// The Job runs; look again later (its status change also triggers a reconcile).
+    Wait,
+    /// The Job succeeded: delete the mirrored objects and remove the finalizer.
+    Finish,
+    /// The Job failed and its backoff has passed: delete it, then create attempt `next_attempt`.
+    Retry { next_attempt: u32 },
+    /// The Job failed; retry after this long.
+    BackoffFor(Duration),
+}
+
+/// The deletion state machine. `had_backup`: the Cluster's status names a CronJob, or one exists. A
+/// restart at any point re-enters here from what is stored in the apiserver (the Job, with its
+/// deterministic name and attempt annotation), so cleanup is neither skipped nor run twice.
+pub fn step(had_backup: bool, job: Option<&JobPhase>) -> CleanupStep {
+    match job {
+        None if !had_backup => CleanupStep::NothingToClean,
+        None => CleanupStep::CreateJob,
+        Some(JobPhase::Running) => CleanupStep::Wait,
+        Some(JobPhase::Succeeded) => CleanupStep::Finish,
+        Some(JobPhase::Failed {
+            attempt,
+            seconds_ago,
+        }) => {
+            let wait = retry_backoff(*attempt);
+            let elapsed = Duration::from_secs(*seconds_ago);
+            if elapsed >= wait {
+                CleanupStep::Retry {
+                    next_attempt: attempt.saturating_add(1),
+                }
+            } else {
+                CleanupStep::BackoffFor(wait - elapsed)
+            }
+        }
+    }
+}
+
+/// 30s, 1m, 2m, 4m ... capped at 30m: a failing cleanup (S3 down) is retried for as long as it takes,
+/// without hammering the store.
+pub fn retry_backoff(attempt: u32) -> Duration {
+    let exp = attempt.saturating_sub(1).min(6);
+    Duration::from_secs(30u64 << exp).min(Duration::from_secs(30 * 60))
+}
 
 /// A write the executor makes before it records the step.
 #[derive(Debug, Clone, PartialEq)]
