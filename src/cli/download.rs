@@ -57,5 +57,7 @@ pub async fn run(args: Args) -> super::Result<()> {
         output: args.output,
         identities,
     };
-    Ok(download::run(&client, &opts).await?)
+    let output = download::run(&client, &opts).await?;
+    println!("{}", output.display());
+    Ok(())
 }

@@ -115,7 +115,8 @@ fn push_yaml<T: serde::Serialize>(out: &mut String, obj: &T) {
         Ok(y) => {
             let _ = write!(out, "---\n{y}");
         }
-        Err(e) => eprintln!("# cannot print as YAML: {e}"),
+        // Still on stderr, as the log: the dry run's stdout stays parseable YAML.
+        Err(e) => tracing::warn!(error = %e, "cannot print an object as YAML"),
     }
 }
 

@@ -31,7 +31,8 @@ pub struct Options {
     pub identities: Option<std::sync::Arc<Identities>>,
 }
 
-pub async fn run(client: &Client, opts: &Options) -> Result<(), Error> {
+/// Downloads and verifies the backup; returns the path it was published at (the command line prints it).
+pub async fn run(client: &Client, opts: &Options) -> Result<std::path::PathBuf, Error> {
     let key = resolve_key(client, &opts.which).await?;
     let info = client.head(&key).await?;
     let expected = expected_of(&key, &info)?;
@@ -65,8 +66,7 @@ pub async fn run(client: &Client, opts: &Options) -> Result<(), Error> {
         secs = started.elapsed().as_secs_f64(),
         "downloaded and verified (plaintext sha256 and size from metadata, etcd hash trailer)"
     );
-    println!("{}", output.display());
-    Ok(())
+    Ok(output)
 }
 
 /// An encrypted backup cannot be read without an identity: refused before anything is downloaded.
