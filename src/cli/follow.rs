@@ -74,21 +74,7 @@ fn parse_interval(s: &str) -> Result<Duration, String> {
 }
 
 fn parse_segment_size(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a size like 4MiB"))?;
-    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        other => return Err(format!("unknown size unit {other:?} (use KiB or MiB)")),
-    };
-    let bytes = n
-        .checked_mul(mult)
-        .ok_or_else(|| format!("{s:?} is too large"))?;
+    let bytes = super::store::parse_bytes(s)?;
     if !(64 << 10..=64 << 20).contains(&bytes) {
         return Err(format!("{s:?} is outside 64KiB to 64MiB"));
     }

@@ -134,8 +134,8 @@ pub async fn run(args: Args) -> super::Result<()> {
     Ok(store::run(&client, &opts).await?)
 }
 
-/// Parses sizes such as `8MiB`, `16M`, `5242880`: binary units, since part sizes are about memory.
-pub fn parse_part_size(s: &str) -> std::result::Result<u64, String> {
+/// Parses sizes such as `8MiB`, `16M`, `5242880`: binary units, since sizes here are about memory.
+pub(super) fn parse_bytes(s: &str) -> std::result::Result<u64, String> {
     let t = s.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
@@ -149,9 +149,13 @@ pub fn parse_part_size(s: &str) -> std::result::Result<u64, String> {
         "g" | "gb" | "gib" => 1 << 30,
         other => return Err(format!("unknown size unit {other:?} (use KiB, MiB or GiB)")),
     };
-    let bytes = n
-        .checked_mul(mult)
-        .ok_or_else(|| format!("{s:?} is too large"))?;
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("{s:?} is too large"))
+}
+
+/// A part size within S3's limits.
+pub fn parse_part_size(s: &str) -> std::result::Result<u64, String> {
+    let bytes = parse_bytes(s)?;
     if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&bytes) {
         return Err(format!(
             "{s:?} is outside S3's part size limits of 5MiB to 5GiB"
