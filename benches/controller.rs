@@ -84,6 +84,7 @@ async fn bench(n: usize) -> String {
                 verify: None,
                 compression: None,
                 encryption: None,
+                continuous: None,
             },
         );
         match clusters.create(&PostParams::default(), &c).await {

@@ -21,6 +21,8 @@ use sha2::{Digest, Sha256};
 use crate::crd::RetentionSpec;
 use crate::naming::{is_dns_label, is_dns_subdomain};
 
+mod continuous;
+pub use continuous::{parse_interval as parse_segment_interval, ContinuousConfig};
 mod encoding;
 pub use encoding::{effective as effective_encoding, EncodingConfig, EncryptionConfig};
 mod retention;
@@ -64,6 +66,10 @@ pub struct Config {
     pub verify: VerifyConfig,
     /// The admin's verify container: checks that the Cluster's newest backup is restorable.
     pub verify_container: Container,
+    /// Continuous backup: a follower Deployment per opted-in Cluster (docs/CONTINUOUS.md).
+    pub continuous: ContinuousConfig,
+    /// The admin's follower container: `etcdbak follow`, with the store's S3 credentials.
+    pub follower_container: Container,
     /// Where this config came from (for messages); not part of the digest.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -221,6 +227,10 @@ struct RawConfig {
     verify: VerifyConfig,
     #[serde(default)]
     verify_container: Option<TemplateSource>,
+    #[serde(default)]
+    continuous: ContinuousConfig,
+    #[serde(default)]
+    follower_container: Option<TemplateSource>,
 }
 
 fn default_schedule() -> String {
@@ -403,6 +413,11 @@ pub fn default_config() -> Config {
                 name: "verify".into(),
                 ..Default::default()
             },
+            continuous: ContinuousConfig::default(),
+            follower_container: Container {
+                name: "follower".into(),
+                ..Default::default()
+            },
             source: None,
             template_files: Vec::new(),
         }
@@ -433,6 +448,13 @@ fn parse(text: &str, file: &str, base_dir: Option<&Path>) -> Result<Config, Erro
         base_dir,
         &mut template_files,
     )?;
+    let follower_container = resolve_template(
+        raw.follower_container,
+        "followerContainer",
+        file,
+        base_dir,
+        &mut template_files,
+    )?;
     let config = Config {
         default_schedule: raw.default_schedule,
         default_keep: raw.default_keep,
@@ -453,6 +475,8 @@ fn parse(text: &str, file: &str, base_dir: Option<&Path>) -> Result<Config, Erro
         cleanup_container,
         verify: raw.verify,
         verify_container,
+        continuous: raw.continuous,
+        follower_container,
         source: None,
         template_files,
     };
@@ -500,12 +524,14 @@ fn builtin_template(field: &'static str) -> Result<Container, Error> {
         store_container: Container,
         cleanup_container: Container,
         verify_container: Container,
+        follower_container: Container,
     }
     let t: Templates = serde_yaml::from_str(DEFAULT_CONFIG_YAML)
         .map_err(|e| Error::yaml("the embedded default config", &e))?;
     Ok(match field {
         "storeContainer" => t.store_container,
         "verifyContainer" => t.verify_container,
+        "followerContainer" => t.follower_container,
         _ => t.cleanup_container,
     })
 }
@@ -530,6 +556,8 @@ fn check_defaults(c: &Config) -> Result<(), Problem> {
         .map_err(|e| ("defaultSchedule", format!("is not usable: {e}")))?;
     crate::schedule::expand(&c.verify.schedule, "example")
         .map_err(|e| ("verify.schedule", format!("is not usable: {e}")))?;
+    continuous::parse_interval(&c.continuous.interval)
+        .map_err(|e| ("continuous.interval", format!("is not usable: {e}")))?;
     if !(1..=10000).contains(&c.default_keep) {
         return Err((
             "defaultKeep",
@@ -560,12 +588,15 @@ fn check_defaults(c: &Config) -> Result<(), Problem> {
             ),
         ));
     }
-    if let Some(sa) = &c.service_account_name {
-        if !is_dns_subdomain(sa) {
-            return Err((
-                "serviceAccountName",
-                format!("{sa:?} is not a valid ServiceAccount name"),
-            ));
+    for (field, sa) in [
+        ("serviceAccountName", &c.service_account_name),
+        (
+            "continuous.serviceAccountName",
+            &c.continuous.service_account_name,
+        ),
+    ] {
+        if let Some(sa) = sa.as_deref().filter(|sa| !is_dns_subdomain(sa)) {
+            return Err((field, format!("{sa:?} is not a valid ServiceAccount name")));
         }
     }
     if c.time_zone.trim().is_empty() {
@@ -610,6 +641,7 @@ fn check_templates(c: &Config) -> Result<(), Problem> {
         ("storeContainer", &c.store_container),
         ("cleanupContainer", &c.cleanup_container),
         ("verifyContainer", &c.verify_container),
+        ("followerContainer", &c.follower_container),
     ] {
         if container.name.is_empty() {
             return Err((

@@ -27,6 +27,7 @@ const ENDPOINT_PATTERN: &str = r"^https?://[^\s,/]+(/.*)?$";
     printcolumn = r#"{"name":"Schedule","type":"string","jsonPath":".status.schedule"}"#,
     printcolumn = r#"{"name":"Scheduled","type":"string","jsonPath":".status.conditions[?(@.type==\"BackupScheduled\")].status"}"#,
     printcolumn = r#"{"name":"Last Backup","type":"date","jsonPath":".status.lastSuccessfulTime"}"#,
+    printcolumn = r#"{"name":"Recovery Point","type":"date","jsonPath":".status.recoveryPoint"}"#,
     printcolumn = r#"{"name":"Backup","type":"string","jsonPath":".status.conditions[?(@.type==\"BackupSucceeded\")].status","priority":1}"#,
     printcolumn = r#"{"name":"Verified","type":"string","jsonPath":".status.conditions[?(@.type==\"BackupVerified\")].status","priority":1}"#,
     printcolumn = r#"{"name":"CronJob","type":"string","jsonPath":".status.cronJobName","priority":1}"#,
@@ -79,6 +80,26 @@ pub struct ClusterSpec {
     /// Client-side age encryption of this cluster's backups, on top of the controller config's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption: Option<EncryptionSpec>,
+    /// Continuous backup of this cluster (overrides the controller config's `continuous`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continuous: Option<ContinuousSpec>,
+}
+
+/// A Go-style duration of seconds, minutes or hours (`20s`, `1m`, `1m30s`); the reconciler checks the 1s to
+/// 1h bound and reports it as a condition.
+const INTERVAL_PATTERN: &str = r"^([0-9]+h)?([0-9]+m)?([0-9]+s)?$";
+
+/// Follow this cluster's etcd changes into segments between full backups (docs/CONTINUOUS.md).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ContinuousSpec {
+    /// `true` runs a follower for this cluster, `false` stops it (default: the controller config's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// Close a segment this long after its first change (1s to 1h; default: the controller config's, 20s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 2, max = 16), regex(pattern = INTERVAL_PATTERN))]
+    pub interval: Option<String>,
 }
 
 /// `none`, `zstd`, or `zstd:` and a level from 1 to 19.
@@ -222,6 +243,13 @@ pub struct ClusterStatus {
     /// The newest finished verification Job (the condition `BackupVerified` says the same).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_verified: Option<LastVerified>,
+    /// Continuous backup only: every change up to this time (RFC3339) is stored, as the follower's Lease
+    /// said at the controller's last look.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_point: Option<String>,
+    /// Continuous backup only: the newest revision a stored segment (or full backup) holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_revision: Option<i64>,
 }
 
 /// How the newest verification ended.
@@ -240,7 +268,7 @@ pub struct LastVerified {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Condition {
-    /// e.g. `BackupScheduled`, `BackupSucceeded`, `BackupVerified`, `CleanupPending`.
+    /// e.g. `BackupScheduled`, `BackupSucceeded`, `BackupVerified`, `ContinuousBackup`, `CleanupPending`.
     #[serde(rename = "type")]
     pub type_: String,
     /// `True`, `False` or `Unknown`.

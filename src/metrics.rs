@@ -46,6 +46,19 @@ pub struct ClusterState {
     pub verification_failing: Option<bool>,
     /// Unix seconds the newest successful verification Job finished.
     pub last_verified_seconds: Option<f64>,
+    /// `None` while continuous backup is off.
+    pub continuous: Option<ContinuousState>,
+}
+
+/// What the follower's Lease said at the last reconcile.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ContinuousState {
+    /// Unix seconds up to which every change is stored; `None` until the follower first caught up.
+    pub recovery_point_seconds: Option<f64>,
+    /// Gaps the follower has reported.
+    pub gaps: u64,
+    /// The ContinuousBackup condition is True.
+    pub ok: bool,
 }
 
 type GaugeF64 = Gauge<f64, std::sync::atomic::AtomicU64>;
@@ -61,6 +74,9 @@ struct ClusterFamilies {
     backup_failing: Family<ClusterLabels, Gauge>,
     verification_failing: Family<ClusterLabels, Gauge>,
     last_verified: Family<ClusterLabels, GaugeF64>,
+    recovery_point: Family<ClusterLabels, GaugeF64>,
+    continuous_gaps: Family<ClusterLabels, Gauge>,
+    continuous_ok: Family<ClusterLabels, Gauge>,
 }
 
 impl ClusterFamilies {
@@ -106,6 +122,21 @@ impl ClusterFamilies {
             "Unix time the Cluster's newest successful verification Job finished",
             self.last_verified.clone(),
         );
+        registry.register(
+            "cluster_recovery_point_timestamp_seconds",
+            "Continuous backup: Unix time up to which every change of the Cluster is stored (from its follower's Lease)",
+            self.recovery_point.clone(),
+        );
+        registry.register(
+            "cluster_continuous_gaps",
+            "Continuous backup: gaps the Cluster's follower has reported (changes etcd compacted before they were stored); only rises",
+            self.continuous_gaps.clone(),
+        );
+        registry.register(
+            "cluster_continuous_ok",
+            "Continuous backup: 1 when the Cluster's ContinuousBackup condition is True; absent while continuous backup is off",
+            self.continuous_ok.clone(),
+        );
     }
 
     fn set(&self, labels: &ClusterLabels, state: &ClusterState) {
@@ -128,6 +159,7 @@ impl ClusterFamilies {
                 self.verification_failing.remove(labels);
             }
         }
+        self.set_continuous(labels, state.continuous.as_ref());
         for (family, value) in [
             (&self.last_verified, state.last_verified_seconds),
             (&self.backup_interval, state.backup_interval_seconds),
@@ -145,7 +177,31 @@ impl ClusterFamilies {
         }
     }
 
+    fn set_continuous(&self, labels: &ClusterLabels, state: Option<&ContinuousState>) {
+        let Some(c) = state else {
+            self.continuous_gaps.remove(labels);
+            self.continuous_ok.remove(labels);
+            self.recovery_point.remove(labels);
+            return;
+        };
+        self.continuous_gaps
+            .get_or_create(labels)
+            .set(i64::try_from(c.gaps).unwrap_or(i64::MAX));
+        self.continuous_ok
+            .get_or_create(labels)
+            .set(i64::from(c.ok));
+        match c.recovery_point_seconds {
+            Some(v) => {
+                self.recovery_point.get_or_create(labels).set(v);
+            }
+            None => {
+                self.recovery_point.remove(labels);
+            }
+        }
+    }
+
     fn remove(&self, labels: &ClusterLabels) {
+        self.set_continuous(labels, None);
         self.cronjob_present.remove(labels);
         self.suspended.remove(labels);
         self.backup_interval.remove(labels);

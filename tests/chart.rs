@@ -248,6 +248,7 @@ fn the_charts_config_loads_and_renders() {
             verify: None,
             compression: None,
             encryption: None,
+            continuous: None,
         },
     );
     let desired = template::render_backup(&cluster, None, &config).expect("renders");
@@ -358,6 +359,7 @@ fn irsa_values_render_an_annotated_job_service_account_and_no_keys() {
             verify: None,
             compression: None,
             encryption: None,
+            continuous: None,
             retention: None,
         },
     );
@@ -477,6 +479,7 @@ async fn rendered_manifests_apply_and_the_chart_rbac_runs_the_controller() {
                     verify: None,
                     compression: None,
                     encryption: None,
+                    continuous: None,
                 },
             ),
         )

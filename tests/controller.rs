@@ -60,6 +60,7 @@ fn new_cluster(name: &str, ns: &str) -> Cluster {
             verify: None,
             compression: None,
             encryption: None,
+            continuous: None,
         },
     )
 }

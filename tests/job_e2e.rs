@@ -250,6 +250,7 @@ fn cluster(name: &str, ns: &str, etcd: &EtcdCluster, keep: Option<u32>) -> Clust
             verify: None,
             compression: None,
             encryption: None,
+            continuous: None,
         },
     )
 }

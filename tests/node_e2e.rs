@@ -765,6 +765,7 @@ fn new_cluster(name: &str, etcd: &TenantEtcd, keep: u32) -> Cluster {
             verify: None,
             compression: None,
             encryption: None,
+            continuous: None,
         },
     )
 }

@@ -1,10 +1,12 @@
 //! `etcdbak follow`: its flags, and the run that turns them into [`crate::continuous::follow::Options`].
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::s3::S3Args;
 use crate::continuous::buffer::Bounds;
 use crate::continuous::follow::{self, Report};
+use crate::continuous::lease::{self, LeaseReport};
 use crate::continuous::SegmentName;
 use crate::pipeline::{Compression, Encoding};
 use crate::retention::Policy;
@@ -63,14 +65,22 @@ pub struct Args {
     /// Encrypt to the recipients in this file (`age -R` format).
     #[arg(long, env = "ETCDBAK_ENCRYPT_TO_FILE", value_name = "FILE")]
     pub encrypt_to_file: Option<std::path::PathBuf>,
+    /// Renew this Lease (coordination.k8s.io) with how far the stored chain reaches, for the controller's
+    /// ContinuousBackup condition. Uses the in-cluster service account, or KUBECONFIG.
+    #[arg(long, env = "ETCDBAK_LEASE", value_name = "NAME")]
+    pub lease: Option<String>,
+    /// The Lease's namespace.
+    #[arg(
+        long,
+        env = "ETCDBAK_LEASE_NAMESPACE",
+        value_name = "NAMESPACE",
+        requires = "lease"
+    )]
+    pub lease_namespace: Option<String>,
 }
 
 fn parse_interval(s: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(s).map_err(|e| format!("{s:?}: {e}"))?;
-    if !(Duration::from_secs(1)..=Duration::from_secs(3600)).contains(&d) {
-        return Err(format!("{s:?} is outside 1s to 1h"));
-    }
-    Ok(d)
+    crate::config::parse_segment_interval(s)
 }
 
 fn parse_segment_size(s: &str) -> Result<u64, String> {
@@ -81,18 +91,64 @@ fn parse_segment_size(s: &str) -> Result<u64, String> {
     Ok(bytes)
 }
 
-/// The follower's progress goes to the log; nothing else listens on the command line.
-struct Log;
+/// The follower's progress goes to the log, and to its Lease when it has one.
+struct Log {
+    lease: Option<Arc<LeaseReport>>,
+}
 
 impl Report for Log {
-    fn durable(&self, _segment: &SegmentName, _events: usize) {}
+    fn durable(&self, segment: &SegmentName, events: usize) {
+        if let Some(l) = &self.lease {
+            l.durable(segment, events);
+        }
+    }
+    fn caught_up(&self, revision: i64) {
+        if let Some(l) = &self.lease {
+            l.caught_up(revision);
+        }
+    }
     fn gap(&self, resume: i64, compacted: i64) {
         tracing::error!(
             resume, compacted,
             "continuous backup gap: revisions {resume}..{} are lost; a new chain starts from a fresh full backup",
             compacted - 1
         );
+        if let Some(l) = &self.lease {
+            l.gap(resume, compacted);
+        }
     }
+}
+
+/// Starts renewing the Lease `--lease` names, in `--lease-namespace` (else the pod's own namespace).
+async fn lease(args: &Args) -> super::Result<Option<Arc<LeaseReport>>> {
+    let Some(name) = args.lease.clone() else {
+        return Ok(None);
+    };
+    let client = kube::Client::try_default().await.map_err(|e| {
+        super::Error::Usage(format!(
+            "--lease {name}: no Kubernetes API to renew it in: {e}"
+        ))
+    })?;
+    let namespace = args
+        .lease_namespace
+        .clone()
+        .unwrap_or_else(|| client.default_namespace().to_string());
+    // The pod's name says which follower holds it; outside a pod, the host's.
+    let holder = ["POD_NAME", "HOSTNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| "etcdbak-follow".to_string());
+    let target = lease::Target {
+        namespace: namespace.clone(),
+        name: name.clone(),
+        holder,
+    };
+    let report = lease::start(client, target, args.interval)
+        .await
+        .map_err(|e| {
+            super::Error::Usage(format!("cannot read the Lease {namespace}/{name}: {e}"))
+        })?;
+    Ok(Some(report))
 }
 
 pub async fn run(args: Args) -> super::Result<()> {
@@ -102,6 +158,9 @@ pub async fn run(args: Args) -> super::Result<()> {
         compression: args.compress,
         recipients,
         threads: 0,
+    };
+    let report = Log {
+        lease: lease(&args).await?,
     };
     let client = args.s3.connect().await?;
     let etcd = super::snapshot::options(args.etcd);
@@ -126,5 +185,5 @@ pub async fn run(args: Args) -> super::Result<()> {
         encoding,
         retry: Duration::from_secs(2),
     };
-    Ok(follow::run(&client, &opts, &Log).await?)
+    Ok(follow::run(&client, &opts, &report).await?)
 }

@@ -46,6 +46,9 @@ enum Ended {
 /// What the follower tells its caller as it goes (the command line logs it; tests read it).
 pub trait Report: Send + Sync {
     fn durable(&self, segment: &super::SegmentName, events: usize);
+    /// Nothing is pending and etcd says the stream has sent everything up to `revision`: all of it is
+    /// stored. Called about once an interval on an idle cluster, so "no segments" reads as "nothing lost".
+    fn caught_up(&self, revision: i64);
     fn gap(&self, resume: i64, compacted: i64);
 }
 
@@ -122,6 +125,7 @@ async fn follow_from(
     };
     info!(%cluster, from_revision = start, "following the watch stream");
     let mut open = OpenSegment::default();
+    let mut progress = tokio::time::interval(opts.bounds.interval);
     loop {
         let deadline = open.deadline(&opts.bounds);
         let timer = async {
@@ -143,7 +147,19 @@ async fn follow_from(
                 if response.canceled() {
                     return Ok(Ended::Broken(format!("etcd cancelled the watch: {}", response.cancel_reason())));
                 }
-                open.extend(events_of(&response), Instant::now());
+                let events = events_of(&response);
+                if events.is_empty() && open.is_empty() {
+                    report.caught_up(response.header().map_or(0, |h| h.revision()));
+                }
+                open.extend(events, Instant::now());
+            }
+            _ = progress.tick() => {
+                if open.is_empty() {
+                    // The answer is a progress notification: proof the stream is alive and complete.
+                    if let Err(e) = stream.request_progress().await {
+                        return Ok(Ended::Broken(e.to_string()));
+                    }
+                }
             }
             () = timer => {}
             signal = crate::shutdown::signal() => {

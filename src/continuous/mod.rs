@@ -4,13 +4,15 @@
 //! Pure: [`segment`] (the plaintext format), [`chain`] (chains, gaps, restore plans,
 //! which segments retention may drop), [`buffer`] (when a segment closes), [`verdict`] (a segment's events
 //! against its name and metadata). I/O: [`objects`] (segments in the bucket, through the pipeline),
-//! [`follow`] (the follower loop), [`replay`] (applying a chain to etcd).
+//! [`follow`] (the follower loop), [`replay`] (applying a chain to etcd), [`lease`] (the follower's
+//! [`heartbeat`] in a Lease, for the controller).
 
 pub mod buffer;
 pub mod chain;
 mod error;
 pub mod follow;
-
+pub mod heartbeat;
+pub mod lease;
 pub mod objects;
 pub mod replay;
 pub mod segment;

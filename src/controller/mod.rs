@@ -16,6 +16,7 @@ pub mod backups;
 pub mod conditions;
 pub mod config_watch;
 mod context;
+pub mod continuous;
 pub mod deletion;
 mod error;
 mod http;

@@ -15,6 +15,7 @@ use kube::{Resource, ResourceExt};
 
 use super::backups::{self, BackupRuns, Finished, BACKUP_FAILED_EVENT};
 use super::conditions::{set_condition, BACKUP_SCHEDULED};
+use super::continuous;
 use super::deletion::{self, Unfinished};
 use super::outcome::Outcome;
 use super::verification;
@@ -249,6 +250,18 @@ async fn apply_desired(
     }
     let verify = desired.verify_cron_job.as_ref();
     let verify_live = apply_verify(&cron_jobs, &name, verify, &mut wrote).await?;
+    let interval = template::effective_continuous(cluster, config)
+        .ok()
+        .flatten();
+    let follower = continuous::apply_follower(
+        ctx,
+        ns,
+        &name,
+        desired.follower.as_ref().zip(interval.as_deref()),
+        continuous::was_following(cluster),
+        &mut wrote,
+    )
+    .await?;
     let cron_job = format!("{ns}/{}", desired.cron_job.name_any());
     let suspended = desired
         .cron_job
@@ -259,6 +272,14 @@ async fn apply_desired(
     let (ok, reason, message) = scheduled_condition(&cron_job, &desired.schedule, suspended);
     let mut status = scheduled_status(cluster, ok, reason, &message, &cron_job, &desired.schedule);
     let seen = observe(&mut status, cluster, &live, verify_live.as_ref(), ctx).await?;
+    let generation = cluster.meta().generation;
+    continuous::record(
+        &mut status,
+        &name,
+        follower.as_ref(),
+        generation,
+        chrono::Utc::now(),
+    );
     if patch_status_unless_stale(cluster, status, ctx).await? {
         wrote.push("status");
         for (reason, note) in &seen.events {
@@ -279,6 +300,7 @@ async fn apply_desired(
         s.suspended = suspended;
         s.deletion_timestamp_seconds = None;
         seen.record(s);
+        s.continuous = follower.as_ref().map(continuous::metrics);
     });
     Ok(Outcome::new(
         Action::requeue(ctx.resync),

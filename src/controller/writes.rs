@@ -84,7 +84,7 @@ where
 }
 
 /// Status fields a merge patch must name as null to clear (every optional one).
-const NULLABLE_STATUS_FIELDS: [&str; 7] = [
+const NULLABLE_STATUS_FIELDS: [&str; 9] = [
     "observedGeneration",
     "cronJobName",
     "schedule",
@@ -92,6 +92,8 @@ const NULLABLE_STATUS_FIELDS: [&str; 7] = [
     "lastSuccessfulTime",
     "lastScheduleTime",
     "lastVerified",
+    "recoveryPoint",
+    "recoveryRevision",
 ];
 
 /// Writes `status` only when it differs from what the Cluster has.

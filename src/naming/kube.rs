@@ -31,6 +31,12 @@ pub fn tls_secret_name(cluster: &str) -> String {
     object_name("etcdbak-tls-", cluster, NAME_MAX)
 }
 
+/// `etcdbak-follow-<cluster>`: the continuous-backup follower's Deployment, and the Lease it renews to say
+/// how far its segments reach.
+pub fn follower_name(cluster: &str) -> String {
+    object_name("etcdbak-follow-", cluster, NAME_MAX)
+}
+
 /// `<prefix><cluster>`, or, when that is longer than `max`, as much of the name as fits plus a hash of the
 /// whole name (two long names sharing their start must not share an object).
 fn object_name(prefix: &str, cluster: &str, max: usize) -> String {

@@ -18,5 +18,7 @@ pub use key::{
     bare_prefix, cluster_prefix, object_key, parse_key, root_prefix, verified_backup_of,
     verified_record_key, VERIFIED_SUFFIX,
 };
-pub use kube::{cleanup_job_name, cron_job_name, tls_secret_name, verify_cron_job_name};
+pub use kube::{
+    cleanup_job_name, cron_job_name, follower_name, tls_secret_name, verify_cron_job_name,
+};
 pub use object::{ObjectName, SHA_PREFIX_LEN};

@@ -1,8 +1,9 @@
 //! The backup CronJob: a `snapshot` init container running `etcdbak snapshot` into the shared `etcd-backup`
 //! emptyDir at `/backup`, then the admin's store container with the contract env vars.
 
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::{CronJob, JobSpec};
-use k8s_openapi::api::core::v1::{Container, EnvVar, Secret, SecretVolumeSource, Volume};
+use k8s_openapi::api::core::v1::{Container, Secret};
 use kube::ResourceExt;
 
 use super::container::{
@@ -10,7 +11,8 @@ use super::container::{
     SNAPSHOT_CONTAINER, TMP_VOLUME,
 };
 use super::cron_spec::cron_job;
-use super::endpoint::endpoints;
+use super::endpoint::{endpoints, etcd_client, tls_volume};
+use super::follower::render_follower;
 use super::hardening::hardened_security_context;
 use super::labels::{labels, object_meta};
 use super::pod::{base_volumes, pod_template};
@@ -21,9 +23,6 @@ use super::RenderError;
 use crate::config::Config;
 use crate::crd::Cluster;
 use crate::naming;
-
-pub const TLS_VOLUME: &str = "etcd-tls";
-pub const TLS_DIR: &str = "/etc/etcdbak/tls";
 
 /// What the controller applies for one Cluster. `Debug` leaves the Secret's data out, so logging a `Desired`
 /// cannot leak a private key.
@@ -36,6 +35,8 @@ pub struct Desired {
     pub schedule: String,
     /// The verification CronJob; `None` when verification is turned off for this Cluster.
     pub verify_cron_job: Option<CronJob>,
+    /// The continuous-backup follower; `None` when continuous backup is off for this Cluster.
+    pub follower: Option<Deployment>,
 }
 
 impl std::fmt::Debug for Desired {
@@ -52,6 +53,7 @@ impl std::fmt::Debug for Desired {
             .field("tls_secret", &secret)
             .field("schedule", &self.schedule)
             .field("verify_cron_job", &self.verify_cron_job)
+            .field("follower", &self.follower)
             .finish()
     }
 }
@@ -115,30 +117,27 @@ pub fn render_backup(
         tls_secret,
         schedule,
         verify_cron_job: render_verify(cluster, config)?,
+        follower: render_follower(cluster, &endpoints, tls, config)?,
     })
 }
 
 /// The init container that takes the snapshot into `/backup`.
 fn snapshot_container(cluster: &str, endpoints: &str, tls: bool, config: &Config) -> Container {
-    let mut snapshot_env: Vec<EnvVar> = vec![
-        env("ETCDBAK_ENDPOINTS", endpoints),
-        env("ETCDBAK_CLUSTER", cluster),
-        env("ETCDBAK_DIR", BACKUP_DIR),
-    ];
-    let mut snapshot_mounts = vec![
-        mount(BACKUP_VOLUME, BACKUP_DIR, false),
-        mount(TMP_VOLUME, "/tmp", false),
-    ];
-    if tls {
-        for (var, key) in [
-            ("ETCDBAK_CACERT", "ca.crt"),
-            ("ETCDBAK_CERT", "tls.crt"),
-            ("ETCDBAK_KEY", "tls.key"),
-        ] {
-            snapshot_env.push(env(var, &format!("{TLS_DIR}/{key}")));
-        }
-        snapshot_mounts.push(mount(TLS_VOLUME, TLS_DIR, true));
-    }
+    let (mut snapshot_env, mut snapshot_mounts) = etcd_client(endpoints, tls);
+    snapshot_env.splice(
+        1..1,
+        [
+            env("ETCDBAK_CLUSTER", cluster),
+            env("ETCDBAK_DIR", BACKUP_DIR),
+        ],
+    );
+    snapshot_mounts.splice(
+        0..0,
+        [
+            mount(BACKUP_VOLUME, BACKUP_DIR, false),
+            mount(TMP_VOLUME, "/tmp", false),
+        ],
+    );
     snapshot_env.push(env("HOME", "/tmp"));
     Container {
         name: SNAPSHOT_CONTAINER.into(),
@@ -150,20 +149,6 @@ fn snapshot_container(cluster: &str, endpoints: &str, tls: bool, config: &Config
         resources: Some(config.job.resources.clone()),
         security_context: Some(hardened_security_context(None)),
         termination_message_policy: Some("FallbackToLogsOnError".into()),
-        ..Default::default()
-    }
-}
-
-/// The mirrored TLS Secret as a volume.
-fn tls_volume(cluster: &str) -> Volume {
-    Volume {
-        name: TLS_VOLUME.into(),
-        secret: Some(SecretVolumeSource {
-            secret_name: Some(naming::tls_secret_name(cluster)),
-            // Group-readable so fsGroup (not root) can read the key; nobody else can.
-            default_mode: Some(0o440),
-            ..Default::default()
-        }),
         ..Default::default()
     }
 }

@@ -15,6 +15,8 @@ pub enum RenderError {
     InvalidKeep(u32),
     #[error("{0}")]
     InvalidRetention(String),
+    #[error("the continuous-backup interval {0}: set spec.continuous.interval (or the config's continuous.interval) between 1s and 1h")]
+    InvalidInterval(String),
     #[error(
         "spec.namespace {0:?} is not a namespace name: give the namespace the etcd cluster runs in"
     )]
@@ -67,6 +69,7 @@ impl RenderError {
             RenderError::VerifySchedule(_) => "InvalidVerifySchedule",
             RenderError::InvalidKeep(_) => "InvalidKeep",
             RenderError::InvalidRetention(_) => "InvalidRetention",
+            RenderError::InvalidInterval(_) => "InvalidContinuousInterval",
             RenderError::InvalidNamespace(_) => "InvalidNamespace",
             RenderError::InvalidClusterName(_) => "InvalidClusterName",
             RenderError::NoEndpoint => "NoEndpoint",

@@ -5,10 +5,10 @@
 //! contract env vars. docs/CONTRACT.md is the admin-facing description of exactly what is built here; change
 //! them together.
 //!
-//! One concern per file: [`labels`] (labels, annotations, the spec hash), `endpoint` (where etcd is),
+//! One concern per file: [`labels`] (labels, annotations, the spec hash), `endpoint` (where etcd is, and the client-TLS mount),
 //! `settings` (effective schedule, keep and tiered retention), `container` (the admin's templates and the env contract),
 //! `hardening` (security contexts), `pod` (pod template and volumes), `tls` (the mirrored Secret), and the
-//! objects themselves: `cron_job`, `verify` and `cleanup`. Object names are [`crate::naming`]'s.
+//! objects themselves: `cron_job`, `verify`, `follower` (the continuous-backup Deployment) and `cleanup`. Object names are [`crate::naming`]'s.
 
 mod cleanup;
 mod container;
@@ -16,6 +16,7 @@ mod cron_job;
 mod cron_spec;
 mod endpoint;
 mod error;
+mod follower;
 mod hardening;
 pub mod labels;
 mod pod;
@@ -25,16 +26,18 @@ mod verify;
 
 pub use cleanup::render_cleanup_job;
 pub use container::{BACKUP_DIR, BACKUP_VOLUME, RESERVED_ENV, SNAPSHOT_CONTAINER, TMP_VOLUME};
-pub use cron_job::{render_backup, Desired, TLS_DIR, TLS_VOLUME};
-pub use endpoint::{endpoints, DEFAULT_ETCD_PORT};
+pub use cron_job::{render_backup, Desired};
+pub use endpoint::{endpoints, DEFAULT_ETCD_PORT, TLS_DIR, TLS_VOLUME};
 pub use error::RenderError;
+pub use follower::{render_follower, FOLLOWER_ENV};
 pub use labels::{
     cluster_selector, component_selector, spec_hash, CLUSTER_ANNOTATION, CLUSTER_UID_ANNOTATION,
     HASH_ANNOTATION, LABEL_CLUSTER, LABEL_COMPONENT, LABEL_MANAGED_BY, LABEL_NAME, MANAGED_BY,
     SOURCE_SECRET_ANNOTATION,
 };
 pub use settings::{
-    effective_keep, effective_retention, effective_schedule, effective_verify_schedule,
+    effective_continuous, effective_keep, effective_retention, effective_schedule,
+    effective_verify_schedule,
 };
 pub use tls::TLS_KEYS;
 pub use verify::render_verify;

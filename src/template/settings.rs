@@ -67,6 +67,24 @@ pub fn effective_verify_schedule(
         .map_err(RenderError::VerifySchedule)
 }
 
+/// Continuous backup for this Cluster: `spec.continuous` over the config's `continuous`. `None` when it is
+/// off; otherwise the segment interval as `etcdbak follow --interval` takes it.
+pub fn effective_continuous(
+    cluster: &Cluster,
+    config: &Config,
+) -> Result<Option<String>, RenderError> {
+    let own = cluster.spec.continuous.clone().unwrap_or_default();
+    if !own.enabled.unwrap_or(config.continuous.enabled) {
+        return Ok(None);
+    }
+    let interval = own
+        .interval
+        .as_deref()
+        .unwrap_or(&config.continuous.interval);
+    crate::config::parse_segment_interval(interval).map_err(RenderError::InvalidInterval)?;
+    Ok(Some(interval.trim().to_string()))
+}
+
 /// The store container's `ETCDBAK_COMPRESS` and `ETCDBAK_ENCRYPT_TO`: the Cluster's compression or the
 /// config's, and the config's recipients plus the Cluster's.
 pub fn encoding_env(cluster: &Cluster, config: &Config) -> Result<Vec<EnvVar>, RenderError> {

@@ -32,6 +32,7 @@ fn cluster(name: &str) -> Cluster {
             verify: None,
             compression: None,
             encryption: None,
+            continuous: None,
         },
     );
     c.metadata.uid = Some("6f1c0b7e-2b1d-4a8e-9c3f-0d6a1e2b3c4d".into());
@@ -600,4 +601,70 @@ fn the_store_container_is_told_the_clusters_compression_and_recipients() {
     let err = store_env(&own).unwrap_err();
     assert_eq!(err.reason(), "InvalidEncoding");
     assert!(err.to_string().contains("spec.compression"), "{err}");
+}
+
+fn continuous(mut c: Cluster, interval: Option<&str>) -> Cluster {
+    c.spec.continuous = Some(crate::crd::ContinuousSpec {
+        enabled: Some(true),
+        interval: interval.map(str::to_string),
+    });
+    c
+}
+
+#[test]
+fn a_continuous_cluster_gets_a_follower_as_snapshotted() {
+    let config = default_config();
+    let off = render_backup(&cluster("orders-etcd"), Some(&tls_source()), &config).unwrap();
+    assert_eq!(off.follower, None, "off by default");
+    let c = continuous(cluster("orders-etcd"), Some("10s"));
+    let desired = render_backup(&c, Some(&tls_source()), &config).unwrap();
+    let follower = desired.follower.unwrap();
+    insta::assert_yaml_snapshot!("follower", follower);
+    let spec = follower.spec.as_ref().unwrap();
+    assert_eq!(spec.replicas, Some(1));
+    assert_eq!(
+        spec.strategy.as_ref().unwrap().type_.as_deref(),
+        Some("Recreate")
+    );
+    let pod = spec.template.spec.as_ref().unwrap();
+    assert_eq!(pod.restart_policy.as_deref(), Some("Always"));
+    let env: BTreeMap<String, String> = env_of(&pod.containers[0]).into_iter().collect();
+    assert_eq!(env["ETCDBAK_SEGMENT_INTERVAL"], "10s");
+    assert_eq!(env["ETCDBAK_LEASE"], "etcdbak-follow-orders-etcd");
+    assert_eq!(env["ETCDBAK_CACERT"], "/etc/etcdbak/tls/ca.crt");
+    assert_eq!(env["ETCDBAK_S3_BUCKET"], "etcd-backups");
+    assert_eq!(env["AWS_SECRET_ACCESS_KEY"], "<from>");
+}
+
+#[test]
+fn a_suspended_follower_keeps_its_deployment_at_zero() {
+    let mut c = continuous(cluster("orders-etcd"), None);
+    c.spec.suspend = Some(true);
+    let desired = render_backup(&c, Some(&tls_source()), &default_config()).unwrap();
+    let spec = desired.follower.unwrap().spec.unwrap();
+    assert_eq!(spec.replicas, Some(0));
+}
+
+#[test]
+fn a_bad_interval_names_the_field() {
+    let c = continuous(cluster("orders-etcd"), Some("2h"));
+    let err = render_backup(&c, Some(&tls_source()), &default_config()).unwrap_err();
+    assert_eq!(err.reason(), "InvalidContinuousInterval");
+    assert!(
+        err.to_string().contains("spec.continuous.interval"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_follower_template_may_not_set_what_the_controller_provides() {
+    let mut config = default_config();
+    config
+        .follower_container
+        .env
+        .get_or_insert_with(Vec::new)
+        .push(env("ETCDBAK_LEASE", "someone-elses"));
+    let c = continuous(cluster("orders-etcd"), None);
+    let err = render_backup(&c, Some(&tls_source()), &config).unwrap_err();
+    assert_eq!(err.reason(), "TemplateReservedEnv");
 }

@@ -29,6 +29,7 @@ pub fn cluster(name: &str, ns: &str) -> Cluster {
             verify: None,
             compression: None,
             encryption: None,
+            continuous: None,
         },
     )
 }

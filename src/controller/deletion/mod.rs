@@ -1,5 +1,5 @@
 //! The whole deletion path of a Cluster, run in the finalizer's Cleanup arm ([`clean_up`]): suspend its
-//! CronJob, wait for running backups, run the cleanup Job to success (retrying with backoff), remove the
+//! CronJob, stop the continuous-backup follower, wait for running backups, run the cleanup Job to success (retrying with backoff), remove the
 //! objects we created, and only then let the finalizer go. Each step is decided by [`plan::step`] and
 //! [`plan::plan`] (pure) and applied here by one executor.
 
@@ -9,7 +9,9 @@ mod write_order;
 
 use std::time::Duration;
 
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
@@ -82,6 +84,11 @@ async fn cleanup_progress(cluster: &Cluster, ctx: &Context) -> Result<Option<Out
     if cleanup_recorded(cluster) {
         return Ok(None);
     }
+    if super::continuous::may_have_follower(cluster, &config) {
+        if let Some(pending) = stop_follower(&t, ctx).await? {
+            return Ok(Some(pending));
+        }
+    }
     let live_job = t
         .jobs
         .get_opt(&t.job_name)
@@ -137,6 +144,39 @@ async fn suspend_backups(t: &Target<'_>, ctx: &Context) -> Result<bool, Error> {
             .map_err(|e| Error::kube(format!("suspend CronJob {}/{cj_name}", t.ns), e))?;
     }
     Ok(had_backup)
+}
+
+/// Before the bucket is emptied, the follower must be gone: it would write segments after the cleanup.
+/// Scaled to zero first (its pod stores what it holds on SIGTERM), deleted once no pod is left.
+async fn stop_follower(t: &Target<'_>, ctx: &Context) -> Result<Option<Outcome>, Error> {
+    let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), &t.ns);
+    let name = naming::follower_name(&t.name);
+    let live = deployments
+        .get_opt(&name)
+        .await
+        .map_err(|e| Error::kube(format!("read the follower Deployment {}/{name}", t.ns), e))?;
+    let wait = |note: &str| Outcome::new(Action::requeue(Duration::from_secs(2)), note);
+    match live.as_ref().map(plan::follower_phase) {
+        None => Ok(None),
+        Some(plan::FollowerPhase::Running) => {
+            deployments
+                .patch(
+                    &name,
+                    &PatchParams::apply(FIELD_MANAGER),
+                    &Patch::Merge(serde_json::json!({ "spec": { "replicas": 0 } })),
+                )
+                .await
+                .map_err(|e| Error::kube(format!("stop the follower {}/{name}", t.ns), e))?;
+            Ok(Some(wait("stopping the follower before the cleanup")))
+        }
+        Some(plan::FollowerPhase::Stopping) => {
+            Ok(Some(wait("waiting for the follower's pod to stop")))
+        }
+        Some(plan::FollowerPhase::Stopped) => {
+            delete_if_present(&deployments, &name, "the follower Deployment").await?;
+            Ok(None)
+        }
+    }
 }
 
 /// A cleanup Job on its way out, or one left (for its logs) by an earlier Cluster of the same name, is not
@@ -289,6 +329,11 @@ async fn finish_cleanup(cluster: &Cluster, ctx: &Context) -> Result<Outcome, Err
     let verify = naming::verify_cron_job_name(&name);
     delete_if_present(&cron_jobs, &verify, "the verification CronJob").await?;
     delete_if_present(&secrets, &naming::tls_secret_name(&name), "Secret").await?;
+    if super::continuous::may_have_follower(cluster, &config) {
+        let leases: Api<Lease> = Api::namespaced(ctx.client.clone(), ns);
+        let lease = naming::follower_name(&name);
+        delete_if_present(&leases, &lease, "the follower's Lease").await?;
+    }
     ctx.metrics.forget_cluster(&name);
     Ok(Outcome::new(
         Action::await_change(),

@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use k8s_openapi::api::apps::v1::Deployment;
+
 use crate::controller::jobs::JobPhase;
 
 pub const CLEANUP_PENDING: &str = "CleanupPending";
@@ -66,6 +68,34 @@ pub fn step(had_backup: bool, job: Option<&JobPhase>) -> CleanupStep {
 pub fn retry_backoff(attempt: u32) -> Duration {
     let exp = attempt.saturating_sub(1).min(6);
     Duration::from_secs(30u64 << exp).min(Duration::from_secs(30 * 60))
+}
+
+/// Where the follower Deployment is on its way down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FollowerPhase {
+    /// It still asks for a pod: scale it to zero.
+    Running,
+    /// Scaled to zero, but a pod is still there (or the Deployment controller has not looked yet).
+    Stopping,
+    /// No pod is left: delete it.
+    Stopped,
+}
+
+/// Reads the Deployment's spec and status. A Deployment no controller ever reported on has no pod.
+pub fn follower_phase(d: &Deployment) -> FollowerPhase {
+    let wanted = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+    if wanted > 0 {
+        return FollowerPhase::Running;
+    }
+    let Some(status) = &d.status else {
+        return FollowerPhase::Stopped;
+    };
+    let seen = status.observed_generation.unwrap_or(0) >= d.metadata.generation.unwrap_or(0);
+    if seen && status.replicas.unwrap_or(0) == 0 {
+        FollowerPhase::Stopped
+    } else {
+        FollowerPhase::Stopping
+    }
 }
 
 /// A write the executor makes before it records the step.

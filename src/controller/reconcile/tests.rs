@@ -16,6 +16,7 @@ fn cluster() -> Cluster {
             verify: None,
             compression: None,
             encryption: None,
+            continuous: None,
         },
     );
     c.metadata.generation = Some(3);

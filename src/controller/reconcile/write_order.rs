@@ -31,6 +31,7 @@ pub(crate) fn stored_cluster() -> Cluster {
             verify: None,
             compression: None,
             encryption: None,
+            continuous: None,
         },
     );
     c.metadata.uid = Some("c0ffee00-0000-4000-8000-000000000001".into());

@@ -214,3 +214,53 @@ fn cleanup_retries_back_off_and_cap() {
     let secs: Vec<u64> = (1..=9).map(|a| retry_backoff(a).as_secs()).collect();
     assert_eq!(secs, [30, 60, 120, 240, 480, 960, 1800, 1800, 1800]);
 }
+
+#[test]
+fn the_follower_stops_before_the_bucket_is_emptied() {
+    use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStatus};
+    let deployment = |replicas: i32, status: Option<(i64, i32)>| {
+        let mut d = Deployment {
+            spec: Some(DeploymentSpec {
+                replicas: Some(replicas),
+                ..Default::default()
+            }),
+            status: status.map(|(observed, pods)| DeploymentStatus {
+                observed_generation: Some(observed),
+                replicas: Some(pods),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        d.metadata.generation = Some(2);
+        d
+    };
+    for (d, want, why) in [
+        (
+            deployment(1, Some((1, 1))),
+            FollowerPhase::Running,
+            "still wants a pod",
+        ),
+        (
+            deployment(0, Some((1, 1))),
+            FollowerPhase::Stopping,
+            "scale-down not seen yet",
+        ),
+        (
+            deployment(0, Some((2, 1))),
+            FollowerPhase::Stopping,
+            "its pod still stores what it holds",
+        ),
+        (
+            deployment(0, Some((2, 0))),
+            FollowerPhase::Stopped,
+            "no pod left",
+        ),
+        (
+            deployment(0, None),
+            FollowerPhase::Stopped,
+            "no controller ever made a pod",
+        ),
+    ] {
+        assert_eq!(follower_phase(&d), want, "{why}");
+    }
+}
