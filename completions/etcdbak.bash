@@ -239,7 +239,7 @@ _etcdbak() {
             return 0
             ;;
         etcdbak__subcmd__follow)
-            opts="-h -V --endpoints --cacert --cert --key --dial-timeout --timeout --dir --cluster --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --sse --interval --max-segment-size --compress --encrypt-to --encrypt-to-file --log-level --log-format --help --version"
+            opts="-h -V --endpoints --cacert --cert --key --dial-timeout --timeout --dir --cluster --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --sse --interval --max-segment-size --compress --encrypt-to --encrypt-to-file --lease --lease-namespace --log-level --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -334,6 +334,14 @@ _etcdbak() {
                     return 0
                     ;;
                 --encrypt-to-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lease)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lease-namespace)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -256,6 +256,8 @@ complete -c etcdbak -n "__fish_etcdbak_using_subcommand follow" -l max-segment-s
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand follow" -l compress -d 'How segments (and the full backups the follower takes) are compressed: none, zstd or zstd:LEVEL' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand follow" -l encrypt-to -d 'Encrypt segments with age to this X25519 recipient (`age1…`); repeat or comma-separate' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand follow" -l encrypt-to-file -d 'Encrypt to the recipients in this file (`age -R` format)' -r -F
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand follow" -l lease -d 'Renew this Lease (coordination.k8s.io) with how far the stored chain reaches, for the controller\'s ContinuousBackup condition. Uses the in-cluster service account, or KUBECONFIG' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand follow" -l lease-namespace -d 'The Lease\'s namespace' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand follow" -l log-level -d 'Log filter: error, warn, info, debug, trace, or a tracing directive such as `etcdbak=debug`' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand follow" -l log-format -d 'Log line format' -r -f -a "plain\t'`key=value` lines, one event per line'
 json\t'One JSON object per line, for log collectors'"

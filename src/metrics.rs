@@ -59,6 +59,8 @@ pub struct ContinuousState {
     pub gaps: u64,
     /// The ContinuousBackup condition is True.
     pub ok: bool,
+    /// The segment interval, for judging a fresher Lease between reconciles.
+    pub interval: std::time::Duration,
 }
 
 type GaugeF64 = Gauge<f64, std::sync::atomic::AtomicU64>;
@@ -319,6 +321,23 @@ impl Metrics {
         };
         self.cluster.set(&labels, state);
         self.refresh_totals(&clusters);
+    }
+
+    /// Like [`Metrics::update_cluster`], for a Cluster already known with continuous backup on; others
+    /// are left alone (a Lease of a deleted Cluster must not bring its series back).
+    pub fn update_continuous(&self, cluster: &str, change: impl FnOnce(&mut ContinuousState)) {
+        let mut clusters = self.clusters.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(state) = clusters.get_mut(cluster) else {
+            return;
+        };
+        let Some(c) = state.continuous.as_mut() else {
+            return;
+        };
+        change(c);
+        let labels = ClusterLabels {
+            cluster: cluster.to_string(),
+        };
+        self.cluster.set(&labels, state);
     }
 
     /// The Cluster is gone (finalizer removed, or deleted while we were not looking): drop its series.

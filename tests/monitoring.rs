@@ -394,6 +394,12 @@ fn controller_metrics_lint_clean_and_feed_every_rule() {
         s.suspended = true;
         s.verification_failing = Some(false);
         s.last_verified_seconds = Some(1.7e9);
+        s.continuous = Some(etcdbak::metrics::ContinuousState {
+            recovery_point_seconds: Some(1.7e9),
+            gaps: 1,
+            ok: true,
+            interval: std::time::Duration::from_secs(20),
+        });
     });
     m.update_cluster("b", |s| s.deletion_timestamp_seconds = Some(1.7e9));
     let text = m.encode_prometheus();

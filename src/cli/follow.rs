@@ -142,6 +142,7 @@ async fn lease(args: &Args) -> super::Result<Option<Arc<LeaseReport>>> {
         namespace: namespace.clone(),
         name: name.clone(),
         holder,
+        cluster: args.etcd.cluster.clone(),
     };
     let report = lease::start(client, target, args.interval)
         .await

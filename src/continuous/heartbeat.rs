@@ -15,6 +15,30 @@ pub const GAPS: &str = "etcdbak.io/gaps";
 pub const LAST_GAP: &str = "etcdbak.io/last-gap";
 pub const STATE: &str = "etcdbak.io/state";
 
+/// The label selector of every follower's Lease.
+pub const SELECTOR: &str =
+    "app.kubernetes.io/managed-by=etcdbak,app.kubernetes.io/component=follower";
+/// The label naming the Cluster a Lease belongs to (the same label every rendered object carries).
+pub const CLUSTER_LABEL: &str = "etcdbak.io/cluster";
+
+/// A follower Lease's labels.
+pub fn labels(cluster: Option<&str>) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::from([
+        (
+            "app.kubernetes.io/managed-by".to_string(),
+            "etcdbak".to_string(),
+        ),
+        (
+            "app.kubernetes.io/component".to_string(),
+            "follower".to_string(),
+        ),
+    ]);
+    if let Some(c) = cluster {
+        out.insert(CLUSTER_LABEL.to_string(), c.to_string());
+    }
+    out
+}
+
 /// What the follower is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {

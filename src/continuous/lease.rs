@@ -13,7 +13,7 @@ use kube::api::{Api, Patch, PatchParams};
 use tokio::sync::Notify;
 
 use super::follow::Report;
-use super::heartbeat::{renew_every, Beat};
+use super::heartbeat::{self, renew_every, Beat};
 
 const FIELD_MANAGER: &str = "etcdbak-follower";
 
@@ -24,6 +24,8 @@ pub struct Target {
     pub name: String,
     /// The follower's pod name.
     pub holder: String,
+    /// The cluster it follows, as a label the controller's Lease watch maps back to the Cluster.
+    pub cluster: Option<String>,
 }
 
 /// A [`Report`] that keeps the newest [`Beat`] for the renewal task.
@@ -115,6 +117,7 @@ async fn write(
             name: Some(target.name.clone()),
             namespace: Some(target.namespace.clone()),
             annotations: Some(beat.to_annotations()),
+            labels: Some(heartbeat::labels(target.cluster.as_deref())),
             ..Default::default()
         },
         spec: Some(LeaseSpec {

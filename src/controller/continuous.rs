@@ -1,11 +1,12 @@
 //! Continuous backup in the reconcile: the follower Deployment applied (or removed when the Cluster opts
 //! out), its Lease read, and the ContinuousBackup condition and recovery point written from it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
-use kube::api::Api;
+use kube::api::{Api, ListParams};
 
 use super::conditions::{remove_condition, set_condition};
 use super::writes::{apply_if_changed, delete_if_present, Applied};
@@ -13,6 +14,7 @@ use super::{Context, Error};
 use crate::config::Config;
 use crate::continuous::heartbeat::{self, Beat};
 use crate::crd::{Cluster, ClusterStatus};
+use crate::metrics::{ContinuousState, Metrics};
 use crate::naming;
 
 pub const CONTINUOUS_BACKUP: &str = "ContinuousBackup";
@@ -51,12 +53,15 @@ pub(super) async fn apply_follower(
         wrote.push("follower");
     }
     let leases: Api<Lease> = Api::namespaced(ctx.client.clone(), namespace);
-    let lease = leases
-        .get_opt(&name)
+    // Listed by name rather than read with get: the chart grants list/watch/delete on Leases in the job
+    // namespace but no get, so the controller cannot take over a Lease someone else elects with.
+    let found = leases
+        .list(&ListParams::default().fields(&format!("metadata.name={name}")))
         .await
         .map_err(|e| Error::kube(format!("read the follower's Lease {namespace}/{name}"), e))?;
-    let beat = lease
-        .as_ref()
+    let beat = found
+        .items
+        .first()
         .and_then(|l| l.metadata.annotations.as_ref())
         .and_then(Beat::from_annotations);
     let interval =
@@ -80,19 +85,45 @@ pub(super) fn may_have_follower(cluster: &Cluster, config: &Config) -> bool {
 }
 
 /// The follower's series for /metrics.
-pub(super) fn metrics(f: &Follower) -> crate::metrics::ContinuousState {
-    let beat = f.beat.clone().unwrap_or_default();
-    let ok = heartbeat::verdict(
-        "",
-        f.beat.as_ref(),
-        chrono::Utc::now(),
-        stale_after(f.interval),
-    )
-    .0;
-    crate::metrics::ContinuousState {
-        recovery_point_seconds: beat.recovery_point.map(|t| t.timestamp() as f64),
-        gaps: beat.gaps,
-        ok,
+pub(super) fn metrics(f: &Follower) -> ContinuousState {
+    let mut state = ContinuousState {
+        interval: f.interval,
+        ..Default::default()
+    };
+    observe(&mut state, f.beat.as_ref());
+    state
+}
+
+/// Reads a beat into the follower's series (at a reconcile, and at each change of its Lease between them).
+pub fn observe(state: &mut ContinuousState, beat: Option<&Beat>) {
+    let now = chrono::Utc::now();
+    state.ok = heartbeat::verdict("", beat, now, stale_after(state.interval)).0;
+    let beat = beat.cloned().unwrap_or_default();
+    state.recovery_point_seconds = beat.recovery_point.map(|t| t.timestamp() as f64);
+    state.gaps = beat.gaps;
+}
+
+/// Keeps the follower series fresh between reconciles: every change of a follower's Lease (a renewal about
+/// twice a minute, or a gap) updates its Cluster's series. Metadata only: the beat is in the annotations.
+pub async fn watch_leases(client: kube::Client, namespace: String, metrics: Arc<Metrics>) {
+    use futures::StreamExt;
+    use kube::core::PartialObjectMeta;
+    use kube::runtime::{watcher, WatchStreamExt};
+    let api: Api<PartialObjectMeta<Lease>> = Api::namespaced(client, &namespace);
+    let config = watcher::Config::default().labels(heartbeat::SELECTOR);
+    let mut leases = std::pin::pin!(watcher(api, config).default_backoff().applied_objects());
+    while let Some(lease) = leases.next().await {
+        let Ok(lease) = lease else { continue };
+        let labels = lease.metadata.labels.unwrap_or_default();
+        let Some(cluster) = labels.get(heartbeat::CLUSTER_LABEL) else {
+            continue;
+        };
+        let beat = lease
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(Beat::from_annotations);
+        metrics.update_continuous(cluster, |s| observe(s, beat.as_ref()));
     }
 }
 

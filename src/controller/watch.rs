@@ -208,6 +208,11 @@ async fn run_controller(
             }
         })
     };
+    let leases = tokio::spawn(super::continuous::watch_leases(
+        client.clone(),
+        job_ns.clone(),
+        ctx.metrics.clone(),
+    ));
     // Not `owns()`: it keys an owner by the child's namespace, and a cluster-scoped Cluster then gets two
     // queue keys (`ns/name` from its CronJob, `name` from itself), which lets two reconciles of one
     // Cluster run at once. Every trigger here maps to the same namespace-less key. The owned kinds are
@@ -243,6 +248,7 @@ async fn run_controller(
         })
         .await;
     pruner.abort();
+    leases.abort();
 }
 
 #[cfg(test)]

@@ -90,3 +90,17 @@ command: [etcdbak, verify, --cluster, $(CLUSTER)]
 {{ include "etcdbak.s3Env" . }}
 {{- end -}}
 {{- end -}}
+
+{{- define "etcdbak.followerServiceAccountName" -}}
+{{- default (printf "%s-follower" (include "etcdbak.fullname" .)) .Values.followerServiceAccount.name -}}
+{{- end -}}
+
+{{- define "etcdbak.followerContainer" -}}
+{{- if .Values.followerContainer -}}
+{{ toYaml .Values.followerContainer }}
+{{- else -}}
+name: follower
+command: [etcdbak, follow]
+{{ include "etcdbak.s3Env" . }}
+{{- end -}}
+{{- end -}}
