@@ -49,7 +49,16 @@ impl Report for LeaseReport {
         self.with(|b| b.caught_up(segment.last, Utc::now()));
     }
     fn caught_up(&self, revision: i64) {
-        self.with(|b| b.caught_up(revision, Utc::now()));
+        let first = self.with(|b| {
+            let first = b.recovery_point.is_none();
+            b.caught_up(revision, Utc::now());
+            first
+        });
+        // The first recovery point is news (the Cluster leaves FollowerStarting); later ones wait for the
+        // next renewal.
+        if first {
+            self.wake.notify_one();
+        }
     }
     fn gap(&self, resume: i64, compacted: i64) {
         self.with(|b| b.gap(resume, compacted, Utc::now()));

@@ -84,8 +84,10 @@ async fn reconcile_inner(cluster: Arc<Cluster>, ctx: &Context) -> Result<Outcome
     let note_slot = &mut note;
     let result = finalizer(&api, FINALIZER, cluster, |event| async move {
         let outcome = match event {
-            finalizer::Event::Apply(c) => apply(&c, ctx).await?,
-            finalizer::Event::Cleanup(c) => deletion::clean_up(&c, ctx).await?,
+            // Boxed: each arm is a deep future, and on a test thread's 2 MiB stack the two side by side
+            // overflowed in debug builds.
+            finalizer::Event::Apply(c) => Box::pin(apply(&c, ctx)).await?,
+            finalizer::Event::Cleanup(c) => Box::pin(deletion::clean_up(&c, ctx)).await?,
         };
         *note_slot = outcome.note;
         Ok::<_, Unfinished>(outcome.action)

@@ -87,11 +87,12 @@ pub fn follower_phase(d: &Deployment) -> FollowerPhase {
     if wanted > 0 {
         return FollowerPhase::Running;
     }
-    let Some(status) = &d.status else {
+    let Some(observed) = d.status.as_ref().and_then(|s| s.observed_generation) else {
         return FollowerPhase::Stopped;
     };
-    let seen = status.observed_generation.unwrap_or(0) >= d.metadata.generation.unwrap_or(0);
-    if seen && status.replicas.unwrap_or(0) == 0 {
+    let pods = d.status.as_ref().and_then(|s| s.replicas).unwrap_or(0);
+    let seen = observed >= d.metadata.generation.unwrap_or(0);
+    if seen && pods == 0 {
         FollowerPhase::Stopped
     } else {
         FollowerPhase::Stopping
