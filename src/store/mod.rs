@@ -261,7 +261,7 @@ async fn apply_retention(
         .collect();
     let keep = Keep::Tiered(*policy);
     let decision = retention::plan(&client.prefix, cluster, &keys, keep, Some(just_uploaded));
-    prune::delete_planned(client, &decision, &keep, false).await?;
+    prune::delete_planned(client, &decision, &keep, &mut Vec::new()).await?;
     tracing::info!(
         %cluster, policy = %policy, kept = decision.keep.len(), deleted = decision.delete.len(),
         "retention applied"
