@@ -15,6 +15,7 @@ pub mod follow;
 pub mod list;
 pub mod log;
 pub mod pick;
+pub mod progress;
 pub mod prune;
 pub mod reconcile;
 pub mod replay;

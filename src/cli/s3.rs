@@ -107,6 +107,7 @@ impl S3Args {
                 Some(SseKind::S3) => Sse::S3,
                 Some(SseKind::Kms) => Sse::Kms,
             },
+            progress: super::progress::reporter(),
         })
     }
 

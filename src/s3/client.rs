@@ -42,6 +42,8 @@ pub struct Client {
     pub(crate) connect_timeout: Duration,
     pub(crate) stall_timeout: Duration,
     pub(crate) sse: super::Sse,
+    /// Where uploads and downloads report how far they got.
+    pub(crate) progress: crate::progress::Reporter,
     /// Whether the endpoint accepted a connection within the connect timeout (asked once per client).
     reached: Arc<tokio::sync::OnceCell<Result<(), String>>>,
 }
@@ -155,6 +157,7 @@ impl Client {
             connect_timeout: args.connect_timeout,
             stall_timeout: args.stall_timeout,
             sse: args.sse,
+            progress: args.progress.clone(),
             reached: Arc::default(),
         })
     }

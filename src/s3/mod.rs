@@ -48,4 +48,6 @@ pub struct Settings {
     pub credentials: crate::credentials::Provider,
     /// Server-side encryption of the objects etcdbak writes (and, for SSE-C, reads).
     pub sse: Sse,
+    /// Where uploads and downloads report how far they got.
+    pub progress: crate::progress::Reporter,
 }
