@@ -1,4 +1,4 @@
-//! `etcdbak store`, `prune`, `download`: the commands over the bucket.
+//! `etcdbak store`, `prune`, `download`, `verify`: the commands over the bucket.
 //!
 //! `store` is the Job's default store container: it checks the snapshot's bbolt header and size, uploads it
 //! in one pass that also verifies it (etcd's hash trailer, the SHA-256 in snapshot.json) before the upload
@@ -12,6 +12,7 @@ mod error;
 pub(crate) mod fetch;
 pub mod input;
 pub mod prune;
+pub mod verify_backup;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
