@@ -176,7 +176,7 @@ complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -l stall-timeout
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -l sse -d 'Server-side encryption of the objects etcdbak writes: `s3` (SSE-S3, the store\'s keys) or `kms` (SSE-KMS with the bucket\'s default KMS key). Independent of, and weaker than, --encrypt-to' -r -f -a "s3\t'SSE-S3 (AES256 with the store\'s keys)'
 kms\t'SSE-KMS (aws:kms)'"
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -l cluster -d 'Verify this cluster\'s newest backup' -r
-complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -l key -d 'Verify this backup instead (its full key, as `etcdbak list` shows it)' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -l key -d 'Verify this backup instead: the full key as `etcdbak list` shows it, or just its file name with --cluster' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -l dir -d 'Where the backup is downloaded to while it is checked (removed afterwards); it needs room for one backup. Default: the system\'s temporary directory' -r -F
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -s o -l output -d 'Output format' -r -f -a "table\t'A table for people'
 json\t'A JSON array for scripts; field names are stable: key, result, problem, keys, revision, dbSize, seconds, and etcdutl (agrees or disagrees) with --with-etcdutl'"

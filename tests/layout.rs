@@ -162,6 +162,68 @@ fn only_the_command_line_sees_clap() {
     );
 }
 
+/// What only the command line may do: print, prompt, read the environment. The library takes what it needs
+/// as options and returns what happened as a report, so every command has one shape and the library can be
+/// called (and tested) without a terminal or a particular environment.
+const COMMAND_LINE_ONLY: [&str; 7] = [
+    "println!",
+    "eprintln!",
+    "print!(",
+    "eprint!(",
+    "env::var",
+    "var_os",
+    "dialoguer",
+];
+
+/// `file:line` of every non-comment line (test code included) that uses one of [`COMMAND_LINE_ONLY`].
+fn command_line_only_uses(src: &Source) -> Vec<String> {
+    src.text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim_start().starts_with("//"))
+        .filter(|(_, l)| COMMAND_LINE_ONLY.iter().any(|p| l.contains(p)))
+        .map(|(n, _)| format!("{}:{}", src.path, n + 1))
+        .collect()
+}
+
+#[test]
+fn only_the_command_line_prints_prompts_or_reads_the_environment() {
+    let leaks: Vec<String> = sources()
+        .iter()
+        .filter(|s| !s.path.starts_with("src/cli/") && s.path != "src/main.rs")
+        .flat_map(command_line_only_uses)
+        .collect();
+    assert!(
+        leaks.is_empty(),
+        "printing, prompting or reading the environment outside src/cli/ (take it as an option, return \
+         a report for cli/ to render): {leaks:?}"
+    );
+}
+
+#[test]
+fn the_checker_sees_printing_and_environment_reads_but_not_comments() {
+    let src = Source {
+        path: "src/x.rs".into(),
+        text: [
+            "/// Never println! here.",
+            "fn a() {",
+            "    // std::env::var(\"X\") was here",
+            "    let h = std::env::var_os(\"HOME\");",
+            "    eprintln!(\"{h:?}\");",
+            "    let _ = dialoguer::Select::new();",
+            "    print!(\"x\");",
+            "}",
+        ]
+        .join("\n"),
+    };
+    let found = command_line_only_uses(&src);
+    assert_eq!(
+        found,
+        ["src/x.rs:4", "src/x.rs:5", "src/x.rs:6", "src/x.rs:7"],
+        "{found:?}"
+    );
+}
+
 /// The top-level module a file belongs to: `src/store/upload.rs` -> `store`, `src/lib.rs` -> None.
 fn top_module(path: &str) -> Option<String> {
     let rest = path.strip_prefix("src/")?;

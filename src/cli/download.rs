@@ -36,7 +36,8 @@ pub(super) fn identities(
     Ok(Some(std::sync::Arc::new(ids)))
 }
 
-fn which(key: Option<String>, cluster: Option<String>) -> super::Result<Which> {
+/// `--key` or `--cluster` (`verify` takes the same pair).
+pub(super) fn which(key: Option<String>, cluster: Option<String>) -> super::Result<Which> {
     match (key, cluster) {
         (Some(key), cluster) => Ok(Which::Key { key, cluster }),
         (None, Some(cluster)) => Ok(Which::Newest { cluster }),

@@ -25,8 +25,6 @@ pub enum Error {
     Continuous(#[from] crate::continuous::Error),
     #[error(transparent)]
     Verify(#[from] crate::verify::backup::Corrupt),
-    #[error(transparent)]
-    Etcdutl(#[from] crate::verify::etcdutl::Missing),
     #[error("{0}")]
     Usage(String),
     #[error(transparent)]
@@ -50,7 +48,6 @@ impl Error {
             Error::Restore(e) => e.class(),
             Error::Continuous(e) => e.class(),
             Error::Verify(e) => e.class(),
-            Error::Etcdutl(_) => Class::Failure,
             Error::Usage(_) => Class::Usage,
             Error::Io(_) => Class::Failure,
         }

@@ -1,8 +1,8 @@
-//! The global logging flags.
+//! The global logging flags, and tracing set up on stderr from them.
+
+use std::io::IsTerminal;
 
 use clap::{Args, ValueEnum};
-
-use crate::logging;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -23,11 +23,19 @@ pub struct LogArgs {
 }
 
 impl LogArgs {
+    /// Sets up tracing on stderr. Logs never carry secrets: S3 keys come through the credential chain only
+    /// and TLS keys are passed as paths, so there is nothing secret for an event to print.
     pub fn init(&self) {
-        let format = match self.log_format {
-            LogFormat::Plain => logging::Format::Plain,
-            LogFormat::Json => logging::Format::Json,
+        let filter = tracing_subscriber::EnvFilter::try_new(&self.log_level)
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        let builder = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_target(false)
+            .with_ansi(std::io::stderr().is_terminal());
+        let _ = match self.log_format {
+            LogFormat::Plain => builder.try_init(),
+            LogFormat::Json => builder.json().try_init(),
         };
-        logging::init(&self.log_level, format);
     }
 }

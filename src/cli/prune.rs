@@ -52,7 +52,32 @@ pub async fn run(args: Args) -> super::Result<()> {
         dry_run: args.dry_run,
         stale_upload_age: args.stale_upload_age,
     };
-    Ok(prune::run(&client, &opts).await?)
+    let mut report = prune::Report::default();
+    let outcome = prune::run(&client, &opts, &mut report).await;
+    // What was done is shown even when a later step failed.
+    render(&report);
+    Ok(outcome?)
+}
+
+/// The report on stdout: the dry run's table and counts, or one line per deleted backup.
+fn render(report: &prune::Report) {
+    if let Some(dry) = &report.dry_run {
+        println!(
+            "{}",
+            crate::retention::render::dry_run_table(&dry.decisions)
+        );
+        println!(
+            "would delete {} of {} backups, deleted nothing",
+            dry.would_delete,
+            dry.decisions.len()
+        );
+        for key in &dry.would_abort {
+            println!("would abort the unfinished upload of {key}");
+        }
+    }
+    for deleted in &report.deleted {
+        println!("deleted {} ({})", deleted.key, deleted.why);
+    }
 }
 
 #[cfg(test)]

@@ -32,12 +32,13 @@ pub fn load_config(path: Option<&Path>) -> Result<Config> {
 pub async fn run(args: Args) -> Result<()> {
     let config = load_config(args.config.as_deref())?;
     let client = controller::connect().await?;
+    let instance = super::environment::replica_identity(None);
     if args.dry_run {
-        let run = controller::dry_run(&client, config).await?;
+        let run = controller::dry_run(&client, config, &instance).await?;
         print!("{}", run.text);
         return failed_clusters(run.failed, run.total);
     }
-    let rows = controller::reconcile_all(&client, config).await?;
+    let rows = controller::reconcile_all(&client, config, &instance).await?;
     if rows.is_empty() {
         println!("no Cluster resources found");
         return Ok(());

@@ -117,6 +117,7 @@ pub async fn run(args: Args) -> super::Result<()> {
             dir: PathBuf::from("."),
             cluster: Some(args.cluster),
             cluster_env: None,
+            progress: super::progress::reporter(),
         };
         let (mut etcd, _) = crate::snapshot::connect(&etcd).await?;
         replay::run(&client, &mut etcd, &opts).await?

@@ -180,8 +180,26 @@ fn layout(a: LayoutArgs, identity: Option<String>) -> Layout {
     }
 }
 
-/// The guide's options from its flags; `prompt` says whether a terminal is there to ask on.
-fn options(args: Args, prompt: bool) -> restore::Options {
+/// What the guide's surroundings offer, found by the command line so the library reads no environment.
+#[derive(Debug, Clone, Copy)]
+struct Surroundings {
+    /// A terminal is there to ask on.
+    terminal: bool,
+    /// A kubeconfig or an in-cluster service account is there to try.
+    kubeconfig: bool,
+}
+
+impl Surroundings {
+    fn of_this_process() -> Self {
+        Surroundings {
+            terminal: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
+            kubeconfig: super::environment::kubeconfig_present(),
+        }
+    }
+}
+
+/// The guide's options from its flags and what its surroundings offer.
+fn options(args: Args, here: Surroundings) -> restore::Options {
     restore::Options {
         s3: S3Location {
             endpoint: args.s3.endpoint.clone(),
@@ -190,19 +208,20 @@ fn options(args: Args, prompt: bool) -> restore::Options {
             prefix: args.s3.prefix.clone(),
         },
         cluster: args.cluster,
-        prompt: prompt && args.snapshot.is_none(),
+        prompt: here.terminal && args.snapshot.is_none(),
         snapshot: args.snapshot,
         format: args.output.into(),
         layout: layout(*args.layout, args.identity),
-        read_kube: !args.no_kube,
+        read_kube: !args.no_kube && here.kubeconfig,
     }
 }
 
 pub async fn run(args: Args) -> crate::cli::Result<()> {
     crate::naming::validate_cluster_name(&args.cluster).map_err(restore::Error::Usage)?;
     let client = args.s3.connect().await.map_err(restore::Error::from)?;
-    let terminal = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-    let text = restore::guide(&client, &options(args, terminal), chrono::Utc::now()).await?;
+    let opts = options(args, Surroundings::of_this_process());
+    let ask = super::pick::pick_interactively;
+    let text = restore::guide(&client, &opts, chrono::Utc::now(), ask).await?;
     print!("{text}");
     Ok(())
 }
@@ -224,9 +243,14 @@ mod tests {
         Cli::try_parse_from(argv).unwrap().args
     }
 
+    const EVERYTHING: Surroundings = Surroundings {
+        terminal: true,
+        kubeconfig: true,
+    };
+
     #[test]
     fn default_flags_give_the_statefulset_defaults() {
-        let o = options(args(&[]), true);
+        let o = options(args(&[]), EVERYTHING);
         assert_eq!(o.cluster, "prod-main");
         assert!(o.prompt && o.read_kube);
         assert_eq!(o.format, restore::Format::Text);
@@ -277,7 +301,7 @@ mod tests {
                 "--identity",
                 "/keys/backup.agekey",
             ]),
-            true,
+            EVERYTHING,
         );
         assert!(!o.prompt, "a requested snapshot is never prompted for");
         assert!(!o.read_kube);
@@ -289,7 +313,15 @@ mod tests {
         assert!(o.layout.insecure);
         assert_eq!(o.layout.volume_claim.as_deref(), Some("v"));
         assert_eq!(o.layout.members[1].peer_url, "https://127.0.0.1:2");
-        assert!(!options(args(&[]), false).prompt);
+        let nothing = Surroundings {
+            terminal: false,
+            kubeconfig: false,
+        };
+        let o = options(args(&[]), nothing);
+        assert!(
+            !o.prompt && !o.read_kube,
+            "no terminal to ask on, no kubeconfig to try"
+        );
     }
 
     #[test]

@@ -80,8 +80,18 @@ pub enum SseKind {
 }
 
 impl S3Args {
-    pub fn settings(&self) -> Settings {
-        Settings {
+    /// The settings with keys from the credential chain (environment, web identity, container
+    /// credentials, profile file, instance metadata), resolved once for the run and, when temporary,
+    /// refreshed before they expire.
+    pub async fn resolved(&self) -> Result<Settings, crate::s3::Error> {
+        let provider =
+            crate::credentials::Provider::resolve(super::environment::credentials()).await?;
+        tracing::debug!(
+            source = provider.source().describe(),
+            refreshed = provider.refreshes(),
+            "S3 credentials resolved"
+        );
+        Ok(Settings {
             endpoint: self.endpoint.clone(),
             region: self.region.clone(),
             bucket: self.bucket.clone(),
@@ -91,29 +101,13 @@ impl S3Args {
             request_timeout: self.request_timeout,
             connect_timeout: self.connect_timeout,
             stall_timeout: self.stall_timeout,
-            credentials: None,
+            credentials: provider,
             sse: match self.sse {
                 None => Sse::None,
                 Some(SseKind::S3) => Sse::S3,
                 Some(SseKind::Kms) => Sse::Kms,
             },
-        }
-    }
-
-    /// The settings with keys from the credential chain (environment, web identity, container
-    /// credentials, profile file, instance metadata), resolved once for the run and, when temporary,
-    /// refreshed before they expire.
-    pub async fn resolved(&self) -> Result<Settings, crate::s3::Error> {
-        let provider =
-            crate::credentials::Provider::resolve(crate::credentials::Env::from_process()).await?;
-        tracing::debug!(
-            source = provider.source().describe(),
-            refreshed = provider.refreshes(),
-            "S3 credentials resolved"
-        );
-        Ok(Settings {
-            credentials: Some(provider),
-            ..self.settings()
+            progress: super::progress::reporter(),
         })
     }
 

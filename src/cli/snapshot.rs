@@ -74,6 +74,7 @@ pub(super) fn options(args: Args) -> snapshot::Options {
         dir: args.dir,
         cluster: args.cluster,
         cluster_env: std::env::var("CLUSTER").ok(),
+        progress: super::progress::reporter(),
     }
 }
 

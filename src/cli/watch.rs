@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::environment;
 use super::reconcile::load_config;
 use crate::cli::Result;
 use crate::controller::{self, WatchOptions};
@@ -64,9 +65,11 @@ pub async fn run(args: Args) -> Result<()> {
         metrics_addr: args.metrics_addr,
         concurrency: args.concurrency,
         lease_name: args.lease_name,
-        lease_namespace: args.lease_namespace,
+        lease_namespace: args
+            .lease_namespace
+            .or_else(|| environment::nonempty("POD_NAMESPACE")),
         lease_duration: args.lease_duration,
-        identity: args.identity,
+        identity: environment::replica_identity(args.identity),
         resync: args.resync,
         config_poll: args.config_poll,
     };

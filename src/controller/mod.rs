@@ -53,27 +53,6 @@ pub async fn connect() -> Result<Client, Error> {
     })
 }
 
-/// This replica's name: `explicit`, else POD_NAME, else the hostname.
-pub fn identity(explicit: Option<&str>) -> String {
-    if let Some(id) = explicit {
-        return id.to_string();
-    }
-    if let Ok(pod) = std::env::var("POD_NAME") {
-        if !pod.is_empty() {
-            return pod;
-        }
-    }
-    std::env::var("HOSTNAME")
-        .ok()
-        .filter(|h| !h.is_empty())
-        .or_else(|| {
-            std::fs::read_to_string("/proc/sys/kernel/hostname")
-                .ok()
-                .map(|h| h.trim().to_string())
-        })
-        .unwrap_or_else(|| format!("etcdbak-{}", std::process::id()))
-}
-
 fn recorder(client: Client, instance: String) -> Recorder {
     Recorder::new(
         client,

@@ -9,7 +9,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ListParams};
 use kube::{Client, Resource, ResourceExt};
 
-use super::{identity, reconcile::desired, reconcile_cluster, recorder, Context, Error, FINALIZER};
+use super::{reconcile::desired, reconcile_cluster, recorder, Context, Error, FINALIZER};
 use crate::config::Config;
 use crate::crd::Cluster;
 use crate::metrics::Metrics;
@@ -40,11 +40,12 @@ pub async fn list_clusters(client: &Client) -> Result<Vec<Cluster>, Error> {
         .items)
 }
 
-fn context(client: &Client, config: Config) -> Context {
+/// `instance` names this process in the Events it records (the command line finds it).
+fn context(client: &Client, config: Config, instance: &str) -> Context {
     Context::new(
         client.clone(),
         config,
-        recorder(client.clone(), identity(None)),
+        recorder(client.clone(), instance.to_string()),
         Arc::new(Metrics::new()),
         ONE_SHOT_RESYNC,
     )
@@ -52,10 +53,14 @@ fn context(client: &Client, config: Config) -> Context {
 
 /// Reconciles every Cluster once. A new Cluster's first reconcile only adds the finalizer (so it is in
 /// place before the CronJob exists); one pass still leaves the CronJob behind.
-pub async fn reconcile_all(client: &Client, config: Config) -> Result<Vec<PassRow>, Error> {
+pub async fn reconcile_all(
+    client: &Client,
+    config: Config,
+    instance: &str,
+) -> Result<Vec<PassRow>, Error> {
     let clusters = list_clusters(client).await?;
     let api: Api<Cluster> = Api::all(client.clone());
-    let ctx = Arc::new(context(client, config));
+    let ctx = Arc::new(context(client, config, instance));
     let mut rows = Vec::new();
     for cluster in clusters {
         let name = cluster.name_any();
@@ -130,9 +135,9 @@ pub struct DryRun {
 }
 
 /// Renders every Cluster's objects, changing nothing.
-pub async fn dry_run(client: &Client, config: Config) -> Result<DryRun, Error> {
+pub async fn dry_run(client: &Client, config: Config, instance: &str) -> Result<DryRun, Error> {
     let clusters = list_clusters(client).await?;
-    let ctx = context(client, config);
+    let ctx = context(client, config, instance);
     let config = ctx.config();
     let mut out = String::new();
     let mut failed = 0;

@@ -19,7 +19,7 @@ use tokio::sync::watch;
 
 use super::config_watch::{self, ConfigWatch};
 use super::leader::{Elector, LeaseLock};
-use super::{connect, error_policy, http, identity, reconcile, recorder, Context, Error};
+use super::{connect, error_policy, http, reconcile, recorder, Context, Error};
 use crate::config::Config;
 use crate::crd::Cluster;
 use crate::metrics::Metrics;
@@ -37,11 +37,12 @@ pub struct WatchOptions {
     /// Clusters reconciled at once (at least 1).
     pub concurrency: u16,
     pub lease_name: String,
-    /// Defaults to POD_NAMESPACE, else the config's job namespace.
+    /// `None`: the config's job namespace (the command line has already tried POD_NAMESPACE).
     pub lease_namespace: Option<String>,
     pub lease_duration: Duration,
-    /// Defaults to POD_NAME, else the hostname.
-    pub identity: Option<String>,
+    /// This replica's name in the Lease and its Events (the command line defaults it to POD_NAME, else
+    /// the hostname).
+    pub identity: String,
     pub resync: Duration,
     pub config_poll: Duration,
 }
@@ -64,14 +65,7 @@ async fn flag_set(mut rx: watch::Receiver<bool>) {
 }
 
 fn lease_namespace(explicit: Option<&str>, job_ns: &str) -> String {
-    explicit
-        .map(str::to_string)
-        .or_else(|| {
-            std::env::var("POD_NAMESPACE")
-                .ok()
-                .filter(|s| !s.is_empty())
-        })
-        .unwrap_or_else(|| job_ns.to_string())
+    explicit.unwrap_or(job_ns).to_string()
 }
 
 /// Stops on SIGTERM/SIGINT (sets `stop`), serves /metrics, /healthz and /readyz until then, and turns
@@ -107,7 +101,7 @@ async fn serve(
 /// job namespace changed (a restart re-joins the election or watches the new namespace).
 pub async fn watch(config: Config, opts: WatchOptions) -> Result<(), Error> {
     let client = connect().await?;
-    let me = identity(opts.identity.as_deref());
+    let me = opts.identity.clone();
     let lease_ns = lease_namespace(opts.lease_namespace.as_deref(), config.job_namespace());
     let metrics = Arc::new(Metrics::new());
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -283,5 +277,6 @@ mod tests {
     #[test]
     fn the_lease_namespace_is_explicit_first() {
         assert_eq!(lease_namespace(Some("leases"), "etcdbak"), "leases");
+        assert_eq!(lease_namespace(None, "etcdbak"), "etcdbak");
     }
 }

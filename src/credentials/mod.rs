@@ -97,14 +97,14 @@ pub struct Env {
 }
 
 impl Env {
-    pub fn from_process() -> Env {
-        let vars = std::env::vars()
+    /// The chain's view of an environment the caller read (the command line reads the process's): only the
+    /// `AWS_*` variables and [`IMDS_OPT_IN`] are kept, and `home` is where `~/.aws/credentials` is.
+    pub fn new(vars: impl IntoIterator<Item = (String, String)>, home: Option<PathBuf>) -> Env {
+        let vars = vars
+            .into_iter()
             .filter(|(k, _)| k.starts_with("AWS_") || k == IMDS_OPT_IN)
             .collect();
-        Env {
-            vars,
-            home: std::env::var_os("HOME").map(PathBuf::from),
-        }
+        Env { vars, home }
     }
 
     /// An environment from explicit pairs (tests, and callers that assemble one).

@@ -13,15 +13,6 @@ use crate::crd::Cluster;
 /// How long the guide waits for the apiserver before it goes on with flags and defaults.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A kubeconfig or an in-cluster service account is there to try.
-pub fn kubeconfig_present() -> bool {
-    std::env::var_os("KUBECONFIG").is_some()
-        || std::env::var_os("KUBERNETES_SERVICE_HOST").is_some()
-        || std::env::var_os("HOME")
-            .map(|h| std::path::Path::new(&h).join(".kube/config").exists())
-            .unwrap_or(false)
-}
-
 /// Reads the Cluster and its StatefulSet. Never fails: an unreachable apiserver gives no facts.
 pub async fn facts(cluster: &str, layout: &Layout) -> KubeFacts {
     let mut facts = KubeFacts::default();

@@ -44,15 +44,22 @@ pub struct Options {
     /// Where the backups are, as the runbook's download step spells it.
     pub s3: S3Location,
     pub layout: Layout,
-    /// Read the Cluster and its StatefulSet from the apiserver when a kubeconfig is there.
+    /// Read the Cluster and its StatefulSet from the apiserver (asked for, and the command line found a
+    /// kubeconfig or an in-cluster service account to try).
     pub read_kube: bool,
 }
 
 /// The runbook for `opts`, rendered. Reads the apiserver (when asked to), lists and HEADs backups in
-/// `client`'s bucket, and may prompt on the terminal; everything else is pure.
-pub async fn guide(client: &S3Client, opts: &Options, now: DateTime<Utc>) -> Result<String, Error> {
+/// `client`'s bucket, and with `opts.prompt` calls `ask` with the candidates (newest first) and the one it
+/// would take, for the index of the one to restore; everything else is pure.
+pub async fn guide(
+    client: &S3Client,
+    opts: &Options,
+    now: DateTime<Utc>,
+    ask: impl FnOnce(&[Candidate], usize) -> Result<usize, Error>,
+) -> Result<String, Error> {
     crate::naming::validate_cluster_name(&opts.cluster).map_err(Error::Usage)?;
-    let kube = if opts.read_kube && apiserver::kubeconfig_present() {
+    let kube = if opts.read_kube {
         apiserver::facts(&opts.cluster, &opts.layout).await
     } else {
         KubeFacts::default()
@@ -60,7 +67,11 @@ pub async fn guide(client: &S3Client, opts: &Options, now: DateTime<Utc>) -> Res
     let cands = pick::candidates(client, &opts.cluster, opts.snapshot.as_deref()).await?;
     let index = if opts.prompt && opts.snapshot.is_none() {
         let default = pick::choose(&opts.cluster, &cands, None).unwrap_or(0);
-        pick::pick_interactively(&cands, default)?
+        let index = ask(&cands, default)?;
+        if index >= cands.len() {
+            return Err(Error::Prompt(format!("no snapshot number {index}")));
+        }
+        index
     } else {
         pick::choose(&opts.cluster, &cands, opts.snapshot.as_deref())?
     };

@@ -1,6 +1,7 @@
 //! Picking the snapshot to restore: the backups worth a HEAD, whether their metadata agrees with their
 //! names, and the choice (the one asked for, else the newest verified one, or the operator's pick on a
-//! terminal). [`choose`] is pure; [`candidates`] and [`pick_interactively`] are the S3 and terminal edges.
+//! terminal, which the command line asks through the `ask` it hands [`super::guide`]). [`choose`] is pure;
+//! [`candidates`] is the S3 edge.
 
 use std::collections::HashMap;
 
@@ -142,39 +143,6 @@ async fn candidate(client: &S3Client, b: Backup) -> Candidate {
     }
 }
 
-fn label(c: &Candidate) -> String {
-    format!(
-        "{}  rev {:>10}  {:>10}  {}  {}",
-        c.backup.taken_at.format("%Y-%m-%d %H:%M:%SZ"),
-        c.backup.revision,
-        crate::list::human_bytes(c.backup.size_bytes),
-        verdict(c),
-        c.backup.key.rsplit('/').next().unwrap_or(&c.backup.key)
-    )
-}
-
-/// `restorable`: `etcdbak verify` walked its database (a record is in the bucket); `verified`: its metadata
-/// checks out; `UNVERIFIED`: neither.
-fn verdict(c: &Candidate) -> &'static str {
-    match (c.verified, c.backup.verified) {
-        (true, true) => "restorable",
-        (true, false) => "verified  ",
-        (false, _) => "UNVERIFIED",
-    }
-}
-
-/// Asks on the terminal, offering every candidate and preselecting `default`.
-pub fn pick_interactively(cands: &[Candidate], default: usize) -> Result<usize, Error> {
-    let labels: Vec<String> = cands.iter().map(label).collect();
-    dialoguer::Select::new()
-        .with_prompt("Snapshot to restore (newest first; Enter takes the newest verified)")
-        .items(&labels)
-        .default(default)
-        .interact_opt()
-        .map_err(|e| Error::Prompt(e.to_string()))?
-        .ok_or_else(|| Error::Prompt("cancelled".into()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,19 +252,5 @@ mod tests {
         m.insert("plain-sha256".to_string(), "f".repeat(64));
         assert!(metadata_agrees(&b, &m));
         assert_eq!(recorded_sha256(&b, &m), Some(plain_sha));
-    }
-
-    #[test]
-    fn the_picker_shows_time_revision_size_and_verdict() {
-        let l = label(&cand("p/c/20261125T103000.000Z-r1-00000000.db", false));
-        assert!(l.starts_with("2026-11-25 10:30:00Z  rev          1"), "{l}");
-        assert!(
-            l.ends_with("UNVERIFIED  20261125T103000.000Z-r1-00000000.db"),
-            "{l}"
-        );
-        let mut c = cand("p/c/x.db", true);
-        assert!(label(&c).ends_with("verified    x.db"), "{}", label(&c));
-        c.backup.verified = true;
-        assert!(label(&c).ends_with("restorable  x.db"), "{}", label(&c));
     }
 }

@@ -160,8 +160,18 @@ mod tests {
             request_timeout: None,
             connect_timeout: std::time::Duration::from_secs(30),
             stall_timeout: std::time::Duration::from_secs(300),
-            credentials: None,
+            credentials: crate::credentials::Provider::new(
+                crate::credentials::Credentials {
+                    access_key: "AKIDTEST".into(),
+                    secret_key: "SECRETTEST".into(),
+                    session_token: None,
+                    expiration: None,
+                },
+                crate::credentials::Source::Environment,
+                crate::credentials::Env::default(),
+            ),
             sse: crate::s3::Sse::None,
+            progress: crate::progress::unwatched(),
         };
         // Built with explicit credentials rather than the environment, which tests share.
         let bucket = Bucket::new(

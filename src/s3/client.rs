@@ -42,6 +42,8 @@ pub struct Client {
     pub(crate) connect_timeout: Duration,
     pub(crate) stall_timeout: Duration,
     pub(crate) sse: super::Sse,
+    /// Where uploads and downloads report how far they got.
+    pub(crate) progress: crate::progress::Reporter,
     /// Whether the endpoint accepted a connection within the connect timeout (asked once per client).
     reached: Arc<tokio::sync::OnceCell<Result<(), String>>>,
 }
@@ -56,16 +58,8 @@ impl std::fmt::Debug for Client {
     }
 }
 
-const ACCESS_KEY_ENV: &str = "AWS_ACCESS_KEY_ID";
-const SECRET_KEY_ENV: &str = "AWS_SECRET_ACCESS_KEY";
-const SESSION_TOKEN_ENV: &str = "AWS_SESSION_TOKEN";
-
-fn env_nonempty(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
-
 impl Client {
-    /// Builds a client from the settings and the AWS_* credential variables. No request is sent yet.
+    /// Builds a client from the settings, credentials included. No request is sent yet.
     pub fn connect(args: &Settings) -> Result<Client, Error> {
         if args.bucket.trim().is_empty() {
             return Err(Error::Settings(
@@ -104,20 +98,7 @@ impl Client {
                 (region, endpoint)
             }
         };
-        let credentials = match &args.credentials {
-            Some(p) => signing_keys(&p.peek())?,
-            None => match (env_nonempty(ACCESS_KEY_ENV), env_nonempty(SECRET_KEY_ENV)) {
-                (Some(access_key), Some(secret_key)) => {
-                    signing_keys(&crate::credentials::Credentials {
-                        access_key,
-                        secret_key,
-                        session_token: env_nonempty(SESSION_TOKEN_ENV),
-                        expiration: None,
-                    })?
-                }
-                _ => return Err(Error::MissingCredentials),
-            },
-        };
+        let credentials = signing_keys(&args.credentials.peek())?;
         let mut bucket = Bucket::new(&args.bucket, region, credentials).map_err(|e| {
             Error::Settings(format!(
                 "cannot set up the S3 client for bucket {:?}: {}",
@@ -133,10 +114,8 @@ impl Client {
         // rust-s3 defaults to a 60 s limit per request, which is what broke big uploads elsewhere.
         bucket.set_request_timeout(args.request_timeout);
         let mut client = Client::assemble(bucket, endpoint, args)?;
-        if let Some(p) = &args.credentials {
-            client.credentials_from = p.source().describe();
-        }
-        client.provider = args.credentials.clone().filter(|p| p.refreshes());
+        client.credentials_from = args.credentials.source().describe();
+        client.provider = Some(args.credentials.clone()).filter(|p| p.refreshes());
         Ok(client)
     }
 
@@ -178,6 +157,7 @@ impl Client {
             connect_timeout: args.connect_timeout,
             stall_timeout: args.stall_timeout,
             sse: args.sse,
+            progress: args.progress.clone(),
             reached: Arc::default(),
         })
     }

@@ -43,9 +43,11 @@ pub struct Settings {
     pub connect_timeout: Duration,
     /// Limit for a request that moves no bytes.
     pub stall_timeout: Duration,
-    /// Keys from the credential chain ([`crate::credentials`]), kept current for the run; `None` reads the
-    /// AWS_* variables once.
-    pub credentials: Option<crate::credentials::Provider>,
+    /// Keys from the credential chain ([`crate::credentials`]), kept current for the run: the only way
+    /// credentials reach the client.
+    pub credentials: crate::credentials::Provider,
     /// Server-side encryption of the objects etcdbak writes (and, for SSE-C, reads).
     pub sse: Sse,
+    /// Where uploads and downloads report how far they got.
+    pub progress: crate::progress::Reporter,
 }

@@ -115,7 +115,7 @@ pub async fn upload_file(
         };
     }
     let upload_id = start_multipart(client, key, headers).await?;
-    let bar = crate::logging::bytes_bar(source.known_size(), "uploading");
+    let bar = client.progress.start("uploading", source.known_size());
     let parts = Parts {
         upload_id: &upload_id,
         part_size,
@@ -231,11 +231,11 @@ struct InFlight {
     // several times `part_size x concurrency`. With reuse, exactly `concurrency` buffers ever exist.
     free: Vec<Vec<u8>>,
     sent: u64,
-    bar: Option<indicatif::ProgressBar>,
+    bar: Option<Box<dyn crate::progress::Transfer>>,
 }
 
 impl InFlight {
-    fn new(concurrency: usize, bar: Option<indicatif::ProgressBar>) -> Self {
+    fn new(concurrency: usize, bar: Option<Box<dyn crate::progress::Transfer>>) -> Self {
         InFlight {
             tasks: JoinSet::new(),
             etags: Vec::new(),
@@ -275,7 +275,7 @@ impl InFlight {
         self.md5s[at] = md5;
         self.sent += buf.len() as u64;
         if let Some(bar) = &self.bar {
-            bar.set_position(self.sent);
+            bar.at(self.sent);
         }
         self.free.push(buf);
         Ok(())
@@ -311,7 +311,7 @@ impl InFlight {
         self.wait_below(1).await?;
         self.free.clear();
         if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
+            bar.end();
         }
         let etag = multipart_etag(&self.md5s);
         let parts = self
@@ -343,7 +343,7 @@ async fn send_and_complete(
     key: &str,
     parts: &Parts<'_>,
     expected: &Expected,
-    bar: Option<indicatif::ProgressBar>,
+    bar: Option<Box<dyn crate::progress::Transfer>>,
 ) -> Result<Uploaded, Error> {
     let mut in_flight = InFlight::new(parts.concurrency, bar);
     let mut size = first.len() as u64;

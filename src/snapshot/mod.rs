@@ -39,6 +39,8 @@ pub struct Options {
     pub cluster: Option<String>,
     /// The CLUSTER environment variable (the store-container contract): the fallback for `cluster`.
     pub cluster_env: Option<String>,
+    /// Where the snapshot stream reports how far it got.
+    pub progress: crate::progress::Reporter,
 }
 
 /// What the run is doing, for timeout and interruption messages.

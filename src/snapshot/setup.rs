@@ -18,6 +18,7 @@ pub(super) struct Setup {
     pub(super) dial_timeout: Duration,
     pub(super) timeout: Duration,
     pub(super) dir: PathBuf,
+    pub(super) progress: crate::progress::Reporter,
 }
 
 fn read_pem(flag: &'static str, path: &Path, marker: &str, what: &str) -> Result<Vec<u8>, Error> {
@@ -87,6 +88,7 @@ impl Setup {
             dial_timeout: args.dial_timeout,
             timeout: args.timeout,
             dir: args.dir,
+            progress: args.progress,
         })
     }
 

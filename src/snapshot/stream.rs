@@ -42,14 +42,14 @@ impl Count {
 
 /// A bar for a person, a log line every 15 s for a Job.
 struct Progress {
-    bar: Option<indicatif::ProgressBar>,
+    bar: Option<Box<dyn crate::progress::Transfer>>,
     last_log: Instant,
 }
 
 impl Progress {
-    fn advance(&mut self, len: u64, count: &Count) {
+    fn advance(&mut self, count: &Count) {
         if let Some(b) = &self.bar {
-            b.inc(len);
+            b.at(count.received);
         } else if self.last_log.elapsed() >= Duration::from_secs(15) {
             self.last_log = Instant::now();
             info!(
@@ -87,7 +87,7 @@ pub(super) async fn stream_snapshot(
     let (tx, rx) = tokio::sync::mpsc::channel::<write::Chunk>(32);
     let part = ws.db_part.clone();
     let writer = tokio::task::spawn_blocking(move || write::write_stream(file, &part, rx));
-    let (count, outcome) = pump(&mut stream, tx, endpoint, &member).await;
+    let (count, outcome) = pump(&mut stream, tx, endpoint, &member, &*cfg.progress).await;
     let written = writer.await.map_err(|e| Error::Disk {
         action: "write",
         path: ws.db_part.clone(),
@@ -121,6 +121,7 @@ async fn pump(
     tx: Sender<write::Chunk>,
     endpoint: &str,
     member: &str,
+    watcher: &dyn crate::progress::Progress,
 ) -> (Count, Result<(), Error>) {
     let mut count = Count::default();
     let mut progress = Progress {
@@ -135,7 +136,7 @@ async fn pump(
                 let len = blob.len() as u64;
                 if count.announced.is_none() {
                     let t = resp.remaining_bytes() + len;
-                    progress.bar = crate::logging::bytes_bar(Some(t + TRAILER_LEN), "snapshot");
+                    progress.bar = watcher.start("snapshot", Some(t + TRAILER_LEN));
                     info!(endpoint = %endpoint, member = %member, bytes = t, "streaming snapshot");
                     count.announced = Some(t);
                 }
@@ -147,7 +148,7 @@ async fn pump(
                     // The writer stopped (a disk error); its result says why.
                     break Ok(());
                 }
-                progress.advance(len, &count);
+                progress.advance(&count);
             }
             Ok(None) => {
                 // If the writer already stopped, its own error is reported instead.
@@ -167,7 +168,7 @@ async fn pump(
         }
     };
     if let Some(b) = progress.bar {
-        b.finish_and_clear();
+        b.end();
     }
     (count, outcome)
 }

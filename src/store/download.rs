@@ -124,9 +124,9 @@ pub fn expected_of(key: &str, info: &s3::ObjectHead) -> Result<Expected, Error> 
     Ok(Expected::plain(digest, size))
 }
 
-/// The key to fetch: a full key is checked against the prefix (and `--cluster`), a bare name is placed
-/// under the cluster, and a cluster alone means its newest backup.
-async fn resolve_key(client: &Client, which: &Which) -> Result<String, Error> {
+/// The key to fetch (`download` and `verify` alike): a full key is checked against the prefix (and
+/// `--cluster`), a bare name is placed under the cluster, and a cluster alone means its newest backup.
+pub(super) async fn resolve_key(client: &Client, which: &Which) -> Result<String, Error> {
     match which {
         Which::Key {
             key,
@@ -153,7 +153,7 @@ async fn resolve_key(client: &Client, which: &Which) -> Result<String, Error> {
             Ok(key.clone())
         }
         Which::Newest { cluster } => client
-            .list_backups(Some(cluster))
+            .list_backups(Some(valid_cluster(cluster)?))
             .await?
             .into_iter()
             .next()
@@ -167,6 +167,11 @@ async fn resolve_key(client: &Client, which: &Which) -> Result<String, Error> {
                 ),
             }),
     }
+}
+
+fn valid_cluster(name: &str) -> Result<&str, Error> {
+    naming::validate_cluster_name(name).map_err(Error::InvalidCluster)?;
+    Ok(name)
 }
 
 fn part_path(output: &Path) -> PathBuf {

@@ -1,4 +1,4 @@
-//! What can go wrong in `store`, `prune` and `download` beyond S3 itself. What S3 already names (the
+//! What can go wrong in `store`, `prune`, `download` and `verify` beyond S3 itself. What S3 already names (the
 //! object that failed verification, the snapshot found corrupt on the way up, the interrupted upload) stays
 //! an [`crate::s3::Error`] inside [`Error::S3`], with its message and class.
 
@@ -39,6 +39,9 @@ pub enum Error {
         #[source]
         source: crate::pipeline::Error,
     },
+    /// `verify --with-etcdutl` without etcdutl to run.
+    #[error(transparent)]
+    Etcdutl(#[from] crate::verify::etcdutl::Missing),
     #[error(transparent)]
     Io(#[from] IoError),
 }
@@ -52,7 +55,7 @@ impl Error {
             Error::DownloadCorrupt { .. } | Error::BadMetadata { .. } => Class::CorruptSnapshot,
             Error::ClusterMismatch { .. } => Class::Config,
             Error::NoBackups { .. } => Class::Storage,
-            Error::Input { .. } | Error::Io(_) => Class::Failure,
+            Error::Input { .. } | Error::Etcdutl(_) | Error::Io(_) => Class::Failure,
         }
     }
 

@@ -117,7 +117,7 @@ pub(crate) async fn fetch_decoded(
     let decoding = tokio::task::spawn_blocking(move || {
         decode_into(rx, &part2, &key2, &expected2, identities.as_deref())
     });
-    let bar = crate::logging::bytes_bar(size, "downloading");
+    let bar = client.progress.start("downloading", size);
     let stalled = || s3::Error::Request {
         op: op.clone(),
         reason: s3::stall::reason(client.stall_timeout),
@@ -131,7 +131,7 @@ pub(crate) async fn fetch_decoded(
             let chunk = chunk.map_err(|e| client.classify(&op, e))?;
             received += chunk.len() as u64;
             if let Some(bar) = &bar {
-                bar.set_position(received);
+                bar.at(received);
             }
             if tx.send(chunk).await.is_err() {
                 // The decoder stopped (it failed); its error is the one to report.
@@ -143,7 +143,7 @@ pub(crate) async fn fetch_decoded(
     .await;
     drop(tx);
     if let Some(bar) = bar {
-        bar.finish_and_clear();
+        bar.end();
     }
     let decoded = decoding
         .await

@@ -1,4 +1,4 @@
-//! `etcdbak store`, `prune`, `download`: the commands over the bucket.
+//! `etcdbak store`, `prune`, `download`, `verify`: the commands over the bucket.
 //!
 //! `store` is the Job's default store container: it checks the snapshot's bbolt header and size, uploads it
 //! in one pass that also verifies it (etcd's hash trailer, the SHA-256 in snapshot.json) before the upload
@@ -12,6 +12,7 @@ mod error;
 pub(crate) mod fetch;
 pub mod input;
 pub mod prune;
+pub mod verify_backup;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -261,7 +262,7 @@ async fn apply_retention(
         .collect();
     let keep = Keep::Tiered(*policy);
     let decision = retention::plan(&client.prefix, cluster, &keys, keep, Some(just_uploaded));
-    prune::delete_planned(client, &decision, &keep, false).await?;
+    prune::delete_planned(client, &decision, &keep, &mut Vec::new()).await?;
     tracing::info!(
         %cluster, policy = %policy, kept = decision.keep.len(), deleted = decision.delete.len(),
         "retention applied"

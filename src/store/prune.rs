@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::Error;
 use crate::naming;
-use crate::retention::{self, Keep};
+use crate::retention::{self, Keep, KeepReason, ListedKey};
 use crate::s3::{Client, PendingUpload};
 
 /// What to prune, checked by the command line.
@@ -19,7 +19,37 @@ pub struct Options {
     pub stale_upload_age: Duration,
 }
 
-pub async fn run(client: &Client, opts: &Options) -> Result<(), Error> {
+/// What a prune did, for the command line to show: the dry run's plan, or each deletion as it happened.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Set by a dry run, which deletes nothing.
+    pub dry_run: Option<DryRun>,
+    /// The backups deleted, in order (verification records and segments are only logged).
+    pub deleted: Vec<Deleted>,
+}
+
+/// What a dry run would do.
+#[derive(Debug)]
+pub struct DryRun {
+    /// Every backup, newest first, with why it stays (empty: it would be deleted).
+    pub decisions: Vec<(ListedKey, Vec<KeepReason>)>,
+    /// How many of them would be deleted.
+    pub would_delete: usize,
+    /// The unfinished uploads that would be aborted.
+    pub would_abort: Vec<String>,
+}
+
+/// One backup deleted by retention.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deleted {
+    pub key: String,
+    /// Which rule let it go.
+    pub why: String,
+}
+
+/// Prunes, filling `report` as it goes: when a deletion fails, the report still says what was deleted
+/// before it, so the command line can show that beside the error.
+pub async fn run(client: &Client, opts: &Options, report: &mut Report) -> Result<(), Error> {
     let keys: Vec<String> = client
         .list_keys(Some(&opts.cluster))
         .await?
@@ -28,14 +58,13 @@ pub async fn run(client: &Client, opts: &Options) -> Result<(), Error> {
         .collect();
     let decision = retention::plan(&client.prefix, &opts.cluster, &keys, opts.keep, None);
     if opts.dry_run {
-        println!("{}", retention::render::dry_run_table(&decision.decisions));
-        println!(
-            "would delete {} of {} backups, deleted nothing",
-            decision.delete.len(),
-            decision.decisions.len()
-        );
+        report.dry_run = Some(DryRun {
+            would_delete: decision.delete.len(),
+            decisions: decision.decisions,
+            would_abort: Vec::new(),
+        });
     } else {
-        delete_planned(client, &decision, &opts.keep, true).await?;
+        delete_planned(client, &decision, &opts.keep, &mut report.deleted).await?;
         if opts.keep == Keep::Nothing {
             delete_segments(client, &opts.cluster, &keys).await?;
         }
@@ -50,11 +79,11 @@ pub async fn run(client: &Client, opts: &Options) -> Result<(), Error> {
     } else {
         opts.stale_upload_age
     };
-    if opts.dry_run {
+    if let Some(dry) = report.dry_run.as_mut() {
         let uploads = client.multipart_uploads(&opts.cluster).await?;
-        for key in would_abort(&client.prefix, &uploads, age, chrono::Utc::now()) {
-            println!("would abort the unfinished upload of {key}");
-        }
+        let now = chrono::Utc::now();
+        let keys = would_abort(&client.prefix, &uploads, age, now);
+        dry.would_abort = keys.into_iter().map(str::to_owned).collect();
     } else {
         let aborted = client.abort_stale_uploads(&opts.cluster, age).await?;
         tracing::info!(cluster = %opts.cluster, aborted, "stale multipart uploads cleaned up");
@@ -64,20 +93,21 @@ pub async fn run(client: &Client, opts: &Options) -> Result<(), Error> {
 
 /// Deletes what retention planned: the backups, then the verification records that no longer speak for a
 /// backup that stays (a record never outlives its backup for long, and never protects a deleted one).
-/// `say` also prints each deletion on stdout, for `prune`.
+/// Each deleted backup is pushed onto `deleted` as soon as it is gone.
 pub(super) async fn delete_planned(
     client: &Client,
     decision: &retention::Plan,
     keep: &Keep,
-    say: bool,
+    deleted: &mut Vec<Deleted>,
 ) -> Result<(), Error> {
     let why = retention::why_deleted(keep);
     for key in &decision.delete {
         client.delete(key).await?;
         tracing::info!(%key, why = %why, "deleted by retention");
-        if say {
-            println!("deleted {key} ({why})");
-        }
+        deleted.push(Deleted {
+            key: key.clone(),
+            why: why.clone(),
+        });
     }
     for record in &decision.records {
         client.delete(record).await?;
