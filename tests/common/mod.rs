@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod minio;
 pub mod podrun;
 pub mod s3faults;
+pub mod store;
 pub mod tempcreds;
 pub mod throttle;
 pub mod versitygw;
