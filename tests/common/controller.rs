@@ -1,4 +1,4 @@
-//! The controller's tests against the kube-apiserver rig (tests/controller_*.rs): the controller config they
+//! The controller's tests against the kube-apiserver rig (tests/controller/): the controller config they
 //! use, Clusters created, edited and purged, one reconcile run in-process, and what it rendered read back.
 
 use std::path::{Path, PathBuf};

@@ -146,6 +146,20 @@ pub fn run_within(cmd: &mut Command, what: &str, timeout: Duration) -> Output {
     }
 }
 
+/// The command's stdout, after failing the test with its whole output (and `context()`, what else a person
+/// would look at) unless it exited 0.
+pub fn check_output(out: &Output, what: &str, context: impl FnOnce() -> String) -> String {
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\nstdout:\n{}\nstderr:\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        context()
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// A child process killed (SIGKILL) and reaped when dropped, so a failing test leaves no server behind.
 pub struct Proc {
     pub name: String,

@@ -1,4 +1,4 @@
-//! The store tests' rig (tests/store_*.rs): a real etcd snapshot as the fixture, backup directories as
+//! The store tests' rig (tests/store/): a real etcd snapshot as the fixture, backup directories as
 //! `etcdbak snapshot` leaves them, and `etcdbak` commands pointed at the rig's MinIO.
 
 use std::path::{Path, PathBuf};

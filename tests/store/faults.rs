@@ -1,14 +1,12 @@
 //! `etcdbak store` when S3 misbehaves or is misconfigured: unreachable, wrong credentials, restarts, stale
 //! and orphaned uploads, SIGTERM mid-upload, stalls, and stores without multipart listing or Content-MD5.
 
-mod common;
-
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::minio::{Minio, SECRET_KEY};
-use common::store::*;
-use common::{etcdbak, wait_until};
+use crate::common::minio::{Minio, SECRET_KEY};
+use crate::common::store::*;
+use crate::common::{etcdbak, wait_until};
 
 #[test]
 fn s3_unreachable_fails_clearly_and_runs_no_retention() {
@@ -203,7 +201,7 @@ fn bad_inputs_fail_with_one_clear_line() {
             cmd.args(["--s3-endpoint", &m.endpoint()]);
         }
         if !own("--bucket") {
-            cmd.args(["--bucket", common::minio::BUCKET]);
+            cmd.args(["--bucket", crate::common::minio::BUCKET]);
         }
         cmd.args(&args[1..]);
         m.creds_env(&mut cmd);
@@ -225,11 +223,18 @@ fn sigterm_mid_upload_aborts_the_upload() {
     }
     let before = m.keys("");
     // 2 MiB/s through the throttle: the 17 MiB snapshot takes several seconds to upload.
-    let throttle = common::throttle::Throttle::start(&format!("127.0.0.1:{}", m.port), 2 << 20);
+    let throttle =
+        crate::common::throttle::Throttle::start(&format!("127.0.0.1:{}", m.port), 2 << 20);
     let dir = backup_dir("prod", 3, "2026-11-25T10:00:00Z");
     let mut cmd = etcdbak();
     cmd.env("ETCDBAK_COMPRESS", "none")
-        .args(["store", "--bucket", common::minio::BUCKET, "--keep", "1"])
+        .args([
+            "store",
+            "--bucket",
+            crate::common::minio::BUCKET,
+            "--keep",
+            "1",
+        ])
         .args(["--part-size", "5MiB", "--upload-concurrency", "1"])
         .arg("--s3-endpoint")
         .arg(format!("http://{}", throttle.addr()))
@@ -265,7 +270,7 @@ fn sigterm_mid_upload_aborts_the_upload() {
 /// aborts its own upload.
 #[test]
 fn a_store_without_multipart_listing_still_takes_backups() {
-    use common::s3faults::{Refuse, S3Faults};
+    use crate::common::s3faults::{Refuse, S3Faults};
     let m = Minio::start();
     for (i, refuse) in [
         Refuse::ListMultipartUploads501,
@@ -360,7 +365,7 @@ fn a_store_that_stops_answering_fails_on_the_stall_timeout() {
 /// it, with one warning, and the object is verified as usual.
 #[test]
 fn a_store_that_refuses_content_md5_still_takes_backups() {
-    use common::s3faults::{Refuse, S3Faults};
+    use crate::common::s3faults::{Refuse, S3Faults};
     let m = Minio::start();
     let proxy = S3Faults::start(&format!("127.0.0.1:{}", m.port), Refuse::ContentMd5);
     let dir = backup_dir("prod", 30, "2026-11-25T12:00:00Z");

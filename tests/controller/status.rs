@@ -1,7 +1,6 @@
 //! Backup and verification outcomes reaching a Cluster's status, its Events and the metrics. No Job
 //! controller runs on the kube-apiserver rig, so Jobs are created and finished by hand as the CronJob and
 //! Job controllers would. Every test holds `serial()`: they share one apiserver and count its writes.
-mod common;
 
 use std::time::Duration;
 
@@ -11,8 +10,8 @@ use k8s_openapi::api::batch::v1::{CronJob, Job};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 
-use common::controller::*;
-use common::kube::{rig, serial, write_counts, writes_between};
+use crate::common::controller::*;
+use crate::common::kube::{rig, serial, write_counts, writes_between};
 
 /// A Job made by the Cluster's backup CronJob, as the CronJob controller would create it.
 async fn backup_job(client: &Client, cj: &CronJob, name: &str) {

@@ -2,7 +2,6 @@
 //! backoff, and a controller killed mid-deletion runs the cleanup exactly once after its restart. No Job
 //! controller runs on the kube-apiserver rig, so Job outcomes are written by hand. Every test holds
 //! `serial()`: they share one apiserver.
-mod common;
 
 use std::time::Duration;
 
@@ -14,10 +13,10 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DeleteParams, ListParams};
 use kube::ResourceExt;
 
-use common::controller::*;
-use common::eventually;
-use common::kube::{rig, serial};
-use common::watch::*;
+use crate::common::controller::*;
+use crate::common::eventually;
+use crate::common::kube::{rig, serial};
+use crate::common::watch::*;
 
 #[tokio::test]
 async fn deletion_keeps_the_finalizer_until_the_cleanup_job_succeeds() {

@@ -2,7 +2,6 @@
 //! the real kube-apiserver (tests/common/kube.rs): the CronJob following spec and config edits, retention
 //! reaching the store container, and invalid specs or configs as conditions and Events. Every test holds
 //! `serial()`: they share one apiserver and count its writes.
-mod common;
 
 use etcdbak::controller::{Error, FINALIZER};
 use etcdbak::crd::Cluster;
@@ -11,8 +10,8 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, PostParams};
 use kube::ResourceExt;
 
-use common::controller::*;
-use common::kube::{rig, serial, write_counts, writes_between};
+use crate::common::controller::*;
+use crate::common::kube::{rig, serial, write_counts, writes_between};
 
 #[tokio::test]
 async fn cluster_gets_a_cronjob_that_follows_edits_and_idles_without_writes() {

@@ -1,10 +1,8 @@
 //! Retention against a real MinIO: `store`'s keep-last and tiered policy, `prune` (dry run, reasons,
 //! `--all`), mixed old and new object formats, and the newest verified backup outliving keep.
 
-mod common;
-
-use common::minio::Minio;
-use common::store::*;
+use crate::common::minio::Minio;
+use crate::common::store::*;
 
 #[test]
 fn retention_keeps_the_newest_three_across_a_revision_digit_and_spares_foreign_files() {

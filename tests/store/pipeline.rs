@@ -1,11 +1,9 @@
 //! Compression, encryption and server-side encryption through `store`, `list`, `download` and `verify`:
 //! every pipeline round-trips, and a damaged or wrongly-keyed object is refused with one line.
 
-mod common;
-
-use common::damage::flip_a_bit_that_matters;
-use common::minio::Minio;
-use common::store::*;
+use crate::common::damage::flip_a_bit_that_matters;
+use crate::common::minio::Minio;
+use crate::common::store::*;
 
 #[test]
 fn every_pipeline_round_trips_through_store_list_download() {

@@ -1,7 +1,6 @@
 //! A hundred Clusters: `etcdbak reconcile` (dry run, table, the exit status of a failed pass) and
 //! `etcdbak watch` converging them with one write per object, then idling without writes. Timing is
 //! printed as `MEASURE:` lines, never asserted.
-mod common;
 
 use std::time::{Duration, Instant};
 
@@ -11,10 +10,10 @@ use k8s_openapi::api::batch::v1::CronJob;
 use kube::api::{Api, ListParams};
 use kube::ResourceExt;
 
-use common::controller::*;
-use common::kube::{rig, serial, write_counts, writes_between};
-use common::watch::*;
-use common::{etcdbak, eventually};
+use crate::common::controller::*;
+use crate::common::kube::{rig, serial, write_counts, writes_between};
+use crate::common::watch::*;
+use crate::common::{etcdbak, eventually};
 
 #[tokio::test]
 async fn reconcile_command_dry_run_table_and_hundred_clusters() {

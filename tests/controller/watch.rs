@@ -1,7 +1,6 @@
 //! `etcdbak watch` as a process: following its config file (laid out as a ConfigMap volume) and keeping
 //! the last good one, leader election between replicas, and stepping down when the Lease is taken. Every
 //! test holds `serial()`: they share one apiserver and its Leases.
-mod common;
 
 use std::time::{Duration, Instant};
 
@@ -10,10 +9,10 @@ use etcdbak::naming;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::{Api, PostParams};
 
-use common::controller::*;
-use common::eventually;
-use common::kube::{create_namespace, rig, serial};
-use common::watch::*;
+use crate::common::controller::*;
+use crate::common::eventually;
+use crate::common::kube::{create_namespace, rig, serial};
+use crate::common::watch::*;
 
 /// Whether `cluster`'s CronJob has the schedule and image of the second config the test below writes.
 async fn renders_the_second_config(client: &kube::Client, cluster: &str) -> bool {
@@ -210,7 +209,7 @@ async fn two_replicas_elect_one_leader_and_metrics_pass_promtool() {
     ] {
         assert!(body.contains(name), "missing {name} in\n{body}");
     }
-    common::promtool_check_metrics(&body);
+    crate::common::promtool_check_metrics(&body);
     for path in ["/healthz", "/readyz"] {
         for w in [&*leader, &*standby] {
             let (code, _) = http_get(&format!("{}{path}", w.metrics)).await.unwrap();

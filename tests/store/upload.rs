@@ -1,17 +1,15 @@
 //! `etcdbak store`, `list` and `download` against a real MinIO with a real etcd snapshot: what is uploaded
 //! (multipart or one PUT), with which metadata, and what is refused before or during the upload.
 
-mod common;
-
 use std::process::Stdio;
 use std::time::Duration;
 
 use etcdbak::backup::{METADATA_FILE, SNAPSHOT_FILE};
 use sha2::{Digest, Sha256};
 
-use common::minio::{Minio, SECRET_KEY};
-use common::store::*;
-use common::wait_until;
+use crate::common::minio::{Minio, SECRET_KEY};
+use crate::common::store::*;
+use crate::common::wait_until;
 
 #[test]
 fn store_list_download_round_trip() {
@@ -241,7 +239,8 @@ fn a_snapshot_that_changes_during_the_upload_is_never_stored() {
     ));
     let before = m.keys("");
     // 2 MiB/s: the first 5 MiB part takes seconds, while the file's last part is not read yet.
-    let throttle = common::throttle::Throttle::start(&format!("127.0.0.1:{}", m.port), 2 << 20);
+    let throttle =
+        crate::common::throttle::Throttle::start(&format!("127.0.0.1:{}", m.port), 2 << 20);
     let dir = backup_dir("prod", 2, "2026-11-25T10:00:00Z");
     let snap = dir.path().join(SNAPSHOT_FILE);
     let child = store_via(
