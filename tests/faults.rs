@@ -160,7 +160,8 @@ fn store_args(dir: &Path, extra: &[&str]) -> Vec<String> {
     a.push(dir.display().to_string());
     a.extend(s(&["--cluster", CLUSTER]));
     // Plain `.db` objects: these tests inject faults mid-upload and compare the object with the snapshot
-    // byte for byte (mc); the pipeline's own failure paths are tested in tests/store.rs.
+    // byte for byte (mc); the pipeline's own failure paths are tested in tests/store_pipeline.rs and
+    // tests/store_faults.rs.
     a.extend(s(&["--compress", "none"]));
     a.extend(s(extra));
     a

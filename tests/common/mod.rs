@@ -7,16 +7,18 @@ pub mod damage;
 pub mod etcd;
 pub mod fill;
 pub mod fixtures;
+pub mod jobs;
 pub mod minio;
 pub mod podrun;
 pub mod s3faults;
+pub mod store;
 pub mod tempcreds;
 pub mod throttle;
 pub mod versitygw;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, Command};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// A rig binary (etcd, etcdctl, etcdutl, minio, mc, helm, promtool, kube-apiserver). Fails the test with the
@@ -65,6 +67,99 @@ pub fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool
     }
 }
 
+/// The async twin of [`wait_until`]: polls `check` every 200 ms until it is true or `timeout` passes.
+pub async fn eventually<F, Fut>(what: &str, timeout: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while !check().await {
+        assert!(
+            start.elapsed() < timeout,
+            "{what}: not true after {timeout:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Polls `ready` every `every` until it returns Some, or returns Err once `timeout` passes (the caller
+/// adds what it knows about the failure to the message).
+pub async fn poll_for<T, F, Fut>(
+    timeout: Duration,
+    every: Duration,
+    mut ready: F,
+) -> Result<T, Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = ready().await {
+            return Ok(v);
+        }
+        if start.elapsed() > timeout {
+            return Err(timeout);
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
+/// Runs a command to completion within `timeout`, killing it past that.
+pub fn run_within(cmd: &mut Command, what: &str, timeout: Duration) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {what}: {e}"));
+    let mut out = child.stdout.take().expect("stdout");
+    let mut err = child.stderr.take().expect("stderr");
+    // Drained on threads so a chatty child never blocks on a full pipe.
+    let out_t = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        std::io::Read::read_to_end(&mut out, &mut b).ok();
+        b
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        std::io::Read::read_to_end(&mut err, &mut b).ok();
+        b
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not finish within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    Output {
+        status,
+        stdout: out_t.join().expect("stdout thread"),
+        stderr: err_t.join().expect("stderr thread"),
+    }
+}
+
+/// The command's stdout, after failing the test with its whole output (and `context()`, what else a person
+/// would look at) unless it exited 0.
+pub fn check_output(out: &Output, what: &str, context: impl FnOnce() -> String) -> String {
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\nstdout:\n{}\nstderr:\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        context()
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// A child process killed (SIGKILL) and reaped when dropped, so a failing test leaves no server behind.
 pub struct Proc {
     pub name: String,
@@ -106,13 +201,14 @@ impl Drop for Proc {
         self.kill();
     }
 }
+pub mod controller;
 pub mod kube;
 pub mod node;
+pub mod watch;
 
 /// Fails the test unless `promtool check metrics` accepts `text` (a /metrics scrape).
 pub fn promtool_check_metrics(text: &str) {
     use std::io::Write;
-    use std::process::Stdio;
     let mut check = Command::new(rig_bin("promtool"))
         .args(["check", "metrics"])
         .stdin(Stdio::piped())

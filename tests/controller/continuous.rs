@@ -2,80 +2,49 @@
 //! Cluster's spec, the follower (`etcdbak follow --lease`, on a real etcd into a real MinIO) renews its
 //! Lease, and the reconcile turns that Lease into the ContinuousBackup condition and the recovery point.
 //! A deleted Cluster's follower is stopped before its cleanup Job exists.
-mod common;
-
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::etcd::EtcdCluster;
-use common::kube::{create_namespace, rig, serial};
-use common::minio::Minio;
-use common::{etcdbak, Proc};
-use etcdbak::config::Config;
+use crate::common::controller::{context as context_with, purge, reconcile_once, JOB_NS};
+use crate::common::etcd::EtcdCluster;
+use crate::common::fixtures;
+use crate::common::kube::{create_namespace, rig, serial};
+use crate::common::minio::Minio;
+use crate::common::{etcdbak, Proc};
 use etcdbak::continuous::heartbeat::{Beat, GAPS, RECOVERY_POINT, REVISION};
-use etcdbak::controller::{reconcile, Context};
-use etcdbak::crd::{Cluster, ClusterSpec, ContinuousSpec};
-use etcdbak::metrics::Metrics;
+use etcdbak::controller::Context;
+use etcdbak::crd::{Cluster, ContinuousSpec};
 use etcdbak::naming;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
-use kube::runtime::events::{Recorder, Reporter};
 use kube::{Client, ResourceExt};
 
-const JOB_NS: &str = "etcdbak";
-
 fn context(client: &Client) -> Arc<Context> {
-    let config = Config::from_yaml(
-        &format!("jobNamespace: {JOB_NS}\nimage: registry.example/etcdbak:test\ncontinuous:\n  interval: 1s\n"),
-        None,
+    context_with(
+        client,
+        crate::common::controller::test_config("continuous:\n  interval: 1s\n"),
     )
-    .expect("test config");
-    let reporter = Reporter {
-        controller: "etcdbak".into(),
-        instance: Some("test".into()),
-    };
-    Arc::new(Context::new(
-        client.clone(),
-        config,
-        Recorder::new(client.clone(), reporter),
-        Arc::new(Metrics::new()),
-        Duration::from_secs(600),
-    ))
 }
 
 fn continuous_cluster(name: &str, endpoints: &str) -> Cluster {
-    Cluster::new(
-        name,
-        ClusterSpec {
-            namespace: "default".into(),
-            endpoints: Some(endpoints.split(',').map(str::to_string).collect()),
-            service: None,
-            tls_secret: None,
-            schedule: None,
-            keep: None,
-            retention: None,
-            suspend: None,
-            verify: None,
-            compression: None,
-            encryption: None,
-            continuous: Some(ContinuousSpec {
-                enabled: Some(true),
-                interval: None,
-            }),
-        },
-    )
+    let mut c = fixtures::cluster(name, "default");
+    c.spec.endpoints = Some(endpoints.split(',').map(str::to_string).collect());
+    c.spec.tls_secret = None;
+    c.spec.continuous = Some(ContinuousSpec {
+        enabled: Some(true),
+        interval: None,
+    });
+    c
 }
 
 async fn reconcile_times(ctx: &Arc<Context>, name: &str, n: usize) {
-    let api: Api<Cluster> = Api::all(ctx.client.clone());
     for _ in 0..n {
-        let obj = api.get(name).await.expect("reading the Cluster");
-        if let Err(e) = reconcile(Arc::new(obj), ctx.clone()).await {
+        if let Err(e) = reconcile_once(ctx, name).await {
             eprintln!("reconcile of {name}: {e}");
         }
     }
@@ -245,13 +214,7 @@ async fn the_follower_deployment_follows_the_spec_and_stops_before_the_cleanup()
     );
 
     let _ = jobs.delete(&cleanup, &DeleteParams::default()).await;
-    let _ = clusters
-        .patch(
-            name,
-            &PatchParams::default(),
-            &Patch::Merge(serde_json::json!({"metadata": {"finalizers": null}})),
-        )
-        .await;
+    purge(&client, name).await;
 }
 
 fn start_follower(
@@ -388,12 +351,5 @@ async fn a_real_follower_renews_its_lease_and_the_cluster_shows_its_recovery_poi
     assert!(live.recovery_revision.unwrap_or(0) >= written, "{live:?}");
     drop(follower_proc);
 
-    let _ = clusters
-        .patch(
-            name,
-            &PatchParams::default(),
-            &Patch::Merge(serde_json::json!({"metadata": {"finalizers": null}})),
-        )
-        .await;
-    let _ = clusters.delete(name, &DeleteParams::default()).await;
+    purge(&client, name).await;
 }

@@ -1,0 +1,59 @@
+//! Job outcomes written by hand: the kube-apiserver rig runs no Job controller, so a test that needs a
+//! finished Job writes the status that controller would.
+
+use std::time::Duration;
+
+use k8s_openapi::api::batch::v1::Job;
+use kube::api::{Api, Patch, PatchParams};
+use kube::Client;
+
+/// Writes a finished status onto Job `ns/name`, `finished_ago` in the past, as the Job controller would
+/// (the apiserver validates the shape: start/completion times, the *Target/SuccessCriteriaMet conditions
+/// before the final one). A Job already marked running keeps the start time it got then.
+pub async fn finish_job(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    succeeded: bool,
+    finished_ago: Duration,
+) {
+    let api: Api<Job> = Api::namespaced(client.clone(), ns);
+    let at =
+        chrono::Utc::now() - chrono::Duration::from_std(finished_ago).expect("a short duration");
+    let ts =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let started = api
+        .get(name)
+        .await
+        .unwrap_or_else(|e| panic!("reading Job {name}: {e}"))
+        .status
+        .and_then(|s| s.start_time)
+        .map(|t| t.0.to_string())
+        .unwrap_or_else(|| ts(at - chrono::Duration::seconds(5)));
+    let cond = |type_: &str| {
+        serde_json::json!({
+            "type": type_, "status": "True", "reason": "Test", "message": "set by the test",
+            "lastProbeTime": ts(at), "lastTransitionTime": ts(at),
+        })
+    };
+    let status = if succeeded {
+        serde_json::json!({
+            "startTime": started, "completionTime": ts(at), "succeeded": 1, "active": 0, "ready": 0,
+            "terminating": 0, "uncountedTerminatedPods": {},
+            "conditions": [cond("SuccessCriteriaMet"), cond("Complete")],
+        })
+    } else {
+        serde_json::json!({
+            "startTime": started, "failed": 1, "active": 0, "ready": 0, "terminating": 0,
+            "uncountedTerminatedPods": {},
+            "conditions": [cond("FailureTarget"), cond("Failed")],
+        })
+    };
+    api.patch_status(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(serde_json::json!({ "status": status })),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("writing the Job status of {name}: {e}"));
+}
