@@ -21,7 +21,9 @@ const ENDPOINT_PATTERN: &str = r"^https?://[^\s,/]+(/.*)?$";
     kind = "Cluster",
     plural = "clusters",
     doc = "An etcd cluster that etcdbak keeps backed up: one backup CronJob per Cluster, and a cleanup of its backups when the Cluster is deleted.",
-    shortname = "etcdcluster",
+    // Not `etcdcluster`: that is the singular of the EtcdCluster kinds of etcd-operator and friends, which run
+    // beside this on the clusters it serves, and kubectl would pick one of them.
+    shortname = "etcdbak",
     status = "ClusterStatus",
     printcolumn = r#"{"name":"Namespace","type":"string","jsonPath":".spec.namespace"}"#,
     printcolumn = r#"{"name":"Schedule","type":"string","jsonPath":".status.schedule"}"#,
@@ -294,6 +296,22 @@ mod tests {
     #[test]
     fn crd_matches_snapshot() {
         insta::assert_snapshot!(crd_yaml());
+    }
+
+    #[test]
+    fn the_short_name_collides_with_no_well_known_resource() {
+        use kube::CustomResourceExt;
+        let crd = Cluster::crd();
+        let names = &crd.spec.names;
+        // Names kubectl resolves on the clusters this runs beside: Cluster API, CloudNativePG, etcd-operator,
+        // etcd-druid, Kamaji, and the built-ins' short names.
+        let taken = [
+            "cluster", "clusters", "cl", "etcdcluster", "etcdclusters", "etcd", "etcds", "tcp",
+            "cronjob", "cj", "job", "cm", "deploy", "sts", "ns", "po", "svc",
+        ];
+        for short in names.short_names.iter().flatten() {
+            assert!(!taken.contains(&short.as_str()), "{short} collides");
+        }
     }
 
     #[test]
