@@ -22,7 +22,7 @@ mod error;
 mod http;
 pub mod jobs;
 pub mod leader;
-pub mod once;
+pub mod single_pass;
 mod outcome;
 pub mod reconcile;
 pub mod verification;
@@ -34,7 +34,7 @@ use kube::Client;
 
 pub use context::Context;
 pub use error::Error;
-pub use once::{dry_run, reconcile_all, DryRun, PassRow};
+pub use single_pass::{dry_run, reconcile_all, DryRun, PassRow};
 pub use outcome::Outcome;
 pub use reconcile::{error_policy, reconcile, reconcile_cluster, FIELD_MANAGER, FINALIZER};
 pub use watch::{watch, WatchOptions};
