@@ -306,8 +306,23 @@ mod tests {
         // Names kubectl resolves on the clusters this runs beside: Cluster API, CloudNativePG, etcd-operator,
         // etcd-druid, Kamaji, and the built-ins' short names.
         let taken = [
-            "cluster", "clusters", "cl", "etcdcluster", "etcdclusters", "etcd", "etcds", "tcp",
-            "cronjob", "cj", "job", "cm", "deploy", "sts", "ns", "po", "svc",
+            "cluster",
+            "clusters",
+            "cl",
+            "etcdcluster",
+            "etcdclusters",
+            "etcd",
+            "etcds",
+            "tcp",
+            "cronjob",
+            "cj",
+            "job",
+            "cm",
+            "deploy",
+            "sts",
+            "ns",
+            "po",
+            "svc",
         ];
         for short in names.short_names.iter().flatten() {
             assert!(!taken.contains(&short.as_str()), "{short} collides");
