@@ -123,15 +123,21 @@ fn writer(etcd: &EtcdCluster, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<
     std::thread::spawn(move || {
         let rt = tokio::runtime::Runtime::new().expect("runtime");
         rt.block_on(async move {
-            let mut c = etcd_client::Client::connect(endpoints, None).await.expect("etcd");
+            let mut c = etcd_client::Client::connect(endpoints, None)
+                .await
+                .expect("etcd");
             let start = Instant::now();
             let mut n = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 let due = start.elapsed().as_millis() as u64 * RATE / 1000;
                 while n < due {
-                    c.put(format!("/registry/pods/shop/web-{}", n % 5000), pod(n), None)
-                        .await
-                        .expect("put");
+                    c.put(
+                        format!("/registry/pods/shop/web-{}", n % 5000),
+                        pod(n),
+                        None,
+                    )
+                    .await
+                    .expect("put");
                     n += 1;
                 }
                 tokio::time::sleep(Duration::from_millis(5)).await;
@@ -157,8 +163,8 @@ fn stored_segments(minio: &Minio, cluster: &str) -> Vec<(DateTime<Utc>, DateTime
             .expect("a pipeline record");
         let body = minio.get(&o.key);
         let expected = etcdbak::pipeline::Expected::from_recorded(&recorded);
-        let (plain, _) =
-            etcdbak::pipeline::decode(body.as_slice(), Vec::new(), &expected, None).expect("decode");
+        let (plain, _) = etcdbak::pipeline::decode(body.as_slice(), Vec::new(), &expected, None)
+            .expect("decode");
         let events = etcdbak::continuous::segment::decode(&plain).expect("segment");
         let seen = events.last().map(|e| e.seen_at_ms).expect("events");
         let seen = DateTime::from_timestamp_millis(seen).expect("time");
@@ -183,7 +189,10 @@ fn rpo_percentiles(
         t += chrono::Duration::milliseconds(100);
     }
     ages.sort_by(f64::total_cmp);
-    let at = |q: f64| ages.get(((ages.len() as f64 - 1.0) * q).round() as usize).copied();
+    let at = |q: f64| {
+        ages.get(((ages.len() as f64 - 1.0) * q).round() as usize)
+            .copied()
+    };
     serde_json::json!({"p50": at(0.5), "p99": at(0.99), "max": ages.last(), "samples": ages.len()})
 }
 
@@ -205,7 +214,14 @@ fn full_backup(minio: &Minio, etcd: &EtcdCluster, cluster: &str, dir: &Path) -> 
                     .arg("store")
                     .arg("--dir")
                     .arg(&dir)
-                    .args(["--cluster", cluster, "--keep-last", "1000", "--log-level", "warn"])
+                    .args([
+                        "--cluster",
+                        cluster,
+                        "--keep-last",
+                        "1000",
+                        "--log-level",
+                        "warn",
+                    ])
                     .args(s3_args(minio)),
             )
             .status()
@@ -273,18 +289,29 @@ fn many_followers(minio: &Minio, dir: &Path, n: usize) -> serde_json::Value {
         .collect();
     // Each takes its first full backup, then follows: wait until every one has stored it.
     let started = Instant::now();
-    while minio.keys(&format!("{PREFIX}/f-")).len() < n && started.elapsed() < Duration::from_secs(300) {
+    while minio.keys(&format!("{PREFIX}/f-")).len() < n
+        && started.elapsed() < Duration::from_secs(300)
+    {
         std::thread::sleep(Duration::from_secs(1));
     }
     std::thread::sleep(Duration::from_secs(5));
     let rss = |children: &[Child]| {
-        let mut v: Vec<u64> = children.iter().map(|c| status_kib(c.id(), "VmRSS:")).collect();
+        let mut v: Vec<u64> = children
+            .iter()
+            .map(|c| status_kib(c.id(), "VmRSS:"))
+            .collect();
         v.sort();
-        (v.iter().sum::<u64>(), v.get(v.len() / 2).copied().unwrap_or(0))
+        (
+            v.iter().sum::<u64>(),
+            v.get(v.len() / 2).copied().unwrap_or(0),
+        )
     };
     let (idle_total, idle_median) = rss(&children);
     let stop_writing = Arc::new(AtomicBool::new(false));
-    let writers: Vec<_> = etcds.iter().map(|e| writer(e, stop_writing.clone())).collect();
+    let writers: Vec<_> = etcds
+        .iter()
+        .map(|e| writer(e, stop_writing.clone()))
+        .collect();
     std::thread::sleep(Duration::from_secs(30));
     let (load_total, load_median) = rss(&children);
     stop_writing.store(true, Ordering::Relaxed);
@@ -309,7 +336,13 @@ fn catch_up(minio: &Minio, dir: &Path) -> serde_json::Value {
         let mut last = 0;
         for t in 0..CATCH_UP_EVENTS / 100 {
             let ops: Vec<TxnOp> = (0..100)
-                .map(|i| TxnOp::put(format!("/registry/leases/n-{}", (t * 100 + i) % 10_000), format!("{t}-{i}"), None))
+                .map(|i| {
+                    TxnOp::put(
+                        format!("/registry/leases/n-{}", (t * 100 + i) % 10_000),
+                        format!("{t}-{i}"),
+                        None,
+                    )
+                })
                 .collect();
             let r = c.txn(Txn::new().and_then(ops)).await?;
             last = r.header().map_or(last, |h| h.revision());
@@ -322,7 +355,15 @@ fn catch_up(minio: &Minio, dir: &Path) -> serde_json::Value {
         minio
             .keys(&format!("{PREFIX}/catchup/segments/"))
             .iter()
-            .filter_map(|k| k.rsplit('/').next()?.split('-').nth(1)?.strip_prefix('r')?.parse::<i64>().ok())
+            .filter_map(|k| {
+                k.rsplit('/')
+                    .next()?
+                    .split('-')
+                    .nth(1)?
+                    .strip_prefix('r')?
+                    .parse::<i64>()
+                    .ok()
+            })
             .max()
             .unwrap_or(0)
     };

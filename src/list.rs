@@ -121,7 +121,11 @@ pub fn render_table(listed: &[Listed], now: DateTime<Utc>) -> Table {
             Cell::new(if b.verified { "yes" } else { "no" }),
         ];
         if chains {
-            row.push(Cell::new(l.chain.as_ref().map_or_else(String::new, |r| chain_cell(r, now))));
+            row.push(Cell::new(
+                l.chain
+                    .as_ref()
+                    .map_or_else(String::new, |r| chain_cell(r, now)),
+            ));
         }
         row.push(Cell::new(&b.key));
         table.add_row(row);
@@ -292,15 +296,28 @@ mod tests {
     #[test]
     fn chains_show_how_far_each_backup_reaches_and_where_they_break() {
         let listed = with_segments();
-        let prod: Vec<_> = listed.iter().filter(|l| l.backup.cluster == "prod").collect();
+        let prod: Vec<_> = listed
+            .iter()
+            .filter(|l| l.backup.cluster == "prod")
+            .collect();
         let reach = |i: usize| prod[i].chain.clone().expect("prod has segments");
         assert_eq!((reach(0).revision, reach(0).segments), (100400, 2));
         assert_eq!(
             reach(0).gap_after,
-            Some(chain::Gap { from: 100401, to: 100600 })
+            Some(chain::Gap {
+                from: 100401,
+                to: 100600
+            })
         );
-        assert_eq!((reach(1).revision, reach(1).segments), (99999, 0), "r99999's chain needs r100000, which no segment holds");
-        assert!(listed.iter().filter(|l| l.backup.cluster == "staging").all(|l| l.chain.is_none()));
+        assert_eq!(
+            (reach(1).revision, reach(1).segments),
+            (99999, 0),
+            "r99999's chain needs r100000, which no segment holds"
+        );
+        assert!(listed
+            .iter()
+            .filter(|l| l.backup.cluster == "staging")
+            .all(|l| l.chain.is_none()));
         let table = render_table(&listed, t("2026-11-25T12:00:00Z"));
         insta::assert_snapshot!(table.to_string());
         insta::assert_snapshot!(serde_json::to_string_pretty(&listed[..2]).expect("json"));

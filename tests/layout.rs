@@ -140,7 +140,10 @@ fn no_source_file_is_over_the_limit() {
 #[test]
 fn no_test_file_is_over_its_limit() {
     let files = rust_files_under(&["tests", "benches", "examples"]);
-    assert!(files.iter().any(|f| f.path == "tests/layout.rs"), "the walk found the tests");
+    assert!(
+        files.iter().any(|f| f.path == "tests/layout.rs"),
+        "the walk found the tests"
+    );
     let long: Vec<String> = files
         .iter()
         .filter(|s| s.text.lines().count() > MAX_TEST_FILE_LINES)

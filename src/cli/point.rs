@@ -52,14 +52,16 @@ mod tests {
             parse(&["x", "--to-revision", "42"]).ok(),
             Some(Some(Target::Revision(42)))
         );
-        let t = DateTime::parse_from_rfc3339("2026-12-02T14:03:59Z").unwrap().with_timezone(&Utc);
+        let t = DateTime::parse_from_rfc3339("2026-12-02T14:03:59Z")
+            .unwrap()
+            .with_timezone(&Utc);
         assert_eq!(
             parse(&["x", "--to", "2026-12-02T15:03:59+01:00"]).ok(),
             Some(Some(Target::Time(t)))
         );
         assert!(parse(&["x", "--to", "2026-12-02T14:03:59Z", "--to-revision", "4"]).is_err());
         assert!(parse(&["x", "--to-revision", "0"]).is_err());
-        let e = parse(&["x", "--to", "yesterday"]).err().expect("refused");
+        let e = parse(&["x", "--to", "yesterday"]).expect_err("refused");
         assert!(e.to_string().contains("RFC 3339"), "{e}");
     }
 }

@@ -59,7 +59,9 @@ pub struct Args {
 
 fn target(args: &Args) -> super::Result<Target> {
     args.point.target().ok_or_else(|| {
-        super::Error::Usage("give the point to replay to: --to TIME or --to-revision REVISION".into())
+        super::Error::Usage(
+            "give the point to replay to: --to TIME or --to-revision REVISION".into(),
+        )
     })
 }
 

@@ -168,7 +168,11 @@ pub enum PlanError {
 /// The full backup and the segments that bring it to `target`: the newest base at or before the target
 /// whose chain reaches it. For a time, the last segment is the first one closed after it (the changes past
 /// the time are cut off when they are replayed).
-pub fn restore_chain(bases: &[Base], ordered: &[SegmentName], target: Target) -> Result<Chain, PlanError> {
+pub fn restore_chain(
+    bases: &[Base],
+    ordered: &[SegmentName],
+    target: Target,
+) -> Result<Chain, PlanError> {
     let mut candidates: Vec<&Base> = bases
         .iter()
         .filter(|b| match target {

@@ -69,7 +69,8 @@ pub async fn check_chain(
         target: Target::Revision(chain.reaches()),
         identities,
     };
-    let (events, damaged) = match replay::read_planned(client, &opts, chain, async |_| Ok(())).await {
+    let (events, damaged) = match replay::read_planned(client, &opts, chain, async |_| Ok(())).await
+    {
         Ok(checked) => (checked.events, None),
         Err(e @ (Error::Corrupt { .. } | Error::NeedsIdentity(_) | Error::Pipeline(_))) => {
             (0, Some(e.to_string()))

@@ -8,7 +8,8 @@ pub enum Error {
     Usage(String),
     #[error(transparent)]
     S3(#[from] crate::s3::Error),
-    #[error(transparent)]
+    // Not transparent: the command line finds it among the causes to add which flags to check.
+    #[error("{0}")]
     NoBackups(#[from] crate::backup::NoBackups),
     #[error("no backup of cluster {cluster} matches {key:?}: copy a key from `etcdbak list --cluster {cluster}`")]
     SnapshotNotFound { cluster: String, key: String },

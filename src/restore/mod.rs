@@ -19,9 +19,9 @@ mod to_point;
 
 use chrono::{DateTime, Utc};
 
+use crate::continuous::chain::Target;
 use crate::s3::Client as S3Client;
 pub use error::Error;
-pub use crate::continuous::chain::Target;
 pub use facts::{Member, Point, Reached, RestorePlan, S3Location, Snapshot};
 pub use pick::Candidate;
 pub use plan::{KubeFacts, Layout};
@@ -75,7 +75,10 @@ pub async fn guide(
         None => None,
     };
     // A point decides the snapshot: the full backup its chain starts from.
-    let wanted = point.as_ref().map(|(key, _)| key.as_str()).or(opts.snapshot.as_deref());
+    let wanted = point
+        .as_ref()
+        .map(|(key, _)| key.as_str())
+        .or(opts.snapshot.as_deref());
     let cands = pick::candidates(client, &opts.cluster, wanted).await?;
     let index = if opts.prompt && wanted.is_none() {
         let default = pick::choose(&opts.cluster, &cands, None).unwrap_or(0);

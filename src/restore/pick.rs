@@ -7,7 +7,6 @@ use std::collections::HashMap;
 
 use super::Error;
 use crate::backup::Backup;
-use crate::naming;
 use crate::pipeline::Format;
 use crate::s3::{self as store, Client as S3Client};
 

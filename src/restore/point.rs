@@ -12,7 +12,11 @@ use crate::continuous::{objects, replay};
 use crate::s3::Client;
 
 /// The full backup a restore to `target` starts from (its key) and the point facts for the runbook.
-pub async fn point(client: &Client, cluster: &str, target: Target) -> Result<(String, Point), Error> {
+pub async fn point(
+    client: &Client,
+    cluster: &str,
+    target: Target,
+) -> Result<(String, Point), Error> {
     let listing = objects::list(client, cluster).await?;
     let chain = chain::restore_chain(&listing.bases, &listing.segments, target)
         .map_err(crate::continuous::Error::from)?;

@@ -401,9 +401,7 @@ mod tests {
         };
         let mut p = plan();
         p.point = Some(Point {
-            target: crate::continuous::chain::Target::Time(
-                "2026-11-25T11:41:59Z".parse().unwrap(),
-            ),
+            target: crate::continuous::chain::Target::Time("2026-11-25T11:41:59Z".parse().unwrap()),
             segments: vec![
                 segment(4712, 5100, "2026-11-25T11:41:20Z"),
                 segment(5101, 5230, "2026-11-25T11:42:00Z"),
@@ -447,11 +445,25 @@ mod tests {
         let start_api = at("--replicas=\"$(cat restore-prod-main/apiserver-replicas)\"");
         let resume = at("\"suspend\":false");
         assert!(at("etcdbak download") < check);
-        assert!(check < stop_api && stop_api < stop_etcd, "checked before anything stops");
+        assert!(
+            check < stop_api && stop_api < stop_etcd,
+            "checked before anything stops"
+        );
         assert!(health < replay && replay < start_api && start_api < resume);
-        assert!(cmds[replay].contains("--cacert /etc/etcd/tls/ca.crt"), "{}", cmds[replay]);
-        assert!(cmds[replay].contains("--bucket etcd-backups --prefix etcdbak"), "{}", cmds[replay]);
-        assert!(!cmds[replay].contains("--identity"), "plain segments need no identity");
+        assert!(
+            cmds[replay].contains("--cacert /etc/etcd/tls/ca.crt"),
+            "{}",
+            cmds[replay]
+        );
+        assert!(
+            cmds[replay].contains("--bucket etcd-backups --prefix etcdbak"),
+            "{}",
+            cmds[replay]
+        );
+        assert!(
+            !cmds[replay].contains("--identity"),
+            "plain segments need no identity"
+        );
         // The runbook without a point is the same as ever, minus exactly the point's four steps.
         let plain = runbook(&plan());
         assert_eq!(runbook(&p).steps.len(), plain.steps.len() + 4);

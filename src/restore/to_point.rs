@@ -51,7 +51,10 @@ pub fn facts(point: &Point) -> Vec<(String, String)> {
 
 fn target_words(target: Target) -> [String; 2] {
     match target {
-        Target::Time(t) => ["--to".into(), t.to_rfc3339_opts(SecondsFormat::AutoSi, true)],
+        Target::Time(t) => [
+            "--to".into(),
+            t.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+        ],
         Target::Revision(r) => ["--to-revision".into(), r.to_string()],
     }
 }

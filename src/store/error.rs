@@ -13,7 +13,8 @@ pub enum Error {
     S3(#[from] crate::s3::Error),
     #[error("{0}")]
     Usage(String),
-    #[error(transparent)]
+    // Not transparent: the command line finds it among the causes to add which flags to check.
+    #[error("{0}")]
     NoBackups(#[from] crate::backup::NoBackups),
     #[error("the downloaded backup {key} is corrupt ({what}); the partial file was deleted")]
     DownloadCorrupt { key: String, what: String },

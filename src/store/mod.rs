@@ -261,7 +261,8 @@ async fn apply_retention(
         .map(|(k, _)| k)
         .collect();
     let keep = Keep::Tiered(*policy);
-    let decision = retention::plan_deletions(&client.prefix, cluster, &keys, keep, Some(just_uploaded));
+    let decision =
+        retention::plan_deletions(&client.prefix, cluster, &keys, keep, Some(just_uploaded));
     prune::delete_planned(client, &decision, &keep, &mut Vec::new()).await?;
     tracing::info!(
         %cluster, policy = %policy, kept = decision.keep.len(), deleted = decision.delete.len(),

@@ -30,9 +30,18 @@ fn run_printed(store: &Store, command: &str, dir: &Path) -> Output {
         .parent()
         .expect("bin dir")
         .to_path_buf();
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     store
-        .creds_env(Command::new("sh").args(["-c", command]).current_dir(dir).env("PATH", path))
+        .creds_env(
+            Command::new("sh")
+                .args(["-c", command])
+                .current_dir(dir)
+                .env("PATH", path),
+        )
         .output()
         .expect("run sh")
 }
@@ -53,7 +62,14 @@ fn guide(store: &Store, dir: &Path, flags: &[&str]) -> String {
         store.creds_env(
             etcdbak()
                 .current_dir(dir)
-                .args(["restore-guide", "--cluster", CLUSTER, "--no-kube", "--workdir", "work"])
+                .args([
+                    "restore-guide",
+                    "--cluster",
+                    CLUSTER,
+                    "--no-kube",
+                    "--workdir",
+                    "work",
+                ])
                 .args(flags)
                 .args(store.s3_args()),
         ),
@@ -63,11 +79,19 @@ fn guide(store: &Store, dir: &Path, flags: &[&str]) -> String {
 
 fn json(store: &Store, args: &[&str]) -> (bool, serde_json::Value) {
     let out = store
-        .creds_env(etcdbak().args(args).args(["-o", "json"]).args(store.s3_args()))
+        .creds_env(
+            etcdbak()
+                .args(args)
+                .args(["-o", "json"])
+                .args(store.s3_args()),
+        )
         .output()
         .expect("run etcdbak");
     let value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("{args:?} printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stderr))
+        panic!(
+            "{args:?} printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
     });
     (out.status.success(), value)
 }
@@ -92,7 +116,8 @@ fn the_runbook_to_a_moment_restores_that_moment_from_encrypted_segments_on_versi
     let t1 = chrono::Utc::now();
     std::thread::sleep(Duration::from_millis(1500));
     etcd.client_blocking(|mut c| async move {
-        c.delete("app/", Some(DeleteOptions::new().with_prefix())).await?;
+        c.delete("app/", Some(DeleteOptions::new().with_prefix()))
+            .await?;
         Ok(())
     });
     churn(&etcd, 3);
@@ -105,20 +130,29 @@ fn the_runbook_to_a_moment_restores_that_moment_from_encrypted_segments_on_versi
     assert!(ok);
     let chain = &listed[0]["chain"];
     assert_eq!(chain["revision"], r2, "{listed:#}");
-    assert!(chain["segments"].as_u64().unwrap() >= 1 && chain.get("gapAfter").is_none(), "{listed:#}");
+    assert!(
+        chain["segments"].as_u64().unwrap() >= 1 && chain.get("gapAfter").is_none(),
+        "{listed:#}"
+    );
 
     // verify: the backup and its whole chain, decrypted and read end to end.
     let id = identity.to_str().unwrap();
     let (ok, verified) = json(&store, &["verify", "--cluster", CLUSTER, "--identity", id]);
     assert!(ok, "{verified:#}");
     assert_eq!(verified[0]["chain"]["reaches"], r2, "{verified:#}");
-    assert!(verified[0]["chain"].get("problem").is_none(), "{verified:#}");
+    assert!(
+        verified[0]["chain"].get("problem").is_none(),
+        "{verified:#}"
+    );
 
     // The runbook to t1: its download command, then (members restored from that file) its check and replay.
     let to = t1.to_rfc3339();
     let first = guide(&store, dir, &["--to", &to, "--identity", id, "--insecure"]);
     assert!(first.contains("Restore point:"), "{first}");
-    assert!(first.contains("the check step reads them with the identity"), "{first}");
+    assert!(
+        first.contains("the check step reads them with the identity"),
+        "{first}"
+    );
     let download = commands(&first)
         .into_iter()
         .find(|c| c.starts_with("etcdbak download"))
@@ -129,7 +163,15 @@ fn the_runbook_to_a_moment_restores_that_moment_from_encrypted_segments_on_versi
     let book = guide(
         &store,
         dir,
-        &["--to", &to, "--identity", id, "--insecure", "--endpoints", &target.endpoints()],
+        &[
+            "--to",
+            &to,
+            "--identity",
+            id,
+            "--insecure",
+            "--endpoints",
+            &target.endpoints(),
+        ],
     );
     let replays: Vec<String> = commands(&book)
         .into_iter()
@@ -137,18 +179,28 @@ fn the_runbook_to_a_moment_restores_that_moment_from_encrypted_segments_on_versi
         .collect();
     assert_eq!(replays.len(), 2, "{book}");
     let checked = printed_ok(&store, &replays[0], dir);
-    assert!(checked.contains(&format!("source revision {r1}")), "{checked}");
+    assert!(
+        checked.contains(&format!("source revision {r1}")),
+        "{checked}"
+    );
     assert_eq!(target.read_all().len(), 100, "the check applied nothing");
     let replayed = printed_ok(&store, &replays[1], dir);
-    assert!(replayed.contains(&format!("source revision {r1}")), "{replayed}");
-    assert_eq!(target.read_all(), at_r1, "the runbook's replay to {to} differs from the source at {r1}");
+    assert!(
+        replayed.contains(&format!("source revision {r1}")),
+        "{replayed}"
+    );
+    assert_eq!(
+        target.read_all(),
+        at_r1,
+        "the runbook's replay to {to} differs from the source at {r1}"
+    );
 
-    damaged_or_missing_segments_fail_the_chain(&store, dir, id);
+    damaged_or_missing_segments_fail_the_chain(&store, id);
 }
 
 /// A flipped byte in a segment fails `verify` and the runbook's check step; a missing one is a hole that
 /// `list` and `verify` name.
-fn damaged_or_missing_segments_fail_the_chain(store: &Store, dir: &Path, id: &str) {
+fn damaged_or_missing_segments_fail_the_chain(store: &Store, id: &str) {
     let Store::Versitygw(vgw) = store else {
         unreachable!("the story runs on versitygw")
     };
@@ -166,7 +218,10 @@ fn damaged_or_missing_segments_fail_the_chain(store: &Store, dir: &Path, id: &st
 
     std::fs::remove_file(&victim).unwrap();
     let (_, listed) = json(store, &["list", "--cluster", CLUSTER]);
-    assert!(listed[0]["chain"]["gapAfter"]["from"].is_i64(), "{listed:#}");
+    assert!(
+        listed[0]["chain"]["gapAfter"]["from"].is_i64(),
+        "{listed:#}"
+    );
     let out = store
         .creds_env(
             etcdbak()
@@ -176,7 +231,10 @@ fn damaged_or_missing_segments_fail_the_chain(store: &Store, dir: &Path, id: &st
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(!out.status.success() && text.contains("chain: BROKEN"), "{text}");
+    assert!(
+        !out.status.success() && text.contains("chain: BROKEN"),
+        "{text}"
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("are in no segment"), "{err}");
 }

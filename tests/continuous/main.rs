@@ -265,4 +265,3 @@ pub(crate) fn replay(minio: &Store, target: &EtcdCluster, cluster: &str, to: &[&
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
-

@@ -86,7 +86,12 @@ fn point_in_time_restore_reproduces_the_keyspace_at_the_chosen_revision_and_time
         ),
     );
     let book = String::from_utf8_lossy(&out.stdout);
-    assert!(book.contains(&format!("ending at source revision {r1}")), "{book}");
-    assert!(book.contains(&format!("--to-revision {r1} --check")), "{book}");
+    assert!(
+        book.contains(&format!("ending at source revision {r1}")),
+        "{book}"
+    );
+    assert!(
+        book.contains(&format!("--to-revision {r1} --check")),
+        "{book}"
+    );
 }
-
