@@ -109,6 +109,8 @@ fn the_runbook_to_a_moment_restores_that_moment_from_encrypted_segments_on_versi
     let log = dir.join("follow.log");
     let follower = start_follower_with(&store, &etcd, CLUSTER, &dir.join("follow"), &log, &encrypt);
     churn(&etcd, 1);
+    // A segment closes a second after its first change: three rounds make three segments at least.
+    std::thread::sleep(Duration::from_millis(1500));
     churn(&etcd, 2);
     let r1 = revision(&etcd);
     let at_r1 = keyspace_at(&etcd, r1);
