@@ -13,13 +13,13 @@ mod pitr;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::etcd::EtcdCluster;
-use common::etcdbak;
 use common::minio::Minio;
 use common::versitygw::Versitygw;
+use common::{etcdbak, run_ok};
 use etcd_client::{GetOptions, Txn, TxnOp};
 
 const PREFIX: &str = "etcdbak";
@@ -53,20 +53,6 @@ impl Store {
             Store::Versitygw(v) => v.keys(prefix),
         }
     }
-}
-
-pub(crate) fn run_ok(cmd: &mut Command) -> Output {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({}):\n{}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 pub(crate) fn full_backup(minio: &Store, etcd: &EtcdCluster, cluster: &str, dir: &Path) {
