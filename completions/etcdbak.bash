@@ -783,13 +783,17 @@ _etcdbak() {
             return 0
             ;;
         etcdbak__subcmd__reconcile)
-            opts="-h -V --config --dry-run --log-level --log-format --help --version"
+            opts="-h -V --config --dry-run --concurrency --log-level --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --concurrency)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -903,7 +907,7 @@ _etcdbak() {
             return 0
             ;;
         etcdbak__subcmd__restore__subcmd__guide)
-            opts="-o -h -V --cluster --snapshot --identity --output --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --sse --namespace --statefulset --service --replicas --member --endpoints --cacert --cert --key --insecure --data-dir --volume-mount-path --volume-claim --helper-image --owner --cronjob --token --workdir --bump-revision --no-kube --log-level --log-format --help --version"
+            opts="-o -h -V --cluster --snapshot --to --to-revision --identity --output --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --sse --namespace --statefulset --service --replicas --member --endpoints --cacert --cert --key --insecure --data-dir --volume-mount-path --volume-claim --helper-image --owner --cronjob --apiserver --token --workdir --bump-revision --no-kube --log-level --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -914,6 +918,14 @@ _etcdbak() {
                     return 0
                     ;;
                 --snapshot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --to-revision)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1026,6 +1038,10 @@ _etcdbak() {
                     return 0
                     ;;
                 --cronjob)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --apiserver)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

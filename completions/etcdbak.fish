@@ -134,7 +134,7 @@ complete -c etcdbak -n "__fish_etcdbak_using_subcommand list" -l sse -d 'Server-
 kms\t'SSE-KMS (aws:kms)'"
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand list" -l cluster -d 'Only this cluster\'s backups (default: every cluster under --prefix)' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand list" -s o -l output -d 'Output format' -r -f -a "table\t'A table for people'
-json\t'A JSON array for scripts; field names are stable: cluster, key, takenAt, revision, sizeBytes (the stored size), sha256Prefix, compressed, encrypted, plaintextBytes (absent when unknown), verified (etcdbak verify found it sound)'"
+json\t'A JSON array for scripts; field names are stable: cluster, key, takenAt, revision, sizeBytes (the stored size), sha256Prefix, compressed, encrypted, plaintextBytes (absent when unknown), verified (etcdbak verify found it sound), and for clusters with continuous backups chain: segments, revision (the newest a restore from it reaches), at (its last segment\'s close time), gapAfter {from, to} (the revisions missing where the chain stops short)'"
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand list" -l log-level -d 'Log filter: error, warn, info, debug, trace, or a tracing directive such as `etcdbak=debug`' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand list" -l log-format -d 'Log line format' -r -f -a "plain\t'`key=value` lines, one event per line'
 json\t'One JSON object per line, for log collectors'"
@@ -179,7 +179,7 @@ complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -l cluster -d 'V
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -l key -d 'Verify this backup instead: the full key as `etcdbak list` shows it, or just its file name with --cluster' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -l dir -d 'Where the backup is downloaded to while it is checked (removed afterwards); it needs room for one backup. Default: the system\'s temporary directory' -r -F
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -s o -l output -d 'Output format' -r -f -a "table\t'A table for people'
-json\t'A JSON array for scripts; field names are stable: key, result, problem, keys, revision, dbSize, seconds, and etcdutl (agrees or disagrees) with --with-etcdutl'"
+json\t'A JSON array for scripts; field names are stable: key, result, problem, keys, revision, dbSize, seconds, and etcdutl (agrees or disagrees) with --with-etcdutl; with continuous backups chain: base, segments, reaches, events, problem'"
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -l identity -d 'age identity file (`age-keygen` output, AGE-SECRET-KEY-1… lines) to decrypt an encrypted (`.age`) backup; one of its keys must be a recipient of the backup' -r -F
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -l log-level -d 'Log filter: error, warn, info, debug, trace, or a tracing directive such as `etcdbak=debug`' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -l log-format -d 'Log line format' -r -f -a "plain\t'`key=value` lines, one event per line'
@@ -189,6 +189,8 @@ complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -s h -l help -d 
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -s V -l version -d 'Print version'
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l cluster -d 'The Cluster (its backups are `<prefix>/<cluster>/` in the bucket)' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l snapshot -d 'The backup to restore: its key as `etcdbak list` shows it, or just its file name. Default: the newest verified backup (on a terminal you pick from the list)' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l to -d 'Bring the cluster to this moment: every change seen at or before it (RFC 3339, e.g. 2026-12-02T14:03:59Z)' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l to-revision -d 'Bring the cluster to this etcd revision: every change up to and including it' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l identity -d 'The age identity (private key) file to decrypt an encrypted backup with, as a path where you run the guide\'s commands. The guide only prints it: it never reads the file' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -s o -l output -d 'Output format' -r -f -a "text\t'Numbered steps for a terminal'
 markdown\t'The same steps as Markdown, to paste into an incident document'"
@@ -220,6 +222,7 @@ complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l volume
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l helper-image -d 'Image for the throwaway pod that writes into each PVC (needs sh and tar)' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l owner -d 'UID:GID to own the restored files, when etcd does not run as root' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l cronjob -d 'The backup CronJob as NAMESPACE/NAME. Default: the Cluster\'s status.cronJobName, else `etcdbak/etcdbak-<cluster>`' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l apiserver -d 'The kube-apiserver Deployment that uses this etcd, as NAMESPACE/NAME: a restore to a point (--to) keeps it stopped until the replay is done. Default: a placeholder to fill in' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l token -d 'The new cluster token. Default: `<cluster>-restore-<UTC time>`' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l workdir -d 'Local directory for the download and the restored data dirs. Default: `restore-<cluster>`' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l bump-revision -d 'Raise the restored revision by this much and mark it compacted, so watchers re-list; 0 disables' -r
@@ -277,8 +280,8 @@ complete -c etcdbak -n "__fish_etcdbak_using_subcommand replay" -l stall-timeout
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand replay" -l sse -d 'Server-side encryption of the objects etcdbak writes: `s3` (SSE-S3, the store\'s keys) or `kms` (SSE-KMS with the bucket\'s default KMS key). Independent of, and weaker than, --encrypt-to' -r -f -a "s3\t'SSE-S3 (AES256 with the store\'s keys)'
 kms\t'SSE-KMS (aws:kms)'"
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand replay" -l cluster -d 'The cluster whose backups and segments to read' -r
-complete -c etcdbak -n "__fish_etcdbak_using_subcommand replay" -l to -d 'Replay every change seen at or before this moment (RFC 3339, e.g. 2026-12-02T14:03:59Z)' -r
-complete -c etcdbak -n "__fish_etcdbak_using_subcommand replay" -l to-revision -d 'Replay every change up to and including this etcd revision' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand replay" -l to -d 'Bring the cluster to this moment: every change seen at or before it (RFC 3339, e.g. 2026-12-02T14:03:59Z)' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand replay" -l to-revision -d 'Bring the cluster to this etcd revision: every change up to and including it' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand replay" -l endpoints -d 'etcd client URLs of the restored members, comma-separated' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand replay" -l cacert -d 'CA certificate (PEM) of the restored members' -r -F
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand replay" -l cert -d 'Client certificate (PEM). Needs --key' -r -F
@@ -291,6 +294,7 @@ complete -c etcdbak -n "__fish_etcdbak_using_subcommand replay" -l check -d 'Rea
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand replay" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand replay" -s V -l version -d 'Print version'
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand reconcile" -l config -d 'The controller config file (defaults, job namespace, image, store and cleanup templates)' -r -F
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand reconcile" -l concurrency -d 'How many Clusters are reconciled at once. Each reconcile holds an apiserver connection and its buffers, so an unbounded number (a thousand Clusters at start-up) costs memory without converging faster: the apiserver is the bottleneck' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand reconcile" -l log-level -d 'Log filter: error, warn, info, debug, trace, or a tracing directive such as `etcdbak=debug`' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand reconcile" -l log-format -d 'Log line format' -r -f -a "plain\t'`key=value` lines, one event per line'
 json\t'One JSON object per line, for log collectors'"

@@ -108,6 +108,48 @@ impl Backup {
     }
 }
 
+/// A cluster with no backup where one was looked for: `store`'s download and `restore-guide` report it
+/// alike (the command line adds which flags to check).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("there are no backups of cluster \"{cluster}\" under {location}")]
+pub struct NoBackups {
+    pub cluster: String,
+    /// `s3://bucket/prefix/cluster/`.
+    pub location: String,
+}
+
+impl NoBackups {
+    pub fn new(bucket: &str, prefix: &str, cluster: &str) -> NoBackups {
+        NoBackups {
+            cluster: cluster.to_string(),
+            location: format!(
+                "s3://{bucket}/{}",
+                crate::naming::cluster_prefix(prefix, cluster)
+            ),
+        }
+    }
+}
+
+/// The backups among one listing's `(key, size)` objects (of `cluster`, or of every cluster), newest
+/// first, each marked verified when its verification record is in the same listing.
+pub fn from_listing(prefix: &str, objects: &[(String, u64)], cluster: Option<&str>) -> Vec<Backup> {
+    let records: std::collections::HashSet<&str> = objects
+        .iter()
+        .filter_map(|(key, _)| key.strip_suffix(crate::naming::VERIFIED_SUFFIX))
+        .collect();
+    let mut backups: Vec<Backup> = objects
+        .iter()
+        .filter_map(|(key, size)| Backup::from_key(prefix, key, *size))
+        .filter(|b| cluster.is_none_or(|c| b.cluster == c))
+        .map(|b| Backup {
+            verified: records.contains(b.key.as_str()),
+            ..b
+        })
+        .collect();
+    sort_newest_first(&mut backups);
+    backups
+}
+
 /// Sorts newest first by parsed time and revision (cluster and key break ties so the order is total).
 pub fn sort_newest_first(backups: &mut [Backup]) {
     backups.sort_by(|a, b| {

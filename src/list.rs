@@ -1,11 +1,49 @@
-//! `etcdbak list`: the backups in the bucket as a table or JSON, newest first. Rendering is pure; the
-//! command line fetches and prints.
+//! `etcdbak list`: the backups in the bucket as a table or JSON, newest first, each with the chain of
+//! continuous-backup segments that carries it forward. Rendering is pure; the command line fetches and
+//! prints.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
+use serde::Serialize;
 
 use crate::backup::Backup;
+use crate::continuous::chain::{self, Base, Reach};
 use crate::exit::Class;
+use crate::naming::segment::SegmentName;
+
+/// A backup as `list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Listed {
+    #[serde(flatten)]
+    pub backup: Backup,
+    /// How far its chain of segments reaches; only for clusters with continuous backups (any segment).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chain: Option<Reach>,
+}
+
+/// Each backup with its chain's reach among its own cluster's `segments` (`(cluster, segment)` pairs).
+pub fn with_chains(backups: Vec<Backup>, segments: Vec<(String, SegmentName)>) -> Vec<Listed> {
+    let mut by_cluster: HashMap<String, Vec<SegmentName>> = HashMap::new();
+    for (cluster, s) in segments {
+        by_cluster.entry(cluster).or_default().push(s);
+    }
+    let by_cluster: HashMap<String, Vec<SegmentName>> = by_cluster
+        .into_iter()
+        .map(|(c, v)| (c, chain::ordered(v)))
+        .collect();
+    backups
+        .into_iter()
+        .map(|b| {
+            let chain = by_cluster
+                .get(&b.cluster)
+                .map(|segs| chain::reach(&Base::from(&b), segs));
+            Listed { backup: b, chain }
+        })
+        .collect()
+}
 
 /// How `list` shows backups.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +70,7 @@ impl Error {
 }
 
 /// What `list` prints on stdout for `backups` (non-empty for a table; see [`nothing_found`]).
-pub fn render(backups: &[Backup], format: Format, now: DateTime<Utc>) -> Result<String, Error> {
+pub fn render(backups: &[Listed], format: Format, now: DateTime<Utc>) -> Result<String, Error> {
     match format {
         Format::Json => Ok(serde_json::to_string_pretty(backups)?),
         Format::Table => Ok(render_table(backups, now).to_string()),
@@ -48,11 +86,13 @@ pub fn nothing_found(cluster: Option<&str>, bucket: &str, root_prefix: &str) -> 
     format!("no backups of {scope} under s3://{bucket}/{root_prefix}")
 }
 
-/// The table `etcdbak list` prints (pure, so it is snapshot-tested).
-pub fn render_table(backups: &[Backup], now: DateTime<Utc>) -> Table {
+/// The table `etcdbak list` prints (pure, so it is snapshot-tested). The CHAIN column appears when some
+/// cluster in the listing has continuous backups.
+pub fn render_table(listed: &[Listed], now: DateTime<Utc>) -> Table {
+    let chains = listed.iter().any(|l| l.chain.is_some());
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
-    table.set_header([
+    let mut header = vec![
         "CLUSTER",
         "TAKEN AT (UTC)",
         "AGE",
@@ -61,10 +101,15 @@ pub fn render_table(backups: &[Backup], now: DateTime<Utc>) -> Table {
         "PLAINTEXT",
         "ENCRYPTED",
         "VERIFIED",
-        "KEY",
-    ]);
-    for b in backups {
-        table.add_row([
+    ];
+    if chains {
+        header.push("CHAIN");
+    }
+    header.push("KEY");
+    table.set_header(header);
+    for l in listed {
+        let b = &l.backup;
+        let mut row = vec![
             Cell::new(&b.cluster),
             Cell::new(b.taken_at.format("%Y-%m-%d %H:%M:%S")),
             Cell::new(age(now, b.taken_at)).set_alignment(CellAlignment::Right),
@@ -74,10 +119,36 @@ pub fn render_table(backups: &[Backup], now: DateTime<Utc>) -> Table {
                 .set_alignment(CellAlignment::Right),
             Cell::new(if b.encrypted { "age" } else { "no" }),
             Cell::new(if b.verified { "yes" } else { "no" }),
-            Cell::new(&b.key),
-        ]);
+        ];
+        if chains {
+            row.push(Cell::new(
+                l.chain
+                    .as_ref()
+                    .map_or_else(String::new, |r| chain_cell(r, now)),
+            ));
+        }
+        row.push(Cell::new(&b.key));
+        table.add_row(row);
     }
     table
+}
+
+/// `to r5900 in 37 segments (12s ago)`, and the revisions missing where the chain stops short.
+fn chain_cell(r: &Reach, now: DateTime<Utc>) -> String {
+    let mut text = match r.at {
+        None => "no segments".to_string(),
+        Some(at) => format!(
+            "to r{} in {} segment{} ({} ago)",
+            r.revision,
+            r.segments,
+            if r.segments == 1 { "" } else { "s" },
+            age(now, at)
+        ),
+    };
+    if let Some(g) = r.gap_after {
+        text.push_str(&format!(", GAP r{}..r{}", g.from, g.to));
+    }
+    text
 }
 
 /// `1.5 MiB`-style sizes.
@@ -152,6 +223,10 @@ mod tests {
         }
     }
 
+    fn listed() -> Vec<Listed> {
+        with_chains(backups(), Vec::new())
+    }
+
     fn backups() -> Vec<Backup> {
         let mut v: Vec<Backup> = [
             (
@@ -192,8 +267,60 @@ mod tests {
 
     #[test]
     fn table_lists_newest_first() {
-        let table = render_table(&backups(), t("2026-11-25T12:00:00Z"));
+        let table = render_table(&listed(), t("2026-11-25T12:00:00Z"));
         insta::assert_snapshot!(table.to_string());
+    }
+
+    fn segment(first: i64, last: i64, closed: &str) -> (String, SegmentName) {
+        let closed_at = t(closed);
+        let name = SegmentName {
+            first,
+            last,
+            closed_at,
+            compressed: true,
+            encrypted: false,
+        };
+        ("prod".to_string(), name)
+    }
+
+    /// prod has continuous backups with a hole after r100400; staging has none.
+    fn with_segments() -> Vec<Listed> {
+        let segments = vec![
+            segment(100001, 100200, "2026-11-25T11:30:20Z"),
+            segment(100201, 100400, "2026-11-25T11:30:40Z"),
+            segment(100601, 100700, "2026-11-25T11:59:40Z"),
+        ];
+        with_chains(backups(), segments)
+    }
+
+    #[test]
+    fn chains_show_how_far_each_backup_reaches_and_where_they_break() {
+        let listed = with_segments();
+        let prod: Vec<_> = listed
+            .iter()
+            .filter(|l| l.backup.cluster == "prod")
+            .collect();
+        let reach = |i: usize| prod[i].chain.clone().expect("prod has segments");
+        assert_eq!((reach(0).revision, reach(0).segments), (100400, 2));
+        assert_eq!(
+            reach(0).gap_after,
+            Some(chain::Gap {
+                from: 100401,
+                to: 100600
+            })
+        );
+        assert_eq!(
+            (reach(1).revision, reach(1).segments),
+            (99999, 0),
+            "r99999's chain needs r100000, which no segment holds"
+        );
+        assert!(listed
+            .iter()
+            .filter(|l| l.backup.cluster == "staging")
+            .all(|l| l.chain.is_none()));
+        let table = render_table(&listed, t("2026-11-25T12:00:00Z"));
+        insta::assert_snapshot!(table.to_string());
+        insta::assert_snapshot!(serde_json::to_string_pretty(&listed[..2]).expect("json"));
     }
 
     #[test]
@@ -214,6 +341,6 @@ mod tests {
 
     #[test]
     fn json_field_names_are_stable() {
-        insta::assert_snapshot!(serde_json::to_string_pretty(&backups()).expect("json"));
+        insta::assert_snapshot!(serde_json::to_string_pretty(&listed()).expect("json"));
     }
 }

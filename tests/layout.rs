@@ -8,6 +8,8 @@ use std::path::Path;
 
 const MAX_FILE_LINES: usize = 700;
 const MAX_FN_LINES: usize = 80;
+/// Test and bench files: a suite grows by modules (tests/controller/, tests/store/, ...), not by length.
+const MAX_TEST_FILE_LINES: usize = 800;
 
 struct Source {
     /// Path relative to the crate root, e.g. `src/store/upload.rs`.
@@ -16,12 +18,17 @@ struct Source {
 }
 
 fn sources() -> Vec<Source> {
+    rust_files_under(&["src"])
+}
+
+/// Every `.rs` file under the crate-relative `dirs`, sorted by path.
+fn rust_files_under(dirs: &[&str]) -> Vec<Source> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut out = Vec::new();
-    let mut stack = vec![root.join("src")];
+    let mut stack: Vec<_> = dirs.iter().map(|d| root.join(d)).collect();
     while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).expect("reading src/") {
-            let path = entry.expect("a src/ entry").path();
+        for entry in std::fs::read_dir(&dir).expect("reading a source dir") {
+            let path = entry.expect("a dir entry").path();
             if path.is_dir() {
                 stack.push(path);
             } else if path.extension().is_some_and(|e| e == "rs") {
@@ -127,6 +134,25 @@ fn no_source_file_is_over_the_limit() {
     assert!(
         long.is_empty(),
         "files over {MAX_FILE_LINES} lines (split them by concern, tables into sibling test files): {long:?}"
+    );
+}
+
+#[test]
+fn no_test_file_is_over_its_limit() {
+    let files = rust_files_under(&["tests", "benches", "examples"]);
+    assert!(
+        files.iter().any(|f| f.path == "tests/layout.rs"),
+        "the walk found the tests"
+    );
+    let long: Vec<String> = files
+        .iter()
+        .filter(|s| s.text.lines().count() > MAX_TEST_FILE_LINES)
+        .map(|s| format!("{} ({} lines)", s.path, s.text.lines().count()))
+        .collect();
+    assert!(
+        long.is_empty(),
+        "test files over {MAX_TEST_FILE_LINES} lines (split the suite into modules by behaviour, shared \
+         helpers into tests/common/): {long:?}"
     );
 }
 

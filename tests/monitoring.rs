@@ -17,24 +17,10 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({}):\n{}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
 #[test]
 fn alert_rules_are_valid_and_their_unit_tests_pass() {
     let dir = repo().join("monitoring");
-    let out = run(Command::new(rig_bin("promtool")).current_dir(&dir).args([
+    let out = common::run_ok(Command::new(rig_bin("promtool")).current_dir(&dir).args([
         "check",
         "rules",
         "alerts.yaml",
@@ -52,10 +38,12 @@ fn alert_rules_are_valid_and_their_unit_tests_pass() {
         tests.len() >= 2,
         "expected rule test files in monitoring/tests"
     );
-    run(Command::new(rig_bin("promtool"))
-        .current_dir(&dir)
-        .args(["test", "rules"])
-        .args(&tests));
+    common::run_ok(
+        Command::new(rig_bin("promtool"))
+            .current_dir(&dir)
+            .args(["test", "rules"])
+            .args(&tests),
+    );
 }
 
 /// Every alert in the rules file has a unit test that shows it firing (a non-empty `exp_alerts`) and one that
@@ -172,7 +160,7 @@ fn helm(chart: &Path, verb: &str, values: &Option<PathBuf>) -> Output {
     cmd.env("HELM_CACHE_HOME", home.path().join("cache"))
         .env("HELM_CONFIG_HOME", home.path().join("config"))
         .env("HELM_DATA_HOME", home.path().join("data"));
-    run(&mut cmd)
+    common::run_ok(&mut cmd)
 }
 
 #[test]
@@ -269,7 +257,7 @@ fn render_etcdbak(sets: &[&str], only_rule: bool) -> Vec<u8> {
     for s in sets {
         cmd.args(["--set", s]);
     }
-    run(&mut cmd).stdout
+    common::run_ok(&mut cmd).stdout
 }
 
 fn render_prometheus_rule(sets: &[&str]) -> Vec<u8> {
@@ -457,24 +445,28 @@ fn now() -> f64 {
 /// window the store ran in (the object's LastModified falls inside it).
 fn backup(etcd: &EtcdCluster, minio: &Minio, cluster: &str, scratch: &Path) -> (f64, f64) {
     let dir = tempfile::tempdir_in(scratch).unwrap();
-    run(etcdbak()
-        .arg("snapshot")
-        .args(etcd.etcdbak_args())
-        .arg("--dir")
-        .arg(dir.path())
-        .args(["--cluster", cluster]));
-    let before = now();
-    run(minio.creds_env(
+    common::run_ok(
         etcdbak()
-            .arg("store")
-            // Plain `.db` objects: the probe below filters on that suffix and the size metrics compare
-            // the object with the snapshot (the exporter does not read the pipeline metadata yet).
-            .args(["--compress", "none"])
+            .arg("snapshot")
+            .args(etcd.etcdbak_args())
             .arg("--dir")
             .arg(dir.path())
-            .args(["--cluster", cluster])
-            .args(s3_flags(minio)),
-    ));
+            .args(["--cluster", cluster]),
+    );
+    let before = now();
+    common::run_ok(
+        minio.creds_env(
+            etcdbak()
+                .arg("store")
+                // Plain `.db` objects: the probe below filters on that suffix and the size metrics compare
+                // the object with the snapshot (the exporter does not read the pipeline metadata yet).
+                .args(["--compress", "none"])
+                .arg("--dir")
+                .arg(dir.path())
+                .args(["--cluster", cluster])
+                .args(s3_flags(minio)),
+        ),
+    );
     (before, now())
 }
 
@@ -498,11 +490,13 @@ fn exporter_reports_each_clusters_newest_backup_from_a_real_minio() {
     // A file that is not a backup, inside a cluster's prefix: never counted.
     minio.put("etcdbak/alpha/README.txt", b"not a backup");
 
-    let listed = run(minio.creds_env(
-        etcdbak()
-            .args(["list", "--cluster", "alpha", "-o", "json"])
-            .args(s3_flags(&minio)),
-    ));
+    let listed = common::run_ok(
+        minio.creds_env(
+            etcdbak()
+                .args(["list", "--cluster", "alpha", "-o", "json"])
+                .args(s3_flags(&minio)),
+        ),
+    );
     let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
     let sizes: Vec<f64> = listed
         .as_array()

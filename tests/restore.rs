@@ -124,7 +124,9 @@ fn names_what_to_fix_when_there_is_nothing_to_restore() {
     assert_eq!(out.status.code(), Some(6), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("cluster ghost has no backups under s3://backups/etcdbak/ghost/"),
+        err.contains(
+            "no backups of cluster \"ghost\" under s3://backups/etcdbak/ghost/: check --bucket, --prefix"
+        ),
         "{err}"
     );
 
@@ -345,7 +347,7 @@ fn the_standard_tools_restore_each_format_as_the_guide_prints() {
             sha256: sha.clone(),
             format,
         };
-        let p = plan::plan(
+        let p = plan::resolve(
             "tools",
             &layout,
             &s3,

@@ -14,20 +14,6 @@ use common::etcd::EtcdCluster;
 use common::minio::Minio;
 use common::{etcdbak, rig_bin};
 
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({}):\n{}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
 /// The command lines of a text runbook, in order (the `     $ ` lines).
 fn commands(text: &str) -> Vec<String> {
     text.lines()
@@ -63,13 +49,15 @@ fn drill_path() -> String {
 }
 
 fn shell(minio: &Minio, line: &str, cwd: &Path) -> String {
-    let out = run(minio.creds_env(
-        Command::new("sh")
-            .arg("-c")
-            .arg(line)
-            .current_dir(cwd)
-            .env("PATH", drill_path()),
-    ));
+    let out = common::run_ok(
+        minio.creds_env(
+            Command::new("sh")
+                .arg("-c")
+                .arg(line)
+                .current_dir(cwd)
+                .env("PATH", drill_path()),
+        ),
+    );
     format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -88,25 +76,29 @@ fn restore_drill_follows_the_guide_to_a_healthy_three_member_cluster() {
     // Back up: snapshot + store, as the backup Job does.
     let scratch = tempfile::tempdir().unwrap();
     let snap_dir = scratch.path().join("snap");
-    run(etcdbak()
-        .arg("snapshot")
-        .args(etcd.etcdbak_args())
-        .arg("--dir")
-        .arg(&snap_dir)
-        .args(["--cluster", "drill"]));
+    common::run_ok(
+        etcdbak()
+            .arg("snapshot")
+            .args(etcd.etcdbak_args())
+            .arg("--dir")
+            .arg(&snap_dir)
+            .args(["--cluster", "drill"]),
+    );
     let s3 = {
         let mut a = minio.s3_args();
         a.extend(["--prefix".into(), "etcdbak".into()]);
         a
     };
-    run(minio.creds_env(
-        etcdbak()
-            .arg("store")
-            .arg("--dir")
-            .arg(&snap_dir)
-            .args(["--cluster", "drill"])
-            .args(&s3),
-    ));
+    common::run_ok(
+        minio.creds_env(
+            etcdbak()
+                .arg("store")
+                .arg("--dir")
+                .arg(&snap_dir)
+                .args(["--cluster", "drill"])
+                .args(&s3),
+        ),
+    );
 
     // The disaster: every member gone, every data dir gone.
     etcd.kill_all();
@@ -146,9 +138,12 @@ fn restore_drill_follows_the_guide_to_a_healthy_three_member_cluster() {
         guide_args.push(format!("{}={}", etcd.member_name(i), etcd.peer_url(i)));
     }
     guide_args.extend(s3.iter().cloned());
-    let text = String::from_utf8(run(minio.creds_env(etcdbak().args(&guide_args))).stdout).unwrap();
+    let text =
+        String::from_utf8(common::run_ok(minio.creds_env(etcdbak().args(&guide_args))).stdout)
+            .unwrap();
     let md = String::from_utf8(
-        run(minio.creds_env(etcdbak().args(&guide_args).args(["-o", "markdown"]))).stdout,
+        common::run_ok(minio.creds_env(etcdbak().args(&guide_args).args(["-o", "markdown"])))
+            .stdout,
     )
     .unwrap();
     let cmds = commands(&text);

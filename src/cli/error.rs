@@ -25,6 +25,8 @@ pub enum Error {
     Continuous(#[from] crate::continuous::Error),
     #[error(transparent)]
     Verify(#[from] crate::verify::backup::Corrupt),
+    #[error(transparent)]
+    Chain(#[from] crate::continuous::check::Broken),
     #[error("{0}")]
     Usage(String),
     #[error(transparent)]
@@ -48,6 +50,7 @@ impl Error {
             Error::Restore(e) => e.class(),
             Error::Continuous(e) => e.class(),
             Error::Verify(e) => e.class(),
+            Error::Chain(_) => Class::CorruptSnapshot,
             Error::Usage(_) => Class::Usage,
             Error::Io(_) => Class::Failure,
         }
@@ -55,3 +58,36 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Which flags fix `e`, found along its chain of causes: the library names what went wrong, the command
+/// line names its own flags.
+pub fn hint(e: &(dyn std::error::Error + 'static)) -> Option<&'static str> {
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if c.downcast_ref::<crate::backup::NoBackups>().is_some() {
+            return Some("check --bucket, --prefix and --cluster with `etcdbak list`");
+        }
+        cause = c.source();
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_backup_gets_the_flags_to_check_however_deep_it_is() {
+        let none = crate::backup::NoBackups::new("b", "etcdbak", "ghost");
+        let e = Error::Restore(crate::restore::Error::NoBackups(none.clone()));
+        let line = crate::cli::with_hint(&e);
+        assert_eq!(
+            line,
+            "there are no backups of cluster \"ghost\" under s3://b/etcdbak/ghost/: check --bucket, \
+             --prefix and --cluster with `etcdbak list`"
+        );
+        let e = Error::Store(crate::store::Error::NoBackups(none));
+        assert!(hint(&e).is_some());
+        assert_eq!(hint(&Error::Usage("x".into())), None);
+    }
+}

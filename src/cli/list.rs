@@ -11,7 +11,9 @@ pub enum Output {
     Table,
     /// A JSON array for scripts; field names are stable: cluster, key, takenAt, revision, sizeBytes (the
     /// stored size), sha256Prefix, compressed, encrypted, plaintextBytes (absent when unknown), verified (etcdbak
-    /// verify found it sound).
+    /// verify found it sound), and for clusters with continuous backups chain: segments, revision (the
+    /// newest a restore from it reaches), at (its last segment's close time), gapAfter {from, to} (the
+    /// revisions missing where the chain stops short).
     Json,
 }
 
@@ -32,13 +34,18 @@ pub async fn run(args: Args) -> super::Result<()> {
         check_cluster(c)?;
     }
     let client = args.s3.connect().await?;
-    let mut backups = client.list_backups(args.cluster.as_deref()).await?;
+    let cluster = args.cluster.as_deref();
+    // One listing gives the backups and the segments of their chains.
+    let objects = client.list_keys(cluster).await?;
+    let mut backups = crate::backup::from_listing(&client.prefix, &objects, cluster);
     crate::store::fill_plaintext_sizes(&client, &mut backups).await;
+    let segments = crate::naming::segment::in_listing(&client.prefix, &objects, cluster);
+    let listed = list::with_chains(backups, segments);
     let format = match args.output {
         Output::Table => Format::Table,
         Output::Json => Format::Json,
     };
-    if format == Format::Table && backups.is_empty() {
+    if format == Format::Table && listed.is_empty() {
         let root = crate::naming::root_prefix(&client.prefix);
         eprintln!(
             "{}",
@@ -46,6 +53,6 @@ pub async fn run(args: Args) -> super::Result<()> {
         );
         return Ok(());
     }
-    println!("{}", list::render(&backups, format, chrono::Utc::now())?);
+    println!("{}", list::render(&listed, format, chrono::Utc::now())?);
     Ok(())
 }

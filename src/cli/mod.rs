@@ -15,6 +15,7 @@ pub mod follow;
 pub mod list;
 pub mod log;
 pub mod pick;
+pub mod point;
 pub mod progress;
 pub mod prune;
 pub mod reconcile;
@@ -138,9 +139,18 @@ pub fn main() -> i32 {
     match runtime.block_on(run(cli.command)) {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("error: {}", chain(&e));
+            eprintln!("error: {}", with_hint(&e));
             e.class().code()
         }
+    }
+}
+
+/// [`chain`], then what to check on the command line, when the error is one a flag can fix.
+pub fn with_hint(e: &(dyn std::error::Error + 'static)) -> String {
+    let line = chain(e);
+    match error::hint(e) {
+        Some(h) => format!("{line}: {h}"),
+        None => line,
     }
 }
 

@@ -19,6 +19,20 @@ pub struct Args {
     /// Secret data is shown as key names only.
     #[arg(long, env = "ETCDBAK_DRY_RUN")]
     pub dry_run: bool,
+
+    #[command(flatten)]
+    pub concurrency: Concurrency,
+}
+
+/// How many Clusters are reconciled at once: `watch` and `reconcile` share the flag.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Concurrency {
+    /// How many Clusters are reconciled at once. Each reconcile holds an apiserver connection and its
+    /// buffers, so an unbounded number (a thousand Clusters at start-up) costs memory without converging
+    /// faster: the apiserver is the bottleneck.
+    #[arg(long, env = "ETCDBAK_CONCURRENCY", default_value_t = 64,
+          value_parser = clap::value_parser!(u16).range(1..), value_name = "N")]
+    pub concurrency: u16,
 }
 
 /// The config file, or the built-in defaults without one.
@@ -38,7 +52,8 @@ pub async fn run(args: Args) -> Result<()> {
         print!("{}", run.text);
         return failed_clusters(run.failed, run.total);
     }
-    let rows = controller::reconcile_all(&client, config, &instance).await?;
+    let concurrency = usize::from(args.concurrency.concurrency);
+    let rows = controller::reconcile_all(&client, config, &instance, concurrency).await?;
     if rows.is_empty() {
         println!("no Cluster resources found");
         return Ok(());

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use super::point::PointArgs;
 use super::s3::{check_cluster, S3Args};
 use crate::continuous::chain::Target;
 use crate::continuous::replay::{self, Checked};
@@ -28,13 +29,8 @@ pub struct Args {
     /// The cluster whose backups and segments to read.
     #[arg(long, env = "ETCDBAK_CLUSTER", value_name = "NAME")]
     pub cluster: String,
-    /// Replay every change seen at or before this moment (RFC 3339, e.g. 2026-12-02T14:03:59Z).
-    #[arg(long, value_parser = parse_time, value_name = "TIME", conflicts_with = "to_revision",
-          required_unless_present = "to_revision")]
-    pub to: Option<DateTime<Utc>>,
-    /// Replay every change up to and including this etcd revision.
-    #[arg(long, value_name = "REVISION", value_parser = clap::value_parser!(i64).range(1..))]
-    pub to_revision: Option<i64>,
+    #[command(flatten)]
+    pub point: PointArgs,
     /// etcd client URLs of the restored members, comma-separated.
     #[arg(
         long,
@@ -61,20 +57,12 @@ pub struct Args {
     pub check: bool,
 }
 
-fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| format!("{s:?} is not an RFC 3339 time like 2026-12-02T14:03:59Z ({e})"))
-}
-
 fn target(args: &Args) -> super::Result<Target> {
-    match (args.to, args.to_revision) {
-        (Some(t), None) => Ok(Target::Time(t)),
-        (None, Some(r)) => Ok(Target::Revision(r)),
-        _ => Err(super::Error::Usage(
-            "give exactly one of --to TIME and --to-revision REVISION".into(),
-        )),
-    }
+    args.point.target().ok_or_else(|| {
+        super::Error::Usage(
+            "give the point to replay to: --to TIME or --to-revision REVISION".into(),
+        )
+    })
 }
 
 fn summary(checked: &Checked, applied: bool) -> String {

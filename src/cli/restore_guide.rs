@@ -22,8 +22,12 @@ pub struct Args {
     pub cluster: String,
     /// The backup to restore: its key as `etcdbak list` shows it, or just its file name. Default: the newest
     /// verified backup (on a terminal you pick from the list).
-    #[arg(long, env = "ETCDBAK_RESTORE_SNAPSHOT", value_name = "KEY")]
+    #[arg(long, env = "ETCDBAK_RESTORE_SNAPSHOT", value_name = "KEY", conflicts_with_all = ["to", "to_revision"])]
     pub snapshot: Option<String>,
+    /// A restore to a point: the runbook restores the newest full backup at or before it and replays its
+    /// continuous-backup segments up to the point (`etcdbak replay`) before the apiserver starts.
+    #[command(flatten)]
+    pub point: super::point::PointArgs,
     /// The age identity (private key) file to decrypt an encrypted backup with, as a path where you run
     /// the guide's commands. The guide only prints it: it never reads the file.
     #[arg(long, env = "ETCDBAK_IDENTITY", value_name = "FILE")]
@@ -129,6 +133,10 @@ pub struct LayoutArgs {
     /// `etcdbak/etcdbak-<cluster>`.
     #[arg(long, env = "ETCDBAK_RESTORE_CRONJOB", value_name = "NS/NAME")]
     pub cronjob: Option<String>,
+    /// The kube-apiserver Deployment that uses this etcd, as NAMESPACE/NAME: a restore to a point (--to)
+    /// keeps it stopped until the replay is done. Default: a placeholder to fill in.
+    #[arg(long, env = "ETCDBAK_RESTORE_APISERVER", value_name = "NS/NAME")]
+    pub apiserver: Option<String>,
     /// The new cluster token. Default: `<cluster>-restore-<UTC time>`.
     #[arg(long, env = "ETCDBAK_RESTORE_TOKEN", value_name = "TOKEN")]
     pub token: Option<String>,
@@ -174,6 +182,7 @@ fn layout(a: LayoutArgs, identity: Option<String>) -> Layout {
         helper_image: a.helper_image,
         owner: a.owner,
         cronjob: a.cronjob,
+        apiserver: a.apiserver,
         token: a.token,
         workdir: a.workdir,
         bump_revision: a.bump_revision,
@@ -208,8 +217,9 @@ fn options(args: Args, here: Surroundings) -> restore::Options {
             prefix: args.s3.prefix.clone(),
         },
         cluster: args.cluster,
-        prompt: here.terminal && args.snapshot.is_none(),
+        prompt: here.terminal && args.snapshot.is_none() && args.point.target().is_none(),
         snapshot: args.snapshot,
+        point: args.point.target(),
         format: args.output.into(),
         layout: layout(*args.layout, args.identity),
         read_kube: !args.no_kube && here.kubeconfig,

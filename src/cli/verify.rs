@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use crate::cli::s3::S3Args;
+use crate::continuous::check::{self, ChainReport};
 use crate::store::verify_backup as verify;
 use crate::verify::backup::{render_table, Report};
 
@@ -13,14 +14,19 @@ Prove a backup restorable: its SHA-256, etcd's trailer, the whole bbolt database
 A sound backup gets a verification record beside it in the bucket (its key plus .verified), which
 `list` shows and retention honours: store and prune never delete the newest backup that has one. A
 corrupt backup loses its record. Writing the record needs write access; without it verify warns and
-the verdict stands.";
+the verdict stands.
+
+For a cluster with continuous backups it then checks the backup's chain: every segment that carries it
+forward is read end to end (digest, size, events, no revision missing) and the chain must not stop at a
+hole while newer segments exist. A broken chain fails the run like a corrupt backup.";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Output {
     /// A table for people.
     Table,
     /// A JSON array for scripts; field names are stable: key, result, problem, keys, revision, dbSize,
-    /// seconds, and etcdutl (agrees or disagrees) with --with-etcdutl.
+    /// seconds, and etcdutl (agrees or disagrees) with --with-etcdutl; with continuous backups chain: base,
+    /// segments, reaches, events, problem.
     Json,
 }
 
@@ -60,22 +66,67 @@ pub async fn run(args: Args) -> super::Result<()> {
     let opts = verify::Options {
         which,
         dir: args.dir.unwrap_or_else(std::env::temp_dir),
-        identities,
+        identities: identities.clone(),
         with_etcdutl: args.with_etcdutl,
     };
     let report = verify::run(&client, &opts).await?;
-    render(&report, args.output)?;
-    report.sound().map_err(Into::into)
+    let chain = match report.sound() {
+        Ok(()) => chain_of(&client, &report, identities).await?,
+        Err(_) => None,
+    };
+    render(&report, chain.as_ref(), args.output)?;
+    report.sound()?;
+    match chain {
+        Some(c) => c.sound().map_err(Into::into),
+        None => Ok(()),
+    }
 }
 
-fn render(report: &Report, output: Output) -> super::Result<()> {
+/// The chain check of the verified backup, for a cluster with continuous backups.
+async fn chain_of(
+    client: &crate::s3::Client,
+    report: &Report,
+    identities: Option<std::sync::Arc<crate::pipeline::Identities>>,
+) -> super::Result<Option<ChainReport>> {
+    let Some((cluster, _)) = crate::naming::parse_key(&client.prefix, &report.key) else {
+        return Ok(None);
+    };
+    Ok(check::check_chain(client, &cluster, &report.key, identities).await?)
+}
+
+/// The report as JSON: the backup's fields, and the chain's when there is one.
+#[derive(serde::Serialize)]
+struct Json<'a> {
+    #[serde(flatten)]
+    report: &'a Report,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    chain: Option<&'a ChainReport>,
+}
+
+fn render(report: &Report, chain: Option<&ChainReport>, output: Output) -> super::Result<()> {
     match output {
         Output::Json => {
-            let json = serde_json::to_string_pretty(std::slice::from_ref(report))
+            let json = serde_json::to_string_pretty(&[Json { report, chain }])
                 .map_err(|e| super::Error::io("encoding the report", std::io::Error::other(e)))?;
             println!("{json}");
         }
-        Output::Table => println!("{}", render_table(std::slice::from_ref(report))),
+        Output::Table => {
+            println!("{}", render_table(std::slice::from_ref(report)));
+            if let Some(c) = chain {
+                println!("{}", chain_line(c));
+            }
+        }
     }
     Ok(())
+}
+
+/// One line under the table: how far the chain reaches, or why it cannot be trusted.
+fn chain_line(c: &ChainReport) -> String {
+    match &c.problem {
+        None => format!(
+            "chain: sound, {} segments with {} changes reach revision {}",
+            c.segments, c.events, c.reaches
+        ),
+        Some(p) => format!("chain: BROKEN after {} segments: {p}", c.segments),
+    }
 }

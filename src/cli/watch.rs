@@ -25,12 +25,8 @@ pub struct Args {
     )]
     pub metrics_addr: SocketAddr,
 
-    /// How many Clusters are reconciled at once. Each reconcile holds an apiserver connection and its
-    /// buffers, so an unbounded number (a thousand Clusters at start-up) costs memory without converging
-    /// faster: the apiserver is the bottleneck.
-    #[arg(long, env = "ETCDBAK_CONCURRENCY", default_value_t = 64,
-          value_parser = clap::value_parser!(u16).range(1..), value_name = "N")]
-    pub concurrency: u16,
+    #[command(flatten)]
+    pub concurrency: super::reconcile::Concurrency,
 
     /// Name of the coordination.k8s.io Lease the replicas elect a leader with.
     #[arg(long, env = "ETCDBAK_LEASE_NAME", default_value = "etcdbak")]
@@ -63,7 +59,7 @@ pub async fn run(args: Args) -> Result<()> {
     let options = WatchOptions {
         config_file: args.config,
         metrics_addr: args.metrics_addr,
-        concurrency: args.concurrency,
+        concurrency: args.concurrency.concurrency,
         lease_name: args.lease_name,
         lease_namespace: args
             .lease_namespace

@@ -14,6 +14,16 @@ pub struct Base {
     pub taken_at: DateTime<Utc>,
 }
 
+impl From<&crate::backup::Backup> for Base {
+    fn from(b: &crate::backup::Backup) -> Self {
+        Base {
+            key: b.key.clone(),
+            revision: b.revision,
+            taken_at: b.taken_at,
+        }
+    }
+}
+
 /// A full backup with the segments that carry it forward, up to the first hole.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Chain {
@@ -30,7 +40,7 @@ impl Chain {
 }
 
 /// Revisions missing between two segments: `from..=to` is not in any segment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Gap {
     pub from: i64,
     pub to: i64,
@@ -82,6 +92,43 @@ pub fn chain_of(base: &Base, ordered: &[SegmentName]) -> Chain {
     }
 }
 
+/// How far one full backup's chain reaches, as `list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reach {
+    /// Segments in the chain.
+    pub segments: usize,
+    /// The newest revision a restore from this backup can reach (the backup's own with no segment).
+    pub revision: i64,
+    /// When the chain's last segment was closed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at: Option<DateTime<Utc>>,
+    /// Segments exist past the chain's end, but not the revisions right after it: the chain stops here
+    /// and a restore from this backup cannot pass it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gap_after: Option<Gap>,
+}
+
+/// The reach of `base`'s chain among `ordered` segments.
+pub fn reach(base: &Base, ordered: &[SegmentName]) -> Reach {
+    let chain = chain_of(base, ordered);
+    let end = chain.reaches();
+    let gap_after = ordered
+        .iter()
+        .find(|s| s.last > end)
+        .filter(|s| s.first > end + 1)
+        .map(|s| Gap {
+            from: end + 1,
+            to: s.first - 1,
+        });
+    Reach {
+        segments: chain.segments.len(),
+        revision: end,
+        at: chain.segments.last().map(|s| s.closed_at),
+        gap_after,
+    }
+}
+
 /// Where the follower picks up: after the newest durable segment, or after the newest full backup when that
 /// is newer (a fresh chain), or `None` when there is nothing to continue.
 pub fn resume_after(bases: &[Base], ordered: &[SegmentName]) -> Option<i64> {
@@ -121,7 +168,11 @@ pub enum PlanError {
 /// The full backup and the segments that bring it to `target`: the newest base at or before the target
 /// whose chain reaches it. For a time, the last segment is the first one closed after it (the changes past
 /// the time are cut off when they are replayed).
-pub fn plan(bases: &[Base], ordered: &[SegmentName], target: Target) -> Result<Chain, PlanError> {
+pub fn restore_chain(
+    bases: &[Base],
+    ordered: &[SegmentName],
+    target: Target,
+) -> Result<Chain, PlanError> {
     let mut candidates: Vec<&Base> = bases
         .iter()
         .filter(|b| match target {
@@ -155,7 +206,7 @@ fn plan_revision(bases: &[&Base], ordered: &[SegmentName], r: i64) -> Result<Cha
         }
         first_short.get_or_insert(chain);
     }
-    let short = first_short.expect("plan() passes at least one base");
+    let short = first_short.expect("restore_chain() passes at least one base");
     let gap = gaps(ordered)
         .into_iter()
         .find(|g| g.from == short.reaches() + 1);

@@ -5,10 +5,12 @@
 //! which segments retention may drop), [`buffer`] (when a segment closes), [`verdict`] (a segment's events
 //! against its name and metadata). I/O: [`objects`] (segments in the bucket, through the pipeline),
 //! [`follow`] (the follower loop), [`replay`] (applying a chain to etcd), [`lease`] (the follower's
-//! [`heartbeat`] in a Lease, for the controller).
+//! [`heartbeat`] in a Lease, for the controller), [`check`] (a backup's chain read end to end, for
+//! `etcdbak verify`).
 
 pub mod buffer;
 pub mod chain;
+pub mod check;
 mod error;
 pub mod follow;
 pub mod heartbeat;

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use super::chain::Base;
 use super::segment::{self, Event};
 use super::Error;
-use crate::naming::segment::{parse_segment_key, segment_key, SegmentName};
+use crate::naming::segment::{segment_key, SegmentName};
 use crate::pipeline::{self, Encoding, Expected, Identities, Recorded};
 use crate::s3::{self, Client};
 
@@ -25,23 +25,12 @@ pub struct Listing {
 
 pub async fn list(client: &Client, cluster: &str) -> Result<Listing, Error> {
     let keys = client.list_keys(Some(cluster)).await?;
-    let bases = keys
+    let bases = crate::backup::from_listing(&client.prefix, &keys, Some(cluster))
         .iter()
-        .filter_map(|(key, size)| crate::backup::Backup::from_key(&client.prefix, key, *size))
-        .filter(|b| b.cluster == cluster)
-        .map(|b| {
-            let name = b.name();
-            Base {
-                key: b.key.clone(),
-                revision: name.revision,
-                taken_at: name.taken_at,
-            }
-        })
+        .map(Base::from)
         .collect();
-    let segments = keys
-        .iter()
-        .filter_map(|(key, _)| parse_segment_key(&client.prefix, key))
-        .filter(|(c, _)| c == cluster)
+    let segments = crate::naming::segment::in_listing(&client.prefix, &keys, Some(cluster))
+        .into_iter()
         .map(|(_, name)| name)
         .collect();
     Ok(Listing {
@@ -94,20 +83,15 @@ pub async fn get(
     identities: Option<Arc<Identities>>,
 ) -> Result<Vec<Event>, Error> {
     let key = segment_key(&client.prefix, cluster, name);
-    let head = client.head(&key).await?;
+    let (recorded, count, size) = head_checked(client, cluster, name).await?;
     let corrupt = |what: String| Error::Corrupt {
         key: key.clone(),
         what,
     };
-    let (recorded, count) = read_metadata(&head.metadata).map_err(corrupt)?;
-    recorded
-        .check_name(name.format())
-        .map_err(|e| corrupt(e.to_string()))?;
     if name.encrypted && identities.is_none() {
         return Err(Error::NeedsIdentity(key));
     }
-    let limit = head.size.unwrap_or(u64::MAX).min(MAX_STORED);
-    let body = client.get_small(&key, limit).await?;
+    let body = client.get_small(&key, size.min(MAX_STORED)).await?;
     let expected = Expected::from_recorded(&recorded);
     let (plaintext, _) = tokio::task::spawn_blocking(move || {
         pipeline::decode(
@@ -123,6 +107,26 @@ pub async fn get(
     let events = segment::decode(&plaintext).map_err(|e| corrupt(e.to_string()))?;
     super::verdict::check_segment(name, count, &events).map_err(corrupt)?;
     Ok(events)
+}
+
+/// What a segment's HEAD says, checked against its name without reading it (what can be checked of an
+/// encrypted segment without its identity): the pipeline record, the event count and the stored size.
+pub async fn head_checked(
+    client: &Client,
+    cluster: &str,
+    name: &SegmentName,
+) -> Result<(Recorded, usize, u64), Error> {
+    let key = segment_key(&client.prefix, cluster, name);
+    let head = client.head(&key).await?;
+    let corrupt = |what: String| Error::Corrupt {
+        key: key.clone(),
+        what,
+    };
+    let (recorded, count) = read_metadata(&head.metadata).map_err(corrupt)?;
+    recorded
+        .check_name(name.format())
+        .map_err(|e| corrupt(e.to_string()))?;
+    Ok((recorded, count, head.size.unwrap_or(u64::MAX)))
 }
 
 /// Segments are cut at a few MiB of plaintext; anything far larger is not one of ours.

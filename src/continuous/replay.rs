@@ -61,12 +61,25 @@ pub fn transactions(events: &[Event]) -> Vec<Vec<&Event>> {
 
 /// Plans the chain to the target and reads every segment in it (each one checked end to end), calling
 /// `each` with the events to replay in order. Nothing is applied by this function itself.
-pub async fn read_chain<F>(client: &Client, opts: &Options, mut each: F) -> Result<Checked, Error>
+pub async fn read_chain<F>(client: &Client, opts: &Options, each: F) -> Result<Checked, Error>
 where
     F: AsyncFnMut(Vec<Event>) -> Result<(), Error>,
 {
     let listing = objects::list(client, &opts.cluster).await?;
-    let chain = chain::plan(&listing.bases, &listing.segments, opts.target)?;
+    let chain = chain::restore_chain(&listing.bases, &listing.segments, opts.target)?;
+    read_planned(client, opts, chain, each).await
+}
+
+/// [`read_chain`] for a chain already planned.
+pub async fn read_planned<F>(
+    client: &Client,
+    opts: &Options,
+    chain: Chain,
+    mut each: F,
+) -> Result<Checked, Error>
+where
+    F: AsyncFnMut(Vec<Event>) -> Result<(), Error>,
+{
     let mut events = 0;
     let mut reached = chain.base.revision;
     let mut reached_at_ms = None;

@@ -112,7 +112,12 @@ pub fn succeeded_condition(finished: &Finished) -> (bool, &'static str, String) 
 }
 
 /// Records `runs` in `status`. A condition without a finished Job to speak of stays as it was.
-pub fn record(status: &mut ClusterStatus, runs: &BackupRuns, generation: Option<i64>, now: &str) {
+pub fn set_status(
+    status: &mut ClusterStatus,
+    runs: &BackupRuns,
+    generation: Option<i64>,
+    now: &str,
+) {
     status.last_successful_time = runs.last_successful_time.map(rfc3339);
     status.last_schedule_time = runs.last_schedule_time.map(rfc3339);
     if let Some(finished) = &runs.newest {

@@ -134,7 +134,7 @@ pub fn stale_after(interval: Duration) -> chrono::Duration {
 }
 
 /// Writes the ContinuousBackup condition, `recoveryPoint` and `recoveryRevision`; clears them when off.
-pub fn record(
+pub fn set_status(
     status: &mut ClusterStatus,
     cluster: &str,
     follower: Option<&Follower>,
@@ -184,7 +184,7 @@ mod tests {
             interval: Duration::from_secs(20),
         };
         let mut status = ClusterStatus::default();
-        record(&mut status, "orders", Some(&f), Some(3), now);
+        set_status(&mut status, "orders", Some(&f), Some(3), now);
         let c = &status.conditions[0];
         assert_eq!(
             (c.type_.as_str(), c.status.as_str()),
@@ -196,9 +196,9 @@ mod tests {
         );
         assert_eq!(status.recovery_revision, Some(12));
         let later = now + chrono::Duration::seconds(150);
-        record(&mut status, "orders", Some(&f), Some(3), later);
+        set_status(&mut status, "orders", Some(&f), Some(3), later);
         assert_eq!(status.conditions[0].reason, "Behind");
-        record(&mut status, "orders", None, Some(3), later);
+        set_status(&mut status, "orders", None, Some(3), later);
         assert!(status.conditions.is_empty());
         assert_eq!(status.recovery_point, None);
     }

@@ -31,7 +31,7 @@ pub enum LeaseDecision {
 }
 
 /// Pure: decide from the Lease's spec what `me` may do at `now`.
-pub fn decide(spec: &LeaseSpec, me: &str, now: Timestamp) -> LeaseDecision {
+pub fn lease_decision(spec: &LeaseSpec, me: &str, now: Timestamp) -> LeaseDecision {
     let holder = spec.holder_identity.as_deref().unwrap_or("");
     if holder == me {
         return LeaseDecision::Renew;
@@ -104,7 +104,7 @@ impl LeaseLock {
             };
         };
         let spec = lease.spec.clone().unwrap_or_default();
-        let decision = decide(&spec, &self.identity, now);
+        let decision = lease_decision(&spec, &self.identity, now);
         let new_spec = match decision {
             LeaseDecision::Standby { .. } => return Ok(false),
             LeaseDecision::Renew => LeaseSpec {
@@ -328,7 +328,7 @@ mod tests {
             (spec(Some("other"), None, 15), LeaseDecision::Acquire),
         ];
         for (s, want) in cases {
-            assert_eq!(decide(&s, "me", now), want, "{s:?}");
+            assert_eq!(lease_decision(&s, "me", now), want, "{s:?}");
         }
     }
 

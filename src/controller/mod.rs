@@ -22,9 +22,9 @@ mod error;
 mod http;
 pub mod jobs;
 pub mod leader;
-pub mod once;
 mod outcome;
 pub mod reconcile;
+pub mod single_pass;
 pub mod verification;
 pub mod watch;
 pub mod writes;
@@ -34,9 +34,9 @@ use kube::Client;
 
 pub use context::Context;
 pub use error::Error;
-pub use once::{dry_run, reconcile_all, DryRun, PassRow};
 pub use outcome::Outcome;
 pub use reconcile::{error_policy, reconcile, reconcile_cluster, FIELD_MANAGER, FINALIZER};
+pub use single_pass::{dry_run, reconcile_all, DryRun, PassRow};
 pub use watch::{watch, WatchOptions};
 
 fn now_rfc3339() -> String {

@@ -275,7 +275,7 @@ async fn apply_desired(
     let mut status = scheduled_status(cluster, ok, reason, &message, &cron_job, &desired.schedule);
     let seen = observe(&mut status, cluster, &live, verify_live.as_ref(), ctx).await?;
     let generation = cluster.meta().generation;
-    continuous::record(
+    continuous::set_status(
         &mut status,
         &name,
         follower.as_ref(),
@@ -301,7 +301,7 @@ async fn apply_desired(
         s.backup_interval_seconds = interval;
         s.suspended = suspended;
         s.deletion_timestamp_seconds = None;
-        seen.record(s);
+        seen.fill_metrics(s);
         s.continuous = follower.as_ref().map(continuous::metrics);
     });
     Ok(Outcome::new(
@@ -347,7 +347,7 @@ struct Seen {
 }
 
 impl Seen {
-    fn record(&self, s: &mut crate::metrics::ClusterState) {
+    fn fill_metrics(&self, s: &mut crate::metrics::ClusterState) {
         s.last_success_seconds = self
             .backups
             .last_successful_time
@@ -372,7 +372,7 @@ async fn observe(
     let (generation, now, clock) = (cluster.meta().generation, now_rfc3339(), Timestamp::now());
     let jobs = list_runs(backup, "backup", ctx).await?;
     let backups = backups::backup_runs(backup, &jobs, clock);
-    backups::record(status, &backups, generation, &now);
+    backups::set_status(status, &backups, generation, &now);
     let (mut verification, mut last_verified_ok) = (None, None);
     if let Some(cj) = verify {
         let jobs = list_runs(cj, "verify", ctx).await?;
@@ -382,7 +382,7 @@ async fn observe(
         verification = Some(newest);
     }
     let newest = verification.as_ref().and_then(Option::as_ref);
-    verification::record(status, verify.is_some(), newest, generation, &now);
+    verification::set_status(status, verify.is_some(), newest, generation, &now);
     let old = cluster.status.clone().unwrap_or_default().conditions;
     let events = failure_events(&old, &status.conditions);
     Ok(Seen {

@@ -34,7 +34,7 @@ pub fn verified_condition(finished: &Finished) -> (bool, &'static str, String) {
 /// Records the newest verification in `status`. `enabled == false` (verification turned off) clears what
 /// an earlier verification left, so a stale verdict is never shown; without a finished Job the status
 /// stays as it was.
-pub fn record(
+pub fn set_status(
     status: &mut ClusterStatus,
     enabled: bool,
     newest: Option<&Finished>,
@@ -88,10 +88,10 @@ mod tests {
     #[test]
     fn the_newest_verification_reaches_the_status() {
         let mut status = ClusterStatus::default();
-        record(&mut status, true, None, Some(1), "t0");
+        set_status(&mut status, true, None, Some(1), "t0");
         assert_eq!(status, ClusterStatus::default(), "nothing finished yet");
 
-        record(&mut status, true, Some(&finished(false)), Some(1), "t1");
+        set_status(&mut status, true, Some(&finished(false)), Some(1), "t1");
         assert_eq!(
             status.last_verified,
             Some(LastVerified {
@@ -113,14 +113,14 @@ mod tests {
         );
 
         let before = status.clone();
-        record(&mut status, true, Some(&finished(false)), Some(1), "t2");
+        set_status(&mut status, true, Some(&finished(false)), Some(1), "t2");
         assert_eq!(status, before, "the same verdict writes nothing");
 
-        record(&mut status, true, Some(&finished(true)), Some(1), "t3");
+        set_status(&mut status, true, Some(&finished(true)), Some(1), "t3");
         assert_eq!(status.last_verified.as_ref().unwrap().outcome, "Succeeded");
         assert_eq!(status.conditions[0].reason, "VerificationSucceeded");
 
-        record(&mut status, false, Some(&finished(true)), Some(1), "t4");
+        set_status(&mut status, false, Some(&finished(true)), Some(1), "t4");
         assert_eq!(status.last_verified, None, "turned off: no stale verdict");
         assert!(status.conditions.is_empty());
     }

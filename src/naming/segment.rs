@@ -106,6 +106,20 @@ pub fn parse_segment_key(prefix: &str, key: &str) -> Option<(String, SegmentName
     Some((cluster.to_string(), SegmentName::parse(name)?))
 }
 
+/// The segments among one listing's `(key, size)` objects, with their cluster (of `cluster`, or of every
+/// cluster).
+pub fn in_listing(
+    prefix: &str,
+    objects: &[(String, u64)],
+    cluster: Option<&str>,
+) -> Vec<(String, SegmentName)> {
+    objects
+        .iter()
+        .filter_map(|(key, _)| parse_segment_key(prefix, key))
+        .filter(|(c, _)| cluster.is_none_or(|want| c == want))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

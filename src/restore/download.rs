@@ -25,7 +25,24 @@ impl RestorePlan {
         format!("{}/{name}", self.workdir.trim_end_matches('/'))
     }
 
-    fn identity_file(&self) -> &str {
+    /// Where the backups are, as etcdbak's S3 flags spell it.
+    pub(super) fn s3_words(&self) -> Vec<String> {
+        let mut words = Vec::new();
+        if let Some(e) = &self.s3.endpoint {
+            words.extend(["--s3-endpoint".to_string(), e.clone()]);
+        }
+        words.extend([
+            "--region".to_string(),
+            self.s3.region.clone(),
+            "--bucket".to_string(),
+            self.s3.bucket.clone(),
+            "--prefix".to_string(),
+            self.s3.prefix.clone(),
+        ]);
+        words
+    }
+
+    pub(super) fn identity_file(&self) -> &str {
         self.identity.as_deref().unwrap_or(IDENTITY_PLACEHOLDER)
     }
 }
@@ -33,19 +50,8 @@ impl RestorePlan {
 /// `etcdbak download` of the chosen snapshot into the work dir, with the S3 location spelled out.
 fn download_command(p: &RestorePlan) -> String {
     let mut download = vec!["etcdbak".to_string(), "download".to_string()];
-    if let Some(e) = &p.s3.endpoint {
-        download.extend(["--s3-endpoint".to_string(), e.clone()]);
-    }
-    download.extend([
-        "--region".to_string(),
-        p.s3.region.clone(),
-        "--bucket".to_string(),
-        p.s3.bucket.clone(),
-        "--prefix".to_string(),
-        p.s3.prefix.clone(),
-        "--key".to_string(),
-        p.snapshot.key.clone(),
-    ]);
+    download.extend(p.s3_words());
+    download.extend(["--key".to_string(), p.snapshot.key.clone()]);
     if p.snapshot.format.encrypted {
         download.extend(["--identity".to_string(), p.identity_file().to_string()]);
     }

@@ -8,14 +8,18 @@ pub enum Error {
     Usage(String),
     #[error(transparent)]
     S3(#[from] crate::s3::Error),
-    #[error("cluster {cluster} has no backups under {location}: check --bucket and --prefix")]
-    NoBackups { cluster: String, location: String },
+    // Not transparent: the command line finds it among the causes to add which flags to check.
+    #[error("{0}")]
+    NoBackups(#[from] crate::backup::NoBackups),
     #[error("no backup of cluster {cluster} matches {key:?}: copy a key from `etcdbak list --cluster {cluster}`")]
     SnapshotNotFound { cluster: String, key: String },
     #[error("none of the {checked} newest backups of cluster {cluster} carries metadata matching its name: pick one with --snapshot and check it with `etcdbak download`")]
     NoneVerified { cluster: String, checked: usize },
     #[error("choosing a snapshot: {0}")]
     Prompt(String),
+    /// The chain of segments a restore to a point needs is missing or damaged.
+    #[error(transparent)]
+    Chain(#[from] crate::continuous::Error),
 }
 
 impl Error {
@@ -23,9 +27,10 @@ impl Error {
         match self {
             Error::Usage(_) | Error::SnapshotNotFound { .. } => Class::Usage,
             Error::S3(e) => e.class(),
-            Error::NoBackups { .. } => Class::Storage,
+            Error::NoBackups(_) => Class::Storage,
             Error::NoneVerified { .. } => Class::CorruptSnapshot,
             Error::Prompt(_) => Class::Failure,
+            Error::Chain(e) => e.class(),
         }
     }
 }

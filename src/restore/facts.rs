@@ -5,6 +5,8 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::continuous::chain::Target;
+use crate::naming::segment::SegmentName;
 use crate::pipeline::Format;
 
 /// One etcd member as the restored cluster will know it.
@@ -53,6 +55,29 @@ pub struct Snapshot {
     pub format: Format,
 }
 
+/// A restore to a point: the segments replayed on top of the snapshot, and what reading them showed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Point {
+    /// As the operator asked for it (`--to TIME` or `--to-revision R`).
+    pub target: Target,
+    /// In revision order; empty when the snapshot itself is the point.
+    pub segments: Vec<SegmentName>,
+    /// What the guide found reading every segment; `None` when they are encrypted (the guide never reads
+    /// an identity), and the runbook's check step reads them instead.
+    pub reached: Option<Reached>,
+}
+
+/// Where the replay ends, from the segments themselves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reached {
+    /// Changes (etcd events) the replay applies.
+    pub events: usize,
+    /// The source revision the restored cluster ends at.
+    pub revision: i64,
+    /// When the follower saw that revision.
+    pub seen_at: Option<DateTime<Utc>>,
+}
+
 /// Where the backups live (credentials are never part of a runbook: they come from AWS_* variables).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct S3Location {
@@ -97,6 +122,11 @@ pub struct RestorePlan {
     pub workdir: String,
     /// 0 disables `--bump-revision`/`--mark-compacted`.
     pub bump_revision: u64,
+    /// Set for a restore to a point (`--to`, `--to-revision`).
+    pub point: Option<Point>,
+    /// The kube-apiserver Deployment that uses this etcd, (namespace, name), when it was given: a restore
+    /// to a point keeps it stopped until the replay is done.
+    pub apiserver: Option<(String, String)>,
     /// When the guide was made: names the helper objects of this restore.
     pub now: DateTime<Utc>,
 }

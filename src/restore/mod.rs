@@ -1,7 +1,8 @@
 //! `etcdbak restore-guide`: a filled-in, numbered restore runbook. The runbook itself is a pure function
 //! ([`runbook::runbook`]); around it, [`plan`] gathers its values (flags, defaults derived the way an etcd
 //! StatefulSet names things, what [`apiserver`] read from the Cluster resource and StatefulSet), and [`pick`]
-//! chooses the snapshot from the backup list.
+//! chooses the snapshot from the backup list. A restore to a point (`--to`) takes the snapshot [`point`]
+//! plans with the chain of segments after it, and [`to_point`] adds the steps that replay them.
 
 pub mod apiserver;
 mod download;
@@ -9,16 +10,19 @@ mod error;
 pub mod facts;
 pub mod pick;
 pub mod plan;
+mod point;
 pub mod render;
 pub mod runbook;
 pub mod shell;
 mod steps;
+mod to_point;
 
 use chrono::{DateTime, Utc};
 
+use crate::continuous::chain::Target;
 use crate::s3::Client as S3Client;
 pub use error::Error;
-pub use facts::{Member, RestorePlan, S3Location, Snapshot};
+pub use facts::{Member, Point, Reached, RestorePlan, S3Location, Snapshot};
 pub use pick::Candidate;
 pub use plan::{KubeFacts, Layout};
 
@@ -38,6 +42,8 @@ pub struct Options {
     pub cluster: String,
     /// The backup asked for: a key as `etcdbak list` shows it, or its file name.
     pub snapshot: Option<String>,
+    /// Restore to this point: the newest full backup at or before it, then its segments replayed.
+    pub point: Option<Target>,
     /// Ask on the terminal which backup to restore when none was asked for.
     pub prompt: bool,
     pub format: Format,
@@ -64,8 +70,17 @@ pub async fn guide(
     } else {
         KubeFacts::default()
     };
-    let cands = pick::candidates(client, &opts.cluster, opts.snapshot.as_deref()).await?;
-    let index = if opts.prompt && opts.snapshot.is_none() {
+    let point = match opts.point {
+        Some(target) => Some(point::point(client, &opts.cluster, target).await?),
+        None => None,
+    };
+    // A point decides the snapshot: the full backup its chain starts from.
+    let wanted = point
+        .as_ref()
+        .map(|(key, _)| key.as_str())
+        .or(opts.snapshot.as_deref());
+    let cands = pick::candidates(client, &opts.cluster, wanted).await?;
+    let index = if opts.prompt && wanted.is_none() {
         let default = pick::choose(&opts.cluster, &cands, None).unwrap_or(0);
         let index = ask(&cands, default)?;
         if index >= cands.len() {
@@ -73,13 +88,13 @@ pub async fn guide(
         }
         index
     } else {
-        pick::choose(&opts.cluster, &cands, opts.snapshot.as_deref())?
+        pick::choose(&opts.cluster, &cands, wanted)?
     };
     let c = &cands[index];
     if !c.verified {
         tracing::warn!(key = %c.backup.key, "this backup's metadata does not match its name: `etcdbak download` will tell whether it is intact");
     }
-    let plan = plan::plan(
+    let mut plan = plan::resolve(
         &opts.cluster,
         &opts.layout,
         &opts.s3,
@@ -87,6 +102,7 @@ pub async fn guide(
         snapshot(c),
         now,
     )?;
+    plan.point = point.map(|(_, p)| p);
     let book = runbook::runbook(&plan);
     Ok(match opts.format {
         Format::Text => render::render_text(&book),

@@ -7,7 +7,6 @@ use std::collections::HashMap;
 
 use super::Error;
 use crate::backup::Backup;
-use crate::naming;
 use crate::pipeline::Format;
 use crate::s3::{self as store, Client as S3Client};
 
@@ -101,14 +100,8 @@ pub async fn candidates(
 ) -> Result<Vec<Candidate>, Error> {
     let backups = client.list_backups(Some(cluster)).await?;
     if backups.is_empty() {
-        return Err(Error::NoBackups {
-            cluster: cluster.to_string(),
-            location: format!(
-                "s3://{}/{}",
-                client.bucket_name,
-                naming::cluster_prefix(&client.prefix, cluster)
-            ),
-        });
+        let none = crate::backup::NoBackups::new(&client.bucket_name, &client.prefix, cluster);
+        return Err(none.into());
     }
     let wanted: Vec<Backup> = match requested {
         Some(want) => backups

@@ -1,5 +1,5 @@
 //! Gathering the runbook's values: flags win, then what the apiserver said, then defaults that follow how
-//! an etcd StatefulSet names things. Pure: [`plan`] turns them into a [`RestorePlan`] or names the flag to fix.
+//! an etcd StatefulSet names things. Pure: [`resolve`] turns them into a [`RestorePlan`] or names the flag to fix.
 
 use chrono::{DateTime, Utc};
 
@@ -32,10 +32,12 @@ pub struct Layout {
     pub volume_mount_path: Option<String>,
     pub volume_claim: Option<String>,
     pub helper_image: String,
-    /// `UID:GID`, checked by [`plan`].
+    /// `UID:GID`, checked by [`resolve`].
     pub owner: Option<String>,
-    /// `NAMESPACE/NAME`, checked by [`plan`].
+    /// `NAMESPACE/NAME`, checked by [`resolve`].
     pub cronjob: Option<String>,
+    /// The kube-apiserver Deployment as `NAMESPACE/NAME`, checked by [`resolve`].
+    pub apiserver: Option<String>,
     pub token: Option<String>,
     pub workdir: Option<String>,
     pub bump_revision: u64,
@@ -189,7 +191,7 @@ fn check_owner(layout: &Layout) -> Result<(), Error> {
 }
 
 /// Turns flags, apiserver facts and defaults into a plan (flags win, then the apiserver, then defaults). Pure.
-pub fn plan(
+pub fn resolve(
     cluster: &str,
     layout: &Layout,
     s3: &S3Location,
@@ -239,8 +241,21 @@ pub fn plan(
             .clone()
             .unwrap_or_else(|| format!("restore-{cluster}")),
         bump_revision: layout.bump_revision,
+        point: None,
+        apiserver: apiserver(layout)?,
         now,
     })
+}
+
+fn apiserver(layout: &Layout) -> Result<Option<(String, String)>, Error> {
+    let Some(s) = &layout.apiserver else {
+        return Ok(None);
+    };
+    let (ns, name) = s
+        .split_once('/')
+        .filter(|(ns, name)| naming::is_dns_label(ns) && naming::is_dns_subdomain(name))
+        .ok_or_else(|| Error::Usage(format!("--apiserver {s:?} is not NAMESPACE/DEPLOYMENT")))?;
+    Ok(Some((ns.to_string(), name.to_string())))
 }
 
 #[cfg(test)]

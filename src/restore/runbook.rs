@@ -3,29 +3,44 @@
 //! of each step at length; the `why` lines here are the short form an operator reads mid-incident.
 
 use super::facts::{RestorePlan, Runbook};
-use super::{download, steps};
+use super::{download, steps, to_point};
 
-/// The runbook for `plan`. Pure: the same plan always gives the same steps.
+/// The runbook for `plan`. Pure: the same plan always gives the same steps. A restore to a point adds
+/// the chain check before anything is destroyed, and the replay between the members' health check and
+/// the apiserver's start.
 pub fn runbook(plan: &RestorePlan) -> Runbook {
+    let point = plan.point.as_ref();
     let mut steps = vec![
         steps::suspend_backups(plan),
         download::download_and_verify(plan),
-        steps::stop_members(plan),
-        steps::restore_data_dirs(plan),
     ];
+    if let Some(point) = point {
+        steps.push(to_point::check_segments(plan, point));
+        steps.push(to_point::stop_apiserver(plan));
+    }
+    steps.extend([steps::stop_members(plan), steps::restore_data_dirs(plan)]);
     steps.extend(
         plan.members
             .iter()
             .enumerate()
             .map(|(i, m)| steps::fill_pvc(plan, i, m)),
     );
-    steps.extend([
-        steps::start_members(plan),
-        steps::check_health(plan),
-        steps::resume_backups(plan),
-    ]);
+    steps.extend([steps::start_members(plan), steps::check_health(plan)]);
+    if let Some(point) = point {
+        steps.push(to_point::replay(plan, point));
+        steps.push(to_point::start_apiserver(plan));
+    }
+    steps.push(steps::resume_backups(plan));
+    let title = match point {
+        None => format!("Restore etcd cluster {} from a backup", plan.cluster),
+        Some(p) => format!(
+            "Restore etcd cluster {} to {}",
+            plan.cluster,
+            to_point::describe(p.target)
+        ),
+    };
     Runbook {
-        title: format!("Restore etcd cluster {} from a backup", plan.cluster),
+        title,
         facts: facts(plan),
         steps,
     }
@@ -38,7 +53,7 @@ fn facts(p: &RestorePlan) -> Vec<(String, String)> {
     let taken = snap
         .taken_at
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    vec![
+    let mut rows = vec![
         ("Cluster".into(), p.cluster.clone()),
         (
             "StatefulSet".into(),
@@ -66,7 +81,11 @@ fn facts(p: &RestorePlan) -> Vec<(String, String)> {
         ("New cluster token".into(), p.token.clone()),
         ("Backup CronJob".into(), format!("{cj_ns}/{cj_name}")),
         ("Local work dir".into(), p.workdir.clone()),
-    ]
+    ];
+    if let Some(point) = &p.point {
+        rows.splice(4..4, to_point::facts(point));
+    }
+    rows
 }
 
 #[cfg(test)]
@@ -120,6 +139,8 @@ mod tests {
             token: "prod-main-restore-20261125120000".into(),
             workdir: "restore-prod-main".into(),
             bump_revision: 1_000_000_000,
+            point: None,
+            apiserver: None,
             now: "2026-11-25T12:00:00Z".parse().unwrap(),
         }
     }
@@ -364,5 +385,108 @@ mod tests {
                 .any(|c| c.contains("\"Revision\" at 4711 or higher (the snapshot's 4711)")),
             "{checks:?}"
         );
+    }
+
+    /// The fixture restored to a point two segments past its snapshot, read by the guide (`encrypted`:
+    /// not read, the segments being encrypted).
+    fn plan_to_point(encrypted: bool) -> RestorePlan {
+        use crate::naming::segment::SegmentName;
+        use crate::restore::facts::{Point, Reached};
+        let segment = |first, last, closed: &str| SegmentName {
+            first,
+            last,
+            closed_at: closed.parse().unwrap(),
+            compressed: true,
+            encrypted,
+        };
+        let mut p = plan();
+        p.point = Some(Point {
+            target: crate::continuous::chain::Target::Time("2026-11-25T11:41:59Z".parse().unwrap()),
+            segments: vec![
+                segment(4712, 5100, "2026-11-25T11:41:20Z"),
+                segment(5101, 5230, "2026-11-25T11:42:00Z"),
+            ],
+            reached: (!encrypted).then(|| Reached {
+                events: 498,
+                revision: 5207,
+                seen_at: Some("2026-11-25T11:41:58.250Z".parse().unwrap()),
+            }),
+        });
+        p
+    }
+
+    #[test]
+    fn text_runbook_to_a_point() {
+        insta::assert_snapshot!(render_text(&runbook(&plan_to_point(false))));
+    }
+
+    #[test]
+    fn markdown_runbook_to_a_point_with_encrypted_segments() {
+        let mut p = plan_to_point(true);
+        p.apiserver = Some(("prod".into(), "kube-apiserver".into()));
+        p.identity = Some(IDENTITY.into());
+        insta::assert_snapshot!(render_markdown(&runbook(&p)));
+    }
+
+    #[test]
+    fn a_restore_to_a_point_checks_before_destroying_and_replays_before_the_apiserver_starts() {
+        let p = plan_to_point(false);
+        let cmds = commands_in_text(&render_text(&runbook(&p)));
+        let at = |needle: &str| {
+            cmds.iter()
+                .position(|c| c.contains(needle))
+                .unwrap_or_else(|| panic!("no command with {needle:?} in {cmds:#?}"))
+        };
+        let check = at("etcdbak replay --cluster prod-main --to 2026-11-25T11:41:59Z --check");
+        let stop_api = at("scale deployment APISERVER_DEPLOYMENT --replicas=0");
+        let stop_etcd = at("scale statefulset etcd --replicas=0");
+        let health = at("endpoint health");
+        let replay = at("etcdbak replay --cluster prod-main --to 2026-11-25T11:41:59Z --endpoints");
+        let start_api = at("--replicas=\"$(cat restore-prod-main/apiserver-replicas)\"");
+        let resume = at("\"suspend\":false");
+        assert!(at("etcdbak download") < check);
+        assert!(
+            check < stop_api && stop_api < stop_etcd,
+            "checked before anything stops"
+        );
+        assert!(health < replay && replay < start_api && start_api < resume);
+        assert!(
+            cmds[replay].contains("--cacert /etc/etcd/tls/ca.crt"),
+            "{}",
+            cmds[replay]
+        );
+        assert!(
+            cmds[replay].contains("--bucket etcd-backups --prefix etcdbak"),
+            "{}",
+            cmds[replay]
+        );
+        assert!(
+            !cmds[replay].contains("--identity"),
+            "plain segments need no identity"
+        );
+        // The runbook without a point is the same as ever, minus exactly the point's four steps.
+        let plain = runbook(&plan());
+        assert_eq!(runbook(&p).steps.len(), plain.steps.len() + 4);
+    }
+
+    #[test]
+    fn encrypted_segments_are_read_with_the_identity_and_a_revision_point_is_spelled_as_one() {
+        let mut p = plan_to_point(true);
+        if let Some(point) = &mut p.point {
+            point.target = crate::continuous::chain::Target::Revision(5207);
+        }
+        let book = runbook(&p);
+        let text = render_text(&book);
+        assert!(book.title.ends_with("to revision 5207"), "{}", book.title);
+        let replays: Vec<String> = commands_in_text(&text)
+            .into_iter()
+            .filter(|c| c.starts_with("etcdbak replay"))
+            .collect();
+        assert_eq!(replays.len(), 2);
+        for r in &replays {
+            assert!(r.contains("--to-revision 5207 "), "{r}");
+            assert!(r.contains("--identity IDENTITY_FILE"), "{r}");
+        }
+        assert!(text.contains("the check step reads them with the identity"));
     }
 }

@@ -38,11 +38,15 @@ impl RestorePlan {
     }
 
     fn etcdctl(&self, args: &[&str]) -> String {
-        let mut words = vec![
-            "etcdctl".to_string(),
-            "--endpoints".to_string(),
-            self.endpoints.join(","),
-        ];
+        let mut words = vec!["etcdctl".to_string()];
+        words.extend(self.client_words());
+        words.extend(args.iter().map(|s| s.to_string()));
+        join(&words)
+    }
+
+    /// `--endpoints` and the TLS flags, spelled the same for etcdctl and etcdbak.
+    pub(super) fn client_words(&self) -> Vec<String> {
+        let mut words = vec!["--endpoints".to_string(), self.endpoints.join(",")];
         if let Some(t) = &self.tls {
             words.extend([
                 "--cacert".to_string(),
@@ -53,8 +57,7 @@ impl RestorePlan {
                 t.key.clone(),
             ]);
         }
-        words.extend(args.iter().map(|s| s.to_string()));
-        join(&words)
+        words
     }
 
     fn suspend_patch(&self, suspend: bool) -> String {
@@ -72,7 +75,12 @@ impl RestorePlan {
 
     /// `kubectl -n <ns> <words...>` in the etcd StatefulSet's namespace.
     fn kubectl_ns(&self, words: &[&str]) -> String {
-        let mut all = vec!["kubectl", "-n", self.namespace.as_str()];
+        self.kubectl_ns_in(&self.namespace, words)
+    }
+
+    /// `kubectl -n <ns> <words...>`.
+    pub(super) fn kubectl_ns_in(&self, ns: &str, words: &[&str]) -> String {
+        let mut all = vec!["kubectl", "-n", ns];
         all.extend_from_slice(words);
         cmd(all)
     }

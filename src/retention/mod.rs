@@ -41,7 +41,7 @@ pub struct Plan {
 /// `protect` is the key just uploaded: it is never deleted, even if a clock-skewed "newer" backup pushes it
 /// out of the newest `keep` (then one extra backup stays rather than losing the one we know is good). The
 /// newest backup with a verification record in the same listing stays too, whatever the policy says.
-pub fn plan(
+pub fn plan_deletions(
     prefix: &str,
     cluster: &str,
     keys: &[String],
@@ -77,7 +77,7 @@ fn records<'a>(
         })
 }
 
-/// [`plan`] with the whole floor: the backup just uploaded and the ones known to be verified.
+/// [`plan_deletions`] with the whole floor: the backup just uploaded and the ones known to be verified.
 fn plan_with(prefix: &str, cluster: &str, keys: &[String], keep: Keep, floor: &Floor<'_>) -> Plan {
     let ours: Vec<ListedKey> = keys
         .iter()

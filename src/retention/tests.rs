@@ -24,7 +24,7 @@ fn five() -> Vec<String> {
 
 #[test]
 fn keeps_the_newest_by_parsed_time_and_revision() {
-    let p = plan(
+    let p = plan_deletions(
         P,
         "prod",
         &five(),
@@ -139,7 +139,7 @@ fn table() {
     let foreign = foreign();
     let cases = limit_cases().into_iter().chain(floor_cases());
     for c in cases {
-        let p = plan(P, "prod", &c.keys, c.keep, c.protect.as_deref());
+        let p = plan_deletions(P, "prod", &c.keys, c.keep, c.protect.as_deref());
         assert_eq!(p.delete, c.delete, "{}", c.what);
         for f in &foreign {
             assert!(!p.delete.contains(f), "{}: deleted foreign {f}", c.what);
@@ -345,7 +345,7 @@ fn tiered_plan_keeps_foreign_keys_out() {
         daily: 1,
         ..Policy::newest(0)
     };
-    let p = plan(P, "prod", &keys, Keep::Tiered(policy), None);
+    let p = plan_deletions(P, "prod", &keys, Keep::Tiered(policy), None);
     assert_eq!(p.keep, [k("prod", R100002)]);
     assert_eq!(p.delete.len(), 4);
     assert!(p.delete.iter().all(|d| !foreign().contains(d)));
@@ -383,7 +383,7 @@ fn the_newest_verified_backup_stays_and_records_go_with_their_backups() {
         keys.extend([stray.clone(), others.clone()]);
         keys
     };
-    let old_only = plan(P, "prod", &listing(&[R99998]), Keep::Newest(2), None);
+    let old_only = plan_deletions(P, "prod", &listing(&[R99998]), Keep::Newest(2), None);
     assert_eq!(
         old_only.keep,
         [k("prod", R100002), k("prod", R100001), k("prod", R99998)]
@@ -391,7 +391,7 @@ fn the_newest_verified_backup_stays_and_records_go_with_their_backups() {
     assert_eq!(old_only.decisions[4].1, [KeepReason::NewestVerified]);
     assert_eq!(old_only.records, std::slice::from_ref(&stray));
 
-    let both = plan(
+    let both = plan_deletions(
         P,
         "prod",
         &listing(&[R99998, R100001]),
@@ -401,7 +401,7 @@ fn the_newest_verified_backup_stays_and_records_go_with_their_backups() {
     assert_eq!(both.keep, [k("prod", R100002), k("prod", R100001)]);
     assert_eq!(both.records, [record("prod", R99998), stray.clone()]);
 
-    let all = plan(P, "prod", &listing(&[R99998, R100001]), Keep::Nothing, None);
+    let all = plan_deletions(P, "prod", &listing(&[R99998, R100001]), Keep::Nothing, None);
     assert!(all.keep.is_empty());
     assert_eq!(
         all.records,

@@ -207,21 +207,7 @@ impl Client {
     /// `<prefix>/<cluster>/<name>` in etcdbak's naming scheme are skipped, never reported as backups.
     pub async fn list_backups(&self, cluster: Option<&str>) -> Result<Vec<Backup>, Error> {
         let objects = self.list_keys(cluster).await?;
-        let records: std::collections::HashSet<&str> = objects
-            .iter()
-            .filter_map(|(key, _)| key.strip_suffix(crate::naming::VERIFIED_SUFFIX))
-            .collect();
-        let mut backups: Vec<Backup> = objects
-            .iter()
-            .filter_map(|(key, size)| Backup::from_key(&self.prefix, key, *size))
-            .filter(|b| cluster.is_none_or(|c| b.cluster == c))
-            .map(|b| Backup {
-                verified: records.contains(b.key.as_str()),
-                ..b
-            })
-            .collect();
-        crate::backup::sort_newest_first(&mut backups);
-        Ok(backups)
+        Ok(crate::backup::from_listing(&self.prefix, &objects, cluster))
     }
 
     /// One cheap request (a one-key listing of the cluster's prefix) that fails the way real work would:

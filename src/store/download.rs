@@ -158,13 +158,8 @@ pub(super) async fn resolve_key(client: &Client, which: &Which) -> Result<String
             .into_iter()
             .next()
             .map(|b| b.key)
-            .ok_or_else(|| Error::NoBackups {
-                cluster: cluster.clone(),
-                location: format!(
-                    "s3://{}/{}",
-                    client.bucket_name,
-                    naming::cluster_prefix(&client.prefix, cluster)
-                ),
+            .ok_or_else(|| {
+                crate::backup::NoBackups::new(&client.bucket_name, &client.prefix, cluster).into()
             }),
     }
 }

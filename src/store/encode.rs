@@ -7,7 +7,10 @@ use crate::backup::SnapshotMetadata;
 use crate::pipeline::{Pipeline, Recorded};
 
 /// The record for `meta` stored through `pipeline`.
-pub(crate) fn record(meta: &SnapshotMetadata, pipeline: Pipeline) -> Result<Recorded, Error> {
+pub(crate) fn pipeline_record(
+    meta: &SnapshotMetadata,
+    pipeline: Pipeline,
+) -> Result<Recorded, Error> {
     let mut sha = [0u8; 32];
     hex::decode_to_slice(meta.sha256.to_ascii_lowercase(), &mut sha)
         .map_err(|_| Error::Usage("snapshot.json's sha256 is not 64 hex digits".into()))?;

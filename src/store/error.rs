@@ -13,8 +13,9 @@ pub enum Error {
     S3(#[from] crate::s3::Error),
     #[error("{0}")]
     Usage(String),
-    #[error("there are no backups of cluster \"{cluster}\" under {location}: check --cluster and --prefix with `etcdbak list`")]
-    NoBackups { cluster: String, location: String },
+    // Not transparent: the command line finds it among the causes to add which flags to check.
+    #[error("{0}")]
+    NoBackups(#[from] crate::backup::NoBackups),
     #[error("the downloaded backup {key} is corrupt ({what}); the partial file was deleted")]
     DownloadCorrupt { key: String, what: String },
     #[error("{path} is not valid snapshot metadata ({reason}): re-run `etcdbak snapshot`")]
@@ -54,7 +55,7 @@ impl Error {
             Error::Usage(_) | Error::InvalidCluster(_) => Class::Usage,
             Error::DownloadCorrupt { .. } | Error::BadMetadata { .. } => Class::CorruptSnapshot,
             Error::ClusterMismatch { .. } => Class::Config,
-            Error::NoBackups { .. } => Class::Storage,
+            Error::NoBackups(_) => Class::Storage,
             Error::Input { .. } | Error::Etcdutl(_) | Error::Io(_) => Class::Failure,
         }
     }

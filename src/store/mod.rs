@@ -102,7 +102,7 @@ pub async fn run(client: &Client, opts: &Options) -> Result<(), Error> {
     let format = opts.encoding.pipeline().format();
     let name = meta.object_name().with_format(format);
     let key = naming::object_key(&client.prefix, &cluster, &name);
-    let recorded = encode::record(&meta, opts.encoding.pipeline())?;
+    let recorded = encode::pipeline_record(&meta, opts.encoding.pipeline())?;
     let payload = if format == Format::PLAIN {
         s3::Payload::Plain
     } else {
@@ -261,7 +261,8 @@ async fn apply_retention(
         .map(|(k, _)| k)
         .collect();
     let keep = Keep::Tiered(*policy);
-    let decision = retention::plan(&client.prefix, cluster, &keys, keep, Some(just_uploaded));
+    let decision =
+        retention::plan_deletions(&client.prefix, cluster, &keys, keep, Some(just_uploaded));
     prune::delete_planned(client, &decision, &keep, &mut Vec::new()).await?;
     tracing::info!(
         %cluster, policy = %policy, kept = decision.keep.len(), deleted = decision.delete.len(),

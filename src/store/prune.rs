@@ -56,7 +56,7 @@ pub async fn run(client: &Client, opts: &Options, report: &mut Report) -> Result
         .into_iter()
         .map(|(k, _)| k)
         .collect();
-    let decision = retention::plan(&client.prefix, &opts.cluster, &keys, opts.keep, None);
+    let decision = retention::plan_deletions(&client.prefix, &opts.cluster, &keys, opts.keep, None);
     if opts.dry_run {
         report.dry_run = Some(DryRun {
             would_delete: decision.delete.len(),

@@ -37,7 +37,7 @@ pub async fn run(client: &Client, opts: &Options) -> Result<Report, Error> {
     }
     let key = download::resolve_key(client, &opts.which).await?;
     let report = check(client, &key, opts).await?;
-    record(client, &report).await;
+    write_verified_record(client, &report).await;
     Ok(report)
 }
 
@@ -135,10 +135,10 @@ async fn second_opinion(file: &Path, revision: Option<i64>) -> Result<Result<(),
 /// Records the verdict beside the backup, so retention keeps the newest sound one: a record for a sound
 /// backup, none for a corrupt one (one that rotted on the store after an earlier pass loses its record).
 /// A failure here is a warning, not an error: the verdict stands, only retention's floor does without it.
-async fn record(client: &Client, report: &Report) {
+async fn write_verified_record(client: &Client, report: &Report) {
     let key = crate::naming::verified_record_key(&report.key);
     let done = match report.sound() {
-        Ok(()) => match crate::verify::backup::record(report, chrono::Utc::now()) {
+        Ok(()) => match crate::verify::backup::verified_record(report, chrono::Utc::now()) {
             Ok(body) => crate::s3::upload::put_small(client, &key, body).await,
             Err(e) => Err(crate::s3::Error::Request {
                 op: format!("write {key}"),

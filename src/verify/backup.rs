@@ -44,7 +44,10 @@ pub struct Report {
 
 /// What `etcdbak verify` writes beside a sound backup (see [`crate::naming::verified_record_key`]): the
 /// report and when it was made, for people reading the bucket; retention needs only the record's name.
-pub fn record(report: &Report, at: chrono::DateTime<chrono::Utc>) -> serde_json::Result<Vec<u8>> {
+pub fn verified_record(
+    report: &Report,
+    at: chrono::DateTime<chrono::Utc>,
+) -> serde_json::Result<Vec<u8>> {
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]
     struct Record<'a> {

@@ -105,6 +105,7 @@ pub fn restore_layout() -> Layout {
         helper_image: "busybox:1.36".into(),
         owner: None,
         cronjob: None,
+        apiserver: None,
         token: None,
         workdir: None,
         bump_revision: 1_000_000_000,

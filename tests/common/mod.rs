@@ -42,6 +42,21 @@ pub fn rig_bin(name: &str) -> PathBuf {
 }
 
 /// The etcdbak binary under test.
+/// Runs `cmd` and fails the test, with its output, unless it exits 0.
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 pub fn etcdbak() -> Command {
     Command::new(env!("CARGO_BIN_EXE_etcdbak"))
 }

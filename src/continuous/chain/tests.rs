@@ -62,11 +62,11 @@ fn revision_target_takes_the_newest_base_whose_chain_reaches_it() {
         seg(301, 400, 60),
     ]);
     let bases = [base(100, 0), base(250, 30)];
-    let chain = plan(&bases, &segs, Target::Revision(320)).unwrap();
+    let chain = restore_chain(&bases, &segs, Target::Revision(320)).unwrap();
     assert_eq!(chain.base.revision, 250);
     assert_eq!(chain.segments, vec![seg(201, 300, 40), seg(301, 400, 60)]);
     // Exactly a base's revision needs no segment.
-    let chain = plan(&bases, &segs, Target::Revision(250)).unwrap();
+    let chain = restore_chain(&bases, &segs, Target::Revision(250)).unwrap();
     assert!(chain.segments.is_empty());
 }
 
@@ -75,14 +75,14 @@ fn an_older_base_is_used_when_the_newest_one_has_no_chain() {
     // The follower was down after base 250 was taken and its history reaches only 240 from base 100.
     let segs = ordered(vec![seg(101, 240, 20)]);
     let bases = [base(100, 0), base(250, 30)];
-    let chain = plan(&bases, &segs, Target::Revision(240)).unwrap();
+    let chain = restore_chain(&bases, &segs, Target::Revision(240)).unwrap();
     assert_eq!(chain.base.revision, 100);
 }
 
 #[test]
 fn a_target_past_a_hole_names_the_missing_revisions() {
     let segs = ordered(vec![seg(101, 200, 20), seg(251, 300, 40)]);
-    let err = plan(&[base(100, 0)], &segs, Target::Revision(260)).unwrap_err();
+    let err = restore_chain(&[base(100, 0)], &segs, Target::Revision(260)).unwrap_err();
     assert_eq!(
         err,
         PlanError::Short {
@@ -97,7 +97,7 @@ fn a_target_past_a_hole_names_the_missing_revisions() {
 
 #[test]
 fn no_base_before_the_target_is_its_own_error() {
-    let err = plan(&[base(100, 50)], &[], Target::Time(t(10))).unwrap_err();
+    let err = restore_chain(&[base(100, 50)], &[], Target::Time(t(10))).unwrap_err();
     assert!(matches!(err, PlanError::NoBase(_)), "{err}");
 }
 
@@ -108,7 +108,7 @@ fn time_target_ends_with_the_first_segment_closed_after_it() {
         seg(201, 300, 40),
         seg(301, 400, 60),
     ]);
-    let chain = plan(&[base(100, 0)], &segs, Target::Time(t(30))).unwrap();
+    let chain = restore_chain(&[base(100, 0)], &segs, Target::Time(t(30))).unwrap();
     assert_eq!(chain.segments, vec![seg(101, 200, 20), seg(201, 300, 40)]);
 }
 
@@ -122,4 +122,31 @@ fn retention_drops_only_what_no_kept_chain_needs() {
     assert_eq!(droppable(&[base(250, 30)], &segs), vec![seg(101, 200, 20)]);
     assert_eq!(droppable(&[base(300, 30), base(350, 50)], &segs).len(), 2);
     assert!(droppable(&[], &segs).is_empty());
+}
+
+#[test]
+fn a_reach_names_the_gap_that_stops_its_chain() {
+    let segs = ordered(vec![
+        seg(101, 200, 20),
+        seg(201, 300, 40),
+        seg(351, 400, 60),
+    ]);
+    let cases = [
+        // (base revision, segments, reaches, gap after)
+        (100, 2, 300, Some(Gap { from: 301, to: 350 })),
+        (250, 1, 300, Some(Gap { from: 301, to: 350 })),
+        (360, 1, 400, None),
+        (400, 0, 400, None),
+        // A backup older than every segment: nothing continues it, and what exists starts later.
+        (50, 0, 50, Some(Gap { from: 51, to: 100 })),
+    ];
+    for (revision, segments, reaches, gap_after) in cases {
+        let r = reach(&base(revision, 0), &segs);
+        assert_eq!(
+            (r.segments, r.revision, r.gap_after),
+            (segments, reaches, gap_after),
+            "base r{revision}"
+        );
+        assert_eq!(r.at.is_some(), segments > 0, "base r{revision}");
+    }
 }

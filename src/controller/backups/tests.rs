@@ -139,7 +139,7 @@ fn the_status_mirrors_the_cron_job_and_names_a_failed_job() {
         }),
     };
     let mut status = ClusterStatus::default();
-    record(&mut status, &runs, Some(2), "t1");
+    set_status(&mut status, &runs, Some(2), "t1");
     assert_eq!(
         status.last_successful_time.as_deref(),
         Some("2026-12-01T16:00:00Z")
@@ -159,7 +159,7 @@ fn the_status_mirrors_the_cron_job_and_names_a_failed_job() {
     );
     // Recording the same runs again changes nothing (no status write, no Event).
     let before = status.clone();
-    record(&mut status, &runs, Some(2), "t2");
+    set_status(&mut status, &runs, Some(2), "t2");
     assert_eq!(status, before);
 
     let ok = BackupRuns {
@@ -170,7 +170,7 @@ fn the_status_mirrors_the_cron_job_and_names_a_failed_job() {
         }),
         ..runs.clone()
     };
-    record(&mut status, &ok, Some(2), "t3");
+    set_status(&mut status, &ok, Some(2), "t3");
     let c = &status.conditions[0];
     assert_eq!(
         (c.status.as_str(), c.reason.as_str()),
@@ -179,7 +179,7 @@ fn the_status_mirrors_the_cron_job_and_names_a_failed_job() {
     assert_eq!(c.last_transition_time, "t3");
     // No finished Job: the condition stays as it was.
     let mut kept = status.clone();
-    record(&mut kept, &BackupRuns::default(), Some(2), "t4");
+    set_status(&mut kept, &BackupRuns::default(), Some(2), "t4");
     assert_eq!(kept.conditions, status.conditions);
     assert_eq!(kept.last_successful_time, None);
 }

@@ -1,7 +1,7 @@
 //! The whole deletion path of a Cluster, run in the finalizer's Cleanup arm ([`clean_up`]): suspend its
 //! CronJob, stop the continuous-backup follower, wait for running backups, run the cleanup Job to success (retrying with backoff), remove the
 //! objects we created, and only then let the finalizer go. Each step is decided by [`plan::step`] and
-//! [`plan::plan`] (pure) and applied here by one executor.
+//! [`plan::for_step`] (pure) and applied here by one executor.
 
 pub mod plan;
 #[cfg(test)]
@@ -109,7 +109,7 @@ async fn cleanup_progress(cluster: &Cluster, ctx: &Context) -> Result<Option<Out
         Some(JobPhase::Failed { attempt, .. }) => attempt,
         _ => 1,
     };
-    let plan = plan::plan(&step, &t.job_ref(), &running, failed_attempt);
+    let plan = plan::for_step(&step, &t.job_ref(), &running, failed_attempt);
     execute(&t, &config, plan, ctx).await
 }
 

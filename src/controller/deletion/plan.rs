@@ -1,5 +1,5 @@
 //! The deletion decided without I/O: [`step`] (what comes next, from the cleanup Job's phase) and
-//! [`plan`] (what that step does: the writes to make, the condition to set, the Event to publish, the note
+//! [`for_step`] (what that step does: the writes to make, the condition to set, the Event to publish, the note
 //! for `etcdbak reconcile`, and when to look again). The executor in `super` applies a plan as it is; the
 //! tables in `plan/tests.rs` are the whole deletion sequence of docs/CONTRACT.md.
 
@@ -198,7 +198,7 @@ fn event(
 /// The plan for `step`. `job` is the cleanup Job's `namespace/name`; `running_backups` are the Cluster's
 /// backup Jobs that still have pods (read only for [`CleanupStep::CreateJob`]); `failed_attempt` is the
 /// attempt number of the failed Job, for [`CleanupStep::BackoffFor`].
-pub fn plan(
+pub fn for_step(
     step: &CleanupStep,
     job: &str,
     running_backups: &[String],

@@ -21,6 +21,7 @@ fn layout() -> Layout {
         helper_image: "busybox:1.36".into(),
         owner: None,
         cronjob: None,
+        apiserver: None,
         token: None,
         workdir: None,
         bump_revision: 1_000_000_000,
@@ -52,7 +53,7 @@ fn now() -> DateTime<Utc> {
 }
 
 fn plan_for(layout: &Layout, kube: &KubeFacts) -> Result<RestorePlan, Error> {
-    plan("prod-main", layout, &s3(), kube, snap(), now())
+    resolve("prod-main", layout, &s3(), kube, snap(), now())
 }
 
 #[test]
@@ -85,7 +86,7 @@ fn defaults_follow_statefulset_naming() {
 fn the_default_cronjob_is_the_one_the_controller_renders() {
     // A long name is shortened the way the controller shortens it, so the guide suspends the real CronJob.
     let cluster = "a".repeat(60);
-    let p = plan(
+    let p = resolve(
         &cluster,
         &layout(),
         &s3(),
@@ -194,7 +195,7 @@ fn explicit_members_and_bad_inputs() {
         );
     }
     assert!(matches!(
-        plan(
+        resolve(
             "Bad_Name",
             &layout(),
             &s3(),

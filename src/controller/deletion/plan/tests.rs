@@ -17,7 +17,7 @@ type Want = (
 /// (step, running backups, failed attempt) -> what the plan must be.
 fn check(cases: Vec<(CleanupStep, Vec<String>, u32, Want)>) {
     for (step, running, attempt, want) in cases {
-        let p = plan(&step, JOB, &running, attempt);
+        let p = for_step(&step, JOB, &running, attempt);
         let got: Want = (
             p.actions.clone(),
             p.condition.as_ref().map(|c| (c.type_, c.status, c.reason)),
@@ -123,7 +123,7 @@ fn steps_that_retry_or_back_off() {
 
 #[test]
 fn messages_name_the_job_and_what_to_do() {
-    let p = plan(
+    let p = for_step(
         &CleanupStep::BackoffFor(Duration::from_secs(30)),
         JOB,
         &[],
@@ -134,7 +134,7 @@ fn messages_name_the_job_and_what_to_do() {
         message,
         "the cleanup Job etcdbak/etcdbak-cleanup-orders failed (attempt 4) and is retried with backoff; the Cluster's backups are kept until it succeeds: see kubectl -n etcdbak logs job/etcdbak-cleanup-orders"
     );
-    let p = plan(
+    let p = for_step(
         &CleanupStep::CreateJob,
         JOB,
         &["b-1".to_string(), "b-2".to_string()],
@@ -144,7 +144,7 @@ fn messages_name_the_job_and_what_to_do() {
         p.note.as_deref(),
         Some("waiting for backup Job b-1, b-2 in etcdbak to finish before deleting the backups")
     );
-    let p = plan(&CleanupStep::CreateJob, JOB, &[], 0);
+    let p = for_step(&CleanupStep::CreateJob, JOB, &[], 0);
     assert_eq!(
         p.condition.unwrap().message,
         "the cleanup Job etcdbak/etcdbak-cleanup-orders runs (attempt 1)"
@@ -153,7 +153,7 @@ fn messages_name_the_job_and_what_to_do() {
         p.note.as_deref(),
         Some("cleanup Job etcdbak/etcdbak-cleanup-orders created")
     );
-    let p = plan(&CleanupStep::Finish, JOB, &[], 0);
+    let p = for_step(&CleanupStep::Finish, JOB, &[], 0);
     assert_eq!(
         p.event.unwrap().message,
         "the cleanup Job etcdbak/etcdbak-cleanup-orders succeeded; removing the finalizer"

@@ -51,53 +51,63 @@ fn context(client: &Client, config: Config, instance: &str) -> Context {
     )
 }
 
-/// Reconciles every Cluster once. A new Cluster's first reconcile only adds the finalizer (so it is in
-/// place before the CronJob exists); one pass still leaves the CronJob behind.
+/// Reconciles every Cluster once, `concurrency` at a time as `watch` does, rows in name order. A new
+/// Cluster's first reconcile only adds the finalizer (so it is in place before the CronJob exists); one
+/// pass still leaves the CronJob behind.
 pub async fn reconcile_all(
     client: &Client,
     config: Config,
     instance: &str,
+    concurrency: usize,
 ) -> Result<Vec<PassRow>, Error> {
+    use futures::StreamExt as _;
     let clusters = list_clusters(client).await?;
     let api: Api<Cluster> = Api::all(client.clone());
     let ctx = Arc::new(context(client, config, instance));
-    let mut rows = Vec::new();
-    for cluster in clusters {
-        let name = cluster.name_any();
-        let obj = Arc::new(cluster);
-        let mut result = reconcile_cluster(obj.clone(), &ctx).await;
-        let added_finalizer = result.is_ok()
-            && obj.meta().deletion_timestamp.is_none()
-            && !obj.finalizers().iter().any(|f| f == FINALIZER);
-        if added_finalizer {
-            result = match api.get(&name).await {
-                Ok(fresh) => reconcile_cluster(Arc::new(fresh), &ctx).await,
-                Err(e) => Err(Error::kube(format!("read Cluster {name} back"), e)),
-            };
-        }
-        let status = api
-            .get_opt(&name)
-            .await
-            .ok()
-            .flatten()
-            .and_then(|c| c.status)
-            .unwrap_or_default();
-        let (error, detail) = match &result {
-            Ok(outcome) => (
-                None,
-                outcome.note.clone().unwrap_or_else(|| "up to date".into()),
-            ),
-            Err(e) => (Some(e.to_string()), e.to_string()),
-        };
-        rows.push(PassRow {
-            cluster: name,
-            error,
-            schedule: status.schedule.unwrap_or_default(),
-            cron_job: status.cron_job_name.unwrap_or_default(),
-            detail,
-        });
-    }
+    let mut rows: Vec<PassRow> = futures::stream::iter(clusters)
+        .map(|cluster| pass_one(&api, &ctx, cluster))
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    rows.sort_by(|a, b| a.cluster.cmp(&b.cluster));
     Ok(rows)
+}
+
+/// One Cluster's pass, and what its status says afterwards.
+async fn pass_one(api: &Api<Cluster>, ctx: &Arc<Context>, cluster: Cluster) -> PassRow {
+    let name = cluster.name_any();
+    let obj = Arc::new(cluster);
+    let mut result = reconcile_cluster(obj.clone(), ctx).await;
+    let added_finalizer = result.is_ok()
+        && obj.meta().deletion_timestamp.is_none()
+        && !obj.finalizers().iter().any(|f| f == FINALIZER);
+    if added_finalizer {
+        result = match api.get(&name).await {
+            Ok(fresh) => reconcile_cluster(Arc::new(fresh), ctx).await,
+            Err(e) => Err(Error::kube(format!("read Cluster {name} back"), e)),
+        };
+    }
+    let status = api
+        .get_opt(&name)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|c| c.status)
+        .unwrap_or_default();
+    let (error, detail) = match &result {
+        Ok(outcome) => (
+            None,
+            outcome.note.clone().unwrap_or_else(|| "up to date".into()),
+        ),
+        Err(e) => (Some(e.to_string()), e.to_string()),
+    };
+    PassRow {
+        cluster: name,
+        error,
+        schedule: status.schedule.unwrap_or_default(),
+        cron_job: status.cron_job_name.unwrap_or_default(),
+        detail,
+    }
 }
 
 /// Secret values never leave the process: keep the keys, blank the values.
