@@ -188,6 +188,52 @@ fn a_query_answer_is_checked_for_its_series_labels_and_values() {
     }
 }
 
+/// The `tEXt` chunks of a PNG file, as (keyword, text).
+fn png_text(png: &[u8]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut at = 8;
+    while at + 8 <= png.len() {
+        let len = u32::from_be_bytes(png[at..at + 4].try_into().unwrap()) as usize;
+        let kind = &png[at + 4..at + 8];
+        let data = &png[(at + 8).min(png.len())..(at + 8 + len).min(png.len())];
+        if kind == b"tEXt" {
+            if let Some(nul) = data.iter().position(|b| *b == 0) {
+                out.push((
+                    String::from_utf8_lossy(&data[..nul]).into_owned(),
+                    String::from_utf8_lossy(&data[nul + 1..]).into_owned(),
+                ));
+            }
+        }
+        at += 12 + len;
+    }
+    out
+}
+
+/// docs/dashboard.png was drawn from this very dashboard (scripts/dashboard-picture records which).
+#[test]
+fn the_picture_in_the_docs_shows_this_dashboard() {
+    use sha2::Digest;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let png = std::fs::read(root.join("docs/dashboard.png")).expect("reading docs/dashboard.png");
+    assert!(
+        png.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "docs/dashboard.png is not a PNG"
+    );
+    let sha = hex::encode(sha2::Sha256::digest(
+        std::fs::read(common::dashboard::path()).unwrap(),
+    ));
+    let source = png_text(&png)
+        .into_iter()
+        .find(|(k, _)| k == "Source")
+        .map(|(_, v)| v);
+    assert_eq!(
+        source.as_deref(),
+        Some(format!("monitoring/dashboard.json sha256={sha}").as_str()),
+        "docs/dashboard.png was drawn from another monitoring/dashboard.json: redraw it with \
+         `cargo test --test dashboard` then `scripts/dashboard-picture`"
+    );
+}
+
 /// Every query of every panel at `at` with all clusters chosen; the problems found.
 fn check_all(fleet: &Fleet, panels: &[Panel], at: f64) -> Vec<String> {
     let truth = Truth::read(fleet, at);

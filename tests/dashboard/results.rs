@@ -80,8 +80,10 @@ pub fn write(fleet: &Fleet, dash: &serde_json::Value, panels: &[Panel], at: f64)
         .filter(|p| p["type"] == "row")
         .map(|p| serde_json::json!({ "title": p["title"], "gridPos": p["gridPos"] }))
         .collect();
+    let bytes = std::fs::read(crate::common::dashboard::path()).expect("reading the dashboard");
     let out = serde_json::json!({
         "title": dash["title"],
+        "dashboardSha256": hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
         "evaluatedAt": at,
         "started": fleet.started,
         "rows": rows,
