@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use super::{free_port, rig_bin, wait_until, Proc};
 
+/// Fields drop in order: the server stops before its dir goes.
 pub struct Prometheus {
     pub port: u16,
-    dir: tempfile::TempDir,
     _proc: Proc,
+    dir: tempfile::TempDir,
 }
 
 /// One series of an instant query's answer (a scalar answer is one series without labels).
@@ -76,8 +77,8 @@ impl Prometheus {
         );
         let p = Prometheus {
             port,
-            dir,
             _proc: proc,
+            dir,
         };
         wait_until("prometheus", Duration::from_secs(60), || {
             p.get("/-/ready").is_some_and(|(s, _)| s == 200)

@@ -72,17 +72,18 @@ fn verify_runs(cluster: &str) -> Vec<(bool, Duration)> {
     }
 }
 
+/// Fields drop in order: Prometheus and the etcdbak processes stop before the servers they read.
 pub struct Fleet {
-    pub minio: Minio,
     pub prometheus: Prometheus,
     /// When Prometheus started scraping (Unix seconds).
     pub started: f64,
     /// When each backed-up Cluster's newest successful verification finished (Unix seconds).
     pub verified_at: BTreeMap<&'static str, f64>,
-    pub watch: Watcher,
-    _etcd: EtcdCluster,
-    _exporter: Proc,
     _follower: Proc,
+    _exporter: Proc,
+    pub watch: Watcher,
+    pub minio: Minio,
+    _etcd: EtcdCluster,
     _scratch: tempfile::TempDir,
 }
 
@@ -132,14 +133,14 @@ impl Fleet {
         let follower = start_follower(&minio, &etcd, &kubeconfig, scratch.path());
         let verified_at = rt.block_on(run_jobs(&client, &watch));
         Fleet {
-            minio,
             prometheus,
             started,
             verified_at,
-            watch,
-            _etcd: etcd,
-            _exporter: exporter,
             _follower: follower,
+            _exporter: exporter,
+            watch,
+            minio,
+            _etcd: etcd,
             _scratch: scratch,
         }
     }
