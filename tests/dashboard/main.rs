@@ -164,6 +164,7 @@ fn a_query_answer_is_checked_for_its_series_labels_and_values() {
     let want = Want {
         by: Some("cluster"),
         series: BTreeMap::from([("a".to_string(), Range(1.0, 2.0))]),
+        more: false,
     };
     let sample = |labels: &[(&str, &str)], value| Sample {
         labels: labels
@@ -172,7 +173,16 @@ fn a_query_answer_is_checked_for_its_series_labels_and_values() {
             .collect(),
         value,
     };
-    assert_eq!(mismatch(&want, &[sample(&[("cluster", "a")], 1.5)]), None);
+    let a = sample(&[("cluster", "a")], 1.5);
+    let b = sample(&[("cluster", "b")], 1.5);
+    assert_eq!(mismatch(&want, std::slice::from_ref(&a)), None);
+    assert!(mismatch(&want, &[a.clone(), b.clone()]).is_some());
+    let more = Want {
+        more: true,
+        ..want.clone()
+    };
+    assert_eq!(mismatch(&more, &[a, b.clone()]), None);
+    assert!(mismatch(&more, &[b]).is_some());
     for (got, why) in [
         (vec![], "returned nothing"),
         (vec![sample(&[("cluster", "a")], 2.5)], "not in"),
