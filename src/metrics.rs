@@ -1,7 +1,7 @@
 //! The controller's Prometheus metrics.
 //!
 //! The names are a contract: the alert rules (charts/etcdbak/templates/prometheusrule.yaml, docs/ALERTS.md)
-//! are written against them. Per-cluster series exist only for Clusters the leader has reconciled and are
+//! and the Grafana dashboard (monitoring/dashboard.json, docs/DASHBOARD.md) are written against them. Per-cluster series exist only for Clusters the leader has reconciled and are
 //! removed when a Cluster is gone, so a standby replica exports `etcdbak_leader 0` and no cluster series.
 
 use std::collections::BTreeMap;

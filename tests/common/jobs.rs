@@ -1,11 +1,46 @@
-//! Job outcomes written by hand: the kube-apiserver rig runs no Job controller, so a test that needs a
-//! finished Job writes the status that controller would.
+//! Jobs created and finished by hand: the kube-apiserver rig runs no CronJob or Job controller, so a test
+//! that needs a CronJob's run creates it, and one that needs a finished Job writes the status that
+//! controller would.
 
 use std::time::Duration;
 
-use k8s_openapi::api::batch::v1::Job;
-use kube::api::{Api, Patch, PatchParams};
-use kube::Client;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::{Client, ResourceExt};
+
+/// A Job made by CronJob `cj` (in its namespace), as the CronJob controller would create it: the job
+/// template's labels and spec, owned by the CronJob. Name it `<cronjob>-<scheduled minute>` so that run order
+/// is name order, as the controller reads it.
+pub async fn create_run(client: &Client, cj: &CronJob, name: &str) {
+    let spec = cj.spec.as_ref().expect("a CronJob spec");
+    let job = Job {
+        metadata: kube::api::ObjectMeta {
+            name: Some(name.to_string()),
+            namespace: cj.namespace(),
+            labels: spec
+                .job_template
+                .metadata
+                .as_ref()
+                .and_then(|m| m.labels.clone()),
+            owner_references: Some(vec![OwnerReference {
+                api_version: "batch/v1".into(),
+                kind: "CronJob".into(),
+                name: cj.name_any(),
+                uid: cj.uid().expect("a stored CronJob"),
+                controller: Some(true),
+                block_owner_deletion: None,
+            }]),
+            ..Default::default()
+        },
+        spec: spec.job_template.spec.clone(),
+        status: None,
+    };
+    let api: Api<Job> = Api::namespaced(client.clone(), &cj.namespace().unwrap_or_default());
+    api.create(&PostParams::default(), &job)
+        .await
+        .unwrap_or_else(|e| panic!("creating Job {name} of CronJob {}: {e}", cj.name_any()));
+}
 
 /// Writes a finished status onto Job `ns/name`, `finished_ago` in the past, as the Job controller would
 /// (the apiserver validates the shape: start/completion times, the *Target/SuccessCriteriaMet conditions

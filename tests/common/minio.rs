@@ -199,6 +199,60 @@ impl Minio {
         block_on(b.put_object(key, bytes)).expect("put");
     }
 
+    /// Stores the object at `key` again, same bytes and user metadata, as if it had landed at `at`: MinIO keeps
+    /// the original time of a replicated object from `x-minio-source-mtime`, which makes an old backup without
+    /// waiting for one. Fails the test unless the listing then shows that time.
+    pub fn backdate(&self, key: &str, at: chrono::DateTime<chrono::Utc>) {
+        let bytes = self.get(key);
+        let (meta, _) = self.head(key);
+        let mut headers = reqwest::header::HeaderMap::new();
+        for (k, v) in &meta {
+            headers.insert(
+                reqwest::header::HeaderName::from_bytes(format!("x-amz-meta-{k}").as_bytes())
+                    .expect("name"),
+                reqwest::header::HeaderValue::from_str(v).expect("value"),
+            );
+        }
+        let when = at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        headers.insert(
+            "x-minio-source-mtime",
+            reqwest::header::HeaderValue::from_str(&when).expect("value"),
+        );
+        let b = self.bucket().with_extra_headers(headers).expect("headers");
+        block_on(b.put_object(key, &bytes)).expect("put");
+        let listed = self.last_modified(key);
+        assert!(
+            (listed - at).num_milliseconds().abs() < 1000,
+            "MinIO did not keep the time {when} for {key}: it lists {listed}"
+        );
+    }
+
+    /// The LastModified time the bucket listing shows for `key`.
+    pub fn last_modified(&self, key: &str) -> chrono::DateTime<chrono::Utc> {
+        self.listed(key)
+            .into_iter()
+            .find(|(k, _, _)| k == key)
+            .map(|(_, _, at)| at)
+            .unwrap_or_else(|| panic!("{key} is not in the bucket"))
+    }
+
+    /// Every object under `prefix` as the bucket listing shows it: (key, size, LastModified).
+    pub fn listed(&self, prefix: &str) -> Vec<(String, u64, chrono::DateTime<chrono::Utc>)> {
+        let pages = block_on(self.bucket().list(prefix.to_string(), None)).expect("list");
+        pages
+            .into_iter()
+            .flat_map(|p| p.contents)
+            .map(|o| {
+                let at = chrono::DateTime::parse_from_rfc3339(&o.last_modified)
+                    .unwrap_or_else(|e| {
+                        panic!("{}: LastModified {:?}: {e}", o.key, o.last_modified)
+                    })
+                    .with_timezone(&chrono::Utc);
+                (o.key, o.size, at)
+            })
+            .collect()
+    }
+
     /// An object's user metadata (x-amz-meta-*, prefix stripped) and size.
     /// The object's server-side encryption as the store reports it (`AES256`, `aws:kms`), if any.
     pub fn server_side_encryption(&self, key: &str) -> Option<String> {

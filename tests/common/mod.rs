@@ -4,12 +4,14 @@
 
 pub mod certs;
 pub mod damage;
+pub mod dashboard;
 pub mod etcd;
 pub mod fill;
 pub mod fixtures;
 pub mod jobs;
 pub mod minio;
 pub mod podrun;
+pub mod prometheus;
 pub mod s3faults;
 pub mod store;
 pub mod tempcreds;
@@ -21,7 +23,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// A rig binary (etcd, etcdctl, etcdutl, minio, mc, helm, promtool, kube-apiserver). Fails the test with the
+/// A rig binary (etcd, etcdctl, etcdutl, minio, mc, helm, promtool, prometheus, kube-apiserver). Fails the test with the
 /// fix when it is missing: tests never skip silently.
 pub fn rig_bin(name: &str) -> PathBuf {
     let dir = std::env::var_os("ETCDBAK_RIG_BIN")

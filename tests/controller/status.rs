@@ -7,49 +7,11 @@ use std::time::Duration;
 use etcdbak::crd::Cluster;
 use etcdbak::naming;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
-use kube::{Client, ResourceExt};
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
 
 use crate::common::controller::*;
+use crate::common::jobs::create_run;
 use crate::common::kube::{rig, serial, write_counts, writes_between};
-
-/// A Job made by the Cluster's backup CronJob, as the CronJob controller would create it.
-async fn backup_job(client: &Client, cj: &CronJob, name: &str) {
-    let labels = cj
-        .spec
-        .as_ref()
-        .unwrap()
-        .job_template
-        .metadata
-        .as_ref()
-        .unwrap()
-        .labels
-        .clone();
-    let job = Job {
-        metadata: kube::api::ObjectMeta {
-            name: Some(name.to_string()),
-            namespace: Some(JOB_NS.to_string()),
-            labels,
-            owner_references: Some(vec![
-                k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
-                    api_version: "batch/v1".into(),
-                    kind: "CronJob".into(),
-                    name: cj.name_any(),
-                    uid: cj.uid().unwrap(),
-                    controller: Some(true),
-                    block_owner_deletion: None,
-                },
-            ]),
-            ..Default::default()
-        },
-        spec: cj.spec.as_ref().unwrap().job_template.spec.clone(),
-        status: None,
-    };
-    let api: Api<Job> = Api::namespaced(client.clone(), JOB_NS);
-    api.create(&PostParams::default(), &job)
-        .await
-        .unwrap_or_else(|e| panic!("creating the backup Job {name}: {e}"));
-}
 
 #[tokio::test]
 async fn backup_outcomes_reach_the_status_one_event_and_the_metrics() {
@@ -81,9 +43,9 @@ async fn backup_outcomes_reach_the_status_one_event_and_the_metrics() {
         .expect("writing the CronJob status");
     let cj = cron_job(&client, name).await.unwrap();
     let (first, second) = (format!("{cj_name}-29000000"), format!("{cj_name}-29000060"));
-    backup_job(&client, &cj, &first).await;
+    create_run(&client, &cj, &first).await;
     finish_job(&client, &first, true, Duration::from_secs(120)).await;
-    backup_job(&client, &cj, &second).await;
+    create_run(&client, &cj, &second).await;
     finish_job(&client, &second, false, Duration::from_secs(10)).await;
 
     reconcile_once(&ctx, name).await.unwrap();
@@ -134,7 +96,7 @@ async fn backup_outcomes_reach_the_status_one_event_and_the_metrics() {
 
     // The next run succeeds: the condition flips back, the metric clears.
     let third = format!("{cj_name}-29000120");
-    backup_job(&client, &cj, &third).await;
+    create_run(&client, &cj, &third).await;
     finish_job(&client, &third, true, Duration::from_secs(1)).await;
     reconcile_once(&ctx, name).await.unwrap();
     let c = api.get(name).await.unwrap();
@@ -187,7 +149,7 @@ async fn verification_runs_on_its_own_cron_job_and_reaches_the_status() {
         .await
         .expect("writing the CronJob status");
     let job = format!("{verify_name}-29000247");
-    backup_job(&client, &cj, &job).await;
+    create_run(&client, &cj, &job).await;
     finish_job(&client, &job, false, Duration::from_secs(5)).await;
     reconcile_once(&ctx, name).await.unwrap();
     let api: Api<Cluster> = Api::all(client.clone());
