@@ -217,7 +217,7 @@ fn full_backup(minio: &Minio, etcd: &EtcdCluster, cluster: &str, dir: &Path) -> 
                     .args([
                         "--cluster",
                         cluster,
-                        "--keep-last",
+                        "--keep",
                         "1000",
                         "--log-level",
                         "warn",
