@@ -107,6 +107,8 @@ impl S3Args {
                 Some(SseKind::S3) => Sse::S3,
                 Some(SseKind::Kms) => Sse::Kms,
             },
+            // Only `store` locks what it writes (its own flags, `cli::store`).
+            object_lock: None,
             progress: super::progress::reporter(),
         })
     }
