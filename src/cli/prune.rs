@@ -78,6 +78,9 @@ fn render(report: &prune::Report) {
     for deleted in &report.deleted {
         println!("deleted {} ({})", deleted.key, deleted.why);
     }
+    for kept in &report.locked {
+        println!("kept {} ({})", kept.key, kept.why);
+    }
 }
 
 #[cfg(test)]
