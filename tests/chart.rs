@@ -249,6 +249,7 @@ fn the_charts_config_loads_and_renders() {
             compression: None,
             encryption: None,
             continuous: None,
+            object_lock: None,
         },
     );
     let desired = template::render_backup(&cluster, None, &config).expect("renders");
@@ -360,6 +361,7 @@ fn irsa_values_render_an_annotated_job_service_account_and_no_keys() {
             compression: None,
             encryption: None,
             continuous: None,
+            object_lock: None,
             retention: None,
         },
     );
@@ -480,6 +482,7 @@ async fn rendered_manifests_apply_and_the_chart_rbac_runs_the_controller() {
                     compression: None,
                     encryption: None,
                     continuous: None,
+                    object_lock: None,
                 },
             ),
         )

@@ -33,6 +33,7 @@ fn cluster(name: &str) -> Cluster {
             compression: None,
             encryption: None,
             continuous: None,
+            object_lock: None,
         },
     );
     c.metadata.uid = Some("6f1c0b7e-2b1d-4a8e-9c3f-0d6a1e2b3c4d".into());
@@ -668,3 +669,5 @@ fn the_follower_template_may_not_set_what_the_controller_provides() {
     let err = render_backup(&c, Some(&tls_source()), &config).unwrap_err();
     assert_eq!(err.reason(), "TemplateReservedEnv");
 }
+
+mod object_lock;
