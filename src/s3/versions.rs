@@ -197,20 +197,7 @@ impl Client {
 
     /// The URL path of the bucket (and key): `/bucket/key` in path style, `/key` on the bucket's host.
     fn signed_url(&self, key: Option<&str>) -> Result<(reqwest::Url, String), Error> {
-        let key = key.unwrap_or_default();
-        let (base, path) = match self.path_style {
-            true => (
-                self.endpoint.clone(),
-                format!("/{}/{key}", self.bucket_name),
-            ),
-            false => {
-                let (scheme, host) = self.endpoint.split_once("://").unwrap_or(("https", ""));
-                (
-                    format!("{scheme}://{}.{host}", self.bucket_name),
-                    format!("/{key}"),
-                )
-            }
-        };
+        let (base, path) = url_parts(&self.endpoint, &self.bucket_name, self.path_style, key);
         let url = format!("{base}{}", sign::uri_encode(&path, false));
         let url = reqwest::Url::parse(&url).map_err(|e| {
             Error::Settings(format!(
@@ -320,5 +307,47 @@ impl Client {
         let authorization = sign::authorization(&request, &signing, &self.region, &date);
         headers.retain(|(name, _)| name != "host");
         Ok((authorization, headers))
+    }
+}
+
+/// Where a request goes: the base URL and the path (not yet encoded) of the bucket, or of one key in it.
+/// Path style puts the bucket in the path; virtual-hosted style in the host name. Pure.
+fn url_parts(
+    endpoint: &str,
+    bucket: &str,
+    path_style: bool,
+    key: Option<&str>,
+) -> (String, String) {
+    let key = key.unwrap_or_default();
+    if path_style {
+        return (endpoint.to_string(), format!("/{bucket}/{key}"));
+    }
+    let (scheme, host) = endpoint.split_once("://").unwrap_or(("https", endpoint));
+    (format!("{scheme}://{bucket}.{host}"), format!("/{key}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_address_the_bucket_in_the_path_or_the_host() {
+        for (style, key, want) in [
+            (
+                true,
+                Some("p/c/a.db"),
+                ("http://127.0.0.1:9000", "/backups/p/c/a.db"),
+            ),
+            (true, None, ("http://127.0.0.1:9000", "/backups/")),
+            (
+                false,
+                Some("p/c/a.db"),
+                ("http://backups.127.0.0.1:9000", "/p/c/a.db"),
+            ),
+            (false, None, ("http://backups.127.0.0.1:9000", "/")),
+        ] {
+            let (base, path) = url_parts("http://127.0.0.1:9000", "backups", style, key);
+            assert_eq!((base.as_str(), path.as_str()), want, "{style} {key:?}");
+        }
     }
 }

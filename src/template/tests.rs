@@ -550,6 +550,7 @@ fn spec_hash_is_stable_and_tracks_changes() {
 }
 
 mod contract;
+mod object_lock;
 mod retention;
 mod verify;
 
@@ -669,5 +670,3 @@ fn the_follower_template_may_not_set_what_the_controller_provides() {
     let err = render_backup(&c, Some(&tls_source()), &config).unwrap_err();
     assert_eq!(err.reason(), "TemplateReservedEnv");
 }
-
-mod object_lock;
