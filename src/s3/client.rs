@@ -53,6 +53,8 @@ pub struct Client {
     pub(crate) progress: crate::progress::Reporter,
     /// Whether the endpoint accepted a connection within the connect timeout (asked once per client).
     reached: Arc<tokio::sync::OnceCell<Result<(), String>>>,
+    /// Whether the bucket keeps versions (asked once per client, by the first delete that needs to know).
+    pub(crate) versioning: Arc<tokio::sync::OnceCell<bool>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -170,6 +172,7 @@ impl Client {
             credentials: args.credentials.clone(),
             progress: args.progress.clone(),
             reached: Arc::default(),
+            versioning: Arc::default(),
         })
     }
 

@@ -201,6 +201,12 @@ pub fn bucket_lock_enabled(body: &str) -> bool {
     xml_text(body, "ObjectLockEnabled").is_some_and(|v| v == "Enabled")
 }
 
+/// Whether a `GET ?versioning` answer says versioning is on or suspended: either way the bucket keeps
+/// versions a plain DELETE would leave behind.
+pub fn versioning_on(body: &str) -> bool {
+    xml_text(body, "Status").is_some_and(|v| v == "Enabled" || v == "Suspended")
+}
+
 /// One version (or delete marker) of a key, from a ListObjectVersions answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Version {
@@ -366,12 +372,17 @@ mod tests {
     }
 
     #[test]
-    fn bucket_lock_configuration_is_read_from_its_xml() {
+    fn bucket_lock_and_versioning_are_read_from_their_xml() {
         let on = r#"<?xml version="1.0" encoding="UTF-8"?><ObjectLockConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><ObjectLockEnabled>Enabled</ObjectLockEnabled></ObjectLockConfiguration>"#;
         assert!(bucket_lock_enabled(on));
         assert!(!bucket_lock_enabled(
             "<ObjectLockConfiguration></ObjectLockConfiguration>"
         ));
+        let versioning = |status: &str| {
+            format!("<VersioningConfiguration><Status>{status}</Status></VersioningConfiguration>")
+        };
+        assert!(versioning_on(&versioning("Enabled")) && versioning_on(&versioning("Suspended")));
+        assert!(!versioning_on("<VersioningConfiguration/>"));
     }
 
     #[test]

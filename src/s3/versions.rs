@@ -14,7 +14,8 @@ use super::{Client, Error};
 /// What a HEAD says about the current version of a key.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Current {
-    /// `x-amz-version-id`; `None` on a bucket that never had versioning (or the `null` version).
+    /// `x-amz-version-id`; `None` on a bucket that never had versioning. `null` (an object written before
+    /// versioning was turned on, or while it was suspended) is a version like any other.
     pub version_id: Option<String>,
     pub hold: Hold,
 }
@@ -90,7 +91,7 @@ impl Client {
             .iter()
             .find(|(k, _)| *k == "x-amz-version-id")
             .map(|(_, v)| v.to_string())
-            .filter(|v| !v.is_empty() && v != "null");
+            .filter(|v| !v.is_empty());
         Ok(Some(Current {
             version_id,
             hold: Hold::from_headers(pairs),
@@ -156,15 +157,39 @@ impl Client {
         if let Some(locked) = current.hold.locked_at(now) {
             return Ok(Removal::Locked(locked));
         }
-        let Some(id) = &current.version_id else {
+        // MinIO names no version for an object written before versioning was turned on, so the
+        // bucket is asked too.
+        if current.version_id.is_none() && !self.versioned().await? {
             self.delete(key).await?;
             return Ok(Removal::Gone);
+        }
+        let id = current.version_id.as_deref();
+        let mut versions = match self.versions(key).await {
+            Ok(versions) => versions,
+            // A store that cannot list versions keeps none to leave behind but this one.
+            Err(Error::Unsupported { .. }) => {
+                match id {
+                    Some(id) => self.delete_version(key, id).await?,
+                    None => self.delete(key).await?,
+                }
+                return Ok(Removal::Gone);
+            }
+            Err(e) => return Err(e),
         };
-        let versions = self.versions(key).await?;
+        if let Some(id) = id.filter(|id| !versions.iter().any(|v| v.version_id == *id)) {
+            versions.insert(
+                0,
+                Version {
+                    key: key.to_string(),
+                    version_id: id.to_string(),
+                    delete_marker: false,
+                },
+            );
+        }
         let mut locked = None;
         for v in versions
             .iter()
-            .filter(|v| !v.delete_marker && &v.version_id != id)
+            .filter(|v| !v.delete_marker && Some(v.version_id.as_str()) != id)
         {
             if let Some(older) = self.current(key, Some(&v.version_id)).await? {
                 locked = lock::later(locked, older.hold.locked_at(now));
@@ -173,26 +198,53 @@ impl Client {
         if let Some(locked) = locked {
             return Ok(Removal::Locked(locked));
         }
-        let mut ids: Vec<&str> = vec![id.as_str()];
-        ids.extend(
-            versions
-                .iter()
-                .map(|v| v.version_id.as_str())
-                .filter(|v| *v != id.as_str()),
-        );
-        for version in ids {
-            match self.delete_version(key, version).await {
+        self.delete_versions(key, &versions, current, now).await
+    }
+
+    /// Deletes every version and delete marker in `versions`, once none is locked.
+    async fn delete_versions(
+        &self,
+        key: &str,
+        versions: &[Version],
+        current: &Current,
+        now: DateTime<Utc>,
+    ) -> Result<Removal, Error> {
+        for v in versions {
+            match self.delete_version(key, &v.version_id).await {
                 Ok(()) => {}
                 // Our clock says the lock has expired, the store's does not yet.
                 Err(Error::AccessDenied { .. }) if current.hold.until.is_some() => {
                     let until = current.hold.until.unwrap_or(now);
-                    tracing::warn!(%key, %version, until = %lock::rfc3339(until), "the store still holds this version's lock: is this machine's clock ahead of the store's?");
+                    tracing::warn!(%key, version = %v.version_id, until = %lock::rfc3339(until), "the store still holds this version's lock: is this machine's clock ahead of the store's?");
                     return Ok(Removal::Locked(Locked::Until(until)));
                 }
                 Err(e) => return Err(e),
             }
         }
         Ok(Removal::Gone)
+    }
+
+    /// Whether the bucket has (or had, now suspended) versioning on; asked once per client.
+    async fn versioned(&self) -> Result<bool, Error> {
+        let op = "read the bucket's versioning";
+        let ask = || async {
+            let query = [("versioning".to_string(), String::new())];
+            let answer = self.signed(op, Method::GET, None, &query).await?;
+            match answer.status {
+                200..=299 => Ok(lock::versioning_on(&answer.body)),
+                status => match self.classify_status(op, status, &answer.body) {
+                    Error::Unsupported { .. } => Ok(false),
+                    // As before versions were handled: a plain DELETE (on a versioned bucket it leaves
+                    // the versions behind a delete marker).
+                    e @ Error::AccessDenied { .. } => {
+                        tracing::warn!(error = %e, "cannot tell whether the bucket keeps versions: deleting without version ids (grant s3:GetBucketVersioning)");
+                        Ok(false)
+                    }
+                    e => Err(e),
+                },
+            }
+        };
+        self.versioning.get_or_try_init(ask).await.copied()
     }
 
     /// The URL path of the bucket (and key): `/bucket/key` in path style, `/key` on the bucket's host.

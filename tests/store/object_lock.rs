@@ -17,9 +17,13 @@ const LOCKED: &str = "locked";
 
 /// An etcdbak command against the locked bucket, with the rig's credentials (the store's own).
 fn locked(m: &Minio, sub: &str, args: &[&str]) -> Command {
+    in_bucket(m, LOCKED, sub, args)
+}
+
+fn in_bucket(m: &Minio, bucket: &str, sub: &str, args: &[&str]) -> Command {
     let mut cmd = etcdbak();
     cmd.arg(sub)
-        .args(["--s3-endpoint", &m.endpoint(), "--bucket", LOCKED])
+        .args(["--s3-endpoint", &m.endpoint(), "--bucket", bucket])
         .args(args);
     m.creds_env(&mut cmd);
     if sub == "store" {
@@ -31,7 +35,11 @@ fn locked(m: &Minio, sub: &str, args: &[&str]) -> Command {
 /// Every version and delete marker under `prefix` of the locked bucket, as `mc` lists them:
 /// (key, version id, is a delete marker).
 fn versions(m: &Minio, prefix: &str) -> Vec<(String, String, bool)> {
-    let target = format!("t/{LOCKED}/{prefix}");
+    versions_in(m, LOCKED, prefix)
+}
+
+fn versions_in(m: &Minio, bucket: &str, prefix: &str) -> Vec<(String, String, bool)> {
+    let target = format!("t/{bucket}/{prefix}");
     let out = m.mc(&["ls", "--recursive", "--versions", "--json", &target]);
     assert!(
         out.status.success(),
@@ -80,7 +88,8 @@ fn locked_backups_survive_their_own_credentials_and_go_without_a_trace_once_expi
         "mc mb: {}",
         String::from_utf8_lossy(&made.stderr)
     );
-    let lock_for = "8s";
+    // Long enough for both uploads, the download and the dry run on a loaded machine.
+    let lock_for = "20s";
     let started = Instant::now();
 
     // Governance, one PUT (32 MiB parts hold the whole fixture).
@@ -181,7 +190,7 @@ fn locked_backups_survive_their_own_credentials_and_go_without_a_trace_once_expi
     );
 
     // Expired: prune deletes every version; nothing of the backup is left, not even a delete marker.
-    std::thread::sleep(Duration::from_secs(9).saturating_sub(started.elapsed()));
+    std::thread::sleep(Duration::from_secs(21).saturating_sub(started.elapsed()));
     let mut left = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
@@ -221,4 +230,46 @@ fn a_lock_asked_of_a_bucket_without_object_lock_is_refused_naming_the_bucket() {
     // The two flags come together.
     let half = store(&m, dir.path(), &["--object-lock-mode", "governance"]);
     assert_eq!(half.status.code(), Some(2), "{}", stderr(&half));
+}
+
+#[test]
+fn on_a_versioned_bucket_retention_leaves_no_version_and_no_delete_marker() {
+    let m = Minio::start();
+    let bucket = "versioned";
+    assert!(m.mc(&["mb", &format!("t/{bucket}")]).status.success());
+    let dir = |rev: i64, at: &str| backup_dir("prod", rev, at);
+    let store_in = |d: &tempfile::TempDir| {
+        run(in_bucket(
+            &m,
+            bucket,
+            "store",
+            &["--dir", d.path().to_str().expect("utf8")],
+        )
+        .args(["--keep", "1"]))
+    };
+    // Written before versioning was on: its version is `null`.
+    let one = dir(1, "2026-11-25T10:00:00.000Z");
+    assert_ok(&store_in(&one));
+    let on = m.mc(&["version", "enable", &format!("t/{bucket}")]);
+    assert!(
+        on.status.success(),
+        "{}",
+        String::from_utf8_lossy(&on.stderr)
+    );
+    let two = dir(2, "2026-11-25T11:00:00.000Z");
+    assert_ok(&store_in(&two));
+    let three = dir(3, "2026-11-25T12:00:00.000Z");
+    assert_ok(&store_in(&three));
+    let left: Vec<String> = versions_in(&m, bucket, "etcdbak/prod/")
+        .into_iter()
+        .map(|(k, _, marker)| format!("{k} marker={marker}"))
+        .collect();
+    assert_eq!(
+        left,
+        [format!(
+            "{} marker=false",
+            key_of(3, "20261125T120000.000Z")
+        )],
+        "retention left versions or delete markers behind"
+    );
 }
