@@ -236,9 +236,16 @@ pub fn versions_of(body: &str, key: &str) -> Vec<Version> {
     out
 }
 
-/// Whether a ListObjectVersions answer has more pages.
-pub fn listing_truncated(body: &str) -> bool {
-    xml_text(body, "IsTruncated").is_some_and(|v| v == "true")
+/// Where the next page of a truncated ListObjectVersions answer starts: its key and version-id markers.
+pub fn next_page(body: &str) -> Option<(String, String)> {
+    if xml_text(body, "IsTruncated").is_none_or(|v| v != "true") {
+        return None;
+    }
+    let key = xml_text(body, "NextKeyMarker")?;
+    Some((
+        key,
+        xml_text(body, "NextVersionIdMarker").unwrap_or_default(),
+    ))
 }
 
 /// The contents of every `<tag>…</tag>` in `body`.
@@ -399,8 +406,9 @@ mod tests {
             .map(|v| (v.version_id.as_str(), v.delete_marker))
             .collect();
         assert_eq!(ids, [("v2", false), ("v1", false), ("m1", true)]);
-        assert!(!listing_truncated(body));
-        assert!(listing_truncated("<IsTruncated>true</IsTruncated>"));
+        assert_eq!(next_page(body), None);
+        let truncated = "<IsTruncated>true</IsTruncated><NextKeyMarker>p/c/a.db</NextKeyMarker><NextVersionIdMarker>v1</NextVersionIdMarker>";
+        assert_eq!(next_page(truncated), Some(("p/c/a.db".into(), "v1".into())));
         let escaped = "<Version><Key>a&amp;b</Key><VersionId>x</VersionId></Version>";
         assert_eq!(versions_of(escaped, "a&b").len(), 1);
     }

@@ -112,10 +112,8 @@ impl Client {
             if !(200..300).contains(&answer.status) {
                 return Err(self.classify_status(&op, answer.status, &answer.body));
             }
-            let page = lock::versions_of(&answer.body, key);
-            let next = page.last().map(|v| (v.key.clone(), v.version_id.clone()));
-            out.extend(page);
-            match next.filter(|_| lock::listing_truncated(&answer.body)) {
+            out.extend(lock::versions_of(&answer.body, key));
+            match lock::next_page(&answer.body) {
                 Some((k, v)) => {
                     query.retain(|(name, _)| name == "versions" || name == "prefix");
                     query.push(("key-marker".into(), k));
