@@ -118,8 +118,8 @@ complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l stale-upload-a
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l log-level -d 'Log filter: error, warn, info, debug, trace, or a tracing directive such as `etcdbak=debug`' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l log-format -d 'Log line format' -r -f -a "plain\t'`key=value` lines, one event per line'
 json\t'One JSON object per line, for log collectors'"
-complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l all -d 'Delete every backup of the cluster and abort its unfinished uploads (the cleanup Job after a Cluster is deleted). Files that do not follow etcdbak\'s naming scheme are never touched. Refused together with any --keep* flag or ETCDBAK_KEEP* env var (the controller sets none on cleanup)'
-complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l dry-run -d 'Print every backup with what retention would do and why it stays; delete nothing'
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l all -d 'Delete every backup of the cluster and abort its unfinished uploads (the cleanup Job after a Cluster is deleted). Files that do not follow etcdbak\'s naming scheme are never touched. Refused together with any --keep* flag or ETCDBAK_KEEP* env var (the controller sets none on cleanup). Whatever an S3 Object Lock still holds stays and is printed as kept, with its date; on a versioned bucket every version of what goes is deleted'
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l dry-run -d 'Print every backup with what retention would do and why it stays ("locked until …" for one an S3 Object Lock holds); delete nothing'
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -s V -l version -d 'Print version'
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand list" -l s3-endpoint -d 'S3 endpoint URL, e.g. http://minio.backup.svc:9000 or https://s3.eu-west-1.amazonaws.com. Leave unset for AWS S3, whose endpoint follows from --region' -r
