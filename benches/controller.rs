@@ -85,6 +85,7 @@ async fn bench(n: usize) -> String {
                 compression: None,
                 encryption: None,
                 continuous: None,
+                object_lock: None,
             },
         );
         match clusters.create(&PostParams::default(), &c).await {

@@ -1197,7 +1197,7 @@ _etcdbak() {
             return 0
             ;;
         etcdbak__subcmd__store)
-            opts="-h -V --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --sse --dir --cluster --keep --keep-hourly --keep-daily --keep-weekly --keep-monthly --keep-within --keep-min --part-size --upload-concurrency --stale-upload-age --compress --encrypt-to --encrypt-to-file --log-level --log-format --help --version"
+            opts="-h -V --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --sse --dir --cluster --keep --keep-hourly --keep-daily --keep-weekly --keep-monthly --keep-within --keep-min --part-size --upload-concurrency --stale-upload-age --compress --encrypt-to --encrypt-to-file --object-lock-mode --object-lock-retain --log-level --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1300,6 +1300,14 @@ _etcdbak() {
                     return 0
                     ;;
                 --encrypt-to-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --object-lock-mode)
+                    COMPREPLY=($(compgen -W "governance compliance" -- "${cur}"))
+                    return 0
+                    ;;
+                --object-lock-retain)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -18,13 +18,15 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::crd::RetentionSpec;
+use crate::crd::{ObjectLockSpec, RetentionSpec};
 use crate::naming::{is_dns_label, is_dns_subdomain};
 
 mod continuous;
 pub use continuous::{parse_interval as parse_segment_interval, ContinuousConfig};
 mod encoding;
 pub use encoding::{effective as effective_encoding, EncodingConfig, EncryptionConfig};
+mod object_lock;
+pub use object_lock::{effective as effective_object_lock, env as object_lock_env};
 mod retention;
 
 /// The embedded default configuration; examples/config.yaml is the single copy, so the docs cannot drift.
@@ -56,6 +58,10 @@ pub struct Config {
     /// `ETCDBAK_ENCRYPT_TO`.
     #[serde(flatten)]
     pub encoding: EncodingConfig,
+    /// S3 Object Lock on every backup, unless a Cluster names its own; handed to the store container as
+    /// `ETCDBAK_OBJECT_LOCK_MODE` and `ETCDBAK_OBJECT_LOCK_RETAIN`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub object_lock: Option<ObjectLockSpec>,
     pub job: JobConfig,
     pub pod: PodConfig,
     /// The admin's store container: reads `/backup/snapshot.db` and puts it somewhere safe.
@@ -215,6 +221,8 @@ struct RawConfig {
     compression: String,
     #[serde(default)]
     encryption: EncryptionConfig,
+    #[serde(default)]
+    object_lock: Option<ObjectLockSpec>,
     #[serde(default)]
     job: JobConfig,
     #[serde(default)]
@@ -398,6 +406,7 @@ pub fn default_config() -> Config {
             time_zone: default_time_zone(),
             s3: S3Config::default(),
             encoding: EncodingConfig::default(),
+            object_lock: None,
             job: JobConfig::default(),
             pod: PodConfig::default(),
             store_container: Container {
@@ -469,6 +478,7 @@ fn parse(text: &str, file: &str, base_dir: Option<&Path>) -> Result<Config, Erro
             compression: raw.compression,
             encryption: raw.encryption,
         },
+        object_lock: raw.object_lock,
         job: raw.job,
         pod: raw.pod,
         store_container,
@@ -552,6 +562,7 @@ type Problem = (&'static str, String);
 
 fn check_defaults(c: &Config) -> Result<(), Problem> {
     effective_encoding(&c.encoding, None, &[]).map_err(|e| ("compression/encryption", e))?;
+    effective_object_lock(c.object_lock.as_ref(), None).map_err(|e| ("objectLock", e))?;
     crate::schedule::expand(&c.default_schedule, "example")
         .map_err(|e| ("defaultSchedule", format!("is not usable: {e}")))?;
     crate::schedule::expand(&c.verify.schedule, "example")

@@ -85,6 +85,43 @@ pub struct ClusterSpec {
     /// Continuous backup of this cluster (overrides the controller config's `continuous`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub continuous: Option<ContinuousSpec>,
+    /// S3 Object Lock (WORM) on this cluster's backups, replacing the controller config's `objectLock`
+    /// (docs/OBJECT-LOCK.md). The bucket must have Object Lock enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_lock: Option<ObjectLockSpec>,
+}
+
+/// Days, hours, minutes, seconds in that order (`30d`, `12h`, `1d12h`); the reconciler checks the 1s to
+/// 36500d bound and reports it as a condition.
+const RETAIN_PATTERN: &str = r"^([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?$";
+
+/// Each backup is written locked: not even the store's own credentials can delete it before `retain` has
+/// passed. Retention keeps a backup until its lock expires. Also the controller config's `objectLock`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ObjectLockSpec {
+    /// `governance` (lifted only with s3:BypassGovernanceRetention) or `compliance` (by nobody).
+    pub mode: ObjectLockMode,
+    /// How long each backup stays locked from its upload: `30d`, `12h`, `1d12h`.
+    #[schemars(length(min = 2, max = 32), regex(pattern = RETAIN_PATTERN))]
+    pub retain: String,
+}
+
+/// The S3 Object Lock mode, as `etcdbak store --object-lock-mode` takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ObjectLockMode {
+    Governance,
+    Compliance,
+}
+
+impl ObjectLockMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObjectLockMode::Governance => "governance",
+            ObjectLockMode::Compliance => "compliance",
+        }
+    }
 }
 
 /// A Go-style duration of seconds, minutes or hours (`20s`, `1m`, `1m30s`); the reconciler checks the 1s to
@@ -365,6 +402,13 @@ mod tests {
             retention["properties"]["keepWithin"]["pattern"],
             WITHIN_PATTERN
         );
+        let lock = &spec["properties"]["objectLock"];
+        assert_eq!(lock["required"], serde_json::json!(["mode", "retain"]));
+        assert_eq!(
+            lock["properties"]["mode"]["enum"],
+            serde_json::json!(["governance", "compliance"])
+        );
+        assert_eq!(lock["properties"]["retain"]["pattern"], RETAIN_PATTERN);
         assert_eq!(crd["spec"]["scope"], "Cluster");
         assert_eq!(
             crd["spec"]["versions"][0]["subresources"]["status"],
@@ -426,6 +470,11 @@ mod tests {
                 "ftp://x",
                 "https://a b",
             ],
+        );
+        check(
+            RETAIN_PATTERN,
+            &["30d", "12h", "1d12h", "90s", "1d2h3m4s"],
+            &["30", "1w", "12h1d", "1y", "-1d", "30d "],
         );
         check(
             WITHIN_PATTERN,

@@ -203,6 +203,9 @@ fn helm_lint_template_and_schema() {
         "leaderElection.leaseDuration=soon",
         "metrics.port=70000",
         "nosuchvalue=1",
+        "config.objectLock.mode=legal,config.objectLock.retain=30d",
+        "config.objectLock.mode=governance,config.objectLock.retain=30 days",
+        "config.objectLock.mode=governance",
     ] {
         let out = helm(
             &["template", "etcdbak", chart.to_str().unwrap(), "--set", bad],
@@ -293,6 +296,8 @@ fn the_charts_config_loads_and_renders() {
         &[
             "--set",
             "storeContainer.name=custom,storeContainer.image=example/uploader:1,storeContainer.volumeMounts[0].name=etcd-backup,storeContainer.volumeMounts[0].mountPath=/backup",
+            "--set",
+            "config.objectLock.mode=governance,config.objectLock.retain=30d",
         ],
     ));
     let dir = tempfile::tempdir().unwrap();
@@ -313,6 +318,7 @@ fn the_charts_config_loads_and_renders() {
             compression: None,
             encryption: None,
             continuous: None,
+            object_lock: None,
         },
     );
     let desired = template::render_backup(&cluster, None, &config).expect("renders");
@@ -327,6 +333,18 @@ fn the_charts_config_loads_and_renders() {
         .spec
         .unwrap();
     assert_eq!(pod.containers[0].name, "custom");
+    let env: Vec<(String, Option<String>)> = pod.containers[0]
+        .env
+        .iter()
+        .flatten()
+        .map(|e| (e.name.clone(), e.value.clone()))
+        .collect();
+    for (name, value) in [
+        ("ETCDBAK_OBJECT_LOCK_MODE", "governance"),
+        ("ETCDBAK_OBJECT_LOCK_RETAIN", "30d"),
+    ] {
+        assert!(env.contains(&(name.into(), Some(value.into()))), "{env:?}");
+    }
     assert_eq!(
         pod.containers[0].image.as_deref(),
         Some("example/uploader:1")
@@ -424,6 +442,7 @@ fn irsa_values_render_an_annotated_job_service_account_and_no_keys() {
             compression: None,
             encryption: None,
             continuous: None,
+            object_lock: None,
             retention: None,
         },
     );
@@ -545,6 +564,7 @@ async fn rendered_manifests_apply_and_the_chart_rbac_runs_the_controller() {
                     compression: None,
                     encryption: None,
                     continuous: None,
+                    object_lock: None,
                 },
             ),
         )

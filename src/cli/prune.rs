@@ -19,9 +19,12 @@ pub struct Args {
     /// Delete every backup of the cluster and abort its unfinished uploads (the cleanup Job after a
     /// Cluster is deleted). Files that do not follow etcdbak's naming scheme are never touched. Refused
     /// together with any --keep* flag or ETCDBAK_KEEP* env var (the controller sets none on cleanup).
+    /// Whatever an S3 Object Lock still holds stays and is printed as kept, with its date; on a versioned
+    /// bucket every version of what goes is deleted.
     #[arg(long, conflicts_with = "retention")]
     pub all: bool,
-    /// Print every backup with what retention would do and why it stays; delete nothing.
+    /// Print every backup with what retention would do and why it stays ("locked until …" for one an S3
+    /// Object Lock holds); delete nothing.
     #[arg(long)]
     pub dry_run: bool,
     /// Also abort the cluster's unfinished multipart uploads older than this (with --all: every one).
@@ -77,6 +80,9 @@ fn render(report: &prune::Report) {
     }
     for deleted in &report.deleted {
         println!("deleted {} ({})", deleted.key, deleted.why);
+    }
+    for kept in &report.locked {
+        println!("kept {} ({})", kept.key, kept.why);
     }
 }
 

@@ -45,7 +45,8 @@ pub struct S3Args {
     pub path_style: bool,
     /// Send a Content-MD5 header with every uploaded part, so the store rejects a part damaged in transit.
     /// Some S3-compatible stores refuse or mishandle it: `--content-md5=false` there (each part's returned
-    /// ETag is still compared with its MD5 when the store returns one).
+    /// ETag is still compared with its MD5 when the store returns one). `store --object-lock-mode` sends it
+    /// regardless: S3 requires it on locked writes.
     #[arg(long, env = "ETCDBAK_S3_CONTENT_MD5", default_value_t = true, action = ArgAction::Set,
           num_args = 0..=1, default_missing_value = "true", require_equals = true,
           value_parser = BoolishValueParser::new(), value_name = "BOOL")]
@@ -107,6 +108,8 @@ impl S3Args {
                 Some(SseKind::S3) => Sse::S3,
                 Some(SseKind::Kms) => Sse::Kms,
             },
+            // Only `store` locks what it writes (its own flags, `cli::store`).
+            object_lock: None,
             progress: super::progress::reporter(),
         })
     }

@@ -117,6 +117,28 @@ fn plan_with(prefix: &str, cluster: &str, keys: &[String], keep: Keep, floor: &F
     plan
 }
 
+/// Keeps the backups in `held` that the plan would delete, each for its reason (an Object Lock that has
+/// not expired), and their verification records with them: a lock outranks every rule, the floor included.
+pub fn hold(plan: &mut Plan, prefix: &str, held: &[(String, KeepReason)]) {
+    let reason_of = |key: &str| held.iter().find(|(k, _)| k == key).map(|(_, r)| *r);
+    for (b, reasons) in plan.decisions.iter_mut() {
+        if let Some(r) = reason_of(&b.key).filter(|_| reasons.is_empty()) {
+            reasons.push(r);
+        }
+    }
+    let (kept, deleted): (Vec<String>, Vec<String>) = std::mem::take(&mut plan.delete)
+        .into_iter()
+        .partition(|k| reason_of(k).is_some());
+    plan.delete = deleted;
+    plan.keep.extend(kept);
+    let order: Vec<&str> = plan.decisions.iter().map(|(b, _)| b.key.as_str()).collect();
+    plan.keep
+        .sort_by_key(|k| order.iter().position(|o| o == k).unwrap_or(usize::MAX));
+    plan.records.retain(|record| {
+        verified_backup_of(prefix, record).is_none_or(|(_, backup)| reason_of(backup).is_none())
+    });
+}
+
 /// Why a deleted backup was not kept, for the line that logs its deletion.
 pub fn why_deleted(keep: &Keep) -> String {
     match keep {

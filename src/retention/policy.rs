@@ -183,10 +183,17 @@ pub enum KeepReason {
     NewestVerified,
     /// Kept only so that `keep-min` backups remain.
     Minimum,
+    /// S3 Object Lock holds it until then: no rule can delete it yet.
+    LockedUntil(DateTime<Utc>),
+    /// An S3 legal hold keeps it until someone lifts the hold.
+    LegalHold,
 }
 
 impl std::fmt::Display for KeepReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let KeepReason::LockedUntil(t) = self {
+            return write!(f, "locked until {}", t.format("%Y-%m-%d %H:%M:%S UTC"));
+        }
         f.write_str(match self {
             KeepReason::Last => "last",
             KeepReason::Hourly => "hourly",
@@ -197,6 +204,8 @@ impl std::fmt::Display for KeepReason {
             KeepReason::JustUploaded => "just uploaded",
             KeepReason::NewestVerified => "newest verified",
             KeepReason::Minimum => "keep-min",
+            KeepReason::LockedUntil(_) => "locked",
+            KeepReason::LegalHold => "legal hold",
         })
     }
 }

@@ -72,4 +72,27 @@ mod tests {
         let plan = plan_with("etcdbak", "prod", &keys, Keep::Tiered(policy), &floor);
         insta::assert_snapshot!(dry_run_table(&plan.decisions).to_string());
     }
+
+    #[test]
+    fn a_locked_backup_shows_as_kept_until_its_date() {
+        let keys: Vec<String> = [
+            "etcdbak/prod/20261125T230000.000Z-r900-aaaaaaaa.db",
+            "etcdbak/prod/20261125T220000.000Z-r880-bbbbbbbb.db",
+        ]
+        .map(String::from)
+        .to_vec();
+        let mut plan =
+            crate::retention::plan_deletions("etcdbak", "prod", &keys, Keep::Newest(1), None);
+        let until = chrono::DateTime::parse_from_rfc3339("2026-12-25T10:00:05Z")
+            .expect("time")
+            .with_timezone(&chrono::Utc);
+        let held = [(keys[1].clone(), KeepReason::LockedUntil(until))];
+        crate::retention::hold(&mut plan, "etcdbak", &held);
+        let table = dry_run_table(&plan.decisions).to_string();
+        let row = table.lines().find(|l| l.contains("r880")).expect("row");
+        assert!(
+            row.contains("keep") && row.contains("locked until 2026-12-25 10:00:05 UTC"),
+            "{table}"
+        );
+    }
 }

@@ -409,3 +409,60 @@ fn the_newest_verified_backup_stays_and_records_go_with_their_backups() {
     );
     assert!(!all.delete.contains(&others) && !all.records.contains(&others));
 }
+
+#[test]
+fn a_lock_keeps_what_the_policy_would_delete_and_its_record() {
+    let keys = five();
+    let mut p = plan_deletions(P, "prod", &keys, Keep::Newest(2), None);
+    assert_eq!(
+        p.delete,
+        [k("prod", R100000), k("prod", R99999), k("prod", R99998)]
+    );
+    let until = chrono::DateTime::parse_from_rfc3339("2026-12-24T00:00:00Z")
+        .expect("time")
+        .with_timezone(&chrono::Utc);
+    let held = [
+        (k("prod", R99999), KeepReason::LockedUntil(until)),
+        (k("prod", R100002), KeepReason::LegalHold),
+    ];
+    hold(&mut p, P, &held);
+    assert_eq!(p.delete, [k("prod", R100000), k("prod", R99998)]);
+    assert_eq!(
+        p.keep,
+        [k("prod", R100002), k("prod", R100001), k("prod", R99999)]
+    );
+    let reasons = |key: &str| {
+        p.decisions
+            .iter()
+            .find(|(b, _)| b.key == key)
+            .map(|(_, r)| r.clone())
+            .expect("decided")
+    };
+    assert_eq!(
+        reasons(&k("prod", R99999)),
+        [KeepReason::LockedUntil(until)]
+    );
+    // A backup kept by a rule keeps that reason alone.
+    assert_eq!(reasons(&k("prod", R100002)), [KeepReason::Last]);
+    assert_eq!(
+        KeepReason::LockedUntil(until).to_string(),
+        "locked until 2026-12-24 00:00:00 UTC"
+    );
+}
+
+#[test]
+fn a_locked_backups_record_stays_with_it() {
+    let record = format!("{}{}", k("prod", R99999), crate::naming::VERIFIED_SUFFIX);
+    let mut keys = five();
+    keys.push(record.clone());
+    keys.push(format!(
+        "{}{}",
+        k("prod", R100002),
+        crate::naming::VERIFIED_SUFFIX
+    ));
+    let mut p = plan_deletions(P, "prod", &keys, Keep::Newest(1), None);
+    assert!(p.records.contains(&record), "{p:?}");
+    hold(&mut p, P, &[(k("prod", R99999), KeepReason::LegalHold)]);
+    assert!(!p.records.contains(&record), "{p:?}");
+    assert!(p.keep.contains(&k("prod", R99999)));
+}

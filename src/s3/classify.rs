@@ -171,6 +171,7 @@ mod tests {
                 crate::credentials::Env::default(),
             ),
             sse: crate::s3::Sse::None,
+            object_lock: None,
             progress: crate::progress::unwatched(),
         };
         // Built with explicit credentials rather than the environment, which tests share.

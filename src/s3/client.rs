@@ -42,10 +42,19 @@ pub struct Client {
     pub(crate) connect_timeout: Duration,
     pub(crate) stall_timeout: Duration,
     pub(crate) sse: super::Sse,
+    /// The lock `store` puts on each backup; `None`: unlocked.
+    pub(crate) lock: Option<super::ObjectLock>,
+    /// For the requests signed by `s3::sign` (those naming a version): the region, the addressing style
+    /// and the credentials, always current.
+    pub(crate) region: String,
+    pub(crate) path_style: bool,
+    pub(crate) credentials: crate::credentials::Provider,
     /// Where uploads and downloads report how far they got.
     pub(crate) progress: crate::progress::Reporter,
     /// Whether the endpoint accepted a connection within the connect timeout (asked once per client).
     reached: Arc<tokio::sync::OnceCell<Result<(), String>>>,
+    /// Whether the bucket keeps versions (asked once per client, by the first delete that needs to know).
+    pub(crate) versioning: Arc<tokio::sync::OnceCell<bool>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -157,14 +166,19 @@ impl Client {
             connect_timeout: args.connect_timeout,
             stall_timeout: args.stall_timeout,
             sse: args.sse,
+            lock: args.object_lock,
+            region: args.region.clone(),
+            path_style: args.path_style,
+            credentials: args.credentials.clone(),
             progress: args.progress.clone(),
             reached: Arc::default(),
+            versioning: Arc::default(),
         })
     }
 
     /// Fails fast, with the connect timeout, when the endpoint does not accept a connection; rust-s3's own
     /// connections have no connect timeout, so this is asked before its first request.
-    async fn reach(&self) -> Result<(), Error> {
+    pub(crate) async fn reach(&self) -> Result<(), Error> {
         let limit = self.connect_timeout;
         let outcome = self
             .reached
@@ -339,9 +353,11 @@ impl Client {
         Ok(uploads)
     }
 
-    /// Whether PUTs carry Content-MD5: asked for, and not refused by this store during the run.
+    /// Whether PUTs carry Content-MD5: asked for (or needed by a lock), and not refused by this store
+    /// during the run.
     pub(crate) fn sends_content_md5(&self) -> bool {
-        self.content_md5 && !self.content_md5_refused.load(Ordering::SeqCst)
+        (self.content_md5 || self.lock.is_some())
+            && !self.content_md5_refused.load(Ordering::SeqCst)
     }
 
     /// Records that the store refused Content-MD5 as unsupported, warning once per run.

@@ -26,6 +26,9 @@ pub enum Error {
         code: String,
         credentials: &'static str,
     },
+    /// `store` was asked to lock its backups in a bucket that cannot hold locks.
+    #[error("Object Lock is not enabled on bucket \"{bucket}\": create the bucket with Object Lock (aws s3api create-bucket --object-lock-enabled-for-bucket, mc mb --with-lock) or unset --object-lock-mode")]
+    ObjectLockOff { bucket: String },
     #[error("cannot {op}: {reason}")]
     Request { op: String, reason: String },
     /// The store does not implement an optional operation; callers that can do without it degrade.
@@ -57,6 +60,7 @@ impl Error {
     pub fn class(&self) -> Class {
         match self {
             Error::Settings(_) => Class::Usage,
+            Error::ObjectLockOff { .. } => Class::Config,
             Error::MissingCredentials | Error::AccessDenied { .. } => Class::Auth,
             Error::Credentials(e) => e.class(),
             Error::Unreachable { .. }

@@ -7,19 +7,24 @@
 pub mod classify;
 pub mod client;
 pub mod error;
+pub mod lock;
 pub mod meta;
+pub mod sign;
 pub mod source;
 pub mod sse;
 pub mod stall;
 pub mod upload;
+pub mod versions;
 
 use std::time::Duration;
 
 pub use client::{Client, ListedObject, ObjectHead, PendingUpload};
 pub use error::Error;
+pub use lock::{LockMode, Locked, ObjectLock};
 pub use source::{Expected, Payload};
 pub use sse::Sse;
 pub use upload::{UploadPlan, Uploaded};
+pub use versions::{Current, Removal};
 
 /// Where backups are stored, as plain values (the command line's `S3Args` builds it).
 ///
@@ -48,6 +53,9 @@ pub struct Settings {
     pub credentials: crate::credentials::Provider,
     /// Server-side encryption of the objects etcdbak writes (and, for SSE-C, reads).
     pub sse: Sse,
+    /// Object Lock on every backup `store` writes; `None` writes them unlocked. With a lock, every PUT carries
+    /// Content-MD5, as S3 requires of locked writes.
+    pub object_lock: Option<ObjectLock>,
     /// Where uploads and downloads report how far they got.
     pub progress: crate::progress::Reporter,
 }

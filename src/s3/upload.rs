@@ -104,6 +104,10 @@ pub async fn upload_file(
     let part_size = plan.effective_part_size(encoded_bound(expected.size)) as usize;
     let mut headers = metadata_headers(metadata)?;
     add_headers(&mut headers, &client.sse.create_headers());
+    if let Some(lock) = client.lock {
+        // Dated from now, before the first byte is read: the lock never ends earlier than asked.
+        add_lock_headers(&mut headers, &lock.create_headers(chrono::Utc::now()))?;
+    }
     let (source, first, done) = tokio::select! {
         r = source.read_part(Vec::with_capacity(part_size), part_size) => r?,
         signal = wait_cancel(&mut cancel) => return Err(Error::Interrupted { signal }),
@@ -189,6 +193,21 @@ fn add_headers(headers: &mut reqwest::header::HeaderMap, extra: &[(&'static str,
     for (name, value) in extra {
         headers.insert(*name, reqwest::header::HeaderValue::from_static(value));
     }
+}
+
+/// Adds the Object Lock headers (mode, retain-until date) to a request's.
+fn add_lock_headers(
+    headers: &mut reqwest::header::HeaderMap,
+    lock: &[(&'static str, String)],
+) -> Result<(), Error> {
+    for (name, value) in lock {
+        let value = reqwest::header::HeaderValue::from_str(value).map_err(|_| Error::Request {
+            op: "start the upload".into(),
+            reason: format!("invalid {name} value {value:?}"),
+        })?;
+        headers.insert(*name, value);
+    }
+    Ok(())
 }
 
 /// Resolves with the signal's name once `cancel` carries one.
@@ -512,8 +531,8 @@ async fn put_bytes(
                     let status = resp.status().as_u16();
                     let text = resp.text().await.unwrap_or_default();
                     let e = client.classify_status(&op, status, &text);
-                    if with_md5 && matches!(e, Error::Unsupported { .. }) {
-                        // Content-MD5 is optional: a store that refuses it gets the part without it.
+                    if with_md5 && client.lock.is_none() && matches!(e, Error::Unsupported { .. }) {
+                        // Optional unless locked: a refusing store gets the part without it.
                         client.refuse_content_md5(&e);
                         continue;
                     }

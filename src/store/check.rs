@@ -3,7 +3,8 @@
 use super::Error;
 use crate::backup::SnapshotMetadata;
 use crate::pipeline::Recorded;
-use crate::s3::{meta, Client, ObjectHead, Uploaded};
+use crate::s3::lock::{rfc3339, Hold};
+use crate::s3::{meta, Client, ObjectHead, ObjectLock, Uploaded};
 
 /// Reads the object back (HEAD) and compares it with what was sent. `Ok(Err(what))` names the mismatch.
 pub(crate) async fn check_uploaded(
@@ -28,6 +29,42 @@ pub(crate) async fn check_uploaded(
         let sent = uploaded.recorded.unwrap_or(*recorded);
         compare_record(&info, &sent)
     }))
+}
+
+/// With a lock asked for, the object must hold it: the mode asked for, until no earlier than `lock` counted
+/// from `started` (the upload dated it later). A store that takes the headers and ignores them would
+/// otherwise leave an unlocked backup that looks locked. `Ok(Err(what))` names the mismatch.
+pub(crate) async fn check_locked(
+    client: &Client,
+    key: &str,
+    lock: &ObjectLock,
+    started: chrono::DateTime<chrono::Utc>,
+) -> Result<Result<(), String>, Error> {
+    let hold = client.current(key, None).await?.unwrap_or_default().hold;
+    Ok(compare_lock(&hold, lock, started))
+}
+
+/// The pure part of [`check_locked`].
+pub(crate) fn compare_lock(
+    hold: &Hold,
+    lock: &ObjectLock,
+    started: chrono::DateTime<chrono::Utc>,
+) -> Result<(), String> {
+    let want = lock.retain_until(started);
+    match (hold.mode, hold.until) {
+        (Some(mode), Some(until)) if mode == lock.mode && until >= want => Ok(()),
+        (None, _) | (_, None) => Err(format!(
+            "it is not locked, though {} mode until {} was asked for",
+            lock.mode,
+            rfc3339(want)
+        )),
+        (Some(mode), Some(until)) => Err(format!(
+            "it is locked in {mode} mode until {}, not {} mode until {} as asked",
+            rfc3339(until),
+            lock.mode,
+            rfc3339(want)
+        )),
+    }
 }
 
 /// The pure part of post-upload verification.
@@ -184,5 +221,47 @@ mod tests {
         assert_eq!(compare_object(&plain(&"0".repeat(32)), &m, &single), Ok(()));
         assert!(compare_object(&plain(&"1".repeat(32)), &m, &single).is_err());
         assert_eq!(compare_object(&plain("opaque"), &m, &single), Ok(()));
+    }
+}
+
+#[cfg(test)]
+mod lock_tests {
+    use super::*;
+    use crate::s3::LockMode;
+
+    #[test]
+    fn the_object_must_hold_the_lock_asked_for() {
+        let started = chrono::DateTime::parse_from_rfc3339("2026-12-03T09:00:00Z")
+            .expect("time")
+            .with_timezone(&chrono::Utc);
+        let lock = ObjectLock {
+            mode: LockMode::Compliance,
+            retain: std::time::Duration::from_secs(86400),
+        };
+        let held = |mode, until: &str| Hold {
+            mode,
+            until: chrono::DateTime::parse_from_rfc3339(until)
+                .ok()
+                .map(|t| t.with_timezone(&chrono::Utc)),
+            legal_hold: false,
+        };
+        let compliance = Some(LockMode::Compliance);
+        assert_eq!(
+            compare_lock(&held(compliance, "2026-12-04T09:00:01Z"), &lock, started),
+            Ok(())
+        );
+        for (hold, want) in [
+            (Hold::default(), "it is not locked, though compliance mode until 2026-12-04T09:00:00Z was asked for"),
+            (
+                held(compliance, "2026-12-04T08:59:59Z"),
+                "it is locked in compliance mode until 2026-12-04T08:59:59Z, not compliance mode until 2026-12-04T09:00:00Z as asked",
+            ),
+            (
+                held(Some(LockMode::Governance), "2026-12-05T00:00:00Z"),
+                "it is locked in governance mode until 2026-12-05T00:00:00Z, not compliance mode until 2026-12-04T09:00:00Z as asked",
+            ),
+        ] {
+            assert_eq!(compare_lock(&hold, &lock, started), Err(want.to_string()));
+        }
     }
 }

@@ -96,6 +96,9 @@ pub async fn run(client: &Client, opts: &Options) -> Result<(), Error> {
     let meta = input::read_metadata(&opts.dir)?;
     let cluster = input::resolve_cluster(opts.cluster.as_deref(), &meta)?;
     client.check_access(&cluster).await?;
+    if client.lock.is_some() {
+        client.require_object_lock().await?;
+    }
     let snapshot = opts.dir.join(SNAPSHOT_FILE);
     check_before_upload(&snapshot, &meta).await?;
 
@@ -116,15 +119,29 @@ pub async fn run(client: &Client, opts: &Options) -> Result<(), Error> {
         payload,
         recorded: &recorded,
     };
+    let started = chrono::Utc::now();
     let uploaded = upload(client, opts, &snapshot, &key, &sent, &cancel).await?;
-    if let Err(what) = check::check_uploaded(client, &key, &meta, &recorded, &uploaded).await? {
+    let mut verdict = check::check_uploaded(client, &key, &meta, &recorded, &uploaded).await?;
+    if let (true, Some(lock)) = (verdict.is_ok(), client.lock) {
+        verdict = check::check_locked(client, &key, &lock, started).await?;
+    }
+    if let Err(what) = verdict {
         // A wrong object must not count as a backup: delete it (best effort) and stop before retention.
-        if let Err(e) = client.delete(&key).await {
-            tracing::warn!(%key, error = %e, "could not delete the object that failed verification");
+        match client.remove(&key).await {
+            Ok(s3::Removal::Gone) => {}
+            Ok(s3::Removal::Locked(locked)) => {
+                tracing::warn!(%key, %locked, "the object that failed verification is locked and stays");
+            }
+            Err(e) => {
+                tracing::warn!(%key, error = %e, "could not delete the object that failed verification");
+            }
         }
         return Err(s3::Error::Verification { key, what }.into());
     }
     tracing::info!(%key, sha256 = %meta.sha256, "upload verified (size, sha256 metadata, ETag)");
+    if let Some(lock) = &client.lock {
+        tracing::info!(%key, mode = %lock.mode, retain = %humantime::format_duration(lock.retain), "the backup is locked (S3 Object Lock)");
+    }
 
     if let Some(signal) = *cancel.borrow() {
         return Err(s3::Error::Interrupted { signal }.into());
@@ -261,12 +278,14 @@ async fn apply_retention(
         .map(|(k, _)| k)
         .collect();
     let keep = Keep::Tiered(*policy);
-    let decision =
+    let mut decision =
         retention::plan_deletions(&client.prefix, cluster, &keys, keep, Some(just_uploaded));
-    prune::delete_planned(client, &decision, &keep, &mut Vec::new()).await?;
+    let mut report = prune::Report::default();
+    let heads = prune::hold_locked(client, &mut decision, &mut report, false).await?;
+    prune::delete_planned(client, &decision, &keep, &heads, &mut report).await?;
     tracing::info!(
-        %cluster, policy = %policy, kept = decision.keep.len(), deleted = decision.delete.len(),
-        "retention applied"
+        %cluster, policy = %policy, kept = decision.keep.len(), deleted = report.deleted.len(),
+        locked = report.locked.len(), "retention applied"
     );
     Ok(())
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use super::Error;
 use crate::naming;
 use crate::retention::{self, Keep, KeepReason, ListedKey};
-use crate::s3::{Client, PendingUpload};
+use crate::s3::{Client, Current, Locked, PendingUpload, Removal};
 
 /// What to prune, checked by the command line.
 #[derive(Debug, Clone)]
@@ -26,6 +26,16 @@ pub struct Report {
     pub dry_run: Option<DryRun>,
     /// The backups deleted, in order (verification records and segments are only logged).
     pub deleted: Vec<Deleted>,
+    /// What retention would have deleted but an S3 Object Lock keeps (backups, and with `--all` segments).
+    pub locked: Vec<StillLocked>,
+}
+
+/// An object left in place because its lock has not expired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StillLocked {
+    pub key: String,
+    /// "locked until …" or "under legal hold".
+    pub why: String,
 }
 
 /// What a dry run would do.
@@ -56,23 +66,31 @@ pub async fn run(client: &Client, opts: &Options, report: &mut Report) -> Result
         .into_iter()
         .map(|(k, _)| k)
         .collect();
-    let decision = retention::plan_deletions(&client.prefix, &opts.cluster, &keys, opts.keep, None);
+    let mut decision =
+        retention::plan_deletions(&client.prefix, &opts.cluster, &keys, opts.keep, None);
+    let heads = hold_locked(client, &mut decision, report, opts.dry_run).await?;
     if opts.dry_run {
         report.dry_run = Some(DryRun {
             would_delete: decision.delete.len(),
-            decisions: decision.decisions,
+            decisions: decision.decisions.clone(),
             would_abort: Vec::new(),
         });
     } else {
-        delete_planned(client, &decision, &opts.keep, &mut report.deleted).await?;
+        delete_planned(client, &decision, &opts.keep, &heads, report).await?;
         if opts.keep == Keep::Nothing {
-            delete_segments(client, &opts.cluster, &keys).await?;
+            delete_segments(client, &opts.cluster, &keys, report).await?;
         }
     }
     tracing::info!(
         cluster = %opts.cluster, kept = decision.keep.len(), deleted = decision.delete.len(),
         dry_run = opts.dry_run, "retention applied"
     );
+    if opts.keep == Keep::Nothing && !report.locked.is_empty() {
+        tracing::warn!(
+            cluster = %opts.cluster, locked = report.locked.len(),
+            "objects of the deleted cluster stay until their Object Lock expires; a bucket lifecycle rule removes them then (docs/OBJECT-LOCK.md)"
+        );
+    }
     // With --all the cluster is gone, so even a young upload is abandoned.
     let age = if opts.keep == Keep::Nothing {
         Duration::ZERO
@@ -91,40 +109,111 @@ pub async fn run(client: &Client, opts: &Options, report: &mut Report) -> Result
     Ok(())
 }
 
-/// Deletes what retention planned: the backups, then the verification records that no longer speak for a
-/// backup that stays (a record never outlives its backup for long, and never protects a deleted one).
-/// Each deleted backup is pushed onto `deleted` as soon as it is gone.
+/// HEADs each backup the plan would delete and keeps those an Object Lock still holds
+/// ([`retention::hold`]), so neither a dry run nor a deletion ever treats a locked backup as deletable.
+/// Returns the HEADs, so the deletion does not ask again. Unless `dry_run`, each backup held is logged
+/// and recorded in the report's `locked`.
+pub(super) async fn hold_locked(
+    client: &Client,
+    decision: &mut retention::Plan,
+    report: &mut Report,
+    dry_run: bool,
+) -> Result<Vec<(String, Current)>, Error> {
+    let now = chrono::Utc::now();
+    let mut heads = Vec::with_capacity(decision.delete.len());
+    let mut held = Vec::new();
+    for key in &decision.delete {
+        let Some(current) = client.current(key, None).await? else {
+            continue;
+        };
+        if let Some(locked) = current.hold.locked_at(now) {
+            held.push((key.clone(), keep_reason(locked)));
+            if !dry_run {
+                still_locked(report, key, locked);
+            }
+        }
+        heads.push((key.clone(), current));
+    }
+    retention::hold(decision, &client.prefix, &held);
+    Ok(heads)
+}
+
+fn keep_reason(locked: Locked) -> KeepReason {
+    match locked {
+        Locked::Until(t) => KeepReason::LockedUntil(t),
+        Locked::LegalHold => KeepReason::LegalHold,
+    }
+}
+
+/// Deletes what retention planned: the backups (every version of each, on a versioned bucket), then the
+/// verification records that no longer speak for a backup that stays (a record never outlives its backup
+/// for long, and never protects a deleted one). Each deleted backup is pushed onto the report as soon as it
+/// is gone; one a lock still holds (an older version of it, or a store whose clock is behind) onto its
+/// `locked`.
 pub(super) async fn delete_planned(
     client: &Client,
     decision: &retention::Plan,
     keep: &Keep,
-    deleted: &mut Vec<Deleted>,
+    heads: &[(String, Current)],
+    report: &mut Report,
 ) -> Result<(), Error> {
     let why = retention::why_deleted(keep);
+    let now = chrono::Utc::now();
     for key in &decision.delete {
-        client.delete(key).await?;
-        tracing::info!(%key, why = %why, "deleted by retention");
-        deleted.push(Deleted {
-            key: key.clone(),
-            why: why.clone(),
-        });
+        let Some((_, current)) = heads.iter().find(|(k, _)| k == key) else {
+            tracing::info!(%key, "already gone");
+            continue;
+        };
+        match client.remove_current(key, current, now).await? {
+            Removal::Gone => {
+                tracing::info!(%key, why = %why, "deleted by retention");
+                report.deleted.push(Deleted {
+                    key: key.clone(),
+                    why: why.clone(),
+                });
+            }
+            Removal::Locked(locked) => still_locked(report, key, locked),
+        }
     }
     for record in &decision.records {
-        client.delete(record).await?;
-        tracing::info!(key = %record, "deleted the verification record of a backup that is gone");
+        match client.remove(record).await? {
+            Removal::Gone => {
+                tracing::info!(key = %record, "deleted the verification record of a backup that is gone");
+            }
+            Removal::Locked(locked) => {
+                tracing::info!(key = %record, %locked, "kept the verification record of a deleted backup: its lock holds it");
+            }
+        }
     }
     Ok(())
 }
 
+fn still_locked(report: &mut Report, key: &str, locked: Locked) {
+    tracing::info!(%key, %locked, "kept: its Object Lock has not expired");
+    report.locked.push(StillLocked {
+        key: key.to_string(),
+        why: locked.to_string(),
+    });
+}
+
 /// With the cluster gone, its continuous-backup segments go with its full backups: the cleanup Job leaves
-/// nothing of the cluster behind.
-async fn delete_segments(client: &Client, cluster: &str, keys: &[String]) -> Result<(), Error> {
+/// nothing of the cluster behind but what a lock still holds.
+async fn delete_segments(
+    client: &Client,
+    cluster: &str,
+    keys: &[String],
+    report: &mut Report,
+) -> Result<(), Error> {
     for key in keys {
         if crate::naming::segment::parse_segment_key(&client.prefix, key)
             .is_some_and(|(c, _)| c == cluster)
         {
-            client.delete(key).await?;
-            tracing::info!(%key, "deleted a continuous-backup segment of a deleted cluster");
+            match client.remove(key).await? {
+                Removal::Gone => {
+                    tracing::info!(%key, "deleted a continuous-backup segment of a deleted cluster");
+                }
+                Removal::Locked(locked) => still_locked(report, key, locked),
+            }
         }
     }
     Ok(())

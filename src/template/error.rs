@@ -54,6 +54,8 @@ pub enum RenderError {
     },
     #[error("the backups' encoding is not usable ({0}): fix spec.compression / spec.encryption, or the config's compression / encryption")]
     InvalidEncoding(String),
+    #[error("the backups' Object Lock is not usable ({0}): fix spec.objectLock, or the config's objectLock")]
+    InvalidObjectLock(String),
     #[error("the {template} template is named {name:?}, which the snapshot init container already uses: rename it in the controller config")]
     ContainerNameTaken {
         template: &'static str,
@@ -82,6 +84,7 @@ impl RenderError {
             RenderError::UnknownVolume { .. } => "TemplateUnknownVolume",
             RenderError::ContainerNameTaken { .. } => "TemplateNameConflict",
             RenderError::InvalidEncoding(_) => "InvalidEncoding",
+            RenderError::InvalidObjectLock(_) => "InvalidObjectLock",
         }
     }
 }

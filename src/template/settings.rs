@@ -106,3 +106,21 @@ pub fn encoding_env(cluster: &Cluster, config: &Config) -> Result<Vec<EnvVar>, R
     }
     Ok(out)
 }
+
+/// The store container's `ETCDBAK_OBJECT_LOCK_MODE` and `ETCDBAK_OBJECT_LOCK_RETAIN`: the Cluster's
+/// `objectLock` or the config's; none when backups are not locked.
+pub fn object_lock_env(cluster: &Cluster, config: &Config) -> Result<Vec<EnvVar>, RenderError> {
+    let lock = crate::config::effective_object_lock(
+        config.object_lock.as_ref(),
+        cluster.spec.object_lock.as_ref(),
+    )
+    .map_err(RenderError::InvalidObjectLock)?;
+    Ok(lock
+        .map(|l| {
+            crate::config::object_lock_env(l)
+                .iter()
+                .map(|(name, value)| env(name, value))
+                .collect()
+        })
+        .unwrap_or_default())
+}

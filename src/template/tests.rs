@@ -33,6 +33,7 @@ fn cluster(name: &str) -> Cluster {
             compression: None,
             encryption: None,
             continuous: None,
+            object_lock: None,
         },
     );
     c.metadata.uid = Some("6f1c0b7e-2b1d-4a8e-9c3f-0d6a1e2b3c4d".into());
@@ -549,6 +550,7 @@ fn spec_hash_is_stable_and_tracks_changes() {
 }
 
 mod contract;
+mod object_lock;
 mod retention;
 mod verify;
 

@@ -30,6 +30,7 @@ pub fn cluster(name: &str, ns: &str) -> Cluster {
             compression: None,
             encryption: None,
             continuous: None,
+            object_lock: None,
         },
     )
 }

@@ -185,6 +185,7 @@ pub fn cluster(name: &str, ns: &str, etcd: &EtcdCluster, keep: Option<u32>) -> C
             compression: None,
             encryption: None,
             continuous: None,
+            object_lock: None,
         },
     )
 }

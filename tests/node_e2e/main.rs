@@ -131,6 +131,7 @@ pub fn new_cluster(name: &str, etcd: &TenantEtcd, keep: u32) -> Cluster {
             compression: None,
             encryption: None,
             continuous: None,
+            object_lock: None,
         },
     )
 }

@@ -5,6 +5,7 @@
 mod common;
 
 mod faults;
+mod object_lock;
 mod pipeline;
 mod retention;
 mod upload;

@@ -17,6 +17,7 @@ fn cluster() -> Cluster {
             compression: None,
             encryption: None,
             continuous: None,
+            object_lock: None,
         },
     );
     c.metadata.generation = Some(3);

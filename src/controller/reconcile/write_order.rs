@@ -32,6 +32,7 @@ pub(crate) fn stored_cluster() -> Cluster {
             compression: None,
             encryption: None,
             continuous: None,
+            object_lock: None,
         },
     );
     c.metadata.uid = Some("c0ffee00-0000-4000-8000-000000000001".into());
