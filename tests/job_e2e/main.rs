@@ -22,5 +22,6 @@ mod common;
 
 mod backup_and_cleanup;
 mod deletion;
+mod object_lock;
 mod variants;
 mod world;
