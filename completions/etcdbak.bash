@@ -1389,7 +1389,7 @@ _etcdbak() {
             return 0
             ;;
         etcdbak__subcmd__watch)
-            opts="-h -V --config --metrics-addr --concurrency --lease-name --lease-namespace --lease-duration --identity --resync --config-poll --log-level --log-format --help --version"
+            opts="-h -V --config --metrics-addr --concurrency --lease-name --lease-namespace --lease-duration --lease-holder --resync --config-poll --log-level --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1419,7 +1419,7 @@ _etcdbak() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --identity)
+                --lease-holder)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use crate::exit::Class;
 
 pub mod assets;
+pub mod bounds;
 pub mod crd;
 pub mod download;
 pub mod environment;

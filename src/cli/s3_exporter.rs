@@ -16,7 +16,7 @@ pub struct Args {
     #[command(flatten)]
     pub s3: Box<S3Args>,
     /// Give up on one bucket listing after this long (it is then reported as `s3_list_success 0`).
-    #[arg(long, env = "ETCDBAK_EXPORTER_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "ETCDBAK_EXPORTER_TIMEOUT", default_value = "30s", value_parser = super::bounds::stall_timeout)]
     pub list_timeout: Duration,
 }
 

@@ -367,11 +367,21 @@ fn endpoint_derivation() {
         (list(&["a:2379"]), None, Err("InvalidEndpoint")),
         (list(&["https://"]), None, Err("InvalidEndpoint")),
         (
+            list(&["https://root:hunter2@a:2379"]),
+            None,
+            Err("InvalidEndpoint"),
+        ),
+        (
             list(&["https://a:2379,https://b:2379"]),
             None,
             Err("InvalidEndpoint"),
         ),
     ];
+    let mut c = cluster("orders-etcd");
+    c.spec.service = None;
+    c.spec.endpoints = Some(vec!["https://root:hunter2@a:2379".into()]);
+    let e = endpoints(&c).unwrap_err().to_string();
+    assert!(e.contains("credentials") && !e.contains("hunter2"), "{e}");
     for (endpoints_in, service, want) in cases {
         let mut c = cluster("orders-etcd");
         c.spec.endpoints = endpoints_in.clone();
