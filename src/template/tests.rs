@@ -559,6 +559,7 @@ fn spec_hash_is_stable_and_tracks_changes() {
 }
 
 mod contract;
+mod hardening;
 mod retention;
 mod verify;
 
