@@ -12,8 +12,9 @@ Prove a backup restorable: its SHA-256, etcd's trailer, the whole bbolt database
 
 A sound backup gets a verification record beside it in the bucket (its key plus .verified), which
 `list` shows and retention honours: store and prune never delete the newest backup that has one. A
-corrupt backup loses its record. Writing the record needs write access; without it verify warns and
-the verdict stands.";
+corrupt backup loses its record. Writing and removing the record needs PutObject and DeleteObject on the
+cluster's prefix; when either fails, verify prints the verdict and then fails (exit 6), so the
+Cluster's BackupVerified condition and the alerts show it.";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Output {
@@ -63,9 +64,10 @@ pub async fn run(args: Args) -> super::Result<()> {
         identities,
         with_etcdutl: args.with_etcdutl,
     };
-    let report = verify::run(&client, &opts).await?;
-    render(&report, args.output)?;
-    report.sound().map_err(Into::into)
+    let verified = verify::run(&client, &opts).await?;
+    render(&verified.report, args.output)?;
+    verified.report.sound()?;
+    Ok(verified.recorded?)
 }
 
 fn render(report: &Report, output: Output) -> super::Result<()> {

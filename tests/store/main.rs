@@ -6,5 +6,6 @@ mod common;
 
 mod faults;
 mod pipeline;
+mod policies;
 mod retention;
 mod upload;
