@@ -100,7 +100,7 @@ async fn bench(n: usize) -> String {
     let config = dir.path().join("config.yaml");
     std::fs::write(
         &config,
-        format!("jobNamespace: {JOB_NS}\ndefaultSchedule: \"H/20 * * * *\"\nimage: registry.example/etcdbak:bench\n"),
+        format!("jobNamespace: {JOB_NS}\ndefaultSchedule: \"H/20 * * * *\"\nimage: registry.example/etcdbak:bench\ns3: {{endpoint: \"http://minio.etcdbak.svc:9000\", bucket: etcd-backups}}\n"),
     )
     .expect("config");
     let log = std::fs::File::create(dir.path().join("watch.log")).expect("log");
@@ -114,7 +114,7 @@ async fn bench(n: usize) -> String {
             .arg(&config)
             .args(["--metrics-addr", &format!("127.0.0.1:{}", free_port())])
             .args(["--lease-namespace", JOB_NS, "--lease-name", "etcdbak-bench"])
-            .args(["--identity", "bench", "--lease-duration", "4s"])
+            .args(["--lease-holder", "bench", "--lease-duration", "4s"])
             .args(["--resync", &format!("{}s", resync_secs(n))])
             .stdout(Stdio::null())
             .stderr(log),

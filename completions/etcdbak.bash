@@ -1073,7 +1073,7 @@ _etcdbak() {
             return 0
             ;;
         etcdbak__subcmd__s3__subcmd__exporter)
-            opts="-h -V --listen --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --sse --list-timeout --log-level --log-format --help --version"
+            opts="-h -V --listen --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --sse --list-timeout --probe-allow --probe-cache --log-level --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1124,6 +1124,14 @@ _etcdbak() {
                     return 0
                     ;;
                 --list-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --probe-allow)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --probe-cache)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1413,7 +1421,7 @@ _etcdbak() {
             return 0
             ;;
         etcdbak__subcmd__watch)
-            opts="-h -V --config --metrics-addr --concurrency --lease-name --lease-namespace --lease-duration --identity --resync --config-poll --log-level --log-format --help --version"
+            opts="-h -V --config --metrics-addr --concurrency --lease-name --lease-namespace --lease-duration --lease-holder --resync --config-poll --log-level --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1443,7 +1451,7 @@ _etcdbak() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --identity)
+                --lease-holder)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

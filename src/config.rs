@@ -19,7 +19,6 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::crd::{ObjectLockSpec, RetentionSpec};
-use crate::naming::{is_dns_label, is_dns_subdomain};
 
 mod continuous;
 pub use continuous::{parse_interval as parse_segment_interval, ContinuousConfig};
@@ -28,6 +27,7 @@ pub use encoding::{effective as effective_encoding, EncodingConfig, EncryptionCo
 mod object_lock;
 pub use object_lock::{effective as effective_object_lock, env as object_lock_env};
 mod retention;
+mod validate;
 
 /// The embedded default configuration; examples/config.yaml is the single copy, so the docs cannot drift.
 pub const DEFAULT_CONFIG_YAML: &str = include_str!("../examples/config.yaml");
@@ -175,7 +175,13 @@ pub struct PodConfig {
     /// Run the Job pods in the node's network namespace, for clusters without a pod network (their etcd
     /// and object store are then only reachable on the node's addresses).
     pub host_network: bool,
+    /// The `sizeLimit` of the `etcd-backup` emptyDir the snapshot is written to; at least the largest
+    /// database (etcd's quota; 8 GiB is its suggested maximum). `null` for no limit.
+    pub backup_volume_size_limit: Option<Quantity>,
 }
+
+/// Room for etcd's suggested maximum quota (8 GiB) and snapshot.json.
+pub const DEFAULT_BACKUP_VOLUME_SIZE_LIMIT: &str = "10Gi";
 
 impl Default for PodConfig {
     fn default() -> Self {
@@ -191,6 +197,7 @@ impl Default for PodConfig {
             labels: BTreeMap::new(),
             annotations: BTreeMap::new(),
             host_network: false,
+            backup_volume_size_limit: Some(Quantity(DEFAULT_BACKUP_VOLUME_SIZE_LIMIT.into())),
         }
     }
 }
@@ -490,7 +497,7 @@ fn parse(text: &str, file: &str, base_dir: Option<&Path>) -> Result<Config, Erro
         source: None,
         template_files,
     };
-    validate(&config, file)?;
+    validate::validate(&config, file)?;
     Ok(config)
 }
 
@@ -544,133 +551,6 @@ fn builtin_template(field: &'static str) -> Result<Container, Error> {
         "followerContainer" => t.follower_container,
         _ => t.cleanup_container,
     })
-}
-
-fn validate(c: &Config, file: &str) -> Result<(), Error> {
-    check_defaults(c)
-        .and_then(|()| check_job(&c.job))
-        .and_then(|()| check_templates(c))
-        .map_err(|(field, problem)| Error::Invalid {
-            file: file.to_string(),
-            field,
-            problem,
-        })
-}
-
-/// A field that is wrong, and what is wrong with it.
-type Problem = (&'static str, String);
-
-fn check_defaults(c: &Config) -> Result<(), Problem> {
-    effective_encoding(&c.encoding, None, &[]).map_err(|e| ("compression/encryption", e))?;
-    effective_object_lock(c.object_lock.as_ref(), None).map_err(|e| ("objectLock", e))?;
-    crate::schedule::expand(&c.default_schedule, "example")
-        .map_err(|e| ("defaultSchedule", format!("is not usable: {e}")))?;
-    crate::schedule::expand(&c.verify.schedule, "example")
-        .map_err(|e| ("verify.schedule", format!("is not usable: {e}")))?;
-    continuous::parse_interval(&c.continuous.interval)
-        .map_err(|e| ("continuous.interval", format!("is not usable: {e}")))?;
-    if !(1..=10000).contains(&c.default_keep) {
-        return Err((
-            "defaultKeep",
-            format!("is {}: keep between 1 and 10000 snapshots", c.default_keep),
-        ));
-    }
-    if let Some(r) = &c.retention {
-        retention::check(r, c.default_keep).map_err(|e| ("retention", e))?;
-    }
-    if !is_dns_label(&c.job_namespace) {
-        return Err((
-            "jobNamespace",
-            format!(
-                "{:?} is not a namespace name (lower-case letters, digits and '-', at most 63)",
-                c.job_namespace
-            ),
-        ));
-    }
-    if c.image.trim().is_empty() {
-        return Err(("image", "is empty: name the etcdbak image".into()));
-    }
-    if !["Always", "IfNotPresent", "Never"].contains(&c.image_pull_policy.as_str()) {
-        return Err((
-            "imagePullPolicy",
-            format!(
-                "is {:?}: use Always, IfNotPresent or Never",
-                c.image_pull_policy
-            ),
-        ));
-    }
-    for (field, sa) in [
-        ("serviceAccountName", &c.service_account_name),
-        (
-            "continuous.serviceAccountName",
-            &c.continuous.service_account_name,
-        ),
-    ] {
-        if let Some(sa) = sa.as_deref().filter(|sa| !is_dns_subdomain(sa)) {
-            return Err((field, format!("{sa:?} is not a valid ServiceAccount name")));
-        }
-    }
-    if c.time_zone.trim().is_empty() {
-        return Err((
-            "timeZone",
-            "is empty: use an IANA name such as UTC or Europe/Berlin".into(),
-        ));
-    }
-    Ok(())
-}
-
-fn check_job(j: &JobConfig) -> Result<(), Problem> {
-    for (field, value) in [
-        ("job.startingDeadlineSeconds", j.starting_deadline_seconds),
-        ("job.activeDeadlineSeconds", j.active_deadline_seconds),
-    ] {
-        if value < 1 {
-            return Err((field, format!("is {value}: give at least 1 second")));
-        }
-    }
-    for (field, value) in [
-        (
-            "job.successfulJobsHistoryLimit",
-            j.successful_jobs_history_limit,
-        ),
-        ("job.failedJobsHistoryLimit", j.failed_jobs_history_limit),
-        ("job.backoffLimit", j.backoff_limit),
-        (
-            "job.cleanupTtlSecondsAfterFinished",
-            j.cleanup_ttl_seconds_after_finished,
-        ),
-    ] {
-        if value < 0 {
-            return Err((field, format!("is {value}: it cannot be negative")));
-        }
-    }
-    Ok(())
-}
-
-fn check_templates(c: &Config) -> Result<(), Problem> {
-    for (field, container) in [
-        ("storeContainer", &c.store_container),
-        ("cleanupContainer", &c.cleanup_container),
-        ("verifyContainer", &c.verify_container),
-        ("followerContainer", &c.follower_container),
-    ] {
-        if container.name.is_empty() {
-            return Err((
-                field,
-                "has no name: give the container one, e.g. `name: store`".into(),
-            ));
-        }
-        if !is_dns_label(&container.name) {
-            return Err((
-                field,
-                format!(
-                    "has the name {:?}: a container name is lower-case letters, digits and '-'",
-                    container.name
-                ),
-            ));
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -11,7 +11,9 @@ use crate::retention::{Policy, Within};
 /// reconciler checks the rest (ranges, `H` forms) and reports it as a condition.
 const SCHEDULE_PATTERN: &str = r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|\s*[0-9A-Za-z*?,/()-]+(\s+[0-9A-Za-z*?,/()-]+){4}\s*)$";
 
-const ENDPOINT_PATTERN: &str = r"^https?://[^\s,/]+(/.*)?$";
+/// An http(s) URL without `user:password@`: etcd is reached with the client certificate, and a password in
+/// a Cluster would be copied into every backup pod's environment.
+const ENDPOINT_PATTERN: &str = r"^https?://[^\s,/@]+(/.*)?$";
 
 /// One etcd cluster to keep backed up. Cluster-scoped: the etcd itself lives in `spec.namespace`.
 #[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, KubeSchema)]
@@ -320,10 +322,11 @@ pub struct Condition {
 }
 
 /// The CRD as YAML, exactly what `etcdbak crd` prints.
-pub fn crd_yaml() -> String {
+/// The CRD as YAML. It is built from our own types, so serialising it should not fail; if it ever does,
+/// the caller says so rather than print an empty CRD and succeed.
+pub fn crd_yaml() -> Result<String, serde_yaml::Error> {
     use kube::CustomResourceExt;
-    // The CRD is built from our own types, so serialising it cannot fail.
-    serde_yaml::to_string(&Cluster::crd()).unwrap_or_default()
+    serde_yaml::to_string(&Cluster::crd())
 }
 
 #[cfg(test)]
@@ -332,7 +335,7 @@ mod tests {
 
     #[test]
     fn crd_matches_snapshot() {
-        insta::assert_snapshot!(crd_yaml());
+        insta::assert_snapshot!(crd_yaml().unwrap());
     }
 
     #[test]
@@ -368,7 +371,7 @@ mod tests {
 
     #[test]
     fn crd_carries_the_validation_the_apiserver_can_do() {
-        let yaml = crd_yaml();
+        let yaml = crd_yaml().unwrap();
         let crd: serde_json::Value = serde_yaml::from_str(&yaml).unwrap();
         let spec = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"];
         assert_eq!(spec["required"], serde_json::json!(["namespace"]));
@@ -469,6 +472,7 @@ mod tests {
                 "https://a:1,https://b:2",
                 "ftp://x",
                 "https://a b",
+                "https://root:secret@etcd:2379",
             ],
         );
         check(

@@ -85,7 +85,7 @@ fn chart_crd_is_what_the_code_generates() {
     let path = chart().join("crds/clusters.etcdbak.io.yaml");
     let shipped = std::fs::read_to_string(&path).unwrap();
     assert!(
-        shipped == etcdbak::crd::crd_yaml(),
+        shipped == etcdbak::crd::crd_yaml().unwrap(),
         "{} differs from `etcdbak crd`: regenerate it with `cargo run -- crd > charts/etcdbak/crds/clusters.etcdbak.io.yaml`",
         path.display()
     );
@@ -175,13 +175,63 @@ fn helm_lint_template_and_schema() {
     let parsed = etcdbak::cli::Cli::try_parse_from(&argv);
     assert!(parsed.is_ok(), "{argv:?}: {}", parsed.err().unwrap());
 
-    // Per-tenant Roles replace the cluster-wide Secret read when tenants are listed.
-    let cluster_role = find(&d, "ClusterRole", "etcdbak");
-    assert!(cluster_role["rules"]
+    // The narrow setup is the default: no Secret read outside the listed tenants (none), and in the job
+    // namespace, where the S3 keys live, Secrets may be written but never read.
+    let reads_secrets = |role: &serde_yaml::Value| {
+        role["rules"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .any(|r| r["resources"][0] == "secrets")
+    };
+    assert!(!reads_secrets(find(&d, "ClusterRole", "etcdbak")));
+    assert!(!d
+        .iter()
+        .any(|x| x["kind"] == "Role" && x["metadata"]["name"] == "etcdbak-tls-reader"));
+    let jobs_role = find(&d, "Role", "etcdbak-jobs");
+    let secret_verbs: Vec<&str> = jobs_role["rules"]
         .as_sequence()
         .unwrap()
         .iter()
-        .any(|r| r["resources"][0] == "secrets"));
+        .filter(|r| r["resources"][0] == "secrets")
+        .flat_map(|r| {
+            r["verbs"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(secret_verbs, ["create", "patch", "delete"]);
+    // The cluster-wide read is an explicit opt-in, and not combined with a tenant list.
+    let wide = docs(&template_chart(
+        home.path(),
+        &["--set", "tenantSecretsClusterWide=true"],
+    ));
+    let cluster_role = find(&wide, "ClusterRole", "etcdbak");
+    let rule = cluster_role["rules"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|r| r["resources"][0] == "secrets")
+        .expect("the opted-in Secret rule");
+    assert_eq!(rule["verbs"].as_sequence().unwrap().len(), 1);
+    assert_eq!(rule["verbs"][0], "get");
+    let both = helm(
+        &[
+            "template",
+            "etcdbak",
+            chart.to_str().unwrap(),
+            "--set",
+            "tenantSecretsClusterWide=true,tenantNamespaces={team-a}",
+        ],
+        home.path(),
+    );
+    assert!(
+        !both.status.success(),
+        "both ways of reading Secrets were accepted"
+    );
+    assert!(String::from_utf8_lossy(&both.stderr).contains("not both"));
     let out = template_chart(home.path(), &["--set", "tenantNamespaces={team-a,team-b}"]);
     let d = docs(&out);
     let cluster_role = find(&d, "ClusterRole", "etcdbak");
@@ -277,6 +327,83 @@ fn the_dashboard_config_map_carries_the_dashboard_byte_for_byte() {
         home.path(),
     );
     assert!(!refused.status.success(), "dashboard.folder was accepted");
+}
+
+/// A misspelt key anywhere under `config` fails at install time, not when the controller first reads the
+/// file; durations the controller would refuse (or spin on) are refused by the schema; every accepted
+/// duration is one `etcdbak watch` takes.
+#[test]
+fn the_schema_refuses_typos_and_unbounded_values() {
+    let home = tempfile::tempdir().unwrap();
+    let chart = chart();
+    let rendered = |set: &str| {
+        helm(
+            &["template", "etcdbak", chart.to_str().unwrap(), "--set", set],
+            home.path(),
+        )
+    };
+    for bad in [
+        "config.defaultKep=3",
+        "config.jobNamespace=elsewhere",
+        "config.s3.bucekt=x",
+        "config.s3.bucket=",
+        "config.s3.endpoint=http://admin:secret@minio:9000",
+        "config.job.backofLimit=1",
+        "config.job.activeDeadlineSeconds=0",
+        "config.pod.hostNetwrok=true",
+        "config.verify.enable=false",
+        "config.timeZone=Europe Berlin",
+        "resync=0s",
+        "resync=0m",
+        "resync=25h",
+        "resync=10",
+        "leaderElection.leaseDuration=0s",
+        "leaderElection.leaseDuration=1s",
+        "leaderElection.leaseDuration=11m",
+    ] {
+        let out = rendered(bad);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "--set {bad} was accepted");
+        assert!(err.contains("schema"), "--set {bad}: {err}");
+    }
+    for good in ["resync=1s", "resync=90s", "resync=10m", "resync=24h"] {
+        let out = rendered(&format!("{good},leaderElection.leaseDuration=2s"));
+        let d = docs(&ok(&out, good));
+        let c = &find(&d, "Deployment", "etcdbak")["spec"]["template"]["spec"]["containers"][0];
+        let mut argv = vec!["etcdbak".to_string()];
+        argv.extend(
+            c["args"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap().to_string()),
+        );
+        let parsed = etcdbak::cli::Cli::try_parse_from(&argv);
+        assert!(parsed.is_ok(), "{argv:?}: {}", parsed.err().unwrap());
+    }
+    let exporter = Path::new(env!("CARGO_MANIFEST_DIR")).join("charts/s3-exporter");
+    for bad in [
+        "s3.timeout=0s",
+        "s3.timeout=2h",
+        "s3.endpoint=http://u:p@minio:9000",
+    ] {
+        let out = helm(
+            &[
+                "template",
+                "exp",
+                exporter.to_str().unwrap(),
+                "--set",
+                "s3.endpoint=http://minio:9000",
+                "--set",
+                bad,
+            ],
+            home.path(),
+        );
+        assert!(
+            !out.status.success(),
+            "s3-exporter --set {bad} was accepted"
+        );
+    }
 }
 
 /// The ConfigMap's files, written out as the kubelet would mount them.
@@ -483,7 +610,16 @@ async fn rendered_manifests_apply_and_the_chart_rbac_runs_the_controller() {
     let home = tempfile::tempdir().unwrap();
     create_namespace(&client, RELEASE_NS).await;
     create_namespace(&client, "team-chart").await;
-    let yaml = template_chart(home.path(), &["--set", "dashboard.enabled=true"]);
+    create_namespace(&client, "team-unlisted").await;
+    let yaml = template_chart(
+        home.path(),
+        &[
+            "--set",
+            "dashboard.enabled=true",
+            "--set",
+            "tenantNamespaces={team-chart}",
+        ],
+    );
 
     // Server-side dry run first (validation and admission, nothing stored), then for real.
     apply_manifests(&client, &yaml, "helm-test", true).await;
@@ -601,6 +737,13 @@ async fn rendered_manifests_apply_and_the_chart_rbac_runs_the_controller() {
         .await
         .unwrap()
         .is_some());
+    // The mirror was written without being read.
+    let mirrors: Api<Secret> = Api::namespaced(client.clone(), RELEASE_NS);
+    let mirror = mirrors
+        .get(&naming::tls_secret_name(name))
+        .await
+        .expect("the mirrored TLS Secret");
+    assert!(mirror.data.unwrap().contains_key("tls.key"));
 
     // Deletion: the cleanup Job is created, then the finalizer removed after it succeeds.
     clusters
@@ -651,6 +794,28 @@ async fn rendered_manifests_apply_and_the_chart_rbac_runs_the_controller() {
     // Leases other than its own.
     let tenant_secrets: Api<Secret> = Api::namespaced(sa.clone(), "team-chart");
     let denied = |r: Result<_, kube::Error>| matches!(r, Err(kube::Error::Api(s)) if s.code == 403);
+    // The S3 keys share the job namespace with the mirrors: the controller cannot read either, nor list.
+    let admin_job_secrets: Api<Secret> = Api::namespaced(client.clone(), RELEASE_NS);
+    let mut s3_keys = Secret::default();
+    s3_keys.metadata.name = Some("etcdbak-s3".into());
+    s3_keys.string_data = Some([("AWS_SECRET_ACCESS_KEY".to_string(), "k".to_string())].into());
+    let _ = admin_job_secrets
+        .create(&PostParams::default(), &s3_keys)
+        .await;
+    let job_secrets: Api<Secret> = Api::namespaced(sa.clone(), RELEASE_NS);
+    assert!(denied(job_secrets.get("etcdbak-s3").await.map(|_| ())));
+    assert!(denied(
+        job_secrets
+            .get(&naming::tls_secret_name(name))
+            .await
+            .map(|_| ())
+    ));
+    assert!(denied(
+        job_secrets.list(&ListParams::default()).await.map(|_| ())
+    ));
+    // A namespace not in tenantNamespaces is out of reach.
+    let unlisted: Api<Secret> = Api::namespaced(sa.clone(), "team-unlisted");
+    assert!(denied(unlisted.get("etcd-client-tls").await.map(|_| ())));
     assert!(denied(
         tenant_secrets
             .list(&ListParams::default())

@@ -521,3 +521,84 @@ fn the_architecture_table_names_every_real_dependency() {
         wrong.join("\n")
     );
 }
+
+/// Fields whose name says they hold a secret, in structs that derive `Debug` (a derived Debug prints them
+/// into any log line or error that formats the struct). Such structs write a redacting `impl Debug`.
+fn derived_debug_secret_fields(src: &Source) -> Vec<String> {
+    const SECRET_WORDS: [&str; 5] = ["secret", "password", "passwd", "token", "private"];
+    // Not secrets despite the word: etcd's --initial-cluster-token is printed in the runbook by design, and
+    // imagePullSecrets are the names of Secrets, not their contents.
+    const NOT_SECRET: [&str; 4] = [
+        "src/config.rs PodConfig.image_pull_secrets",
+        "src/cli/restore_guide.rs LayoutArgs.token",
+        "src/restore/facts.rs RestorePlan.token",
+        "src/restore/plan.rs Layout.token",
+    ];
+    let kept = non_test_lines(&src.text);
+    let lines: Vec<&str> = kept.iter().map(|(_, l)| *l).collect();
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let t = line.trim();
+        if !(t.starts_with("#[derive(") && t.contains("Debug")) {
+            continue;
+        }
+        let Some(decl) = (i + 1..lines.len()).find(|&j| {
+            let l = lines[j].trim();
+            !(l.starts_with("#[") || l.starts_with("///") || l.starts_with("//"))
+        }) else {
+            continue;
+        };
+        let head = lines[decl].trim();
+        let Some(name) = head.split("struct ").nth(1) else {
+            continue; // enums: their variants' fields are error context, not stored secrets
+        };
+        let name: String = name
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        if !head.ends_with('{') {
+            continue;
+        }
+        let end = end_of_item(&lines, decl, indentation(lines[decl]));
+        for field in &lines[decl + 1..end] {
+            let f = field.trim();
+            if f.starts_with("//") || f.starts_with("#[") {
+                continue;
+            }
+            let Some((fname, _)) = f.trim_start_matches("pub ").split_once(':') else {
+                continue;
+            };
+            let fname = fname
+                .trim()
+                .trim_start_matches("pub(crate) ")
+                .trim_start_matches("pub(super) ");
+            let here = format!("{} {name}.{fname}", src.path);
+            if SECRET_WORDS.iter().any(|w| fname.contains(w))
+                && !NOT_SECRET.contains(&here.as_str())
+            {
+                out.push(here);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn nothing_that_holds_a_secret_derives_debug() {
+    let bad: Vec<String> = sources()
+        .iter()
+        .flat_map(derived_debug_secret_fields)
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "these fields would be printed by a derived Debug: write an `impl Debug` that redacts them: {bad:?}"
+    );
+    let planted = Source {
+        path: "src/x.rs".into(),
+        text: "#[derive(Debug, Clone)]\npub struct Keys {\n    pub id: String,\n    pub secret_key: String,\n}\n".into(),
+    };
+    assert_eq!(
+        derived_debug_secret_fields(&planted),
+        ["src/x.rs Keys.secret_key"]
+    );
+}

@@ -519,6 +519,8 @@ fn exporter_reports_each_clusters_newest_backup_from_a_real_minio() {
                 .arg("--listen")
                 .arg(format!("127.0.0.1:{port}"))
                 .args(s3_flags(&minio))
+                // The configured bucket's prefix, and a bucket that does not exist (a failed listing).
+                .args(["--probe-allow", "backups/etcdbak,nope"])
                 .stdout(Stdio::null()),
         ),
     );
@@ -582,6 +584,27 @@ fn exporter_reports_each_clusters_newest_backup_from_a_real_minio() {
         Some(date)
     );
     assert_eq!(sample(&probe, "s3_objects", &labels), Some(2.0), "{probe}");
+
+    // Each probe is a full listing: a repeat within --probe-cache (30s) is answered from the cache, so a
+    // caller probing in a loop costs one listing per period. The new object shows only after that.
+    minio.put("etcdbak/alpha/20991231T000000.000Z-r9-00000000.db", b"x");
+    let (_, again) = http_get(
+        port,
+        "/probe?bucket=backups&prefix=etcdbak%2Falpha%2F&suffix=.db",
+    )
+    .unwrap();
+    assert_eq!(sample(&again, "s3_objects", &labels), Some(2.0), "{again}");
+
+    // Only the allowed buckets and prefixes: anything else is refused before any listing.
+    for refused in [
+        "/probe?bucket=backups&prefix=",
+        "/probe?bucket=backups&prefix=etcdbak-other%2F",
+        "/probe?bucket=payroll&prefix=etcdbak%2F",
+    ] {
+        let (status, body) = http_get(port, refused).unwrap();
+        assert_eq!(status, 403, "{refused}: {body}");
+        assert!(body.contains("--probe-allow"), "{body}");
+    }
 
     // A bucket that does not exist is a failed listing, not a failed scrape.
     let (status, probe) = http_get(port, "/probe?bucket=nope&prefix=x").unwrap();

@@ -3,6 +3,12 @@
 use crate::cli::Result;
 
 pub fn run() -> Result<()> {
-    print!("{}", crate::crd::crd_yaml());
+    let yaml = crate::crd::crd_yaml().map_err(|e| {
+        crate::cli::Error::io(
+            "rendering the Cluster CRD as YAML",
+            std::io::Error::other(e),
+        )
+    })?;
+    print!("{yaml}");
     Ok(())
 }

@@ -67,13 +67,14 @@ pub struct Args {
     pub encrypt_to_file: Option<std::path::PathBuf>,
     /// Renew this Lease (coordination.k8s.io) with how far the stored chain reaches, for the controller's
     /// ContinuousBackup condition. Uses the in-cluster service account, or KUBECONFIG.
-    #[arg(long, env = "ETCDBAK_LEASE", value_name = "NAME")]
+    #[arg(long, env = "ETCDBAK_LEASE", value_name = "NAME", value_parser = super::bounds::lease_name)]
     pub lease: Option<String>,
     /// The Lease's namespace.
     #[arg(
         long,
         env = "ETCDBAK_LEASE_NAMESPACE",
         value_name = "NAMESPACE",
+        value_parser = super::bounds::namespace,
         requires = "lease"
     )]
     pub lease_namespace: Option<String>,

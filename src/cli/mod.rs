@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use crate::exit::Class;
 
 pub mod assets;
+pub mod bounds;
 pub mod crd;
 pub mod download;
 pub mod environment;
@@ -53,7 +54,7 @@ Around them:
   etcdbak crd            print the Cluster CustomResourceDefinition
   etcdbak s3-exporter    serve each cluster's newest backup time and size as Prometheus metrics
 
-Every flag can also be set from an ETCDBAK_* environment variable (shown in each --help).
+Flags that configure a command can also be set from the ETCDBAK_* variable each --help shows.
 S3 credentials are never flags. They come from the AWS chain, first match wins: AWS_ACCESS_KEY_ID /
 AWS_SECRET_ACCESS_KEY, web identity (AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN), container credentials
 (AWS_CONTAINER_CREDENTIALS_FULL_URI), the shared credentials file (AWS_PROFILE), and instance metadata

@@ -27,9 +27,10 @@ pub struct Args {
     /// Object Lock holds); delete nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Also abort the cluster's unfinished multipart uploads older than this (with --all: every one).
+    /// Also abort the cluster's unfinished multipart uploads older than this (with --all: every one); 1h to
+    /// 30d.
     #[arg(long, env = "ETCDBAK_STALE_UPLOAD_AGE", default_value = "2h",
-          value_parser = humantime::parse_duration, value_name = "DURATION")]
+          value_parser = super::bounds::stale_upload_age, value_name = "DURATION")]
     pub stale_upload_age: Duration,
 }
 

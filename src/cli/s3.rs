@@ -53,18 +53,18 @@ pub struct S3Args {
     pub content_md5: bool,
     /// Give up on a single S3 request after this long (e.g. 10m). Unset means no limit: a part upload on a
     /// slow link legitimately takes minutes, and short limits broke uploads of 250 MB+ snapshots elsewhere.
-    #[arg(long, env = "ETCDBAK_S3_REQUEST_TIMEOUT", value_parser = humantime::parse_duration,
+    #[arg(long, env = "ETCDBAK_S3_REQUEST_TIMEOUT", value_parser = super::bounds::request_timeout,
           value_name = "DURATION")]
     pub request_timeout: Option<Duration>,
     /// Give up connecting to the S3 endpoint after this long, so an unreachable endpoint fails fast with
     /// one clear line instead of waiting for the operating system's TCP timeout.
     #[arg(long, env = "ETCDBAK_S3_CONNECT_TIMEOUT", default_value = "30s",
-          value_parser = humantime::parse_duration, value_name = "DURATION")]
+          value_parser = super::bounds::connect_timeout, value_name = "DURATION")]
     pub connect_timeout: Duration,
     /// Give up on a request once no bytes have been sent or received for this long. Not a limit on a
     /// whole transfer: a part on a slow link takes as long as it needs while bytes flow.
     #[arg(long, env = "ETCDBAK_S3_STALL_TIMEOUT", default_value = "5m",
-          value_parser = humantime::parse_duration, value_name = "DURATION")]
+          value_parser = super::bounds::stall_timeout, value_name = "DURATION")]
     pub stall_timeout: Duration,
     /// Server-side encryption of the objects etcdbak writes: `s3` (SSE-S3, the store's keys) or `kms`
     /// (SSE-KMS with the bucket's default KMS key). Independent of, and weaker than, --encrypt-to.

@@ -42,11 +42,11 @@ pub struct Args {
     #[arg(long, env = "ETCDBAK_KEY", value_name = "FILE")]
     pub key: Option<PathBuf>,
     /// How long each endpoint gets to connect and answer its status (e.g. 5s, 1m).
-    #[arg(long, env = "ETCDBAK_DIAL_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, env = "ETCDBAK_DIAL_TIMEOUT", default_value = "5s", value_parser = super::bounds::connect_timeout, value_name = "DURATION")]
     pub dial_timeout: Duration,
     /// Limit for the whole run, streaming included. Generous on purpose: an 8 GiB database over a slow link
     /// takes many minutes, and a too-short limit only produces failed backups.
-    #[arg(long, env = "ETCDBAK_TIMEOUT", default_value = "30m", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, env = "ETCDBAK_TIMEOUT", default_value = "30m", value_parser = super::bounds::run_timeout, value_name = "DURATION")]
     pub timeout: Duration,
     /// Directory to write snapshot.db and snapshot.json into (created if missing).
     #[arg(

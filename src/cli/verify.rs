@@ -13,8 +13,9 @@ Prove a backup restorable: its SHA-256, etcd's trailer, the whole bbolt database
 
 A sound backup gets a verification record beside it in the bucket (its key plus .verified), which
 `list` shows and retention honours: store and prune never delete the newest backup that has one. A
-corrupt backup loses its record. Writing the record needs write access; without it verify warns and
-the verdict stands.
+corrupt backup loses its record. Writing and removing the record needs PutObject and DeleteObject on the
+cluster's prefix; when either fails, verify prints the verdict and then fails (exit 6), so the
+Cluster's BackupVerified condition and the alerts show it.
 
 For a cluster with continuous backups it then checks the backup's chain: every segment that carries it
 forward is read end to end (digest, size, events, no revision missing) and the chain must not stop at a
@@ -69,17 +70,18 @@ pub async fn run(args: Args) -> super::Result<()> {
         identities: identities.clone(),
         with_etcdutl: args.with_etcdutl,
     };
-    let report = verify::run(&client, &opts).await?;
+    let verified = verify::run(&client, &opts).await?;
+    let report = &verified.report;
     let chain = match report.sound() {
-        Ok(()) => chain_of(&client, &report, identities).await?,
+        Ok(()) => chain_of(&client, report, identities).await?,
         Err(_) => None,
     };
-    render(&report, chain.as_ref(), args.output)?;
+    render(report, chain.as_ref(), args.output)?;
     report.sound()?;
-    match chain {
-        Some(c) => c.sound().map_err(Into::into),
-        None => Ok(()),
+    if let Some(c) = &chain {
+        c.sound()?;
     }
+    Ok(verified.recorded?)
 }
 
 /// The chain check of the verified backup, for a cluster with continuous backups.

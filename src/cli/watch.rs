@@ -4,8 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::environment;
 use super::reconcile::load_config;
+use super::{bounds, environment};
 use crate::cli::Result;
 use crate::controller::{self, WatchOptions};
 
@@ -28,29 +28,30 @@ pub struct Args {
     #[command(flatten)]
     pub concurrency: super::reconcile::Concurrency,
 
-    /// Name of the coordination.k8s.io Lease the replicas elect a leader with.
-    #[arg(long, env = "ETCDBAK_LEASE_NAME", default_value = "etcdbak")]
+    /// Name of the coordination.k8s.io Lease the replicas elect a leader with (a DNS-1123 subdomain).
+    #[arg(long, env = "ETCDBAK_LEASE_NAME", default_value = "etcdbak", value_parser = bounds::lease_name)]
     pub lease_name: String,
 
     /// Namespace of the Lease. Defaults to POD_NAMESPACE, else the config's job namespace.
-    #[arg(long, env = "ETCDBAK_LEASE_NAMESPACE")]
+    #[arg(long, env = "ETCDBAK_LEASE_NAMESPACE", value_parser = bounds::namespace)]
     pub lease_namespace: Option<String>,
 
     /// How long a leader's Lease holds without renewal before a standby takes over. It renews every third
-    /// of this and steps down when it could not renew for two thirds.
-    #[arg(long, env = "ETCDBAK_LEASE_DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
+    /// of this and steps down when it could not renew for two thirds. 2s to 10m.
+    #[arg(long, env = "ETCDBAK_LEASE_DURATION", default_value = "15s", value_parser = bounds::lease_duration)]
     pub lease_duration: Duration,
 
-    /// This replica's name in the Lease. Defaults to POD_NAME, else the hostname.
-    #[arg(long, env = "ETCDBAK_IDENTITY")]
-    pub identity: Option<String>,
+    /// This replica's name in the Lease (its holderIdentity). Defaults to POD_NAME, else the hostname.
+    #[arg(long, env = "ETCDBAK_LEASE_HOLDER", value_name = "NAME")]
+    pub lease_holder: Option<String>,
 
-    /// How often every Cluster is reconciled again without any change (a no-op when all is in place).
-    #[arg(long, env = "ETCDBAK_RESYNC", default_value = "10m", value_parser = humantime::parse_duration)]
+    /// How often every Cluster is reconciled again without any change (a no-op when all is in place). 1s
+    /// to 24h.
+    #[arg(long, env = "ETCDBAK_RESYNC", default_value = "10m", value_parser = bounds::resync)]
     pub resync: Duration,
 
-    /// How often the config file is checked for changes.
-    #[arg(long, env = "ETCDBAK_CONFIG_POLL", default_value = "10s", value_parser = humantime::parse_duration)]
+    /// How often the config file is checked for changes. 1s to 1h.
+    #[arg(long, env = "ETCDBAK_CONFIG_POLL", default_value = "10s", value_parser = bounds::config_poll)]
     pub config_poll: Duration,
 }
 
@@ -65,7 +66,7 @@ pub async fn run(args: Args) -> Result<()> {
             .lease_namespace
             .or_else(|| environment::nonempty("POD_NAMESPACE")),
         lease_duration: args.lease_duration,
-        identity: environment::replica_identity(args.identity),
+        identity: environment::replica_identity(args.lease_holder),
         resync: args.resync,
         config_poll: args.config_poll,
     };

@@ -15,9 +15,12 @@ fn embedded_default_parses() {
     );
 }
 
+/// The least a config must say: where the backups go.
+const MINIMAL: &str = "s3: {endpoint: 'http://minio:9000', bucket: b}\n";
+
 #[test]
 fn minimal_config_gets_defaults_and_builtin_templates() {
-    let c = Config::from_yaml("{}", None).unwrap();
+    let c = Config::from_yaml(MINIMAL, None).unwrap();
     assert_eq!(c.default_schedule, "H * * * *");
     assert_eq!(c.default_keep, 20);
     assert_eq!(c.job_namespace(), "etcdbak");
@@ -28,7 +31,7 @@ fn minimal_config_gets_defaults_and_builtin_templates() {
     assert_eq!(c.verify_container, default_config().verify_container);
     assert!(c.verify.enabled, "verification is on by default");
     assert_eq!(c.verify.schedule, "H 4 * * *");
-    let off = Config::from_yaml("verify: {enabled: false}\n", None).unwrap();
+    let off = Config::from_yaml(&format!("{MINIMAL}verify: {{enabled: false}}\n"), None).unwrap();
     assert!(!off.verify.enabled);
     assert_eq!(off.verify.schedule, "H 4 * * *");
 }
@@ -134,7 +137,7 @@ fn template_files_resolve_relative_to_the_config() {
     .unwrap();
     std::fs::write(
         dir.path().join("config.yaml"),
-        "storeContainer: t/store.yaml\n",
+        format!("{MINIMAL}storeContainer: t/store.yaml\n"),
     )
     .unwrap();
     let c = Config::load(&dir.path().join("config.yaml")).unwrap();
@@ -178,4 +181,123 @@ fn template_files_resolve_relative_to_the_config() {
         e.starts_with("cannot read the config file") && e.contains("nope.yaml"),
         "{e}"
     );
+}
+
+fn s3(s3: &str) -> String {
+    format!("s3: {s3}\n")
+}
+
+fn with_s3(extra: &str) -> String {
+    format!("{MINIMAL}{extra}")
+}
+
+/// Values that would only fail later (every Job exiting 2, a CronJob the apiserver refuses), and what the
+/// one line refusing each must say.
+fn refusals() -> Vec<(String, &'static [&'static str])> {
+    vec![
+        ("{}".into(), &["s3.bucket is unset"]),
+        (
+            s3("{endpoint: 'http://minio:9000'}"),
+            &["s3.bucket is unset"],
+        ),
+        (
+            s3("{endpoint: 'http://minio:9000', bucket: ''}"),
+            &["s3.bucket is unset"],
+        ),
+        (
+            s3("{endpoint: 'http://minio:9000', bucket: a/b}"),
+            &["s3.bucket \"a/b\""],
+        ),
+        (s3("{bucket: b}"), &["s3.endpoint is unset", "s3.region"]),
+        (
+            s3("{bucket: b, endpoint: 'minio:9000'}"),
+            &["s3.endpoint \"minio:9000\""],
+        ),
+        (s3("{bucket: b, endpoint: 'ftp://minio'}"), &["s3.endpoint"]),
+        (
+            s3("{bucket: b, endpoint: 'http://minio:9000/path'}"),
+            &["s3.endpoint"],
+        ),
+        (
+            s3("{bucket: b, endpoint: 'http://admin:hunter2@minio:9000'}"),
+            &["s3.endpoint carries credentials"],
+        ),
+        (
+            with_s3("timeZone: Mars/Olympus\n"),
+            &["timeZone \"Mars/Olympus\" is not an IANA"],
+        ),
+        (with_s3("timeZone: Local\n"), &["timeZone \"Local\""]),
+        (with_s3("timeZone: ' UTC'\n"), &["timeZone"]),
+        (with_s3("timeZone: ''\n"), &["timeZone is empty"]),
+        (
+            with_s3("job: {activeDeadlineSeconds: 0}\n"),
+            &["job.activeDeadlineSeconds is 0"],
+        ),
+        (
+            with_s3("job: {activeDeadlineSeconds: 99999999}\n"),
+            &["job.activeDeadlineSeconds", "at most"],
+        ),
+        (
+            with_s3("job: {startingDeadlineSeconds: 172800}\n"),
+            &["job.startingDeadlineSeconds", "at most 86400"],
+        ),
+        (
+            with_s3("job: {successfulJobsHistoryLimit: 5000}\n"),
+            &["job.successfulJobsHistoryLimit", "at most 100"],
+        ),
+        (
+            with_s3("job: {backoffLimit: 1000}\n"),
+            &["job.backoffLimit"],
+        ),
+        (
+            with_s3("job: {cleanupTtlSecondsAfterFinished: -1}\n"),
+            &["job.cleanupTtlSecondsAfterFinished is -1"],
+        ),
+        (
+            with_s3("pod: {backupVolumeSizeLimit: 1Mi}\n"),
+            &["pod.backupVolumeSizeLimit is \"1Mi\"", "64Mi"],
+        ),
+        (
+            with_s3("pod: {backupVolumeSizeLimit: lots}\n"),
+            &["pod.backupVolumeSizeLimit \"lots\""],
+        ),
+    ]
+}
+
+/// Each is refused when the config is read, with one line naming the field; a secret in a URL is never
+/// repeated.
+#[test]
+fn values_that_only_fail_later_are_refused_by_field() {
+    for (yaml, wants) in refusals() {
+        let e = Config::from_yaml(&yaml, None).unwrap_err();
+        let text = e.to_string();
+        assert_eq!(text.lines().count(), 1, "{yaml:?}: {text}");
+        assert!(
+            !text.contains("hunter2"),
+            "{yaml:?}: the password leaked: {text}"
+        );
+        for want in wants {
+            assert!(text.contains(want), "{yaml:?}: {text:?} lacks {want:?}");
+        }
+        assert_eq!(e.class().code(), 7);
+    }
+}
+
+#[test]
+fn real_zones_aws_without_an_endpoint_and_sizes_are_accepted() {
+    for good in [
+        "s3: {bucket: b, region: eu-west-1}\n".to_string(),
+        with_s3("timeZone: Europe/Berlin\n"),
+        with_s3("pod: {backupVolumeSizeLimit: null}\n"),
+        with_s3("pod: {backupVolumeSizeLimit: 500M}\n"),
+        with_s3("timeZone: Etc/UTC\n"),
+        with_s3("timeZone: America/Argentina/Buenos_Aires\n"),
+        s3("{bucket: b, endpoint: 'https://s3.eu-west-1.amazonaws.com/'}"),
+    ] {
+        assert!(
+            Config::from_yaml(&good, None).is_ok(),
+            "{good:?}: {:?}",
+            Config::from_yaml(&good, None)
+        );
+    }
 }

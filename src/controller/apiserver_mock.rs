@@ -14,7 +14,6 @@ use kube::Client;
 use serde_json::{json, Value};
 
 use super::Context;
-use crate::config::Config;
 use crate::metrics::Metrics;
 
 type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
@@ -133,7 +132,7 @@ pub fn context() -> (Arc<Context>, ApiServerVerifier) {
             instance: Some("test".to_string()),
         },
     );
-    let config = Config::from_yaml("{}", None).expect("the default config");
+    let config = crate::config::default_config();
     let ctx = Context::new(
         client,
         config,

@@ -20,7 +20,8 @@ use super::deletion::{self, Unfinished};
 use super::outcome::Outcome;
 use super::verification;
 use super::writes::{
-    apply_if_changed, delete_if_present, patch_status_unless_stale, publish, Applied,
+    apply_if_changed, apply_unless_live, apply_unread, delete_if_present,
+    patch_status_unless_stale, publish, read, records_same, Applied,
 };
 use super::{now_rfc3339, Context, Error};
 use crate::config::Config;
@@ -229,6 +230,29 @@ async fn report_invalid(
     Ok(Error::Invalid { reason, message })
 }
 
+/// Writes the mirrored TLS Secret when the live CronJob does not record its hash. The controller may not
+/// read Secrets in the job namespace (the S3 keys live there too), so it never compares the mirror itself:
+/// the CronJob is written after the mirror and carries its hash.
+async fn mirror_tls(
+    ctx: &Context,
+    ns: &str,
+    desired: &template::Desired,
+    live_cron: Option<&CronJob>,
+    wrote: &mut Vec<&'static str>,
+) -> Result<(), Error> {
+    let Some(secret) = &desired.tls_secret else {
+        return Ok(());
+    };
+    let current = live_cron
+        .is_some_and(|l| records_same(l, &desired.cron_job, template::TLS_HASH_ANNOTATION));
+    if !current {
+        let api: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
+        apply_unread(&api, secret, "Secret").await?;
+        wrote.push("Secret");
+    }
+    Ok(())
+}
+
 /// Applies the rendered objects and records the outcome in the status and the metrics.
 async fn apply_desired(
     cluster: &Cluster,
@@ -239,14 +263,11 @@ async fn apply_desired(
     let name = cluster.name_any();
     let ns = config.job_namespace();
     let mut wrote = Vec::new();
-    if let Some(secret) = &desired.tls_secret {
-        let api: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
-        if apply_if_changed(&api, secret, "Secret").await?.0 != Applied::Unchanged {
-            wrote.push("Secret");
-        }
-    }
     let cron_jobs: Api<CronJob> = Api::namespaced(ctx.client.clone(), ns);
-    let (applied, live) = apply_if_changed(&cron_jobs, &desired.cron_job, "CronJob").await?;
+    let live_cron = read(&cron_jobs, &desired.cron_job.name_any(), "CronJob").await?;
+    mirror_tls(ctx, ns, &desired, live_cron.as_ref(), &mut wrote).await?;
+    let (applied, live) =
+        apply_unless_live(&cron_jobs, &desired.cron_job, live_cron, "CronJob").await?;
     if applied != Applied::Unchanged {
         wrote.push("CronJob");
     }

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::{self, ObjectRef};
@@ -210,18 +209,14 @@ async fn run_controller(
     // Not `owns()`: it keys an owner by the child's namespace, and a cluster-scoped Cluster then gets two
     // queue keys (`ns/name` from its CronJob, `name` from itself), which lets two reconciles of one
     // Cluster run at once. Every trigger here maps to the same namespace-less key. The owned kinds are
-    // triggers only, and a trigger needs only labels and annotations: metadata-only watches keep the
-    // mirrored Secrets' data out of this process and make every event smaller.
+    // triggers only, and a trigger needs only labels and annotations: metadata-only watches make every
+    // event smaller. The mirrored Secrets are not watched: the controller may not list Secrets in the job
+    // namespace (the S3 keys live there), and the CronJob records which mirror is current.
     controller
         .watches(
             Api::<PartialObjectMeta<CronJob>>::namespaced(client.clone(), &job_ns),
             owned.clone(),
             |cj| cluster_ref(&cj),
-        )
-        .watches(
-            Api::<PartialObjectMeta<Secret>>::namespaced(client.clone(), &job_ns),
-            owned.clone(),
-            |s| cluster_ref(&s),
         )
         .watches(
             Api::<PartialObjectMeta<Job>>::namespaced(client.clone(), &job_ns),

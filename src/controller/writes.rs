@@ -15,16 +15,22 @@ use crate::crd::{Cluster, ClusterStatus};
 use crate::template;
 
 fn hash_of<K: Resource>(obj: &K) -> Option<&String> {
-    obj.meta()
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(template::HASH_ANNOTATION))
+    annotation(obj, template::HASH_ANNOTATION)
+}
+
+fn annotation<'a, K: Resource>(obj: &'a K, key: &str) -> Option<&'a String> {
+    obj.meta().annotations.as_ref().and_then(|a| a.get(key))
 }
 
 /// True when `live` already is what we would apply: same spec hash and owned by this Cluster (a Cluster
 /// re-created under the same name has a new uid).
 pub fn up_to_date<K: Resource>(live: &K, desired: &K) -> bool {
-    let (Some(have), Some(want)) = (hash_of(live), hash_of(desired)) else {
+    records_same(live, desired, template::HASH_ANNOTATION)
+}
+
+/// True when `live` carries `desired`'s value of the annotation `key` and the same owners.
+pub fn records_same<K: Resource>(live: &K, desired: &K, key: &str) -> bool {
+    let (Some(have), Some(want)) = (annotation(live, key), annotation(desired, key)) else {
         return false;
     };
     let owners = |o: &K| {
@@ -55,11 +61,31 @@ pub(super) async fn apply_if_changed<K>(
 where
     K: Resource + Clone + Serialize + DeserializeOwned + Debug,
 {
-    let name = desired.name_any();
-    let live = api
-        .get_opt(&name)
+    let live = read(api, &desired.name_any(), what).await?;
+    apply_unless_live(api, desired, live, what).await
+}
+
+/// The live object, if there is one.
+pub(super) async fn read<K>(api: &Api<K>, name: &str, what: &str) -> Result<Option<K>, Error>
+where
+    K: Resource + Clone + DeserializeOwned + Debug,
+{
+    api.get_opt(name)
         .await
-        .map_err(|e| Error::kube(format!("read {what} {name}"), e))?;
+        .map_err(|e| Error::kube(format!("read {what} {name}"), e))
+}
+
+/// [`apply_if_changed`] with the live object already read.
+pub(super) async fn apply_unless_live<K>(
+    api: &Api<K>,
+    desired: &K,
+    live: Option<K>,
+    what: &str,
+) -> Result<(Applied, K), Error>
+where
+    K: Resource + Clone + Serialize + DeserializeOwned + Debug,
+{
+    let name = desired.name_any();
     let outcome = match live {
         Some(l) if up_to_date(&l, desired) => return Ok((Applied::Unchanged, l)),
         Some(l) => {
@@ -81,6 +107,20 @@ where
         .await
         .map_err(|e| Error::kube(format!("apply {what} {name}"), e))?;
     Ok((outcome, applied))
+}
+
+/// Server-side applies `desired` without reading it first: for the mirrored TLS Secrets, which the
+/// controller may write but not read (the S3 keys share their namespace, and RBAC cannot tell them apart).
+pub(super) async fn apply_unread<K>(api: &Api<K>, desired: &K, what: &str) -> Result<(), Error>
+where
+    K: Resource + Clone + Serialize + DeserializeOwned + Debug,
+{
+    let name = desired.name_any();
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    api.patch(&name, &params, &Patch::Apply(desired))
+        .await
+        .map(|_| ())
+        .map_err(|e| Error::kube(format!("apply {what} {name}"), e))
 }
 
 /// Status fields a merge patch must name as null to clear (every optional one).

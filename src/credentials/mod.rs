@@ -89,11 +89,21 @@ impl fmt::Debug for Credentials {
     }
 }
 
-/// The environment the chain reads, captured once so the decision is a pure function of it.
-#[derive(Debug, Clone, Default)]
+/// The environment the chain reads, captured once so the decision is a pure function of it. It holds
+/// `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, so `Debug` names the variables, never their values.
+#[derive(Clone, Default)]
 pub struct Env {
     vars: BTreeMap<String, String>,
     home: Option<PathBuf>,
+}
+
+impl fmt::Debug for Env {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Env")
+            .field("vars", &self.vars.keys().collect::<Vec<_>>())
+            .field("home", &self.home)
+            .finish()
+    }
 }
 
 impl Env {
@@ -305,6 +315,16 @@ mod tests {
             expiration: None,
         };
         let text = format!("{c:?}");
+        for secret in ["AKIDSECRETLOOKING", "very-secret", "tok-secret"] {
+            assert!(!text.contains(secret), "{text}");
+        }
+        let env = Env::from_pairs([
+            ("AWS_ACCESS_KEY_ID", "AKIDSECRETLOOKING"),
+            ("AWS_SECRET_ACCESS_KEY", "very-secret"),
+            ("AWS_SESSION_TOKEN", "tok-secret"),
+        ]);
+        let text = format!("{env:?}");
+        assert!(text.contains("AWS_SECRET_ACCESS_KEY"), "{text}");
         for secret in ["AKIDSECRETLOOKING", "very-secret", "tok-secret"] {
             assert!(!text.contains(secret), "{text}");
         }

@@ -39,7 +39,17 @@ async fn probe(State(e): State<Arc<Exporter>>, RawQuery(query): RawQuery) -> Res
     };
     let prefix = params.get("prefix").cloned().unwrap_or_default();
     let suffix = params.get("suffix").map(String::as_str).unwrap_or("");
-    let listing = e.list(bucket, &prefix).await;
+    // It lists with the exporter's credentials: only what it was configured for.
+    if !e.opts.probe_scope.permits(bucket, &prefix) {
+        return text(
+            StatusCode::FORBIDDEN,
+            format!(
+                "bucket {bucket:?} prefix {prefix:?} is not one this exporter probes ({}): see --probe-allow\n",
+                e.opts.probe_scope.describe()
+            ),
+        );
+    }
+    let listing = e.probe(bucket, &prefix).await;
     text(StatusCode::OK, render_probe(&listing, suffix))
 }
 

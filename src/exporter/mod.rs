@@ -9,13 +9,16 @@
 //! - `/metrics` lists `--bucket`/`--prefix` once and reports every cluster under it (`<prefix>/<cluster>/...`,
 //!   only objects named as etcdbak names backups), labelled `cluster`, so a new Cluster is watched without
 //!   touching the Prometheus config;
-//! - `/probe?bucket=B&prefix=P` reports one bucket and prefix, exactly like `s3_exporter`.
+//! - `/probe?bucket=B&prefix=P` reports one bucket and prefix, exactly like `s3_exporter`, but only the
+//!   buckets and prefixes it is allowed ([`probe::Scope`]: the configured ones unless told otherwise), and a
+//!   repeated probe within the cache time is answered without a new listing.
 //!
 //! The summaries and the text exposition are pure functions ([`metrics`]); the HTTP ([`http`], axum) and S3
 //! parts are thin.
 
 pub mod http;
 pub mod metrics;
+pub mod probe;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -33,6 +36,10 @@ pub struct Options {
     pub s3: Settings,
     /// Limit for one bucket listing.
     pub list_timeout: Duration,
+    /// The buckets and prefixes `/probe` may list.
+    pub probe_scope: probe::Scope,
+    /// How long a `/probe` result is reused for the same bucket and prefix.
+    pub probe_cache: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,9 +65,41 @@ impl Error {
 
 struct Exporter {
     opts: Options,
+    cache: std::sync::Mutex<probe::Cache>,
+    listings: tokio::sync::Semaphore,
 }
 
 impl Exporter {
+    fn new(opts: Options) -> Exporter {
+        Exporter {
+            opts,
+            cache: std::sync::Mutex::new(probe::Cache::default()),
+            listings: tokio::sync::Semaphore::new(probe::CONCURRENT_LISTINGS),
+        }
+    }
+
+    fn cached(&self, key: &(String, String)) -> Option<Listing> {
+        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache.fresh(key, self.opts.probe_cache, Instant::now())
+    }
+
+    /// A `/probe` listing: from the cache when a recent one exists, else at most
+    /// [`probe::CONCURRENT_LISTINGS`] at once (a waiting caller usually finds the cache filled).
+    async fn probe(&self, bucket: &str, prefix: &str) -> Listing {
+        let key = (bucket.to_string(), prefix.to_string());
+        if let Some(hit) = self.cached(&key) {
+            return hit;
+        }
+        let _permit = self.listings.acquire().await;
+        if let Some(hit) = self.cached(&key) {
+            return hit;
+        }
+        let listing = self.list(bucket, prefix).await;
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache.put(key, listing.clone(), Instant::now());
+        listing
+    }
+
     /// Lists one bucket and prefix within the time limit; a failure is logged and becomes `objects: None`.
     async fn list(&self, bucket: &str, prefix: &str) -> Listing {
         let start = Instant::now();
@@ -106,10 +145,11 @@ pub async fn run(opts: Options) -> Result<(), Error> {
         listen = %opts.listen,
         bucket = %opts.s3.bucket,
         prefix = %opts.s3.prefix,
+        probe_allow = %opts.probe_scope.describe(),
         "s3-exporter serving /metrics (every cluster under the prefix) and /probe"
     );
     let listen = opts.listen;
-    let exporter = Arc::new(Exporter { opts });
+    let exporter = Arc::new(Exporter::new(opts));
     http::serve(listen, exporter, async {
         crate::shutdown::signal().await;
     })

@@ -78,6 +78,12 @@ impl Client {
         let (region, endpoint) = match &args.endpoint {
             Some(raw) => {
                 let endpoint = raw.trim().trim_end_matches('/').to_string();
+                // Never repeated: the part before '@' is a password.
+                if endpoint.contains('@') {
+                    return Err(Error::Settings(
+                        "the S3 endpoint carries credentials (user:password@): remove them from --s3-endpoint; keys come from the AWS credential chain".into(),
+                    ));
+                }
                 let ok = endpoint.split_once("://").is_some_and(|(scheme, rest)| {
                     matches!(scheme, "http" | "https")
                         && !rest.is_empty()

@@ -29,16 +29,25 @@ pub struct Options {
     pub with_etcdutl: bool,
 }
 
+/// What a verification found, and whether the verdict reached the bucket.
+#[derive(Debug)]
+pub struct Verification {
+    pub report: Report,
+    /// Writing (or, for a corrupt backup, removing) `<key>.verified`. A failure fails the run: without
+    /// the record, retention's "newest verified backup stays" floor silently stops working.
+    pub recorded: Result<(), crate::s3::Error>,
+}
+
 /// Checks and judges the backup, then records the verdict in the bucket. A corrupt backup is a report
 /// (`Report::sound` says so), not an error: errors are what kept the check from a verdict.
-pub async fn run(client: &Client, opts: &Options) -> Result<Report, Error> {
+pub async fn run(client: &Client, opts: &Options) -> Result<Verification, Error> {
     if opts.with_etcdutl {
         etcdutl::probe()?;
     }
     let key = download::resolve_key(client, &opts.which).await?;
     let report = check(client, &key, opts).await?;
-    write_verified_record(client, &report).await;
-    Ok(report)
+    let recorded = write_verified_record(client, &report).await;
+    Ok(Verification { report, recorded })
 }
 
 /// Removes the downloaded copy however the check ends.
@@ -134,8 +143,8 @@ async fn second_opinion(file: &Path, revision: Option<i64>) -> Result<Result<(),
 
 /// Records the verdict beside the backup, so retention keeps the newest sound one: a record for a sound
 /// backup, none for a corrupt one (one that rotted on the store after an earlier pass loses its record).
-/// A failure here is a warning, not an error: the verdict stands, only retention's floor does without it.
-async fn write_verified_record(client: &Client, report: &Report) {
+/// It needs PutObject and DeleteObject on the cluster's prefix (docs/CONTRACT.md, the verify container).
+async fn write_verified_record(client: &Client, report: &Report) -> Result<(), crate::s3::Error> {
     let key = crate::naming::verified_record_key(&report.key);
     let done = match report.sound() {
         Ok(()) => match crate::verify::backup::verified_record(report, chrono::Utc::now()) {
@@ -147,8 +156,8 @@ async fn write_verified_record(client: &Client, report: &Report) {
         },
         Err(_) => client.delete(&key).await,
     };
-    if let Err(e) = done {
-        tracing::warn!(%key, error = %e,
-            "could not record the verdict in the bucket; retention will not count this backup as verified");
-    }
+    done.map_err(|e| crate::s3::Error::Request {
+        op: format!("record the verdict as {key} (verify needs PutObject and DeleteObject there)"),
+        reason: e.to_string(),
+    })
 }

@@ -14,7 +14,7 @@ use super::cron_spec::cron_job;
 use super::endpoint::{endpoints, etcd_client, tls_volume};
 use super::follower::render_follower;
 use super::hardening::hardened_security_context;
-use super::labels::{labels, object_meta};
+use super::labels::{labels, object_meta, HASH_ANNOTATION, TLS_HASH_ANNOTATION};
 use super::pod::{base_volumes, pod_template};
 use super::settings::{effective_retention, effective_schedule, encoding_env, object_lock_env};
 use super::tls::mirror_tls_secret;
@@ -110,7 +110,16 @@ pub fn render_backup(
         template: pod,
         ..Default::default()
     };
-    let metadata = object_meta(cluster, naming::cron_job_name(&name), config, &labels, true);
+    let mut metadata = object_meta(cluster, naming::cron_job_name(&name), config, &labels, true);
+    if let Some(hash) = tls_secret
+        .as_ref()
+        .and_then(|s| s.annotations().get(HASH_ANNOTATION))
+    {
+        metadata
+            .annotations
+            .get_or_insert_with(Default::default)
+            .insert(TLS_HASH_ANNOTATION.into(), hash.clone());
+    }
     let suspend = cluster.spec.suspend.unwrap_or(false);
     let cron_job = cron_job(metadata, &labels, &schedule, suspend, job, config);
     Ok(Desired {

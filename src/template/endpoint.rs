@@ -29,6 +29,9 @@ pub fn endpoints(cluster: &Cluster) -> Result<String, RenderError> {
                     .strip_prefix("https://")
                     .or_else(|| e.strip_prefix("http://"))
                     .unwrap_or("");
+                if host.split('/').next().unwrap_or_default().contains('@') {
+                    return Err(RenderError::EndpointCredentials);
+                }
                 if host.is_empty() || host.contains([',', ' ', '\t', '\n']) {
                     return Err(RenderError::InvalidEndpoint(e.clone()));
                 }

@@ -29,6 +29,9 @@ pub enum RenderError {
     AmbiguousEndpoint,
     #[error("endpoint {0:?} in spec.endpoints is not an http:// or https:// URL: write it as https://host:2379")]
     InvalidEndpoint(String),
+    /// The endpoint itself is not repeated: the part before '@' is a password.
+    #[error("an endpoint in spec.endpoints carries credentials (user:password@): remove them; etcd is reached with the client certificate of spec.tlsSecret")]
+    EndpointCredentials,
     #[error("the TLS Secret {namespace}/{name} named by spec.tlsSecret was not found: create it or fix spec.tlsSecret")]
     TlsSecretNotFound { namespace: String, name: String },
     #[error("the TLS Secret {namespace}/{name} has no {key:?} key: it needs ca.crt, tls.crt and tls.key")]
@@ -76,7 +79,7 @@ impl RenderError {
             RenderError::InvalidClusterName(_) => "InvalidClusterName",
             RenderError::NoEndpoint => "NoEndpoint",
             RenderError::AmbiguousEndpoint => "AmbiguousEndpoint",
-            RenderError::InvalidEndpoint(_) => "InvalidEndpoint",
+            RenderError::InvalidEndpoint(_) | RenderError::EndpointCredentials => "InvalidEndpoint",
             RenderError::TlsSecretNotFound { .. } => "TlsSecretNotFound",
             RenderError::TlsKeyMissing { .. } => "TlsSecretIncomplete",
             RenderError::MissingBackupMount { .. } => "TemplateMissingBackupMount",

@@ -9,10 +9,13 @@ pub(super) fn hardened_security_context(own: Option<SecurityContext>) -> Securit
     sc.read_only_root_filesystem.get_or_insert(true);
     sc.run_as_non_root.get_or_insert(true);
     sc.privileged.get_or_insert(false);
-    sc.capabilities.get_or_insert_with(|| Capabilities {
-        drop: Some(vec!["ALL".into()]),
-        add: None,
-    });
+    // A template that adds a capability (or drops a few) still drops every other one: what it adds is all
+    // it gets.
+    let caps = sc.capabilities.get_or_insert_with(Capabilities::default);
+    let drop = caps.drop.get_or_insert_with(Vec::new);
+    if !drop.iter().any(|c| c == "ALL") {
+        drop.insert(0, "ALL".into());
+    }
     sc.seccomp_profile.get_or_insert_with(runtime_default);
     sc
 }

@@ -26,6 +26,9 @@ pub const CLUSTER_ANNOTATION: &str = "etcdbak.io/cluster-name";
 /// The Cluster's UID on the cleanup Job: a Job left over from an earlier Cluster of the same name (and so
 /// the same deterministic Job name) is not proof that *this* Cluster's backups were cleaned up.
 pub const CLUSTER_UID_ANNOTATION: &str = "etcdbak.io/cluster-uid";
+/// On the backup CronJob: the spec hash of the mirrored TLS Secret it was written with. The controller may
+/// not read Secrets in the job namespace, so this is how it knows the mirror is current.
+pub const TLS_HASH_ANNOTATION: &str = "etcdbak.io/tls-secret-hash";
 /// `namespace/name` of the Secret a mirrored TLS Secret was copied from.
 pub const SOURCE_SECRET_ANNOTATION: &str = "etcdbak.io/source-secret";
 

@@ -33,7 +33,7 @@ pub use follower::{render_follower, FOLLOWER_ENV};
 pub use labels::{
     cluster_selector, component_selector, spec_hash, CLUSTER_ANNOTATION, CLUSTER_UID_ANNOTATION,
     HASH_ANNOTATION, LABEL_CLUSTER, LABEL_COMPONENT, LABEL_MANAGED_BY, LABEL_NAME, MANAGED_BY,
-    SOURCE_SECRET_ANNOTATION,
+    SOURCE_SECRET_ANNOTATION, TLS_HASH_ANNOTATION,
 };
 pub use settings::{
     effective_continuous, effective_keep, effective_retention, effective_schedule,

@@ -15,7 +15,11 @@ pub(super) fn base_volumes(config: &Config) -> Vec<Volume> {
     let mut volumes = vec![
         Volume {
             name: BACKUP_VOLUME.into(),
-            empty_dir: Some(EmptyDirVolumeSource::default()),
+            // The snapshot lands here: bounded so a runaway database cannot fill the node's disk.
+            empty_dir: Some(EmptyDirVolumeSource {
+                size_limit: config.pod.backup_volume_size_limit.clone(),
+                ..Default::default()
+            }),
             ..Default::default()
         },
         Volume {

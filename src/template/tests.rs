@@ -368,11 +368,21 @@ fn endpoint_derivation() {
         (list(&["a:2379"]), None, Err("InvalidEndpoint")),
         (list(&["https://"]), None, Err("InvalidEndpoint")),
         (
+            list(&["https://root:hunter2@a:2379"]),
+            None,
+            Err("InvalidEndpoint"),
+        ),
+        (
             list(&["https://a:2379,https://b:2379"]),
             None,
             Err("InvalidEndpoint"),
         ),
     ];
+    let mut c = cluster("orders-etcd");
+    c.spec.service = None;
+    c.spec.endpoints = Some(vec!["https://root:hunter2@a:2379".into()]);
+    let e = endpoints(&c).unwrap_err().to_string();
+    assert!(e.contains("credentials") && !e.contains("hunter2"), "{e}");
     for (endpoints_in, service, want) in cases {
         let mut c = cluster("orders-etcd");
         c.spec.endpoints = endpoints_in.clone();
@@ -542,14 +552,18 @@ fn spec_hash_is_stable_and_tracks_changes() {
         secret_hash(&r),
         "a rotated certificate must be re-mirrored"
     );
-    assert_eq!(
-        hash(&a),
-        hash(&r),
-        "the CronJob itself does not change on rotation"
-    );
+    // The controller may not read the mirror back, so the CronJob records which mirror it runs with: a
+    // rotation is one more CronJob write, and the annotation is the mirror's hash.
+    let tls_hash = |d: &Desired| {
+        d.cron_job.metadata.annotations.as_ref().unwrap()[TLS_HASH_ANNOTATION].clone()
+    };
+    assert_eq!(tls_hash(&a), secret_hash(&a));
+    assert_eq!(tls_hash(&r), secret_hash(&r));
+    assert_ne!(hash(&a), hash(&r), "the CronJob changes with the mirror");
 }
 
 mod contract;
+mod hardening;
 mod object_lock;
 mod retention;
 mod verify;

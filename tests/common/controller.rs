@@ -26,7 +26,7 @@ pub const JOB_NS: &str = "etcdbak";
 /// The controller config the tests start from: `extra` YAML is appended.
 pub fn config_yaml(extra: &str) -> String {
     format!(
-        "jobNamespace: {JOB_NS}\ndefaultSchedule: \"H/20 * * * *\"\nimage: registry.example/etcdbak:test\n{extra}"
+        "jobNamespace: {JOB_NS}\ndefaultSchedule: \"H/20 * * * *\"\nimage: registry.example/etcdbak:test\ns3: {{endpoint: \"http://minio.etcdbak.svc:9000\", bucket: etcd-backups}}\n{extra}"
     )
 }
 

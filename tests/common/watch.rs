@@ -37,7 +37,7 @@ pub fn start_watch_with(config: &Path, identity: &str, log: &Path, extra: &[&str
             .args(["watch", "--config"])
             .arg(config)
             .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
-            .args(["--lease-namespace", JOB_NS, "--identity", identity])
+            .args(["--lease-namespace", JOB_NS, "--lease-holder", identity])
             .args(["--config-poll", "1s"])
             .args(extra)
             .stdout(Stdio::null())

@@ -46,7 +46,7 @@ async fn watch_follows_a_configmap_update_keeps_the_last_good_one_and_reports_pe
         dir.path(),
         2,
         &format!(
-            "jobNamespace: {JOB_NS}\ndefaultSchedule: \"H 4 * * *\"\nimage: registry.example/etcdbak:v2\n"
+            "jobNamespace: {JOB_NS}\ndefaultSchedule: \"H 4 * * *\"\nimage: registry.example/etcdbak:v2\ns3: {{endpoint: \"http://minio.etcdbak.svc:9000\", bucket: etcd-backups}}\n"
         ),
     );
     eventually(

@@ -107,6 +107,8 @@ apiServer:
 metrics:
   port: {metrics_port}
 s3CredentialsSecret: minio
+# The narrow default: the controller reads TLS Secrets only in the tenants' namespaces.
+tenantNamespaces: [orders, billing, payments, inventory]
 config:
   s3:
     endpoint: "http://localhost:{minio_port}"

@@ -87,7 +87,7 @@ fn wrong_credentials_and_missing_bucket_name_the_fix() {
 }
 
 #[test]
-fn store_cleans_up_stale_uploads_but_not_young_ones() {
+fn young_uploads_stay_a_zero_age_is_refused_and_cleanup_aborts_its_own() {
     let m = Minio::start();
     let stale = "etcdbak/prod/20261125T080000.000Z-r1-11111111.db";
     let foreign = "etcdbak/prod/not-ours.tar";
@@ -125,11 +125,21 @@ fn store_cleans_up_stale_uploads_but_not_young_ones() {
         2,
         "the earlier attempt's upload is still there"
     );
-    assert_ok(&store(
+    // An age that would take a concurrent run's live upload for a stale one is refused before any traffic.
+    let refused = store(
         &m,
         backup_dir("prod", 4, "2026-11-25T12:00:00Z").path(),
         &["--stale-upload-age", "0s"],
-    ));
+    );
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("--stale-upload-age"));
+    assert_eq!(pending("etcdbak/prod/").len(), 2);
+    // The cleanup's prune --all aborts every upload of the cluster, whatever its age, and only its own.
+    assert_ok(&run(&mut etcdbak_s3(
+        &m,
+        "prune",
+        &["--cluster", "prod", "--all"],
+    )));
     assert_eq!(pending("etcdbak/prod/"), [foreign.to_string()]);
     assert_eq!(pending("etcdbak/staging/"), [other_cluster.to_string()]);
 }

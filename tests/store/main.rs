@@ -7,5 +7,6 @@ mod common;
 mod faults;
 mod object_lock;
 mod pipeline;
+mod policies;
 mod retention;
 mod upload;

@@ -90,6 +90,7 @@ fn contract_doc_covers_env_and_reasons() {
         RenderError::NoEndpoint,
         RenderError::AmbiguousEndpoint,
         RenderError::InvalidEndpoint(String::new()),
+        RenderError::EndpointCredentials,
         RenderError::TlsSecretNotFound {
             namespace: String::new(),
             name: String::new(),

@@ -1,0 +1,364 @@
+//! The docs name only flags and variables that exist, with the meaning and the defaults the code has. Every
+//! `--flag` and `ETCDBAK_*` named in README.md, docs/*.md and charts/*/README.md is checked against the clap
+//! definition itself (`etcdbak::cli::Cli::command()`, the same one `--help`, the man pages and the
+//! completions come from): a flag written after `etcdbak SUBCOMMAND` must be that subcommand's, a variable
+//! must be some flag's (or one of the few the credential chain and the test rigs read), and a default stated
+//! next to a flag or variable must be its default.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use clap::CommandFactory;
+use regex::Regex;
+
+/// One flag of one command, as clap defines it.
+#[derive(Debug, Clone)]
+struct Flag {
+    command: String,
+    long: String,
+    env: Option<String>,
+    defaults: Vec<String>,
+}
+
+fn flags() -> Vec<Flag> {
+    fn walk(cmd: &clap::Command, name: &str, out: &mut Vec<Flag>) {
+        for arg in cmd.get_arguments() {
+            let Some(long) = arg.get_long() else { continue };
+            if matches!(long, "help" | "version") {
+                continue;
+            }
+            let longs = std::iter::once(long.to_string()).chain(
+                arg.get_all_aliases()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(String::from),
+            );
+            for long in longs {
+                out.push(Flag {
+                    command: name.to_string(),
+                    long: format!("--{long}"),
+                    env: arg.get_env().map(|e| e.to_string_lossy().into_owned()),
+                    defaults: arg
+                        .get_default_values()
+                        .iter()
+                        .map(|v| v.to_string_lossy().into_owned())
+                        .collect(),
+                });
+            }
+        }
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+            walk(sub, sub.get_name(), out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(&etcdbak::cli::Cli::command(), "", &mut out);
+    out
+}
+
+/// Variables etcdbak reads that are no flag's: the credential chain's opt-in to instance metadata, and what
+/// the benchmarks and test rigs read.
+const NOT_FLAGS: [&str; 4] = [
+    "ETCDBAK_IMDS",
+    "ETCDBAK_BENCH_CLUSTERS",
+    "ETCDBAK_BENCH_MANIFESTS",
+    "ETCDBAK_RIG_BIN",
+];
+
+/// Flags of the other tools the docs show (kubectl, helm, etcd and its tools, cargo, the aws CLI, ctr,
+/// Kubernetes' own binaries, python) and of the project's benchmark harnesses (benches/, examples/):
+/// not etcdbak's, so not checked against it.
+const FOREIGN: [&str; 47] = [
+    // kubectl
+    "--all-containers",
+    "--field-selector",
+    "--sort-by",
+    "--type",
+    "--from",
+    "--from-literal",
+    "--server-side",
+    "--wait",
+    "--overrides",
+    "--for",
+    "--timeout",
+    "--replicas",
+    "--restart",
+    "--image",
+    "-p",
+    // helm
+    "--set",
+    "--create-namespace",
+    "--include-crds",
+    // etcd, etcdctl, etcdutl
+    "--auto-compaction-retention",
+    "--count-only",
+    "--initial-advertise-peer-urls",
+    "--initial-cluster",
+    "--initial-cluster-state",
+    "--initial-cluster-token",
+    "--name",
+    "--mark-compacted",
+    "--rev",
+    "--write-out",
+    "--quota-backend-bytes",
+    "--skip-hash-check",
+    "--data-dir",
+    "--bump-revision",
+    // Kubernetes' binaries and the node
+    "--feature-gates",
+    "--runtime-config",
+    "--kubelet-preferred-address-types",
+    "--node-ip",
+    // cargo, ctr, the aws CLI, python's http.server
+    "--lib",
+    "--test",
+    "--nocapture",
+    "--path",
+    "--base-name",
+    "--endpoint-url",
+    "--bind",
+    // the benchmark harnesses
+    "--clusters",
+    "--manifests",
+    "--no-controller",
+    "--release",
+];
+const BENCH_FLAGS: [&str; 10] = [
+    "--out",
+    "--with-2g",
+    "--decode",
+    "--emit",
+    "--full",
+    "--reader",
+    "--reps",
+    "--sha256",
+    "--size",
+    "--sizes",
+];
+
+fn doc_files() -> Vec<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut paths = vec![root.join("README.md")];
+    for dir in ["docs", "charts"] {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            let candidate = match dir {
+                "docs" => path.clone(),
+                _ => path.join("README.md"),
+            };
+            if candidate.extension().is_some_and(|e| e == "md") && candidate.exists() {
+                paths.push(candidate);
+            }
+        }
+    }
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).unwrap();
+            (p.strip_prefix(root).unwrap().display().to_string(), text)
+        })
+        .collect()
+}
+
+fn subcommands() -> BTreeSet<String> {
+    etcdbak::cli::Cli::command()
+        .get_subcommands()
+        .map(|s| s.get_name().to_string())
+        .collect()
+}
+
+#[test]
+fn every_flag_the_docs_name_exists() {
+    let all = flags();
+    let mut known: BTreeSet<&str> = all.iter().map(|f| f.long.as_str()).collect();
+    known.extend(["--help", "--version"]);
+    let flag = Regex::new(r"(?:^|[^\w-])(--[a-z][a-z0-9-]*[a-z0-9])").unwrap();
+    let mut bad = Vec::new();
+    for (file, text) in doc_files() {
+        for c in flag.captures_iter(&text) {
+            let f = &c[1];
+            if !known.contains(f) && !FOREIGN.contains(&f) && !BENCH_FLAGS.contains(&f) {
+                bad.push(format!("{file}: {f}"));
+            }
+        }
+    }
+    bad.sort();
+    bad.dedup();
+    assert!(
+        bad.is_empty(),
+        "flags the docs name that etcdbak does not have: {bad:#?}"
+    );
+}
+
+/// `etcdbak SUB ... --flag` in one code span or code line: the flag is SUB's (or a global one).
+#[test]
+fn flags_after_a_subcommand_are_that_subcommands() {
+    let all = flags();
+    let mut of: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for f in &all {
+        of.entry(f.command.as_str())
+            .or_default()
+            .insert(f.long.as_str());
+    }
+    let subs = subcommands();
+    let span = Regex::new(r"`([^`\n]+)`|(?m)^\s*(?:\$ )?(etcdbak [^\n]+)$").unwrap();
+    let invocation = Regex::new(r"etcdbak ([a-z0-9-]+)((?:\s+[^|;&#]*)?)").unwrap();
+    let flag = Regex::new(r"(?:^|\s)(--[a-z][a-z0-9-]*[a-z0-9])").unwrap();
+    let mut bad = Vec::new();
+    let mut checked = 0;
+    for (file, text) in doc_files() {
+        // A shell command continued over lines is one command.
+        let text = text.replace("\\\n", " ");
+        for s in span.captures_iter(&text) {
+            let code = s.get(1).or(s.get(2)).unwrap().as_str();
+            for inv in invocation.captures_iter(code) {
+                let sub = &inv[1];
+                if !subs.contains(sub) {
+                    continue;
+                }
+                for f in flag.captures_iter(&inv[2]) {
+                    let f = f.get(1).unwrap().as_str();
+                    checked += 1;
+                    let own = of.get(sub).is_some_and(|s| s.contains(f));
+                    let global = of.get("").is_some_and(|s| s.contains(f));
+                    if !own && !global {
+                        bad.push(format!("{file}: etcdbak {sub} has no {f} (in `{code}`)"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        checked > 30,
+        "only {checked} subcommand flags found: the reader is broken"
+    );
+    bad.sort();
+    bad.dedup();
+    assert!(bad.is_empty(), "{bad:#?}");
+}
+
+#[test]
+fn every_etcdbak_variable_the_docs_name_is_read() {
+    let envs: BTreeSet<String> = flags().into_iter().filter_map(|f| f.env).collect();
+    let var = Regex::new(r"ETCDBAK_[A-Z0-9_]*").unwrap();
+    let mut bad = Vec::new();
+    for (file, text) in doc_files() {
+        for m in var.find_iter(&text) {
+            let v = m.as_str();
+            let ok = if v.ends_with('_') {
+                // A family such as ETCDBAK_S3_* or ETCDBAK_KEEP_*.
+                envs.iter().any(|e| e.starts_with(v))
+            } else {
+                envs.contains(v) || NOT_FLAGS.contains(&v)
+            };
+            if !ok {
+                bad.push(format!("{file}: {v}"));
+            }
+        }
+    }
+    bad.sort();
+    bad.dedup();
+    assert!(
+        bad.is_empty(),
+        "variables the docs name that etcdbak does not read: {bad:#?}"
+    );
+}
+
+/// One name, one meaning: a variable shared by several commands is the same flag in each.
+#[test]
+fn a_variable_means_the_same_flag_everywhere() {
+    let mut by_env: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for f in flags() {
+        if let Some(env) = f.env {
+            by_env.entry(env).or_default().insert(f.long);
+        }
+    }
+    let mixed: Vec<_> = by_env.iter().filter(|(_, longs)| longs.len() > 1).collect();
+    assert!(
+        mixed.is_empty(),
+        "a variable stands for different flags: {mixed:?}"
+    );
+}
+
+/// README says which flags have no variable; that list is exactly the flags without one.
+#[test]
+fn the_flags_without_a_variable_are_the_ones_the_readme_lists() {
+    let readme = doc_files()
+        .into_iter()
+        .find(|(f, _)| f == "README.md")
+        .unwrap()
+        .1;
+    let sentence = readme
+        .split("flags only:")
+        .nth(1)
+        .and_then(|rest| rest.split('.').next())
+        .expect("README lists the flags without a variable after `flags only:`");
+    let listed: BTreeSet<String> = Regex::new(r"`(--[a-z0-9-]+)`")
+        .unwrap()
+        .captures_iter(sentence)
+        .map(|c| c[1].to_string())
+        .collect();
+    let without: BTreeSet<String> = flags()
+        .into_iter()
+        .filter(|f| f.env.is_none() && f.command != "generate-assets")
+        .map(|f| f.long)
+        .collect();
+    assert_eq!(listed, without);
+}
+
+/// "`--flag ...` (`ETCDBAK_X`, default V)", "default `--flag V`", "`ETCDBAK_X` (default V)": V is the
+/// code's default.
+#[test]
+fn defaults_the_docs_state_are_the_codes() {
+    let all = flags();
+    let by_long = |l: &str| all.iter().filter(|f| f.long == l).collect::<Vec<&Flag>>();
+    let by_env = |e: &str| {
+        all.iter()
+            .filter(|f| f.env.as_deref() == Some(e))
+            .collect::<Vec<&Flag>>()
+    };
+    let patterns = [
+        Regex::new(
+            r"`(--[a-z0-9-]+)[^`]*`\s*\(`(ETCDBAK_[A-Z0-9_]+)`, default `?([A-Za-z0-9:./]+)",
+        )
+        .unwrap(),
+        Regex::new(r"default `(--[a-z0-9-]+) ([^`\s]+)`").unwrap(),
+        Regex::new(r"`(ETCDBAK_[A-Z0-9_]+)`,? \(?default `?([A-Za-z0-9:./]+)").unwrap(),
+    ];
+    let mut checked = Vec::new();
+    let mut bad = Vec::new();
+    for (file, text) in doc_files() {
+        for (i, re) in patterns.iter().enumerate() {
+            for c in re.captures_iter(&text) {
+                let (name, value) = match i {
+                    0 => (c[2].to_string(), c[3].to_string()),
+                    _ => (c[1].to_string(), c[2].to_string()),
+                };
+                let value = value.trim_end_matches(['.', ')']).to_string();
+                let candidates: Vec<&Flag> = match name.starts_with("--") {
+                    true => by_long(&name),
+                    false => by_env(&name),
+                };
+                if candidates.is_empty() {
+                    bad.push(format!("{file}: {name} (default {value}) is no flag"));
+                    continue;
+                }
+                checked.push(format!("{name}={value}"));
+                for f in candidates {
+                    if !f.defaults.is_empty() && !f.defaults.contains(&value) {
+                        bad.push(format!(
+                            "{file}: {name} of `etcdbak {}` defaults to {:?}, the docs say {value}",
+                            f.command, f.defaults
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    eprintln!("defaults checked: {checked:?}");
+    assert!(
+        checked.len() >= 3,
+        "too few stated defaults found: {checked:?}"
+    );
+    assert!(bad.is_empty(), "{bad:#?}");
+}
