@@ -681,14 +681,14 @@ fn bounds_names_and_config_fields_are_refused() {
             &["--stale-upload-age"],
         ),
         case(
-            "prune: --stale-upload-age 1m",
+            "prune: --stale-upload-age 30s",
             &[
                 "prune",
                 "--cluster",
                 "demo",
                 "--all",
                 "--stale-upload-age",
-                "1m",
+                "30s",
             ],
             &["--stale-upload-age"],
         ),
