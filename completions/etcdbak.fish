@@ -81,7 +81,7 @@ complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l keep-within -d
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l keep-min -d 'Never leave fewer than N backups, whatever the rules say (at least one always stays)' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l part-size -d 'Size of each uploaded part (e.g. 8MiB, 16MiB; at least 5MiB). Memory use is about part size times --upload-concurrency, whatever the snapshot\'s size' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l upload-concurrency -d 'How many parts are uploaded at once' -r
-complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l stale-upload-age -d 'Abort this cluster\'s unfinished multipart uploads older than this (left by killed runs). Keep it well above the longest upload so a concurrent run\'s live upload is never aborted (1h to 30d)' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l stale-upload-age -d 'Abort this cluster\'s unfinished multipart uploads older than this (left by killed runs). Keep it well above the longest upload so a concurrent run\'s live upload is never aborted (1m to 30d)' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l compress -d 'How to compress the snapshot in the bucket: none, zstd (level 1) or zstd:LEVEL (1-19). The file in --dir stays exactly as `etcdbak snapshot` wrote it' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l encrypt-to -d 'Encrypt the backup with age to this X25519 recipient (an `age1…` public key). Repeat it or give a comma-separated list for several recipients (key rotation: any one identity decrypts)' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand store" -l encrypt-to-file -d 'Encrypt to the recipients in this file (`age -R` format: one `age1…` per line, # comments), e.g. a mounted Secret or ConfigMap. Combines with --encrypt-to' -r -F
@@ -114,7 +114,7 @@ complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l keep-weekly -d
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l keep-monthly -d 'Also keep the newest backup of each of the N most recent months that have one' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l keep-within -d 'Also keep every backup taken within this span of the newest one: 7d, 36h, 1y2m3d4h (m is months, as restic takes it), or a humantime span of whole hours such as 2weeks' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l keep-min -d 'Never leave fewer than N backups, whatever the rules say (at least one always stays)' -r
-complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l stale-upload-age -d 'Also abort the cluster\'s unfinished multipart uploads older than this (with --all: every one); 1h to 30d' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l stale-upload-age -d 'Also abort the cluster\'s unfinished multipart uploads older than this (with --all: every one); 1m to 30d' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l log-level -d 'Log filter: error, warn, info, debug, trace, or a tracing directive such as `etcdbak=debug`' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand prune" -l log-format -d 'Log line format' -r -f -a "plain\t'`key=value` lines, one event per line'
 json\t'One JSON object per line, for log collectors'"
@@ -306,7 +306,7 @@ complete -c etcdbak -n "__fish_etcdbak_using_subcommand reconcile" -s h -l help 
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand reconcile" -s V -l version -d 'Print version'
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand watch" -l config -d 'The controller config file; it is re-read when its content changes (a ConfigMap update), and every Cluster is reconciled again' -r -F
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand watch" -l metrics-addr -d 'Where /metrics, /healthz and /readyz are served' -r
-complete -c etcdbak -n "__fish_etcdbak_using_subcommand watch" -l concurrency -d 'How many Clusters are reconciled at once. Each reconcile holds an apiserver connection and its buffers, so an unbounded number (a thousand Clusters at start-up) costs memory without converging faster: the apiserver is the bottleneck' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand watch" -l concurrency -d 'How many Clusters are reconciled at once. Each reconcile holds an apiserver connection and its buffers, so an unbounded number (a thousand Clusters at start-up) costs memory without converging faster: the apiserver is the bottleneck. 1 to 1024' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand watch" -l lease-name -d 'Name of the coordination.k8s.io Lease the replicas elect a leader with (a DNS-1123 subdomain)' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand watch" -l lease-namespace -d 'Namespace of the Lease. Defaults to POD_NAMESPACE, else the config\'s job namespace' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand watch" -l lease-duration -d 'How long a leader\'s Lease holds without renewal before a standby takes over. It renews every third of this and steps down when it could not renew for two thirds. 2s to 10m' -r

@@ -676,19 +676,29 @@ fn bounds_names_and_config_fields_are_refused() {
             "Kube System".into(),
         )]),
         case(
+            "store: --keep 20000",
+            &["store", "--keep", "20000"],
+            &["--keep"],
+        ),
+        case(
+            "watch: --concurrency 5000",
+            &["watch", "--concurrency", "5000"],
+            &["--concurrency"],
+        ),
+        case(
             "store: --stale-upload-age 0s",
             &["store", "--stale-upload-age", "0s"],
             &["--stale-upload-age"],
         ),
         case(
-            "prune: --stale-upload-age 1m",
+            "prune: --stale-upload-age 30s",
             &[
                 "prune",
                 "--cluster",
                 "demo",
                 "--all",
                 "--stale-upload-age",
-                "1m",
+                "30s",
             ],
             &["--stale-upload-age"],
         ),

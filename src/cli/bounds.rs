@@ -41,10 +41,11 @@ pub fn lease_duration(s: &str) -> Result<Duration, String> {
     within(s, secs(2), secs(10 * MINUTE))
 }
 
-/// `store`/`prune --stale-upload-age`: at least an hour, so no live upload is taken for a stale one; at
-/// most 30 days.
+/// `store`/`prune --stale-upload-age`: at least a minute, so `0s` cannot take every concurrent upload for
+/// a stale one (the default, 2h, is what protects a long one; the help says to keep it above the longest
+/// upload); at most 30 days.
 pub fn stale_upload_age(s: &str) -> Result<Duration, String> {
-    within(s, secs(HOUR), secs(30 * DAY))
+    within(s, secs(MINUTE), secs(30 * DAY))
 }
 
 /// `snapshot --dial-timeout` and `--s3-connect-timeout`: 100ms to 10 minutes.
@@ -111,8 +112,8 @@ mod tests {
             (
                 "stale-upload-age",
                 stale_upload_age,
-                &["1h", "2h", "30d"],
-                &["0s", "59m", "31d"],
+                &["1m", "2h", "30d"],
+                &["0s", "59s", "31d"],
             ),
             (
                 "dial-timeout",

@@ -27,7 +27,7 @@ pub struct Args {
     /// Object Lock holds); delete nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Also abort the cluster's unfinished multipart uploads older than this (with --all: every one); 1h to
+    /// Also abort the cluster's unfinished multipart uploads older than this (with --all: every one); 1m to
     /// 30d.
     #[arg(long, env = "ETCDBAK_STALE_UPLOAD_AGE", default_value = "2h",
           value_parser = super::bounds::stale_upload_age, value_name = "DURATION")]

@@ -29,9 +29,9 @@ pub struct Args {
 pub struct Concurrency {
     /// How many Clusters are reconciled at once. Each reconcile holds an apiserver connection and its
     /// buffers, so an unbounded number (a thousand Clusters at start-up) costs memory without converging
-    /// faster: the apiserver is the bottleneck.
+    /// faster: the apiserver is the bottleneck. 1 to 1024.
     #[arg(long, env = "ETCDBAK_CONCURRENCY", default_value_t = 64,
-          value_parser = clap::value_parser!(u16).range(1..), value_name = "N")]
+          value_parser = clap::value_parser!(u16).range(1..=1024), value_name = "N")]
     pub concurrency: u16,
 }
 

@@ -7,31 +7,36 @@ use crate::retention::{Policy, Within, DEFAULT_KEEP};
 /// Every field is optional so `prune` can tell "nothing said" (a usage error: it never deletes on a
 /// default) from a policy; `--keep` still means 20 when unset, so `--keep-daily 7` alone adds dailies to
 /// today's newest 20 rather than silently dropping them.
+/// Every retention count: 0 to 10000, the controller config's and the CRD's bound (more is a typo).
+fn keep_count() -> clap::builder::RangedU64ValueParser<u32> {
+    clap::builder::RangedU64ValueParser::new().range(0..=10000)
+}
+
 #[derive(Debug, Clone, Default, clap::Args)]
 #[group(id = "retention", multiple = true)]
 pub struct RetentionArgs {
     /// Keep the newest N backups (by time and revision) [default: 20]. 0 is allowed only when another
     /// --keep-* rule keeps something.
-    #[arg(long, env = "ETCDBAK_KEEP", value_name = "N")]
+    #[arg(long, env = "ETCDBAK_KEEP", value_name = "N", value_parser = keep_count())]
     pub keep: Option<u32>,
     /// Also keep the newest backup of each of the N most recent hours that have one (UTC).
-    #[arg(long, env = "ETCDBAK_KEEP_HOURLY", value_name = "N")]
+    #[arg(long, env = "ETCDBAK_KEEP_HOURLY", value_name = "N", value_parser = keep_count())]
     pub keep_hourly: Option<u32>,
     /// Also keep the newest backup of each of the N most recent days that have one (UTC).
-    #[arg(long, env = "ETCDBAK_KEEP_DAILY", value_name = "N")]
+    #[arg(long, env = "ETCDBAK_KEEP_DAILY", value_name = "N", value_parser = keep_count())]
     pub keep_daily: Option<u32>,
     /// Also keep the newest backup of each of the N most recent ISO weeks that have one.
-    #[arg(long, env = "ETCDBAK_KEEP_WEEKLY", value_name = "N")]
+    #[arg(long, env = "ETCDBAK_KEEP_WEEKLY", value_name = "N", value_parser = keep_count())]
     pub keep_weekly: Option<u32>,
     /// Also keep the newest backup of each of the N most recent months that have one.
-    #[arg(long, env = "ETCDBAK_KEEP_MONTHLY", value_name = "N")]
+    #[arg(long, env = "ETCDBAK_KEEP_MONTHLY", value_name = "N", value_parser = keep_count())]
     pub keep_monthly: Option<u32>,
     /// Also keep every backup taken within this span of the newest one: 7d, 36h, 1y2m3d4h (m is months,
     /// as restic takes it), or a humantime span of whole hours such as 2weeks.
     #[arg(long, env = "ETCDBAK_KEEP_WITHIN", value_parser = parse_within, value_name = "DURATION")]
     pub keep_within: Option<Within>,
     /// Never leave fewer than N backups, whatever the rules say (at least one always stays).
-    #[arg(long, env = "ETCDBAK_KEEP_MIN", value_name = "N")]
+    #[arg(long, env = "ETCDBAK_KEEP_MIN", value_name = "N", value_parser = keep_count())]
     pub keep_min: Option<u32>,
 }
 

@@ -60,7 +60,7 @@ pub struct Args {
           value_parser = clap::value_parser!(u16).range(1..=64), value_name = "N")]
     pub upload_concurrency: u16,
     /// Abort this cluster's unfinished multipart uploads older than this (left by killed runs). Keep it
-    /// well above the longest upload so a concurrent run's live upload is never aborted (1h to 30d).
+    /// well above the longest upload so a concurrent run's live upload is never aborted (1m to 30d).
     #[arg(long, env = "ETCDBAK_STALE_UPLOAD_AGE", default_value = "2h",
           value_parser = super::bounds::stale_upload_age, value_name = "DURATION")]
     pub stale_upload_age: Duration,
