@@ -67,7 +67,7 @@ const NOT_FLAGS: [&str; 4] = [
 /// Flags of the other tools the docs show (kubectl, helm, etcd and its tools, cargo, the aws CLI, ctr,
 /// Kubernetes' own binaries, python) and of the project's benchmark harnesses (benches/, examples/):
 /// not etcdbak's, so not checked against it.
-const FOREIGN: [&str; 47] = [
+const FOREIGN: [&str; 54] = [
     // kubectl
     "--all-containers",
     "--field-selector",
@@ -116,6 +116,14 @@ const FOREIGN: [&str; 47] = [
     "--base-name",
     "--endpoint-url",
     "--bind",
+    // the aws CLI's s3api and mc, for a locked bucket and its lifecycle rule (docs/OBJECT-LOCK.md)
+    "--lifecycle-configuration",
+    "--object-lock-enabled-for-bucket",
+    "--version-id",
+    "--with-lock",
+    "--expire-days",
+    "--expire-delete-marker",
+    "--noncurrent-expire-days",
     // the benchmark harnesses
     "--clusters",
     "--manifests",

@@ -1,7 +1,11 @@
 //! charts/etcdbak: the CRD matches the code, `helm lint`/`helm template` pass, the schema rejects bad
 //! values, the rendered config loads, and the rendered manifests apply to a real kube-apiserver where the
 //! chart's RBAC, used through the chart's own ServiceAccount, is enough for the controller and no more.
+#[path = "../common/mod.rs"]
 mod common;
+
+mod dashboard;
+mod schema;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -262,147 +266,6 @@ fn helm_lint_template_and_schema() {
             home.path(),
         );
         assert!(!out.status.success(), "--set {bad} was accepted");
-    }
-}
-
-/// The Grafana dashboard ships twice, as monitoring/dashboard.json and inside the chart; the chart's copy is
-/// the same bytes, and the optional ConfigMap carries exactly them under the sidecar's label.
-#[test]
-fn the_dashboard_config_map_carries_the_dashboard_byte_for_byte() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let plain = std::fs::read_to_string(root.join("monitoring/dashboard.json")).unwrap();
-    let copy = std::fs::read_to_string(chart().join("dashboards/etcdbak.json")).unwrap();
-    assert!(
-        plain == copy,
-        "charts/etcdbak/dashboards/etcdbak.json differs from monitoring/dashboard.json: \
-         cp monitoring/dashboard.json charts/etcdbak/dashboards/etcdbak.json"
-    );
-    let home = tempfile::tempdir().unwrap();
-    let off = docs(&template_chart(home.path(), &[]));
-    assert!(
-        !off.iter()
-            .any(|d| d["metadata"]["name"] == "etcdbak-dashboard"),
-        "the dashboard is off by default"
-    );
-
-    let on = docs(&template_chart(
-        home.path(),
-        &[
-            "--set",
-            "dashboard.enabled=true,dashboard.labels.team=storage",
-        ],
-    ));
-    let cm = find(&on, "ConfigMap", "etcdbak-dashboard");
-    assert_eq!(cm["metadata"]["namespace"], RELEASE_NS);
-    let labels = &cm["metadata"]["labels"];
-    assert_eq!(labels["grafana_dashboard"], "1", "{labels:?}");
-    assert_eq!(labels["team"], "storage", "{labels:?}");
-    assert!(
-        cm["data"]["etcdbak.json"].as_str() == Some(plain.as_str()),
-        "the ConfigMap's etcdbak.json is not monitoring/dashboard.json"
-    );
-
-    // A folder annotation and another namespace (where the sidecar looks), and no stray keys.
-    let moved = docs(&template_chart(
-        home.path(),
-        &[
-            "--set",
-            "dashboard.enabled=true,dashboard.namespace=monitoring",
-            "--set-string",
-            "dashboard.annotations.grafana_folder=etcd",
-        ],
-    ));
-    let cm = find(&moved, "ConfigMap", "etcdbak-dashboard");
-    assert_eq!(cm["metadata"]["namespace"], "monitoring");
-    assert_eq!(cm["metadata"]["annotations"]["grafana_folder"], "etcd");
-    let chart = chart();
-    let refused = helm(
-        &[
-            "template",
-            "etcdbak",
-            chart.to_str().unwrap(),
-            "--set",
-            "dashboard.folder=etcd",
-        ],
-        home.path(),
-    );
-    assert!(!refused.status.success(), "dashboard.folder was accepted");
-}
-
-/// A misspelt key anywhere under `config` fails at install time, not when the controller first reads the
-/// file; durations the controller would refuse (or spin on) are refused by the schema; every accepted
-/// duration is one `etcdbak watch` takes.
-#[test]
-fn the_schema_refuses_typos_and_unbounded_values() {
-    let home = tempfile::tempdir().unwrap();
-    let chart = chart();
-    let rendered = |set: &str| {
-        helm(
-            &["template", "etcdbak", chart.to_str().unwrap(), "--set", set],
-            home.path(),
-        )
-    };
-    for bad in [
-        "config.defaultKep=3",
-        "config.jobNamespace=elsewhere",
-        "config.s3.bucekt=x",
-        "config.s3.bucket=",
-        "config.s3.endpoint=http://admin:secret@minio:9000",
-        "config.job.backofLimit=1",
-        "config.job.activeDeadlineSeconds=0",
-        "config.pod.hostNetwrok=true",
-        "config.verify.enable=false",
-        "config.timeZone=Europe Berlin",
-        "resync=0s",
-        "resync=0m",
-        "resync=25h",
-        "resync=10",
-        "leaderElection.leaseDuration=0s",
-        "leaderElection.leaseDuration=1s",
-        "leaderElection.leaseDuration=11m",
-    ] {
-        let out = rendered(bad);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "--set {bad} was accepted");
-        assert!(err.contains("schema"), "--set {bad}: {err}");
-    }
-    for good in ["resync=1s", "resync=90s", "resync=10m", "resync=24h"] {
-        let out = rendered(&format!("{good},leaderElection.leaseDuration=2s"));
-        let d = docs(&ok(&out, good));
-        let c = &find(&d, "Deployment", "etcdbak")["spec"]["template"]["spec"]["containers"][0];
-        let mut argv = vec!["etcdbak".to_string()];
-        argv.extend(
-            c["args"]
-                .as_sequence()
-                .unwrap()
-                .iter()
-                .map(|a| a.as_str().unwrap().to_string()),
-        );
-        let parsed = etcdbak::cli::Cli::try_parse_from(&argv);
-        assert!(parsed.is_ok(), "{argv:?}: {}", parsed.err().unwrap());
-    }
-    let exporter = Path::new(env!("CARGO_MANIFEST_DIR")).join("charts/s3-exporter");
-    for bad in [
-        "s3.timeout=0s",
-        "s3.timeout=2h",
-        "s3.endpoint=http://u:p@minio:9000",
-    ] {
-        let out = helm(
-            &[
-                "template",
-                "exp",
-                exporter.to_str().unwrap(),
-                "--set",
-                "s3.endpoint=http://minio:9000",
-                "--set",
-                bad,
-            ],
-            home.path(),
-        );
-        assert!(
-            !out.status.success(),
-            "s3-exporter --set {bad} was accepted"
-        );
     }
 }
 
