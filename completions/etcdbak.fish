@@ -297,7 +297,7 @@ complete -c etcdbak -n "__fish_etcdbak_using_subcommand replay" -l check -d 'Rea
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand replay" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand replay" -s V -l version -d 'Print version'
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand reconcile" -l config -d 'The controller config file (defaults, job namespace, image, store and cleanup templates)' -r -F
-complete -c etcdbak -n "__fish_etcdbak_using_subcommand reconcile" -l concurrency -d 'How many Clusters are reconciled at once. Each reconcile holds an apiserver connection and its buffers, so an unbounded number (a thousand Clusters at start-up) costs memory without converging faster: the apiserver is the bottleneck' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand reconcile" -l concurrency -d 'How many Clusters are reconciled at once. Each reconcile holds an apiserver connection and its buffers, so an unbounded number (a thousand Clusters at start-up) costs memory without converging faster: the apiserver is the bottleneck. 1 to 1024' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand reconcile" -l log-level -d 'Log filter: error, warn, info, debug, trace, or a tracing directive such as `etcdbak=debug`' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand reconcile" -l log-format -d 'Log line format' -r -f -a "plain\t'`key=value` lines, one event per line'
 json\t'One JSON object per line, for log collectors'"
