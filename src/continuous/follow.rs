@@ -107,6 +107,9 @@ async fn prune(client: &Client, cluster: &str, listing: &objects::Listing) {
     }
 }
 
+/// The largest watch response the follower accepts (see [`follow_from`]).
+const MAX_WATCH_RESPONSE: usize = 256 * 1024 * 1024;
+
 async fn follow_from(
     etcd: &mut etcd_client::Client,
     client: &Client,
@@ -119,7 +122,13 @@ async fn follow_from(
         .with_all_keys()
         .with_start_revision(start)
         .with_progress_notify();
-    let mut stream = match etcd.watch("", Some(watch)).await {
+    // etcd batches up to 1,000 revisions in one watch response: catching up a backlog of large
+    // transactions sends responses far past tonic's 4 MiB default, which would break the stream at the
+    // same revision forever. Fragmenting instead would split a revision across responses.
+    let mut watcher = etcd
+        .watch_client()
+        .max_decoding_message_size(MAX_WATCH_RESPONSE);
+    let mut stream = match watcher.watch("", Some(watch)).await {
         Ok(s) => s,
         Err(e) => return Ok(Ended::Broken(e.to_string())),
     };
