@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use etcdbak::crd::{Cluster, ContinuousSpec};
@@ -163,20 +163,6 @@ async fn create_clusters(client: &Client) {
     }
 }
 
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({}):\n{}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
 fn s3_flags(minio: &Minio) -> Vec<String> {
     let mut args = minio.s3_args();
     args.extend(["--prefix".to_string(), PREFIX.to_string()]);
@@ -186,20 +172,24 @@ fn s3_flags(minio: &Minio) -> Vec<String> {
 /// `etcdbak snapshot` then `etcdbak store` (its default compression) of `cluster`.
 fn backup(etcd: &EtcdCluster, minio: &Minio, cluster: &str, scratch: &Path) {
     let dir = tempfile::tempdir_in(scratch).expect("a snapshot dir");
-    run(etcdbak()
-        .arg("snapshot")
-        .args(etcd.etcdbak_args())
-        .arg("--dir")
-        .arg(dir.path())
-        .args(["--cluster", cluster]));
-    run(minio.creds_env(
+    crate::common::run_ok(
         etcdbak()
-            .arg("store")
+            .arg("snapshot")
+            .args(etcd.etcdbak_args())
             .arg("--dir")
             .arg(dir.path())
-            .args(["--cluster", cluster])
-            .args(s3_flags(minio)),
-    ));
+            .args(["--cluster", cluster]),
+    );
+    crate::common::run_ok(
+        minio.creds_env(
+            etcdbak()
+                .arg("store")
+                .arg("--dir")
+                .arg(dir.path())
+                .args(["--cluster", cluster])
+                .args(s3_flags(minio)),
+        ),
+    );
 }
 
 /// Gives the Cluster's backups, oldest first, the times `ago` (seconds before now).
