@@ -130,7 +130,11 @@ const FOREIGN: [&str; 54] = [
     "--no-controller",
     "--release",
 ];
-const BENCH_FLAGS: [&str; 10] = [
+const BENCH_FLAGS: [&str; 14] = [
+    "--followers",
+    "--no-data",
+    "--window",
+    "--no-continuous",
     "--out",
     "--with-2g",
     "--decode",
