@@ -213,7 +213,7 @@ kms\t'SSE-KMS (aws:kms)'"
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l namespace -d 'Namespace of the etcd StatefulSet. Default: the Cluster\'s spec.namespace, else `default`' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l statefulset -d 'The etcd StatefulSet. Default: the Cluster\'s service name, else the cluster name' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l service -d 'The headless Service giving members their DNS names. Default: the StatefulSet\'s serviceName, else the StatefulSet\'s name' -r
-complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l replicas -d 'Number of members. Default: the StatefulSet\'s replicas, else 3' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l replicas -d 'Number of members, 1 to 15. Default: the StatefulSet\'s replicas, else 3' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l member -d 'A member as NAME=PEER_URL; repeat for each member. Default: `<sts>-<i>` with peer URL `https://<sts>-<i>.<service>.<ns>.svc:2380`, as an etcd StatefulSet names them' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l endpoints -d 'Client URLs for the health checks, comma-separated. Default: `https://<sts>-<i>.<service>.<ns>.svc:2379`' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand restore-guide" -l cacert -d 'CA certificate for etcdctl, as a path where the operator runs it' -r

@@ -61,8 +61,8 @@ pub struct LayoutArgs {
     /// the StatefulSet's name.
     #[arg(long, env = "ETCDBAK_RESTORE_SERVICE", value_name = "NAME")]
     pub service: Option<String>,
-    /// Number of members. Default: the StatefulSet's replicas, else 3.
-    #[arg(long, env = "ETCDBAK_RESTORE_REPLICAS", value_name = "N")]
+    /// Number of members, 1 to 15. Default: the StatefulSet's replicas, else 3.
+    #[arg(long, env = "ETCDBAK_RESTORE_REPLICAS", value_name = "N", value_parser = parse_replicas)]
     pub replicas: Option<usize>,
     /// A member as NAME=PEER_URL; repeat for each member. Default: `<sts>-<i>` with peer URL
     /// `https://<sts>-<i>.<service>.<ns>.svc:2380`, as an etcd StatefulSet names them.
@@ -151,6 +151,15 @@ pub struct LayoutArgs {
         value_name = "N"
     )]
     pub bump_revision: u64,
+}
+
+/// An etcd cluster has a handful of members: more than 15 is a typo, and the runbook would print a step
+/// per member.
+fn parse_replicas(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n @ 1..=15) => Ok(n),
+        _ => Err(format!("{s:?} is not a member count from 1 to 15")),
+    }
 }
 
 impl From<OutputFormat> for restore::Format {
@@ -347,5 +356,10 @@ mod tests {
         ];
         let e = Cli::try_parse_from(argv).err().expect("refused");
         assert!(e.to_string().contains("NAME=PEER_URL"), "{e}");
+        for bad in ["0", "16", "many"] {
+            let argv = ["x", "--cluster", "c", "--bucket", "b", "--replicas", bad];
+            let e = Cli::try_parse_from(argv).err().expect("refused");
+            assert!(e.to_string().contains("from 1 to 15"), "{bad}: {e}");
+        }
     }
 }
