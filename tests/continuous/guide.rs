@@ -7,8 +7,6 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use etcd_client::DeleteOptions;
-
 use super::common::store::age_key;
 use super::common::versitygw::Versitygw;
 use super::*;
@@ -114,14 +112,7 @@ fn the_runbook_to_a_moment_restores_that_moment_from_encrypted_segments_on_versi
     churn(&etcd, 2);
     let r1 = revision(&etcd);
     let at_r1 = keyspace_at(&etcd, r1);
-    std::thread::sleep(Duration::from_millis(1500));
-    let t1 = chrono::Utc::now();
-    std::thread::sleep(Duration::from_millis(1500));
-    etcd.client_blocking(|mut c| async move {
-        c.delete("app/", Some(DeleteOptions::new().with_prefix()))
-            .await?;
-        Ok(())
-    });
+    let t1 = the_mistake(&etcd);
     churn(&etcd, 3);
     let r2 = revision(&etcd);
     wait_durable(&store, CLUSTER, r2, &log);

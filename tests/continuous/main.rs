@@ -20,7 +20,7 @@ use common::etcd::EtcdCluster;
 use common::minio::Minio;
 use common::versitygw::Versitygw;
 use common::{etcdbak, run_ok};
-use etcd_client::{GetOptions, Txn, TxnOp};
+use etcd_client::{DeleteOptions, GetOptions, Txn, TxnOp};
 
 const PREFIX: &str = "etcdbak";
 
@@ -221,6 +221,20 @@ pub(crate) fn churn(etcd: &EtcdCluster, round: usize) {
         .await?;
         Ok(())
     })
+}
+
+/// A quiet moment to restore to, then the mistake: the whole `app/` "namespace" deleted. Returns that
+/// moment, 1.5 s after the last change before it and 1.5 s before the delete.
+pub(crate) fn the_mistake(etcd: &EtcdCluster) -> chrono::DateTime<chrono::Utc> {
+    std::thread::sleep(Duration::from_millis(1500));
+    let before = chrono::Utc::now();
+    std::thread::sleep(Duration::from_millis(1500));
+    etcd.client_blocking(|mut c| async move {
+        c.delete("app/", Some(DeleteOptions::new().with_prefix()))
+            .await?;
+        Ok(())
+    });
+    before
 }
 
 pub(crate) fn restored(minio: &Store, cluster: &str, scratch: &Path, name: &str) -> EtcdCluster {

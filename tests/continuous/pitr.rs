@@ -2,10 +2,6 @@
 //! "namespace deletion"), and to the end, with a follower killed mid-stream; `restore-guide --to` plans the
 //! same chain and reads it.
 
-use std::time::Duration;
-
-use etcd_client::DeleteOptions;
-
 use super::common::minio::Minio;
 use super::*;
 
@@ -31,15 +27,7 @@ fn point_in_time_restore_reproduces_the_keyspace_at_the_chosen_revision_and_time
     churn(&etcd, 3);
     let r1 = revision(&etcd);
     let at_r1 = keyspace_at(&etcd, r1);
-    std::thread::sleep(Duration::from_millis(1500));
-    let t1 = chrono::Utc::now();
-    std::thread::sleep(Duration::from_millis(1500));
-    // The mistake: a whole "namespace" deleted, then more traffic.
-    etcd.client_blocking(|mut c| async move {
-        c.delete("app/", Some(DeleteOptions::new().with_prefix()))
-            .await?;
-        Ok(())
-    });
+    let t1 = the_mistake(&etcd);
     churn(&etcd, 4);
     let r2 = revision(&etcd);
     let at_r2 = keyspace_at(&etcd, r2);
