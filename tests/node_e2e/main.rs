@@ -11,7 +11,8 @@
 //!
 //! One node and one chart release for the whole binary; the tests take turns ([`serial`]) because they share
 //! the controller's config. Timing is printed as `MEASURE:` lines and the story as `STORY:` lines (run with
-//! `--nocapture`; `scripts/demo kube` shows them), never asserted.//!
+//! `--nocapture`; `scripts/demo kube` shows them), never asserted.
+//!
 //! The node's world is in this file (the shared waits and checks) and release.rs / tenant.rs (the chart
 //! release, tenant etcd clusters); the tests are grouped by what they show in backups.rs, restore.rs and
 //! status.rs.

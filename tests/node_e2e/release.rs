@@ -72,12 +72,19 @@ spec:
     dir
 }
 
+/// The namespaces the tests' tenant etcd clusters run in: the chart's `tenantNamespaces`.
+pub const TENANT_NAMESPACES: [&str; 4] = ["orders", "billing", "payments", "inventory"];
+
 pub async fn install_release() -> Release {
     let n = node();
     let client = n.client().await;
     let dir = tempfile::tempdir().expect("temp dir");
     create_namespace(&client, RELEASE_NS).await;
     n.wait_default_service_account(&client, RELEASE_NS).await;
+    // The chart binds a Role in each tenant namespace it names, so an admin lists namespaces that exist.
+    for ns in TENANT_NAMESPACES {
+        create_namespace(&client, ns).await;
+    }
     // MinIO runs as 1000 with fsGroup; a local volume's dir is used as it is, so it must be writable.
     local_pv(n, &client, RELEASE_NS, "data-minio-0", 0o777).await;
 
@@ -108,7 +115,7 @@ metrics:
   port: {metrics_port}
 s3CredentialsSecret: minio
 # The narrow default: the controller reads TLS Secrets only in the tenants' namespaces.
-tenantNamespaces: [orders, billing, payments, inventory]
+tenantNamespaces: [{tenants}]
 config:
   s3:
     endpoint: "http://localhost:{minio_port}"
@@ -133,6 +140,7 @@ minio:
 "#,
             api_port = n.api_port,
             console = free_port(),
+            tenants = TENANT_NAMESPACES.join(", "),
         ),
     )
     .expect("values file");

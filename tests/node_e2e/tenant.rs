@@ -118,6 +118,10 @@ pub fn tls_secret(name: &str, ns: &str, type_: &str, files: [(&str, &PathBuf); 3
 
 impl TenantEtcd {
     pub async fn start(n: &Node, client: &Client, ns: &str, members: usize) -> TenantEtcd {
+        assert!(
+            crate::release::TENANT_NAMESPACES.contains(&ns),
+            "tenant namespace {ns} is not in release::TENANT_NAMESPACES: the controller may not read its Secrets"
+        );
         let t = Instant::now();
         create_namespace(client, ns).await;
         n.wait_default_service_account(client, ns).await;
