@@ -448,10 +448,10 @@ fn no_two_files_of_a_module_import_each_other_in_a_circle() {
     let graph = file_graph();
     assert!(
         graph
-            .get("src/s3/upload.rs")
+            .get("src/s3/fanout.rs")
             .is_some_and(|d| d.contains("src/s3/source.rs")),
-        "the file reader misses upload.rs -> source.rs: {:?}",
-        graph.get("src/s3/upload.rs")
+        "the file reader misses fanout.rs -> source.rs: {:?}",
+        graph.get("src/s3/fanout.rs")
     );
     if let Some(cycle) = find_cycle(&graph) {
         panic!(
@@ -527,9 +527,10 @@ fn the_architecture_table_names_every_real_dependency() {
 fn derived_debug_secret_fields(src: &Source) -> Vec<String> {
     const SECRET_WORDS: [&str; 5] = ["secret", "password", "passwd", "token", "private"];
     // Not secrets despite the word: etcd's --initial-cluster-token is printed in the runbook by design, and
-    // imagePullSecrets are the names of Secrets, not their contents.
-    const NOT_SECRET: [&str; 4] = [
+    // imagePullSecrets and a destination's credentialsSecret are the names of Secrets, not their contents.
+    const NOT_SECRET: [&str; 5] = [
         "src/config.rs PodConfig.image_pull_secrets",
+        "src/config/destinations.rs DestinationConfig.credentials_secret",
         "src/cli/restore_guide.rs LayoutArgs.token",
         "src/restore/facts.rs RestorePlan.token",
         "src/restore/plan.rs Layout.token",

@@ -8,6 +8,14 @@ pub fn credentials() -> crate::credentials::Env {
     crate::credentials::Env::new(std::env::vars(), home)
 }
 
+/// The chain's view of the `<prefix>AWS_*` variables, as `AWS_*` (a destination's own keys,
+/// `credentials=env:PREFIX`); `None` when not one of them is set.
+pub fn credentials_with_prefix(prefix: &str) -> Option<crate::credentials::Env> {
+    let vars = crate::s3::destination::prefixed_vars(std::env::vars(), prefix);
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    (!vars.is_empty()).then(|| crate::credentials::Env::new(vars, home))
+}
+
 /// `KUBECONFIG`, an in-cluster service account (`KUBERNETES_SERVICE_HOST`), or `~/.kube/config`.
 pub fn kubeconfig_present() -> bool {
     std::env::var_os("KUBECONFIG").is_some()

@@ -9,6 +9,7 @@ use crate::exit::Class;
 pub mod assets;
 pub mod bounds;
 pub mod crd;
+pub mod destination;
 pub mod download;
 pub mod environment;
 pub mod error;

@@ -85,14 +85,13 @@ impl S3Args {
     /// credentials, profile file, instance metadata), resolved once for the run and, when temporary,
     /// refreshed before they expire.
     pub async fn resolved(&self) -> Result<Settings, crate::s3::Error> {
-        let provider =
-            crate::credentials::Provider::resolve(super::environment::credentials()).await?;
-        tracing::debug!(
-            source = provider.source().describe(),
-            refreshed = provider.refreshes(),
-            "S3 credentials resolved"
-        );
-        Ok(Settings {
+        let provider = resolve_credentials(super::environment::credentials()).await?;
+        Ok(self.settings(provider))
+    }
+
+    /// The settings these flags describe, with keys from `credentials`.
+    pub fn settings(&self, credentials: crate::credentials::Provider) -> Settings {
+        Settings {
             endpoint: self.endpoint.clone(),
             region: self.region.clone(),
             bucket: self.bucket.clone(),
@@ -102,7 +101,7 @@ impl S3Args {
             request_timeout: self.request_timeout,
             connect_timeout: self.connect_timeout,
             stall_timeout: self.stall_timeout,
-            credentials: provider,
+            credentials,
             sse: match self.sse {
                 None => Sse::None,
                 Some(SseKind::S3) => Sse::S3,
@@ -111,13 +110,27 @@ impl S3Args {
             // Only `store` locks what it writes (its own flags, `cli::store`).
             object_lock: None,
             progress: super::progress::reporter(),
-        })
+        }
     }
 
     /// Builds the client (no request is sent yet beyond what the credential source needs).
     pub async fn connect(&self) -> Result<crate::s3::Client, crate::s3::Error> {
         crate::s3::Client::connect(&self.resolved().await?)
     }
+}
+
+/// The credential chain over `env`, resolved once for the run and, when temporary, refreshed before they
+/// expire.
+pub async fn resolve_credentials(
+    env: crate::credentials::Env,
+) -> Result<crate::credentials::Provider, crate::s3::Error> {
+    let provider = crate::credentials::Provider::resolve(env).await?;
+    tracing::debug!(
+        source = provider.source().describe(),
+        refreshed = provider.refreshes(),
+        "S3 credentials resolved"
+    );
+    Ok(provider)
 }
 
 /// Checks a `--cluster` value with the one naming rule.

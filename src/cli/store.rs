@@ -16,6 +16,11 @@ use crate::store::{self, DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE};
 pub const LONG_ABOUT: &str = "\
 Upload a snapshot to S3, verify it, then apply retention (the default store container).
 
+With --add-destination (ETCDBAK_DESTINATIONS) the snapshot is read once and the same parts go to every
+destination at once; each object is verified and each destination's retention applied on its own. A
+destination that fails drops out and the others finish; the run then fails with the failed destination's
+exit code and a line naming it (docs/DESTINATIONS.md).
+
 S3 credentials are never flags. They come from the AWS credential chain; the first source that is
 configured is used, and one that is configured but fails is an error naming it (exit 4):
   1. environment: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN)
@@ -35,6 +40,8 @@ environment or a profile file are used as they are.";
 pub struct Args {
     #[command(flatten)]
     pub s3: S3Args,
+    #[command(flatten)]
+    pub destinations: super::destination::DestinationArgs,
     /// Directory holding snapshot.db and snapshot.json, as `etcdbak snapshot` leaves them.
     #[arg(
         long,
@@ -155,7 +162,7 @@ pub async fn run(args: Args) -> super::Result<()> {
         .map_err(store::Error::from)?;
     let mut settings = args.s3.resolved().await?;
     settings.object_lock = object_lock(args.object_lock_mode, args.object_lock_retain);
-    let client = crate::s3::Client::connect(&settings)?;
+    let dests = args.destinations.all(&args.s3, settings).await?;
     let opts = store::Options {
         dir: args.dir,
         cluster: args.cluster,
@@ -171,7 +178,7 @@ pub async fn run(args: Args) -> super::Result<()> {
             threads: 0,
         },
     };
-    Ok(store::run(&client, &opts).await?)
+    Ok(store::run_all(&dests, &opts).await?)
 }
 
 /// Parses sizes such as `8MiB`, `16M`, `5242880`: binary units, since sizes here are about memory.

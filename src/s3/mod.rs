@@ -6,7 +6,9 @@
 
 pub mod classify;
 pub mod client;
+pub mod destination;
 pub mod error;
+pub mod fanout;
 pub mod lock;
 pub mod meta;
 pub mod sign;
@@ -19,6 +21,7 @@ pub mod versions;
 use std::time::Duration;
 
 pub use client::{Client, ListedObject, ObjectHead, PendingUpload};
+pub use destination::{CredentialSource, DestinationSpec};
 pub use error::Error;
 pub use lock::{LockMode, Locked, ObjectLock};
 pub use source::{Expected, Payload};

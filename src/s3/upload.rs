@@ -1,8 +1,6 @@
-//! One pass over the snapshot: each part is read into one buffer, and from that same buffer hashed
-//! (SHA-256 of the whole file, etcd's hash trailer, the part's MD5) and sent. Nothing is read twice. What the
-//! bytes must be ([`Expected`], beside the source that checks it) is checked after the last part and before the upload is completed, so a
-//! snapshot that fails the check, or that changed while it was read, never becomes an object. A snapshot
-//! no bigger than one part is sent as a single PUT, checked before it is sent.
+//! The requests of an upload: the plan (part size, concurrency), the headers that create an object, starting
+//! a multipart upload, and the part and object PUTs with their retries, Content-MD5 and ETag checks. The one
+//! pass over the snapshot that drives them, to one destination or several, is `s3::fanout`.
 //!
 //! The multipart upload's memory is bounded by `part_size x concurrency`, whatever the file's size.
 //!
@@ -16,16 +14,13 @@
 //! by a failed run; `abort_stale_uploads` cleans up after runs that were killed outright.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::time::Duration;
 
 use bytes::Bytes;
 use md5::{Digest as _, Md5};
 use tokio::sync::watch;
-use tokio::task::JoinSet;
 
 use super::meta::header_safe;
-use super::source::{Expected, Source};
 use super::stall::{watched_body, Progress};
 use super::{Client, Error};
 
@@ -84,65 +79,27 @@ pub fn multipart_etag(part_md5s: &[[u8; 16]]) -> String {
 
 /// The most bytes an encoded snapshot of `plain` bytes can take (zstd's worst case adds under 1/256, age
 /// 16 bytes per 64 KiB chunk plus its header), so the part size keeps any object within 10,000 parts.
-fn encoded_bound(plain: u64) -> u64 {
+pub(super) fn encoded_bound(plain: u64) -> u64 {
     plain + plain / 128 + (1 << 20)
 }
 
-/// Uploads what `expected` says is made from `path` to `key` with `metadata` as x-amz-meta-* headers. The
-/// first part is read before anything is sent: an object that fits in it goes as a single PUT. On any
-/// error, or when `cancel` fires, the multipart upload is aborted before returning.
-pub async fn upload_file(
+/// The headers of the request that creates the object in `client`'s bucket: the metadata, the store's
+/// server-side encryption and, when it locks, the Object Lock dated from now (before the first byte is
+/// read, so the lock never ends earlier than asked).
+pub(super) fn create_headers(
     client: &Client,
-    path: &Path,
-    key: &str,
     metadata: &[(String, String)],
-    plan: UploadPlan,
-    expected: &Expected,
-    mut cancel: watch::Receiver<Option<&'static str>>,
-) -> Result<Uploaded, Error> {
-    let source = Source::open(path, &expected.payload, expected.size)?;
-    let part_size = plan.effective_part_size(encoded_bound(expected.size)) as usize;
+) -> Result<reqwest::header::HeaderMap, Error> {
     let mut headers = metadata_headers(metadata)?;
     add_headers(&mut headers, &client.sse.create_headers());
     if let Some(lock) = client.lock {
-        // Dated from now, before the first byte is read: the lock never ends earlier than asked.
         add_lock_headers(&mut headers, &lock.create_headers(chrono::Utc::now()))?;
     }
-    let (source, first, done) = tokio::select! {
-        r = source.read_part(Vec::with_capacity(part_size), part_size) => r?,
-        signal = wait_cancel(&mut cancel) => return Err(Error::Interrupted { signal }),
-    };
-    if done {
-        return tokio::select! {
-            r = put_whole(client, source, first, key, headers, expected) => r,
-            signal = wait_cancel(&mut cancel) => Err(Error::Interrupted { signal }),
-        };
-    }
-    let upload_id = start_multipart(client, key, headers).await?;
-    let bar = client.progress.start("uploading", source.known_size());
-    let parts = Parts {
-        upload_id: &upload_id,
-        part_size,
-        concurrency: plan.concurrency.max(1),
-    };
-    let result = tokio::select! {
-        r = send_and_complete(client, source, first, key, &parts, expected, bar) => r,
-        signal = wait_cancel(&mut cancel) => Err(Error::Interrupted { signal }),
-    };
-    if let Err(e) = &result {
-        match client.abort_upload(key, &upload_id).await {
-            Ok(()) => tracing::warn!(%key, error = %e, "upload failed; multipart upload aborted"),
-            Err(abort) => tracing::warn!(
-                %key, error = %e, abort_error = %abort,
-                "upload failed and aborting it failed too; a later run aborts it once it is stale"
-            ),
-        }
-    }
-    result
+    Ok(headers)
 }
 
 /// Aborts earlier attempts at this key and starts its multipart upload; returns the upload id.
-async fn start_multipart(
+pub(super) async fn start_multipart(
     client: &Client,
     key: &str,
     headers: reqwest::header::HeaderMap,
@@ -223,12 +180,9 @@ pub async fn wait_cancel(cancel: &mut watch::Receiver<Option<&'static str>>) -> 
     }
 }
 
-/// A finished part: its number, the ETag the store gave it, its MD5, and its buffer for reuse.
-type PartOutcome = (u32, String, [u8; 16], Vec<u8>);
-
 /// MD5 is the costliest hash here (no CPU has instructions for it), so it runs on a blocking thread per
 /// part: with parts in flight it overlaps the reader's SHA-256 of the next part instead of following it.
-async fn md5_of(buf: Vec<u8>) -> Result<(Vec<u8>, [u8; 16]), Error> {
+pub(super) async fn md5_of(buf: Vec<u8>) -> Result<(Vec<u8>, [u8; 16]), Error> {
     tokio::task::spawn_blocking(move || {
         let md5: [u8; 16] = Md5::digest(&buf).into();
         (buf, md5)
@@ -237,203 +191,6 @@ async fn md5_of(buf: Vec<u8>) -> Result<(Vec<u8>, [u8; 16]), Error> {
     .map_err(|e| Error::Request {
         op: "hash a part".into(),
         reason: e.to_string(),
-    })
-}
-
-/// The parts in flight, the ETags of those done, and the buffers to reuse.
-struct InFlight {
-    tasks: JoinSet<Result<PartOutcome, Error>>,
-    etags: Vec<Option<String>>,
-    md5s: Vec<[u8; 16]>,
-    // Part buffers are recycled rather than freed: a freed 8 MiB block is not reliably returned to the OS
-    // (glibc raises its mmap threshold after the first one), so fresh buffers per part let RSS creep up to
-    // several times `part_size x concurrency`. With reuse, exactly `concurrency` buffers ever exist.
-    free: Vec<Vec<u8>>,
-    sent: u64,
-    bar: Option<Box<dyn crate::progress::Transfer>>,
-}
-
-impl InFlight {
-    fn new(concurrency: usize, bar: Option<Box<dyn crate::progress::Transfer>>) -> Self {
-        InFlight {
-            tasks: JoinSet::new(),
-            etags: Vec::new(),
-            md5s: Vec::new(),
-            free: Vec::with_capacity(concurrency),
-            sent: 0,
-            bar,
-        }
-    }
-
-    /// Waits until fewer than `limit` parts are in flight: this is what bounds memory.
-    async fn wait_below(&mut self, limit: usize) -> Result<(), Error> {
-        while self.tasks.len() >= limit {
-            let Some(done) = self.tasks.join_next().await else {
-                break;
-            };
-            self.collect(done)?;
-        }
-        Ok(())
-    }
-
-    fn collect(
-        &mut self,
-        done: Result<Result<PartOutcome, Error>, tokio::task::JoinError>,
-    ) -> Result<(), Error> {
-        let (number, etag, md5, buf) = done.map_err(|e| Error::Request {
-            op: "upload a part".into(),
-            reason: format!("the part upload task failed: {e}"),
-        })??;
-        // Parts finish in any order, and how many there are is known only at the end.
-        let at = number as usize - 1;
-        if self.etags.len() <= at {
-            self.etags.resize(at + 1, None);
-            self.md5s.resize(at + 1, [0; 16]);
-        }
-        self.etags[at] = Some(etag);
-        self.md5s[at] = md5;
-        self.sent += buf.len() as u64;
-        if let Some(bar) = &self.bar {
-            bar.at(self.sent);
-        }
-        self.free.push(buf);
-        Ok(())
-    }
-
-    fn buffer(&mut self, capacity: usize) -> Vec<u8> {
-        self.free
-            .pop()
-            .unwrap_or_else(|| Vec::with_capacity(capacity))
-    }
-
-    fn spawn(&mut self, client: &Client, key: &str, upload_id: &str, number: u32, buf: Vec<u8>) {
-        let client = client.clone();
-        let key = key.to_string();
-        let upload_id = upload_id.to_string();
-        self.tasks.spawn(async move {
-            let (buf, md5) = md5_of(buf).await?;
-            let body = Bytes::from(buf);
-            let target = Target::Part {
-                upload_id: &upload_id,
-                number,
-            };
-            let etag = put_bytes(&client, &key, target, &body, md5).await?;
-            // Take the buffer back for the next part; should anything still share it, let it go.
-            let buf = body.try_into_mut().map(Vec::from).unwrap_or_default();
-            Ok((number, etag, md5, buf))
-        });
-    }
-
-    /// Waits for every part and returns them numbered for CompleteMultipartUpload, with the multipart
-    /// ETag their MD5s make.
-    async fn finish(mut self) -> Result<(Vec<s3::serde_types::Part>, String), Error> {
-        self.wait_below(1).await?;
-        self.free.clear();
-        if let Some(bar) = &self.bar {
-            bar.end();
-        }
-        let etag = multipart_etag(&self.md5s);
-        let parts = self
-            .etags
-            .into_iter()
-            .enumerate()
-            .map(|(i, etag)| s3::serde_types::Part {
-                part_number: i as u32 + 1,
-                etag: etag.unwrap_or_default(),
-            })
-            .collect();
-        Ok((parts, etag))
-    }
-}
-
-/// How a multipart upload's parts are cut and sent.
-struct Parts<'a> {
-    upload_id: &'a str,
-    part_size: usize,
-    concurrency: usize,
-}
-
-/// Sends `first` and every further part until the source ends, checks what was read, and only then
-/// completes the upload.
-async fn send_and_complete(
-    client: &Client,
-    mut source: Source,
-    first: Vec<u8>,
-    key: &str,
-    parts: &Parts<'_>,
-    expected: &Expected,
-    bar: Option<Box<dyn crate::progress::Transfer>>,
-) -> Result<Uploaded, Error> {
-    let mut in_flight = InFlight::new(parts.concurrency, bar);
-    let mut size = first.len() as u64;
-    let mut number = 1u32;
-    in_flight.spawn(client, key, parts.upload_id, number, first);
-    loop {
-        // Wait for a free slot before reading, so at most `concurrency` buffers exist.
-        in_flight.wait_below(parts.concurrency).await?;
-        let buf = in_flight.buffer(parts.part_size);
-        let (src, buf, done) = source.read_part(buf, parts.part_size).await?;
-        source = src;
-        if !buf.is_empty() {
-            number += 1;
-            if u64::from(number) > MAX_PARTS {
-                return Err(Error::Request {
-                    op: format!("upload {key}"),
-                    reason: format!("the snapshot needs more than {MAX_PARTS} parts: did it grow?"),
-                });
-            }
-            size += buf.len() as u64;
-            in_flight.spawn(client, key, parts.upload_id, number, buf);
-        }
-        if done {
-            break;
-        }
-    }
-    let (done_parts, etag) = in_flight.finish().await?;
-    // The last moment a bad snapshot can still be stopped: after this, the object exists.
-    let (sha256, recorded) = source.finish(expected)?;
-    client
-        .call(
-            &format!("complete the upload of {key}"),
-            client
-                .fresh()
-                .await?
-                .complete_multipart_upload(key, parts.upload_id, done_parts),
-        )
-        .await?;
-    Ok(Uploaded {
-        size,
-        parts: number,
-        sha256,
-        etag,
-        single: false,
-        recorded,
-    })
-}
-
-/// An object that fits in one part: already read (and so verified) whole, sent with one PUT that carries
-/// the metadata, so there is no multipart upload to complete or abort.
-async fn put_whole(
-    client: &Client,
-    source: Source,
-    buf: Vec<u8>,
-    key: &str,
-    headers: reqwest::header::HeaderMap,
-    expected: &Expected,
-) -> Result<Uploaded, Error> {
-    let (sha256, recorded) = source.finish(expected)?;
-    let len = buf.len();
-    let (buf, md5) = md5_of(buf).await?;
-    tracing::info!(%key, bytes = len, "sending the snapshot as a single PUT");
-    let body = Bytes::from(buf);
-    put_bytes(client, key, Target::Object(headers), &body, md5).await?;
-    Ok(Uploaded {
-        size: len as u64,
-        parts: 1,
-        sha256,
-        etag: hex::encode(md5),
-        single: true,
-        recorded,
     })
 }
 
@@ -465,14 +222,14 @@ pub async fn put_small_with(
 }
 
 /// Where a PUT goes: one part of a multipart upload, or the whole object with its metadata headers.
-enum Target<'a> {
+pub(super) enum Target<'a> {
     Part { upload_id: &'a str, number: u32 },
     Object(reqwest::header::HeaderMap),
 }
 
 /// PUTs a part or a whole object to a presigned URL, retrying transport errors and 5xx answers. Returns
 /// the ETag the store gave it, checked against the MD5 where that is possible.
-async fn put_bytes(
+pub(super) async fn put_bytes(
     client: &Client,
     key: &str,
     target: Target<'_>,

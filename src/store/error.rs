@@ -45,6 +45,9 @@ pub enum Error {
     Etcdutl(#[from] crate::verify::etcdutl::Missing),
     #[error(transparent)]
     Io(#[from] IoError),
+    /// `store` to several destinations: some failed (named, with why), the others hold the backup.
+    #[error("{0}")]
+    Destinations(super::destinations::Partial),
 }
 
 impl Error {
@@ -57,6 +60,7 @@ impl Error {
             Error::ClusterMismatch { .. } => Class::Config,
             Error::NoBackups(_) => Class::Storage,
             Error::Input { .. } | Error::Etcdutl(_) | Error::Io(_) => Class::Failure,
+            Error::Destinations(p) => p.class(),
         }
     }
 

@@ -6,6 +6,7 @@
 //! uploads that earlier, killed runs left behind.
 
 mod check;
+pub mod destinations;
 pub mod download;
 mod encode;
 mod error;
@@ -18,15 +19,17 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use futures::future::join_all;
 use tokio::sync::watch;
 
 use crate::backup::{self, SnapshotMetadata, SNAPSHOT_FILE};
 use crate::naming;
 use crate::pipeline::{Encoding, Format, Recorded};
 use crate::retention::{self, Keep, Policy};
-use crate::s3::{self, upload, Client, UploadPlan};
+use crate::s3::{self, fanout, Client, UploadPlan};
 use crate::verify::{self, VerifyError};
 
+pub use destinations::Destination;
 pub use error::Error;
 pub use input::parse_metadata;
 
@@ -90,21 +93,37 @@ fn watch_signals() -> watch::Receiver<Option<&'static str>> {
 }
 
 /// Verify, upload, check the object, apply retention, sweep stale uploads: in that order, each step only
-/// after the one before succeeded.
+/// after the one before succeeded. One destination: [`run_all`] with the client as `primary`.
 pub async fn run(client: &Client, opts: &Options) -> Result<(), Error> {
+    let dest = Destination {
+        name: s3::destination::FIRST_NAME.into(),
+        client: client.clone(),
+    };
+    run_all(std::slice::from_ref(&dest), opts).await
+}
+
+/// [`run`] to every destination from one read of the snapshot: each checked before the read, sent the same
+/// parts, its object checked on its own, its retention applied on its own. A destination that fails drops
+/// out and the others finish; the error then names it ([`destinations::Partial`]). With one destination
+/// its error is the run's, as it always was.
+pub async fn run_all(dests: &[Destination], opts: &Options) -> Result<(), Error> {
     let cancel = watch_signals();
     let meta = input::read_metadata(&opts.dir)?;
     let cluster = input::resolve_cluster(opts.cluster.as_deref(), &meta)?;
-    client.check_access(&cluster).await?;
-    if client.lock.is_some() {
-        client.require_object_lock().await?;
+    let many = dests.len() > 1;
+    let mut results = join_all(dests.iter().map(|d| ready(d, &cluster, many))).await;
+    if results.iter().all(Result::is_err) {
+        return destinations::outcome(dests, results);
     }
     let snapshot = opts.dir.join(SNAPSHOT_FILE);
     check_before_upload(&snapshot, &meta).await?;
 
     let format = opts.encoding.pipeline().format();
     let name = meta.object_name().with_format(format);
-    let key = naming::object_key(&client.prefix, &cluster, &name);
+    let keys: Vec<String> = dests
+        .iter()
+        .map(|d| naming::object_key(&d.client.prefix, &cluster, &name))
+        .collect();
     let recorded = encode::pipeline_record(&meta, opts.encoding.pipeline())?;
     let payload = if format == Format::PLAIN {
         s3::Payload::Plain
@@ -120,14 +139,77 @@ pub async fn run(client: &Client, opts: &Options) -> Result<(), Error> {
         recorded: &recorded,
     };
     let started = chrono::Utc::now();
-    let uploaded = upload(client, opts, &snapshot, &key, &sent, &cancel).await?;
-    let mut verdict = check::check_uploaded(client, &key, &meta, &recorded, &uploaded).await?;
+    let live: Vec<usize> = (0..dests.len()).filter(|i| results[*i].is_ok()).collect();
+    let targets: Vec<fanout::Dest<'_>> = live
+        .iter()
+        .map(|&i| fanout::Dest {
+            client: &dests[i].client,
+            key: &keys[i],
+        })
+        .collect();
+    let uploaded = upload(&targets, opts, &snapshot, &sent, &cancel).await?;
+    let cancel = &cancel;
+    let after = live.iter().zip(uploaded).map(|(&i, up)| {
+        let step = After {
+            key: &keys[i],
+            sent: &sent,
+            started,
+        };
+        let dest = &dests[i];
+        async move { finish(dest, step, up, opts, cancel).await }
+    });
+    for (&i, r) in live.iter().zip(join_all(after).await) {
+        results[i] = r;
+    }
+    destinations::outcome(dests, results)
+}
+
+/// What is asked of a destination before the snapshot is read: that its bucket answers, and holds Object
+/// Lock when its backups are to be locked.
+async fn ready(dest: &Destination, cluster: &str, many: bool) -> Result<(), Error> {
+    let client = &dest.client;
+    let checked = async {
+        client.check_access(cluster).await?;
+        if client.lock.is_some() {
+            client.require_object_lock().await?;
+        }
+        Ok::<(), s3::Error>(())
+    };
+    checked.await.map_err(|e| {
+        if many {
+            tracing::warn!(destination = %dest.name, bucket = %client.bucket_name, error = %e, "destination not ready; the others go on");
+        }
+        e.into()
+    })
+}
+
+/// One destination's upload, as the later steps need it.
+struct After<'a> {
+    key: &'a str,
+    sent: &'a Sent<'a>,
+    /// When the upload started: a lock asked for counts from here.
+    started: chrono::DateTime<chrono::Utc>,
+}
+
+/// After the upload, on one destination: check the object it holds (deleting a wrong one), then apply its
+/// retention and sweep its stale uploads.
+async fn finish(
+    dest: &Destination,
+    step: After<'_>,
+    uploaded: Result<s3::Uploaded, s3::Error>,
+    opts: &Options,
+    cancel: &watch::Receiver<Option<&'static str>>,
+) -> Result<(), Error> {
+    let (client, key, name) = (&dest.client, step.key, &dest.name);
+    let uploaded = uploaded?;
+    let (meta, recorded) = (step.sent.meta, step.sent.recorded);
+    let mut verdict = check::check_uploaded(client, key, meta, recorded, &uploaded).await?;
     if let (true, Some(lock)) = (verdict.is_ok(), client.lock) {
-        verdict = check::check_locked(client, &key, &lock, started).await?;
+        verdict = check::check_locked(client, key, &lock, step.started).await?;
     }
     if let Err(what) = verdict {
         // A wrong object must not count as a backup: delete it (best effort) and stop before retention.
-        match client.remove(&key).await {
+        match client.remove(key).await {
             Ok(s3::Removal::Gone) => {}
             Ok(s3::Removal::Locked(locked)) => {
                 tracing::warn!(%key, %locked, "the object that failed verification is locked and stays");
@@ -136,9 +218,10 @@ pub async fn run(client: &Client, opts: &Options) -> Result<(), Error> {
                 tracing::warn!(%key, error = %e, "could not delete the object that failed verification");
             }
         }
+        let key = key.to_string();
         return Err(s3::Error::Verification { key, what }.into());
     }
-    tracing::info!(%key, sha256 = %meta.sha256, "upload verified (size, sha256 metadata, ETag)");
+    tracing::info!(destination = %name, %key, sha256 = %meta.sha256, "upload verified (size, sha256 metadata, ETag)");
     if let Some(lock) = &client.lock {
         tracing::info!(%key, mode = %lock.mode, retain = %humantime::format_duration(lock.retain), "the backup is locked (S3 Object Lock)");
     }
@@ -146,15 +229,16 @@ pub async fn run(client: &Client, opts: &Options) -> Result<(), Error> {
     if let Some(signal) = *cancel.borrow() {
         return Err(s3::Error::Interrupted { signal }.into());
     }
-    apply_retention(client, &cluster, &opts.retention, &key).await?;
+    let cluster = step.sent.cluster;
+    apply_retention(client, cluster, &opts.retention, key).await?;
     let aborted = client
-        .abort_stale_uploads(&cluster, opts.stale_upload_age)
+        .abort_stale_uploads(cluster, opts.stale_upload_age)
         .await?;
     tracing::info!(
-        %cluster, aborted, older_than = %humantime::format_duration(opts.stale_upload_age),
+        destination = %name, %cluster, aborted, older_than = %humantime::format_duration(opts.stale_upload_age),
         "stale multipart uploads cleaned up"
     );
-    tracing::info!(%key, "backup stored");
+    tracing::info!(destination = %name, %key, "backup stored");
     Ok(())
 }
 
@@ -221,20 +305,22 @@ struct Sent<'a> {
     recorded: &'a Recorded,
 }
 
+/// Sends the snapshot to every target from one read; each target's outcome, in their order.
 async fn upload(
-    client: &Client,
+    targets: &[fanout::Dest<'_>],
     opts: &Options,
     snapshot: &std::path::Path,
-    key: &str,
     sent: &Sent<'_>,
     cancel: &watch::Receiver<Option<&'static str>>,
-) -> Result<s3::Uploaded, Error> {
+) -> Result<fanout::Outcomes, Error> {
     let meta = sent.meta;
-    tracing::info!(
-        bucket = %client.bucket_name, %key, snapshot_bytes = meta.file_size,
-        pipeline = %sent.recorded.pipeline, part_size = opts.plan.part_size,
-        concurrency = opts.plan.concurrency, "uploading"
-    );
+    for t in targets {
+        tracing::info!(
+            bucket = %t.client.bucket_name, key = %t.key, snapshot_bytes = meta.file_size,
+            pipeline = %sent.recorded.pipeline, part_size = opts.plan.part_size,
+            concurrency = opts.plan.concurrency, "uploading"
+        );
+    }
     let started = Instant::now();
     let expected = s3::Expected {
         sha256: meta.sha256.clone(),
@@ -243,10 +329,9 @@ async fn upload(
     };
     let mut metadata = s3::meta::encode(meta, sent.cluster);
     metadata.extend(sent.recorded.to_metadata());
-    let uploaded = upload::upload_file(
-        client,
+    let outcomes = fanout::upload_to_all(
+        targets,
         snapshot,
-        key,
         &metadata,
         opts.plan,
         &expected,
@@ -254,13 +339,16 @@ async fn upload(
     )
     .await?;
     let secs = started.elapsed().as_secs_f64();
-    tracing::info!(
-        %key, bytes = uploaded.size, parts = uploaded.parts, secs,
-        mib_per_sec = uploaded.size as f64 / 1048576.0 / secs.max(1e-9), single_put = uploaded.single,
-        sha256 = %uploaded.sha256,
-        "uploaded; snapshot verified in the same pass (etcd hash trailer, bbolt header, metadata)"
-    );
-    Ok(uploaded)
+    for (t, uploaded) in targets.iter().zip(&outcomes) {
+        let Ok(uploaded) = uploaded else { continue };
+        tracing::info!(
+            key = %t.key, bytes = uploaded.size, parts = uploaded.parts, secs,
+            mib_per_sec = uploaded.size as f64 / 1048576.0 / secs.max(1e-9), single_put = uploaded.single,
+            sha256 = %uploaded.sha256,
+            "uploaded; snapshot verified in the same pass (etcd hash trailer, bbolt header, metadata)"
+        );
+    }
+    Ok(outcomes)
 }
 
 /// Applies the tiered policy to the cluster's backups, never deleting the one just uploaded or the newest

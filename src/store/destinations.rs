@@ -1,0 +1,161 @@
+//! The places one `store` run sends its backup, and what becomes of the run when some of them fail: one
+//! destination down is not a lost backup, so the others finish, and the error names the one that failed
+//! with its own class (an object store's failure stays exit 6).
+
+use super::Error;
+use crate::exit::Class;
+use crate::s3::Client;
+
+/// One place a backup goes: its name (what logs, errors and `--destination` say) and its bucket.
+#[derive(Debug, Clone)]
+pub struct Destination {
+    pub name: String,
+    pub client: Client,
+}
+
+/// A destination that did not get a verified copy, and why.
+#[derive(Debug)]
+pub struct Failed {
+    pub name: String,
+    pub bucket: String,
+    pub endpoint: String,
+    pub error: Box<Error>,
+}
+
+/// Some destinations failed: which, why, and which hold the backup all the same.
+#[derive(Debug)]
+pub struct Partial {
+    pub failed: Vec<Failed>,
+    /// The names of the destinations that hold a verified copy.
+    pub stored: Vec<String>,
+}
+
+impl Partial {
+    /// The first failure's class: what the failing destination would have exited with on its own.
+    pub fn class(&self) -> Class {
+        self.failed
+            .first()
+            .map_or(Class::Storage, |f| f.error.class())
+    }
+}
+
+impl std::fmt::Display for Partial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, failed) in self.failed.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(
+                f,
+                "destination {:?} (bucket {:?} at {}) failed: {}",
+                failed.name,
+                failed.bucket,
+                failed.endpoint,
+                chain(failed.error.as_ref())
+            )?;
+        }
+        match self.stored.as_slice() {
+            [] => f.write_str("; no destination holds this backup"),
+            names => {
+                let names: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
+                write!(
+                    f,
+                    "; the backup is stored and verified in {}",
+                    names.join(", ")
+                )
+            }
+        }
+    }
+}
+
+/// The run's result from each destination's: with one destination its own error, unchanged (what a
+/// single-bucket `store` always said); with several, `Ok` only when every one holds a verified copy.
+pub(crate) fn outcome(dests: &[Destination], results: Vec<Result<(), Error>>) -> Result<(), Error> {
+    if dests.len() == 1 {
+        return results.into_iter().next().unwrap_or(Ok(()));
+    }
+    let mut partial = Partial {
+        failed: Vec::new(),
+        stored: Vec::new(),
+    };
+    for (dest, result) in dests.iter().zip(results) {
+        match result {
+            Ok(()) => partial.stored.push(dest.name.clone()),
+            Err(e) => partial.failed.push(Failed {
+                name: dest.name.clone(),
+                bucket: dest.client.bucket_name.clone(),
+                endpoint: dest.client.endpoint.clone(),
+                error: Box::new(e),
+            }),
+        }
+    }
+    match partial.failed.is_empty() {
+        true => Ok(()),
+        false => Err(Error::Destinations(partial)),
+    }
+}
+
+/// An error and its causes on one line, each cause once (as the command line prints an error).
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failed(name: &str, error: Error) -> Failed {
+        Failed {
+            name: name.into(),
+            bucket: "backups".into(),
+            endpoint: "http://127.0.0.1:9000".into(),
+            error: Box::new(error),
+        }
+    }
+
+    #[test]
+    fn a_partial_run_names_the_failed_destination_and_keeps_its_class() {
+        let down = crate::s3::Error::Unreachable {
+            endpoint: "http://127.0.0.1:9000".into(),
+            reason: "connection refused".into(),
+        };
+        let p = Partial {
+            failed: vec![failed("dr", down.into())],
+            stored: vec!["primary".into()],
+        };
+        let line = p.to_string();
+        assert!(
+            line.starts_with(
+                "destination \"dr\" (bucket \"backups\" at http://127.0.0.1:9000) failed: "
+            ),
+            "{line}"
+        );
+        assert!(
+            line.ends_with("; the backup is stored and verified in \"primary\""),
+            "{line}"
+        );
+        assert_eq!(p.class(), Class::Storage);
+        let p = Partial {
+            failed: vec![
+                failed("a", Error::Usage("bad".into())),
+                failed("b", Error::Usage("worse".into())),
+            ],
+            stored: vec![],
+        };
+        assert_eq!(
+            p.to_string(),
+            "destination \"a\" (bucket \"backups\" at http://127.0.0.1:9000) failed: bad; destination \"b\" (bucket \"backups\" at http://127.0.0.1:9000) failed: worse; no destination holds this backup"
+        );
+        assert_eq!(p.class(), Class::Usage);
+    }
+}
