@@ -9,6 +9,8 @@ use crate::store::download::{self, Which};
 pub struct Args {
     #[command(flatten)]
     pub s3: S3Args,
+    #[command(flatten)]
+    pub destinations: super::destination::ReadArgs,
     /// The cluster whose backup to fetch (the newest one unless --key is given).
     #[arg(long, env = "ETCDBAK_CLUSTER", value_name = "NAME")]
     pub cluster: Option<String>,
@@ -52,7 +54,7 @@ pub async fn run(args: Args) -> super::Result<()> {
         check_cluster(c)?;
     }
     let identities = identities(args.identity.as_deref())?;
-    let client = args.s3.connect().await?;
+    let client = args.destinations.client(&args.s3).await?;
     let opts = download::Options {
         which: which(args.key, args.cluster)?,
         output: args.output,

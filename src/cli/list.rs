@@ -21,6 +21,8 @@ pub enum Output {
 pub struct Args {
     #[command(flatten)]
     pub s3: S3Args,
+    #[command(flatten)]
+    pub destinations: super::destination::ReadArgs,
     /// Only this cluster's backups (default: every cluster under --prefix).
     #[arg(long, env = "ETCDBAK_CLUSTER", value_name = "NAME")]
     pub cluster: Option<String>,
@@ -33,7 +35,7 @@ pub async fn run(args: Args) -> super::Result<()> {
     if let Some(c) = &args.cluster {
         check_cluster(c)?;
     }
-    let client = args.s3.connect().await?;
+    let client = args.destinations.client(&args.s3).await?;
     let cluster = args.cluster.as_deref();
     // One listing gives the backups and the segments of their chains.
     let objects = client.list_keys(cluster).await?;

@@ -11,6 +11,8 @@ use crate::store::prune;
 pub struct Args {
     #[command(flatten)]
     pub s3: S3Args,
+    #[command(flatten)]
+    pub destinations: super::destination::ReadArgs,
     /// The cluster whose backups to prune.
     #[arg(long, env = "ETCDBAK_CLUSTER", value_name = "NAME")]
     pub cluster: String,
@@ -49,7 +51,7 @@ fn keep(all: bool, retention: &RetentionArgs) -> super::Result<Keep> {
 
 pub async fn run(args: Args) -> super::Result<()> {
     check_cluster(&args.cluster)?;
-    let client = args.s3.connect().await?;
+    let client = args.destinations.client(&args.s3).await?;
     let opts = prune::Options {
         keep: keep(args.all, &args.retention)?,
         cluster: args.cluster,

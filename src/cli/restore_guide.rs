@@ -6,6 +6,7 @@ use clap::ValueEnum;
 
 use crate::cli::s3::S3Args;
 use crate::restore::{self, Layout, Member, S3Location};
+use crate::s3::DestinationSpec;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
@@ -37,6 +38,8 @@ pub struct Args {
     pub output: OutputFormat,
     #[command(flatten)]
     pub s3: Box<S3Args>,
+    #[command(flatten)]
+    pub destinations: Box<super::destination::ReadArgs>,
     #[command(
         flatten,
         next_help_heading = "Cluster layout (defaults follow etcd StatefulSet naming)"
@@ -216,15 +219,22 @@ impl Surroundings {
     }
 }
 
-/// The guide's options from its flags and what its surroundings offer.
-fn options(args: Args, here: Surroundings) -> restore::Options {
+/// Where a destination is, as the runbook spells it.
+fn location(spec: &DestinationSpec) -> S3Location {
+    S3Location {
+        endpoint: spec.endpoint.clone(),
+        region: spec.region.clone(),
+        bucket: spec.bucket.clone(),
+        prefix: spec.prefix.clone(),
+    }
+}
+
+/// The guide's options from its flags, the destination it reads, and what its surroundings offer.
+fn options(args: Args, chosen: &DestinationSpec, here: Surroundings) -> restore::Options {
+    let several = !args.destinations.all.more.is_empty();
     restore::Options {
-        s3: S3Location {
-            endpoint: args.s3.endpoint.clone(),
-            region: args.s3.region.clone(),
-            bucket: args.s3.bucket.clone(),
-            prefix: args.s3.prefix.clone(),
-        },
+        s3: location(chosen),
+        destination: several.then(|| chosen.name.clone()),
         cluster: args.cluster,
         prompt: here.terminal && args.snapshot.is_none() && args.point.target().is_none(),
         snapshot: args.snapshot,
@@ -237,10 +247,22 @@ fn options(args: Args, here: Surroundings) -> restore::Options {
 
 pub async fn run(args: Args) -> crate::cli::Result<()> {
     crate::naming::validate_cluster_name(&args.cluster).map_err(restore::Error::Usage)?;
-    let client = args.s3.connect().await.map_err(restore::Error::from)?;
-    let opts = options(args, Surroundings::of_this_process());
+    let chosen = args.destinations.chosen(&args.s3).await?;
+    let others = args
+        .destinations
+        .connect_all(&args.s3, &chosen.others)
+        .await?
+        .into_iter()
+        .map(|(spec, client)| restore::Elsewhere {
+            name: spec.name.clone(),
+            client,
+            s3: location(&spec),
+        })
+        .collect::<Vec<_>>();
+    let opts = options(args, &chosen.spec, Surroundings::of_this_process());
     let ask = super::pick::pick_interactively;
-    let text = restore::guide(&client, &opts, chrono::Utc::now(), ask).await?;
+    let client = &chosen.dest.client;
+    let text = restore::guide(client, &others, &opts, chrono::Utc::now(), ask).await?;
     print!("{text}");
     Ok(())
 }
@@ -262,6 +284,10 @@ mod tests {
         Cli::try_parse_from(argv).unwrap().args
     }
 
+    fn first() -> DestinationSpec {
+        DestinationSpec::new("primary", "b")
+    }
+
     const EVERYTHING: Surroundings = Surroundings {
         terminal: true,
         kubeconfig: true,
@@ -269,7 +295,7 @@ mod tests {
 
     #[test]
     fn default_flags_give_the_statefulset_defaults() {
-        let o = options(args(&[]), EVERYTHING);
+        let o = options(args(&[]), &first(), EVERYTHING);
         assert_eq!(o.cluster, "prod-main");
         assert!(o.prompt && o.read_kube);
         assert_eq!(o.format, restore::Format::Text);
@@ -320,6 +346,7 @@ mod tests {
                 "--identity",
                 "/keys/backup.agekey",
             ]),
+            &first(),
             EVERYTHING,
         );
         assert!(!o.prompt, "a requested snapshot is never prompted for");
@@ -336,11 +363,20 @@ mod tests {
             terminal: false,
             kubeconfig: false,
         };
-        let o = options(args(&[]), nothing);
+        let o = options(args(&[]), &first(), nothing);
         assert!(
             !o.prompt && !o.read_kube,
             "no terminal to ask on, no kubeconfig to try"
         );
+        assert_eq!(
+            o.destination, None,
+            "one destination: the runbook names none"
+        );
+        let several = args(&["--add-destination", "name=dr,bucket=x"]);
+        let dr = DestinationSpec::new("dr", "x");
+        let o = options(several, &dr, nothing);
+        assert_eq!(o.destination.as_deref(), Some("dr"));
+        assert_eq!(o.s3.bucket, "x");
     }
 
     #[test]

@@ -35,6 +35,8 @@ pub enum Output {
 pub struct Args {
     #[command(flatten)]
     pub s3: S3Args,
+    #[command(flatten)]
+    pub destinations: super::destination::ReadArgs,
     /// Verify this cluster's newest backup.
     #[arg(long, env = "ETCDBAK_CLUSTER", value_name = "NAME")]
     pub cluster: Option<String>,
@@ -63,7 +65,7 @@ pub struct Args {
 pub async fn run(args: Args) -> super::Result<()> {
     let which = super::download::which(args.key, args.cluster)?;
     let identities = super::download::identities(args.identity.as_deref())?;
-    let client = args.s3.connect().await?;
+    let client = args.destinations.client(&args.s3).await?;
     let opts = verify::Options {
         which,
         dir: args.dir.unwrap_or_else(std::env::temp_dir),

@@ -2,7 +2,7 @@
 //! compression and encryption and verifies; for a compressed or encrypted backup the step also shows the way
 //! without etcdbak, with the standard `age` and `zstd` tools.
 
-use super::facts::{Manual, RestorePlan, Step};
+use super::facts::{Manual, RestorePlan, S3Location, Step};
 use super::shell::{cmd, join, sh};
 use crate::pipeline::Format;
 
@@ -27,19 +27,7 @@ impl RestorePlan {
 
     /// Where the backups are, as etcdbak's S3 flags spell it.
     pub(super) fn s3_words(&self) -> Vec<String> {
-        let mut words = Vec::new();
-        if let Some(e) = &self.s3.endpoint {
-            words.extend(["--s3-endpoint".to_string(), e.clone()]);
-        }
-        words.extend([
-            "--region".to_string(),
-            self.s3.region.clone(),
-            "--bucket".to_string(),
-            self.s3.bucket.clone(),
-            "--prefix".to_string(),
-            self.s3.prefix.clone(),
-        ]);
-        words
+        s3_words(&self.s3)
     }
 
     pub(super) fn identity_file(&self) -> &str {
@@ -47,11 +35,41 @@ impl RestorePlan {
     }
 }
 
+/// A destination as the runbook names it: its name, its bucket, and its endpoint when it has one.
+pub(super) fn located(name: &str, s3: &S3Location) -> String {
+    match &s3.endpoint {
+        Some(e) => format!("{name} (bucket {} at {e})", s3.bucket),
+        None => format!("{name} (bucket {}, AWS {})", s3.bucket, s3.region),
+    }
+}
+
+/// A bucket as etcdbak's S3 flags spell it.
+fn s3_words(s3: &S3Location) -> Vec<String> {
+    let mut words = Vec::new();
+    if let Some(e) = &s3.endpoint {
+        words.extend(["--s3-endpoint".to_string(), e.clone()]);
+    }
+    words.extend([
+        "--region".to_string(),
+        s3.region.clone(),
+        "--bucket".to_string(),
+        s3.bucket.clone(),
+        "--prefix".to_string(),
+        s3.prefix.clone(),
+    ]);
+    words
+}
+
 /// `etcdbak download` of the chosen snapshot into the work dir, with the S3 location spelled out.
 fn download_command(p: &RestorePlan) -> String {
+    download_from(p, &p.s3_words(), &p.snapshot.key)
+}
+
+/// `etcdbak download` of `key` into the work dir, with the S3 flags `s3`.
+fn download_from(p: &RestorePlan, s3: &[String], key: &str) -> String {
     let mut download = vec!["etcdbak".to_string(), "download".to_string()];
-    download.extend(p.s3_words());
-    download.extend(["--key".to_string(), p.snapshot.key.clone()]);
+    download.extend(s3.iter().cloned());
+    download.extend(["--key".to_string(), key.to_string()]);
     if p.snapshot.format.encrypted {
         download.extend(["--identity".to_string(), p.identity_file().to_string()]);
     }
@@ -104,6 +122,15 @@ fn check(p: &RestorePlan) -> String {
         "download ends without error; the status table shows REVISION {}.",
         p.snapshot.revision
     );
+    for copy in &p.copies {
+        let words = s3_words(&copy.s3);
+        check.push_str(&format!(
+            " If this store is unreachable or the download fails, the same backup is in destination {}: \
+             {} (with that destination's credentials in the AWS_* variables).",
+            located(&copy.destination, &copy.s3),
+            download_from(p, &words, &copy.key)
+        ));
+    }
     if p.snapshot.format.encrypted && p.identity.is_none() {
         check.push_str(&format!(
             " {IDENTITY_PLACEHOLDER} stands for your age identity file: put its path there, or regenerate \

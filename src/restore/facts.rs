@@ -87,6 +87,16 @@ pub struct S3Location {
     pub prefix: String,
 }
 
+/// Another destination that holds the chosen backup, as the runbook names it: where to fetch the same
+/// object when the first store is down.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replica {
+    pub destination: String,
+    pub s3: S3Location,
+    /// The backup's key there (its prefix may differ).
+    pub key: String,
+}
+
 /// Everything the runbook needs. Built from flags, defaults derived from etcd StatefulSet naming, and
 /// optionally the Cluster resource.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,6 +124,10 @@ pub struct RestorePlan {
     pub owner: Option<String>,
     pub snapshot: Snapshot,
     pub s3: S3Location,
+    /// The destination `s3` is, when several are configured (`--add-destination`); `None` with one.
+    pub destination: Option<String>,
+    /// The other destinations that hold the same backup.
+    pub copies: Vec<Replica>,
     /// The backup CronJob: (namespace, name).
     pub cronjob: (String, String),
     /// The new cluster token.

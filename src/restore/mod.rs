@@ -5,6 +5,7 @@
 //! plans with the chain of segments after it, and [`to_point`] adds the steps that replay them.
 
 pub mod apiserver;
+mod copies;
 mod download;
 mod error;
 pub mod facts;
@@ -21,8 +22,9 @@ use chrono::{DateTime, Utc};
 
 use crate::continuous::chain::Target;
 use crate::s3::Client as S3Client;
+pub use copies::Elsewhere;
 pub use error::Error;
-pub use facts::{Member, Point, Reached, RestorePlan, S3Location, Snapshot};
+pub use facts::{Member, Point, Reached, Replica, RestorePlan, S3Location, Snapshot};
 pub use pick::Candidate;
 pub use plan::{KubeFacts, Layout};
 
@@ -49,6 +51,8 @@ pub struct Options {
     pub format: Format,
     /// Where the backups are, as the runbook's download step spells it.
     pub s3: S3Location,
+    /// The name of that destination, when several are configured: the runbook names it.
+    pub destination: Option<String>,
     pub layout: Layout,
     /// Read the Cluster and its StatefulSet from the apiserver (asked for, and the command line found a
     /// kubeconfig or an in-cluster service account to try).
@@ -57,9 +61,11 @@ pub struct Options {
 
 /// The runbook for `opts`, rendered. Reads the apiserver (when asked to), lists and HEADs backups in
 /// `client`'s bucket, and with `opts.prompt` calls `ask` with the candidates (newest first) and the one it
-/// would take, for the index of the one to restore; everything else is pure.
+/// would take, for the index of the one to restore; HEADs the chosen backup in each of `others` to name
+/// the copies; everything else is pure.
 pub async fn guide(
     client: &S3Client,
+    others: &[Elsewhere],
     opts: &Options,
     now: DateTime<Utc>,
     ask: impl FnOnce(&[Candidate], usize) -> Result<usize, Error>,
@@ -103,6 +109,8 @@ pub async fn guide(
         now,
     )?;
     plan.point = point.map(|(_, p)| p);
+    plan.destination = opts.destination.clone();
+    plan.copies = copies::copies(others, &opts.cluster, &c.backup.key).await;
     let book = runbook::runbook(&plan);
     Ok(match opts.format {
         Format::Text => render::render_text(&book),

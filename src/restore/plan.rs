@@ -231,6 +231,8 @@ pub fn resolve(
             prefix: naming::bare_prefix(&s3.prefix).to_string(),
             ..s3.clone()
         },
+        destination: None,
+        copies: Vec::new(),
         cronjob,
         token: layout
             .token

@@ -78,10 +78,22 @@ fn facts(p: &RestorePlan) -> Vec<(String, String)> {
             "Bucket".into(),
             format!("s3://{}/{}", p.s3.bucket, snap.key),
         ),
+    ];
+    if let Some(name) = &p.destination {
+        rows.push(("Destination".into(), download::located(name, &p.s3)));
+    }
+    for copy in &p.copies {
+        let at = download::located(&copy.destination, &copy.s3);
+        rows.push((
+            "Also in".into(),
+            format!("{at}, s3://{}/{}", copy.s3.bucket, copy.key),
+        ));
+    }
+    rows.extend([
         ("New cluster token".into(), p.token.clone()),
         ("Backup CronJob".into(), format!("{cj_ns}/{cj_name}")),
         ("Local work dir".into(), p.workdir.clone()),
-    ];
+    ]);
     if let Some(point) = &p.point {
         rows.splice(4..4, to_point::facts(point));
     }
@@ -135,6 +147,8 @@ mod tests {
                 bucket: "etcd-backups".into(),
                 prefix: "etcdbak".into(),
             },
+            destination: None,
+            copies: Vec::new(),
             cronjob: ("etcdbak".into(), "etcdbak-prod-main".into()),
             token: "prod-main-restore-20261125120000".into(),
             workdir: "restore-prod-main".into(),
@@ -167,6 +181,26 @@ mod tests {
     #[test]
     fn markdown_runbook() {
         insta::assert_snapshot!(render_markdown(&runbook(&plan())));
+    }
+
+    /// Backed up to two destinations: the runbook names the one it downloads from and the other copy, with
+    /// the command that fetches it when the first store is down.
+    #[test]
+    fn text_runbook_with_a_second_destination() {
+        use crate::restore::facts::Replica;
+        let mut p = plan();
+        p.destination = Some("primary".into());
+        p.copies = vec![Replica {
+            destination: "dr".into(),
+            s3: S3Location {
+                endpoint: None,
+                region: "eu-central-1".into(),
+                bucket: "etcd-backups-dr".into(),
+                prefix: "dr".into(),
+            },
+            key: "dr/prod-main/20261125T103000.123Z-r4711-0123abcd.db".into(),
+        }];
+        insta::assert_snapshot!(render_text(&runbook(&p)));
     }
 
     /// The fixture plan for a backup stored as `format`, decrypted with `identity`.
