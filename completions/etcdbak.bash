@@ -157,7 +157,7 @@ _etcdbak() {
             return 0
             ;;
         etcdbak__subcmd__download)
-            opts="-o -h -V --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --sse --cluster --key --output --identity --log-level --log-format --help --version"
+            opts="-o -h -V --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --sse --destination-name --add-destination --destination --cluster --key --output --identity --log-level --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -201,6 +201,18 @@ _etcdbak() {
                     ;;
                 --sse)
                     COMPREPLY=($(compgen -W "s3 kms" -- "${cur}"))
+                    return 0
+                    ;;
+                --destination-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --add-destination)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --destination)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --cluster)
@@ -611,7 +623,7 @@ _etcdbak() {
             return 0
             ;;
         etcdbak__subcmd__list)
-            opts="-o -h -V --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --sse --cluster --output --log-level --log-format --help --version"
+            opts="-o -h -V --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --sse --destination-name --add-destination --destination --cluster --output --log-level --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -655,6 +667,18 @@ _etcdbak() {
                     ;;
                 --sse)
                     COMPREPLY=($(compgen -W "s3 kms" -- "${cur}"))
+                    return 0
+                    ;;
+                --destination-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --add-destination)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --destination)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --cluster)
@@ -685,7 +709,7 @@ _etcdbak() {
             return 0
             ;;
         etcdbak__subcmd__prune)
-            opts="-h -V --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --sse --cluster --keep --keep-hourly --keep-daily --keep-weekly --keep-monthly --keep-within --keep-min --all --dry-run --stale-upload-age --log-level --log-format --help --version"
+            opts="-h -V --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --sse --destination-name --add-destination --destination --cluster --keep --keep-hourly --keep-daily --keep-weekly --keep-monthly --keep-within --keep-min --all --dry-run --stale-upload-age --log-level --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -729,6 +753,18 @@ _etcdbak() {
                     ;;
                 --sse)
                     COMPREPLY=($(compgen -W "s3 kms" -- "${cur}"))
+                    return 0
+                    ;;
+                --destination-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --add-destination)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --destination)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --cluster)
@@ -907,7 +943,7 @@ _etcdbak() {
             return 0
             ;;
         etcdbak__subcmd__restore__subcmd__guide)
-            opts="-o -h -V --cluster --snapshot --to --to-revision --identity --output --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --sse --namespace --statefulset --service --replicas --member --endpoints --cacert --cert --key --insecure --data-dir --volume-mount-path --volume-claim --helper-image --owner --cronjob --apiserver --token --workdir --bump-revision --no-kube --log-level --log-format --help --version"
+            opts="-o -h -V --cluster --snapshot --to --to-revision --identity --output --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --sse --destination-name --add-destination --destination --namespace --statefulset --service --replicas --member --endpoints --cacert --cert --key --insecure --data-dir --volume-mount-path --volume-claim --helper-image --owner --cronjob --apiserver --token --workdir --bump-revision --no-kube --log-level --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -979,6 +1015,18 @@ _etcdbak() {
                     ;;
                 --sse)
                     COMPREPLY=($(compgen -W "s3 kms" -- "${cur}"))
+                    return 0
+                    ;;
+                --destination-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --add-destination)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --destination)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --namespace)
@@ -1205,7 +1253,7 @@ _etcdbak() {
             return 0
             ;;
         etcdbak__subcmd__store)
-            opts="-h -V --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --sse --dir --cluster --keep --keep-hourly --keep-daily --keep-weekly --keep-monthly --keep-within --keep-min --part-size --upload-concurrency --stale-upload-age --compress --encrypt-to --encrypt-to-file --object-lock-mode --object-lock-retain --log-level --log-format --help --version"
+            opts="-h -V --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --sse --destination-name --add-destination --dir --cluster --keep --keep-hourly --keep-daily --keep-weekly --keep-monthly --keep-within --keep-min --part-size --upload-concurrency --stale-upload-age --compress --encrypt-to --encrypt-to-file --object-lock-mode --object-lock-retain --log-level --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1249,6 +1297,14 @@ _etcdbak() {
                     ;;
                 --sse)
                     COMPREPLY=($(compgen -W "s3 kms" -- "${cur}"))
+                    return 0
+                    ;;
+                --destination-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --add-destination)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --dir)
@@ -1335,7 +1391,7 @@ _etcdbak() {
             return 0
             ;;
         etcdbak__subcmd__verify)
-            opts="-o -h -V --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --sse --cluster --key --dir --output --identity --with-etcdutl --log-level --log-format --help --version"
+            opts="-o -h -V --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --sse --destination-name --add-destination --destination --cluster --key --dir --output --identity --with-etcdutl --log-level --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1379,6 +1435,18 @@ _etcdbak() {
                     ;;
                 --sse)
                     COMPREPLY=($(compgen -W "s3 kms" -- "${cur}"))
+                    return 0
+                    ;;
+                --destination-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --add-destination)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --destination)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --cluster)

@@ -1,9 +1,10 @@
-//! `etcdbak store`, `list`, `download`, `verify` and `prune` against a real MinIO, with snapshots from a real
-//! etcd: one test binary, so the etcd snapshot fixture (tests/common/store.rs) is taken once for all of its
-//! modules.
+//! `etcdbak store`, `list`, `download`, `verify` and `prune` against a real MinIO (and versitygw as a second
+//! destination), with snapshots from a real etcd: one test binary, so the etcd snapshot fixture
+//! (tests/common/store.rs) is taken once for all of its modules.
 #[path = "../common/mod.rs"]
 mod common;
 
+mod destinations;
 mod faults;
 mod object_lock;
 mod pipeline;
