@@ -22,6 +22,10 @@ use crate::crd::{ObjectLockSpec, RetentionSpec};
 
 mod continuous;
 pub use continuous::{parse_interval as parse_segment_interval, ContinuousConfig};
+mod destinations;
+pub use destinations::{
+    lines as destination_lines, secret_env as destination_secret_env, DestinationConfig,
+};
 mod encoding;
 pub use encoding::{effective as effective_encoding, EncodingConfig, EncryptionConfig};
 mod object_lock;
@@ -54,6 +58,10 @@ pub struct Config {
     pub time_zone: String,
     /// Object-store settings handed to the store and cleanup containers as `ETCDBAK_S3_*` env vars.
     pub s3: S3Config,
+    /// Further destinations (`s3` is the first, `primary`), handed to the store container as
+    /// `ETCDBAK_DESTINATIONS` (docs/DESTINATIONS.md).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub destinations: Vec<DestinationConfig>,
     /// Compression and encryption of the backups, handed to the store container as `ETCDBAK_COMPRESS` and
     /// `ETCDBAK_ENCRYPT_TO`.
     #[serde(flatten)]
@@ -224,6 +232,8 @@ struct RawConfig {
     time_zone: String,
     #[serde(default)]
     s3: S3Config,
+    #[serde(default)]
+    destinations: Vec<DestinationConfig>,
     #[serde(default = "default_compression")]
     compression: String,
     #[serde(default)]
@@ -412,6 +422,7 @@ pub fn default_config() -> Config {
             service_account_name: None,
             time_zone: default_time_zone(),
             s3: S3Config::default(),
+            destinations: Vec::new(),
             encoding: EncodingConfig::default(),
             object_lock: None,
             job: JobConfig::default(),
@@ -481,6 +492,7 @@ fn parse(text: &str, file: &str, base_dir: Option<&Path>) -> Result<Config, Erro
         service_account_name: raw.service_account_name,
         time_zone: raw.time_zone,
         s3: raw.s3,
+        destinations: raw.destinations,
         encoding: EncodingConfig {
             compression: raw.compression,
             encryption: raw.encryption,

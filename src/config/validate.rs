@@ -15,6 +15,7 @@ pub(super) fn validate(c: &Config, file: &str) -> Result<(), Error> {
         .and_then(|()| check_backup_volume(&c.pod))
         .and_then(|()| check_time_zone(&c.time_zone))
         .and_then(|()| check_s3(&c.s3))
+        .and_then(|()| super::destinations::check(&c.destinations).map_err(|e| ("destinations", e)))
         .map_err(|(field, problem)| Error::Invalid {
             file: file.to_string(),
             field,

@@ -16,7 +16,9 @@ use super::follower::render_follower;
 use super::hardening::hardened_security_context;
 use super::labels::{labels, object_meta, HASH_ANNOTATION, TLS_HASH_ANNOTATION};
 use super::pod::{base_volumes, pod_template};
-use super::settings::{effective_retention, effective_schedule, encoding_env, object_lock_env};
+use super::settings::{
+    destinations_env, effective_retention, effective_schedule, encoding_env, object_lock_env,
+};
 use super::tls::mirror_tls_secret;
 use super::verify::render_verify;
 use super::RenderError;
@@ -88,6 +90,7 @@ pub fn render_backup(
     let mut store_defaults = s3_env(config);
     store_defaults.extend(encoding_env(cluster, config)?);
     store_defaults.extend(object_lock_env(cluster, config)?);
+    store_defaults.extend(destinations_env(config));
     let store = template_container(
         &config.store_container,
         "store",

@@ -124,3 +124,28 @@ pub fn object_lock_env(cluster: &Cluster, config: &Config) -> Result<Vec<EnvVar>
         })
         .unwrap_or_default())
 }
+
+/// The store container's further destinations (the config's `destinations`): `ETCDBAK_DESTINATIONS`, and
+/// each destination's keys from its own Secret as `ETCDBAK_DEST_<NAME>_AWS_*`; nothing without any.
+pub fn destinations_env(config: &Config) -> Vec<EnvVar> {
+    use k8s_openapi::api::core::v1::{EnvVarSource, SecretKeySelector};
+    let mut out: Vec<EnvVar> = crate::config::destination_lines(&config.destinations)
+        .map(|lines| env("ETCDBAK_DESTINATIONS", &lines))
+        .into_iter()
+        .collect();
+    for (name, secret, key) in crate::config::destination_secret_env(&config.destinations) {
+        out.push(EnvVar {
+            name,
+            value: None,
+            value_from: Some(EnvVarSource {
+                secret_key_ref: Some(SecretKeySelector {
+                    name: secret,
+                    key: key.into(),
+                    optional: None,
+                }),
+                ..Default::default()
+            }),
+        });
+    }
+    out
+}

@@ -563,6 +563,7 @@ fn spec_hash_is_stable_and_tracks_changes() {
 }
 
 mod contract;
+mod destinations;
 mod hardening;
 mod object_lock;
 mod retention;

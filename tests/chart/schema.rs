@@ -78,3 +78,36 @@ fn the_schema_refuses_typos_and_unbounded_values() {
         );
     }
 }
+
+/// `config.destinations` reaches the controller's config as it is, and the schema refuses the names and
+/// keys the controller would.
+#[test]
+fn destinations_pass_the_schema_into_a_config_the_controller_reads() {
+    let home = tempfile::tempdir().unwrap();
+    let set = "config.destinations[0].name=dr,config.destinations[0].bucket=etcd-dr,config.destinations[0].credentialsSecret=etcdbak-s3-dr";
+    let d = docs(&template_chart(home.path(), &["--set", set]));
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::load(&write_configmap(&d, dir.path())).expect("the chart's config loads");
+    assert_eq!(config.destinations.len(), 1);
+    assert_eq!(
+        config.destinations[0].credentials_secret.as_deref(),
+        Some("etcdbak-s3-dr")
+    );
+    let chart = chart();
+    for bad in [
+        "config.destinations[0].name=primary,config.destinations[0].bucket=x",
+        "config.destinations[0].name=dr,config.destinations[0].bukcet=x",
+        "config.destinations[0].name=Dr,config.destinations[0].bucket=x",
+        "config.destinations[0].name=dr",
+    ] {
+        let out = helm(
+            &["template", "etcdbak", chart.to_str().unwrap(), "--set", bad],
+            home.path(),
+        );
+        assert!(!out.status.success(), "--set {bad} was accepted");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("schema"),
+            "--set {bad}"
+        );
+    }
+}
