@@ -23,7 +23,6 @@ const TOKEN: &str = "tenant-admin-token-2m8Qw";
 
 /// The tenant's apiserver as its users reach it: a kubeconfig for kubectl.
 pub struct ControlPlane {
-    pub port: u16,
     kubeconfig: PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -128,7 +127,6 @@ impl ControlPlane {
             .replace("CLIENT_TLS_SECRET", CLIENT_TLS);
         apply_manifests(client, &yaml, "etcdbak-node-e2e", false).await;
         let cp = ControlPlane {
-            port,
             kubeconfig,
             _dir: dir,
         };
