@@ -70,7 +70,7 @@ pub fn a_deleted_namespace_comes_back_to_the_second_before() {
             "the namespace is gone"
         );
         story(&format!("at {mistake}: kubectl delete namespace {TEAM}, and the namespace controller emptied it"));
-        wait_recovery_point_past(&client, name, mistake).await;
+        wait_stored_past(rel, name, mistake).await;
 
         let to = (mistake - chrono::Duration::seconds(1))
             .trunc_subsecs(0)
@@ -115,27 +115,21 @@ fn configmaps(tenant: &ControlPlane) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Waits until the Cluster's status says every change up to past `t` is stored.
-async fn wait_recovery_point_past(client: &kube::Client, name: &str, t: DateTime<Utc>) {
-    let clusters: Api<Cluster> = Api::all(client.clone());
-    let point = wait_for(
-        "the follower's recovery point passes the mistake",
-        Duration::from_secs(120),
-        Duration::from_secs(1),
-        || {
-            let clusters = clusters.clone();
-            async move {
-                let c = clusters.get(name).await.ok()?;
-                let point = c.status?.recovery_point?;
-                let at = DateTime::parse_from_rfc3339(&point)
-                    .ok()?
-                    .with_timezone(&Utc);
-                (at > t).then_some(point)
-            }
-        },
-    )
+/// Waits until the bucket holds every change up to past `t`: `etcdbak list` shows the newest backup's
+/// chain of segments closing after it, as an operator would look before restoring.
+async fn wait_stored_past(rel: &Release, name: &str, t: DateTime<Utc>) {
+    let reach = wait_backup(rel, name, Duration::from_secs(120), |b| {
+        b["chain"]["at"]
+            .as_str()
+            .and_then(|at| DateTime::parse_from_rfc3339(at).ok())
+            .is_some_and(|at| at.with_timezone(&Utc) > t)
+    })
     .await;
     story(&format!(
-        "the Cluster's recovery point is {point}: the deletion itself is stored too"
+        "etcdbak list: the chain of {} reaches r{} ({} segments, closed {}): the deletion itself is stored too",
+        key_of(&reach),
+        reach["chain"]["revision"],
+        reach["chain"]["segments"],
+        reach["chain"]["at"].as_str().unwrap_or_default()
     ));
 }
