@@ -126,6 +126,22 @@ fn host_network_values_render() {
     };
     assert_eq!(var("KUBERNETES_SERVICE_HOST").as_deref(), Some("127.0.0.1"));
     assert_eq!(var("KUBERNETES_SERVICE_PORT").as_deref(), Some("6443"));
+    // The followers renew their Leases through the same apiserver, so their container gets the address too.
+    let cm = find(&d, "ConfigMap", "etcdbak");
+    let follower: serde_yaml::Value =
+        serde_yaml::from_str(cm["data"]["follower-container.yaml"].as_str().unwrap()).unwrap();
+    let follower_env = follower["env"].as_sequence().unwrap();
+    for (name, value) in [
+        ("KUBERNETES_SERVICE_HOST", "127.0.0.1"),
+        ("KUBERNETES_SERVICE_PORT", "6443"),
+    ] {
+        assert!(
+            follower_env
+                .iter()
+                .any(|e| e["name"] == name && e["value"] == value),
+            "{name}={value} in the follower container: {follower_env:?}"
+        );
+    }
     let minio = find(&d, "StatefulSet", "minio");
     assert_eq!(minio["spec"]["template"]["spec"]["hostNetwork"], true);
     let args = minio["spec"]["template"]["spec"]["containers"][0]["args"]
@@ -151,6 +167,9 @@ fn host_network_values_render() {
     let deploy = find(&d, "Deployment", "etcdbak");
     assert!(deploy["spec"]["template"]["spec"]["hostNetwork"].is_null());
     assert!(deploy["spec"]["strategy"].is_null());
+    let cm = find(&d, "ConfigMap", "etcdbak");
+    let follower = cm["data"]["follower-container.yaml"].as_str().unwrap();
+    assert!(!follower.contains("KUBERNETES_SERVICE"), "{follower}");
 }
 
 #[test]

@@ -14,14 +14,18 @@
 //! `--nocapture`; `scripts/demo kube` shows them), never asserted.
 //!
 //! The node's world is in this file (the shared waits and checks) and release.rs / tenant.rs (the chart
-//! release, tenant etcd clusters); the tests are grouped by what they show in backups.rs, restore.rs and
-//! status.rs.
+//! release, tenant etcd clusters), control_plane.rs (a tenant's own kube-apiserver on its etcd) and
+//! runbook.rs (the operator running a printed runbook); the tests are grouped by what they show in
+//! backups.rs, restore.rs, pitr.rs (point-in-time restore) and status.rs.
 #[path = "../common/mod.rs"]
 mod common;
 
 mod backups;
+mod control_plane;
+mod pitr;
 mod release;
 mod restore;
+mod runbook;
 mod status;
 mod tenant;
 

@@ -73,7 +73,7 @@ spec:
 }
 
 /// The namespaces the tests' tenant etcd clusters run in: the chart's `tenantNamespaces`.
-pub const TENANT_NAMESPACES: [&str; 4] = ["orders", "billing", "payments", "inventory"];
+pub const TENANT_NAMESPACES: [&str; 5] = ["orders", "billing", "payments", "inventory", "shop"];
 
 pub async fn install_release() -> Release {
     let n = node();

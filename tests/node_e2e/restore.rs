@@ -1,15 +1,13 @@
 //! The restore drill: the printed runbook executed against a StatefulSet whose data was destroyed.
 
-use std::path::PathBuf;
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::common::node::node;
-use crate::common::rig_bin;
 use etcdbak::crd::Cluster;
 use kube::api::{Api, DeleteParams};
 
 use crate::release::*;
+use crate::runbook::Drill;
 use crate::tenant::*;
 use crate::*;
 
@@ -55,94 +53,9 @@ pub fn restore_drill_runs_the_printed_runbook() {
         );
         story("disaster: every member's data dir wiped; etcd restarted empty");
 
-        // The guide, with the facts the StatefulSet's naming cannot guess on this node (loopback peer and
-        // client URLs, where the client certificates are, the helper image that exists here) given as flags,
-        // as docs/RESTORE.md tells an operator to do after checking the header.
-        let drill = tempfile::tempdir().expect("drill dir");
-        let work = drill.path().join("work");
-        let bin = drill.path().join("bin");
-        std::fs::create_dir_all(&bin).expect("bin dir");
-        for (link, target) in [
-            ("kubectl", rig_bin("kubectl")),
-            ("etcdctl", rig_bin("etcdctl")),
-            ("etcdutl", rig_bin("etcdutl")),
-            ("etcdbak", PathBuf::from(env!("CARGO_BIN_EXE_etcdbak"))),
-        ] {
-            std::os::unix::fs::symlink(target, bin.join(link)).expect("symlink");
-        }
-        let mut guide = rel.s3_cmd("restore-guide");
-        guide
-            .env("KUBECONFIG", &n.kubeconfig)
-            .args(["--cluster", name, "--snapshot", &good_key])
-            .args(["--namespace", &etcd.ns, "--statefulset", "etcd"])
-            .args(["--endpoints", &etcd.endpoints().join(",")])
-            .arg("--cacert")
-            .arg(&etcd.certs.ca)
-            .arg("--cert")
-            .arg(&etcd.certs.client_cert)
-            .arg("--key")
-            .arg(&etcd.certs.client_key)
-            .args(["--helper-image", n.image("busybox")])
-            .arg("--workdir")
-            .arg(&work);
-        for i in 0..etcd.members() {
-            guide.arg("--member").arg(format!(
-                "etcd-{i}=https://127.0.0.1:{}",
-                etcd.peer_ports[i]
-            ));
-        }
-        let out = run(&mut guide, "etcdbak restore-guide", Duration::from_secs(60));
-        let text = check(&out, "etcdbak restore-guide");
-        let commands = etcdbak::restore::render::commands_in_text(&text);
-        assert!(commands.len() > 10, "a runbook with commands:\n{text}");
-        println!("--- the runbook ---\n{text}");
-
-        let t = Instant::now();
-        let path = format!(
-            "{}:{}",
-            bin.display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
-        for (i, command) in commands.iter().enumerate() {
-            let started = Instant::now();
-            let suspend_check = command.contains("jsonpath={.spec.suspend}");
-            // An operator re-runs a check until it shows what the guide says (the controller needs a moment
-            // to apply the suspension to the CronJob).
-            let mut tries = 0;
-            let out = loop {
-                let out = run(
-                    Command::new("sh")
-                        .arg("-c")
-                        .arg(command)
-                        .env("PATH", &path)
-                        .env("KUBECONFIG", &n.kubeconfig)
-                        .env("AWS_ACCESS_KEY_ID", MINIO_USER)
-                        .env("AWS_SECRET_ACCESS_KEY", MINIO_PASSWORD)
-                        .env("ETCDBAK_LOG_FORMAT", "plain")
-                        .current_dir(drill.path()),
-                    command,
-                    Duration::from_secs(900),
-                );
-                let done = !suspend_check
-                    || String::from_utf8_lossy(&out.stdout).trim() == "true"
-                    || tries >= 60;
-                if done {
-                    break out;
-                }
-                tries += 1;
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            };
-            let stdout = check(&out, &format!("runbook command {}: {command}", i + 1));
-            if suspend_check {
-                assert_eq!(stdout.trim(), "true", "the CronJob is suspended");
-            }
-            println!(
-                "MEASURE: runbook command {} ({:.1?}): {command}",
-                i + 1,
-                started.elapsed()
-            );
-        }
-        println!("MEASURE: restore drill, whole runbook executed in {:.1?}", t.elapsed());
+        let drill = Drill::new();
+        let text = drill.guide(rel, &etcd, name, &["--snapshot", &good_key]);
+        let commands = drill.run_as_printed(&text).await;
 
         // Every key is back on a healthy 3-member cluster, and backups resumed.
         etcd.wait_healthy(Duration::from_secs(120)).await;
@@ -163,8 +76,7 @@ pub fn restore_drill_runs_the_printed_runbook() {
             "a backup newer than the restored one: {newest:?}"
         );
         story(&format!(
-            "the runbook ran as printed ({} commands): every key is back, revision {after}, and a new backup {} was taken",
-            commands.len(),
+            "the runbook ran as printed ({commands} commands): every key is back, revision {after}, and a new backup {} was taken",
             newest.first().map(key_of).unwrap_or_default()
         ));
         let clusters: Api<Cluster> = Api::all(client.clone());

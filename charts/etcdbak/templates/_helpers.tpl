@@ -43,18 +43,40 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{/* The default templates: the seed's contract (snapshot at /backup/snapshot.db, CLUSTER set), run by etcdbak.
      The key variables only with a key Secret: without one (IRSA, Pod Identity) the credential chain finds
      what EKS injects, and an empty secretKeyRef would keep the pod from starting. */}}
-{{- define "etcdbak.s3Env" -}}
-{{- if .Values.s3CredentialsSecret -}}
-env:
+{{- define "etcdbak.s3EnvItems" -}}
+{{- if .Values.s3CredentialsSecret }}
 - name: AWS_ACCESS_KEY_ID
   valueFrom:
     secretKeyRef: {name: {{ .Values.s3CredentialsSecret }}, key: AWS_ACCESS_KEY_ID}
 - name: AWS_SECRET_ACCESS_KEY
   valueFrom:
     secretKeyRef: {name: {{ .Values.s3CredentialsSecret }}, key: AWS_SECRET_ACCESS_KEY}
+{{- end }}
+{{- end -}}
+
+{{/* The in-cluster client's apiserver address (values apiServer), for pods that talk to the apiserver. */}}
+{{- define "etcdbak.apiServerEnvItems" -}}
+{{- with .Values.apiServer.host }}
+- name: KUBERNETES_SERVICE_HOST
+  value: {{ . | quote }}
+{{- end }}
+{{- with .Values.apiServer.port }}
+- name: KUBERNETES_SERVICE_PORT
+  value: {{ . | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* An env list of `items` (rendered list entries), or `env: []`. */}}
+{{- define "etcdbak.envOf" -}}
+{{- if . -}}
+env:{{ . }}
 {{- else -}}
 env: []
 {{- end -}}
+{{- end -}}
+
+{{- define "etcdbak.s3Env" -}}
+{{ include "etcdbak.envOf" (include "etcdbak.s3EnvItems" .) }}
 {{- end -}}
 
 {{- define "etcdbak.storeContainer" -}}
@@ -95,12 +117,13 @@ command: [etcdbak, verify, --cluster, $(CLUSTER)]
 {{- default (printf "%s-follower" (include "etcdbak.fullname" .)) .Values.followerServiceAccount.name -}}
 {{- end -}}
 
+{{/* The follower renews its Lease through the apiserver, like the controller: the same address. */}}
 {{- define "etcdbak.followerContainer" -}}
 {{- if .Values.followerContainer -}}
 {{ toYaml .Values.followerContainer }}
 {{- else -}}
 name: follower
 command: [etcdbak, follow]
-{{ include "etcdbak.s3Env" . }}
+{{ include "etcdbak.envOf" (print (include "etcdbak.s3EnvItems" .) (include "etcdbak.apiServerEnvItems" .)) }}
 {{- end -}}
 {{- end -}}
