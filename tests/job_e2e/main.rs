@@ -22,6 +22,7 @@ mod common;
 
 mod backup_and_cleanup;
 mod deletion;
+mod destinations;
 mod object_lock;
 mod variants;
 mod world;
