@@ -16,10 +16,10 @@ use crate::store::{self, DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE};
 pub const LONG_ABOUT: &str = "\
 Upload a snapshot to S3, verify it, then apply retention (the default store container).
 
-With --add-destination (ETCDBAK_DESTINATIONS) the snapshot is read once and the same parts go to every
-destination at once; each object is verified and each destination's retention applied on its own. A
-destination that fails drops out and the others finish; the run then fails with the failed destination's
-exit code and a line naming it (docs/DESTINATIONS.md).
+With --add-destination (ETCDBAK_DESTINATIONS) the snapshot is read once and the same parts go
+to every destination at once; each object is verified and each destination's retention applied
+on its own. A destination that fails drops out and the others finish; the run then fails with
+that destination's exit code and a line naming it (docs/DESTINATIONS.md).
 
 S3 credentials are never flags. They come from the AWS credential chain; the first source that is
 configured is used, and one that is configured but fails is an error naming it (exit 4):
