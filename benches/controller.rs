@@ -270,7 +270,8 @@ async fn cluster_writes(client: Client, name: String) {
         type_: Some("Normal".into()),
         ..Default::default()
     };
-    Api::<Event>::namespaced(client, FLOOR_NS)
+    // A cluster-scoped object's Events live in `default`, as the controller's do.
+    Api::<Event>::namespaced(client, "default")
         .create(&PostParams::default(), &event)
         .await
         .unwrap_or_else(|e| panic!("floor: creating an Event for {name}: {e}"));
