@@ -1,7 +1,10 @@
 //! Controller benchmark: N Cluster resources on a real kube-apiserver (tests/common/kube.rs), then
 //! `etcdbak watch` started against them. Measures the time until every CronJob exists, the API writes
 //! during idle resyncs (counted by the apiserver's own `apiserver_request_total`; target 0) and the
-//! controller's peak RSS (VmHWM). Prints one JSON line; `scripts/bench` runs it and tabulates.
+//! controller's peak RSS (VmHWM). Then the apiserver's own bound, the floor: the same writes the controller
+//! made (its CronJobs and mirrored Secrets copied as they are into a fresh namespace, plus a Cluster
+//! patch, a status patch and an Event per Cluster) sent by a plain client at the controller's concurrency.
+//! Prints one JSON line; `scripts/bench` runs it and tabulates.
 //!
 //!   ETCDBAK_BENCH_CLUSTERS=1000 cargo bench --bench controller
 //!
@@ -16,11 +19,18 @@ use std::time::{Duration, Instant};
 use common::kube::{create_namespace, rig, write_counts, writes_between};
 use common::{etcdbak, free_port, Proc};
 use etcdbak::crd::{Cluster, ClusterSpec};
+use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::batch::v1::CronJob;
-use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, ListParams, PostParams};
+use k8s_openapi::api::core::v1::{Event, ObjectReference, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::{Client, ResourceExt};
 
 const JOB_NS: &str = "etcdbak";
+/// Where the floor writes its copies.
+const FLOOR_NS: &str = "etcdbak-floor";
+/// `etcdbak watch`'s default reconcile concurrency, which the floor's client uses too.
+const CONCURRENCY: usize = 64;
 const TENANTS: usize = 10;
 /// Resync period (at least; see `resync_secs`); the idle window covers at least two full resyncs.
 const RESYNC_SECS: u64 = 10;
@@ -159,7 +169,10 @@ async fn bench(n: usize) -> String {
     let peak = status_kib(pid, "VmHWM:").unwrap_or(0);
     let idle = status_kib(pid, "VmRSS:").unwrap_or(0);
     drop(proc);
+    let floor = floor(&client, n).await;
     serde_json::json!({
+        "floor_seconds": floor,
+        "concurrency": CONCURRENCY,
         "clusters": n,
         "create_seconds": create_secs,
         "seconds_to_all_cronjobs": to_all,
@@ -171,4 +184,95 @@ async fn bench(n: usize) -> String {
         "idle_rss_kib": idle,
     })
     .to_string()
+}
+
+/// Seconds for a plain client at [`CONCURRENCY`] to make the writes the controller made for `n` Clusters.
+async fn floor(client: &Client, n: usize) -> f64 {
+    create_namespace(client, FLOOR_NS).await;
+    let cron_jobs: Vec<CronJob> = Api::namespaced(client.clone(), JOB_NS)
+        .list(&ListParams::default())
+        .await
+        .expect("the controller's CronJobs")
+        .items;
+    let secrets: Vec<Secret> = Api::<Secret>::namespaced(client.clone(), JOB_NS)
+        .list(&ListParams::default())
+        .await
+        .expect("the controller's Secrets")
+        .items
+        .into_iter()
+        .filter(|s| s.name_any().starts_with("etcdbak-tls-"))
+        .collect();
+    let names: Vec<String> = (0..n).map(|i| format!("bench-{i:04}")).collect();
+    let start = Instant::now();
+    let creates = cron_jobs
+        .into_iter()
+        .map(|c| create_copy(client.clone(), c).boxed())
+        .chain(secrets.into_iter().map(|s| create_copy(client.clone(), s).boxed()))
+        .chain(names.iter().map(|name| cluster_writes(client.clone(), name.clone()).boxed()));
+    futures::stream::iter(creates)
+        .buffer_unordered(CONCURRENCY)
+        .collect::<Vec<()>>()
+        .await;
+    start.elapsed().as_secs_f64()
+}
+
+/// Creates `object` in [`FLOOR_NS`] as the controller created it: same spec, labels and annotations.
+async fn create_copy<K>(client: Client, mut object: K)
+where
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope>
+        + Clone
+        + serde::Serialize
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+    K::DynamicType: Default,
+{
+    let meta = object.meta_mut();
+    *meta = ObjectMeta {
+        name: meta.name.take(),
+        labels: meta.labels.take(),
+        annotations: meta.annotations.take(),
+        ..Default::default()
+    };
+    let api: Api<K> = Api::namespaced(client, FLOOR_NS);
+    if let Err(e) = api.create(&PostParams::default(), &object).await {
+        panic!("floor: creating {}: {e}", object.name_any());
+    }
+}
+
+/// What the controller writes on the Cluster itself: its finalizer (a metadata patch), its status, and
+/// an Event.
+async fn cluster_writes(client: Client, name: String) {
+    let clusters: Api<Cluster> = Api::all(client.clone());
+    let pp = PatchParams::default();
+    let meta = serde_json::json!({"metadata": {"annotations": {"bench.etcdbak.io/floor": "1"}}});
+    clusters
+        .patch(&name, &pp, &Patch::Merge(&meta))
+        .await
+        .unwrap_or_else(|e| panic!("floor: patching Cluster {name}: {e}"));
+    let status = serde_json::json!({"status": {"lastError": "floor"}});
+    clusters
+        .patch_status(&name, &pp, &Patch::Merge(&status))
+        .await
+        .unwrap_or_else(|e| panic!("floor: patching the status of Cluster {name}: {e}"));
+    let event = Event {
+        metadata: ObjectMeta {
+            generate_name: Some(format!("{name}.")),
+            ..Default::default()
+        },
+        involved_object: ObjectReference {
+            api_version: Some("etcdbak.io/v1alpha1".into()),
+            kind: Some("Cluster".into()),
+            name: Some(name.clone()),
+            ..Default::default()
+        },
+        reason: Some("Floor".into()),
+        message: Some("the floor's write".into()),
+        type_: Some("Normal".into()),
+        ..Default::default()
+    };
+    // A cluster-scoped object's Events live in `default`, as the controller's do.
+    Api::<Event>::namespaced(client, "default")
+        .create(&PostParams::default(), &event)
+        .await
+        .unwrap_or_else(|e| panic!("floor: creating an Event for {name}: {e}"));
 }
