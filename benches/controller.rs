@@ -207,8 +207,16 @@ async fn floor(client: &Client, n: usize) -> f64 {
     let creates = cron_jobs
         .into_iter()
         .map(|c| create_copy(client.clone(), c).boxed())
-        .chain(secrets.into_iter().map(|s| create_copy(client.clone(), s).boxed()))
-        .chain(names.iter().map(|name| cluster_writes(client.clone(), name.clone()).boxed()));
+        .chain(
+            secrets
+                .into_iter()
+                .map(|s| create_copy(client.clone(), s).boxed()),
+        )
+        .chain(
+            names
+                .iter()
+                .map(|name| cluster_writes(client.clone(), name.clone()).boxed()),
+        );
     futures::stream::iter(creates)
         .buffer_unordered(CONCURRENCY)
         .collect::<Vec<()>>()
