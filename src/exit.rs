@@ -3,6 +3,21 @@
 //! The numbers are part of the store-container contract (docs/CONTRACT.md, the README's exit codes), so
 //! they are defined here and nowhere else. This module imports nothing from the crate.
 
+/// An error and its causes on one line, skipping causes whose text the parent already repeats.
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
 /// Why a command failed, as a class the caller (a person, a Job's restartPolicy, an alert) can act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Class {

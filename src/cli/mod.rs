@@ -156,20 +156,7 @@ pub fn with_hint(e: &(dyn std::error::Error + 'static)) -> String {
     }
 }
 
-/// The error and its causes on one line, skipping causes whose text the parent already repeats.
-pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
-}
+pub use crate::exit::chain;
 
 pub async fn run(command: Command) -> Result<()> {
     match command {

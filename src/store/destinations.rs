@@ -51,7 +51,7 @@ impl std::fmt::Display for Partial {
                 failed.name,
                 failed.bucket,
                 failed.endpoint,
-                chain(failed.error.as_ref())
+                crate::exit::chain(failed.error.as_ref())
             )?;
         }
         match self.stored.as_slice() {
@@ -93,21 +93,6 @@ pub(crate) fn outcome(dests: &[Destination], results: Vec<Result<(), Error>>) ->
         true => Ok(()),
         false => Err(Error::Destinations(partial)),
     }
-}
-
-/// An error and its causes on one line, each cause once (as the command line prints an error).
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
 }
 
 #[cfg(test)]
