@@ -27,7 +27,7 @@ pub struct ControlPlane {
     _dir: tempfile::TempDir,
 }
 
-/// Two containers in one pod on the host network: the apiserver on `PORT` against the tenant's etcd
+/// Two containers in one pod on the host network: the apiserver on `APISERVER_PORT` against the tenant's etcd
 /// over TLS, and a controller-manager that talks to it. The binaries come from the rig, mounted from the
 /// host into the busybox image: building a 200 MB image of them would cost minutes and test nothing of
 /// etcdbak's. One replica, `Recreate`: the restore runbook scales it to 0 and back.
@@ -55,14 +55,14 @@ spec:
             - --etcd-cafile=/etc/etcd/tls/ca.crt
             - --etcd-certfile=/etc/etcd/tls/tls.crt
             - --etcd-keyfile=/etc/etcd/tls/tls.key
-            - --secure-port=PORT
+            - --secure-port=APISERVER_PORT
             - --bind-address=127.0.0.1
             - --advertise-address=127.0.0.1
             - --cert-dir=/var/run/apiserver
             - --token-auth-file=/etc/control-plane/tokens.csv
             - --authorization-mode=AlwaysAllow
             - --service-cluster-ip-range=10.0.1.0/24
-            - --service-account-issuer=https://127.0.0.1:PORT
+            - --service-account-issuer=https://127.0.0.1:APISERVER_PORT
             - --service-account-key-file=/etc/control-plane/sa.key
             - --service-account-signing-key-file=/etc/control-plane/sa.key
             - --v=1
@@ -121,7 +121,7 @@ impl ControlPlane {
             .replace("IMAGE", n.image("busybox"))
             .replace("ETCD_SERVERS", &etcd.endpoints().join(","))
             .replace("CM_PORT", &free_port().to_string())
-            .replace("PORT", &port.to_string())
+            .replace("APISERVER_PORT", &port.to_string())
             .replace("APISERVER_BIN", &real("kube-apiserver"))
             .replace("CM_BIN", &real("kube-controller-manager"))
             .replace("CLIENT_TLS_SECRET", CLIENT_TLS);
