@@ -145,7 +145,7 @@ complete -c etcdbak -n "__fish_etcdbak_using_subcommand list" -l add-destination
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand list" -l destination -d 'The destination to read: the first (--destination-name) unless another is named' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand list" -l cluster -d 'Only this cluster\'s backups (default: every cluster under --prefix)' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand list" -s o -l output -d 'Output format' -r -f -a "table\t'A table for people'
-json\t'A JSON array for scripts; field names are stable: cluster, key, takenAt, revision, sizeBytes (the stored size), sha256Prefix, compressed, encrypted, plaintextBytes (absent when unknown), verified (etcdbak verify found it sound), and for clusters with continuous backups chain: segments, revision (the newest a restore from it reaches), at (its last segment\'s close time), gapAfter {from, to} (the revisions missing where the chain stops short)'"
+json\t'JSON for scripts; its field names are stable (listed in the command\'s --help)'"
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand list" -l log-level -d 'Log filter: error, warn, info, debug, trace, or a tracing directive such as `etcdbak=debug`' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand list" -l log-format -d 'Log line format' -r -f -a "plain\t'`key=value` lines, one event per line'
 json\t'One JSON object per line, for log collectors'"
@@ -167,10 +167,10 @@ kms\t'SSE-KMS (aws:kms)'"
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand download" -l destination-name -d 'The name of the destination the S3 flags (--bucket, --s3-endpoint, ...) describe: the first destination, which --destination picks by default' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand download" -l add-destination -d 'Another destination: `store` sends every backup there too, from the same read. Comma-separated key=value pairs: name and bucket (required), endpoint, region (us-east-1), prefix (etcdbak), path-style (true), credentials (`chain`: the AWS_* chain, the default; `env:PREFIX`: the same chain over PREFIXAWS_* variables), object-lock-mode and object-lock-retain. Repeat the flag, or separate destinations with \';\' in the variable. See docs/DESTINATIONS.md' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand download" -l destination -d 'The destination to read: the first (--destination-name) unless another is named' -r
-complete -c etcdbak -n "__fish_etcdbak_using_subcommand download" -l cluster -d 'The cluster whose backup to fetch (the newest one unless --key is given)' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand download" -l cluster -d 'The cluster whose newest backup to use (with --key: the cluster the key\'s file name belongs to)' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand download" -l key -d 'A specific backup: the full key as `etcdbak list` shows it, or just its file name with --cluster' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand download" -s o -l output -d 'Where to write the snapshot (default: the object\'s file name in the current directory). It is written to PATH.part first and renamed only after its checksums match' -r -F
-complete -c etcdbak -n "__fish_etcdbak_using_subcommand download" -l identity -d 'age identity file (`age-keygen` output, AGE-SECRET-KEY-1… lines) to decrypt an encrypted (`.age`) backup; one of its keys must be a recipient of the backup' -r -F
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand download" -l identity -d 'age identity file (`age-keygen` output, AGE-SECRET-KEY-1… lines) to decrypt encrypted (`.age`) backups and segments; one of its keys must be a recipient of what is read' -r -F
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand download" -l log-level -d 'Log filter: error, warn, info, debug, trace, or a tracing directive such as `etcdbak=debug`' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand download" -l log-format -d 'Log line format' -r -f -a "plain\t'`key=value` lines, one event per line'
 json\t'One JSON object per line, for log collectors'"
@@ -192,12 +192,12 @@ kms\t'SSE-KMS (aws:kms)'"
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -l destination-name -d 'The name of the destination the S3 flags (--bucket, --s3-endpoint, ...) describe: the first destination, which --destination picks by default' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -l add-destination -d 'Another destination: `store` sends every backup there too, from the same read. Comma-separated key=value pairs: name and bucket (required), endpoint, region (us-east-1), prefix (etcdbak), path-style (true), credentials (`chain`: the AWS_* chain, the default; `env:PREFIX`: the same chain over PREFIXAWS_* variables), object-lock-mode and object-lock-retain. Repeat the flag, or separate destinations with \';\' in the variable. See docs/DESTINATIONS.md' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -l destination -d 'The destination to read: the first (--destination-name) unless another is named' -r
-complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -l cluster -d 'Verify this cluster\'s newest backup' -r
-complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -l key -d 'Verify this backup instead: the full key as `etcdbak list` shows it, or just its file name with --cluster' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -l cluster -d 'The cluster whose newest backup to use (with --key: the cluster the key\'s file name belongs to)' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -l key -d 'A specific backup: the full key as `etcdbak list` shows it, or just its file name with --cluster' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -l dir -d 'Where the backup is downloaded to while it is checked (removed afterwards); it needs room for one backup. Default: the system\'s temporary directory' -r -F
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -s o -l output -d 'Output format' -r -f -a "table\t'A table for people'
-json\t'A JSON array for scripts; field names are stable: key, result, problem, keys, revision, dbSize, seconds, and etcdutl (agrees or disagrees) with --with-etcdutl; with continuous backups chain: base, segments, reaches, events, problem'"
-complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -l identity -d 'age identity file (`age-keygen` output, AGE-SECRET-KEY-1… lines) to decrypt an encrypted (`.age`) backup; one of its keys must be a recipient of the backup' -r -F
+json\t'JSON for scripts; its field names are stable (listed in the command\'s --help)'"
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -l identity -d 'age identity file (`age-keygen` output, AGE-SECRET-KEY-1… lines) to decrypt encrypted (`.age`) backups and segments; one of its keys must be a recipient of what is read' -r -F
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -l log-level -d 'Log filter: error, warn, info, debug, trace, or a tracing directive such as `etcdbak=debug`' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand verify" -l log-format -d 'Log line format' -r -f -a "plain\t'`key=value` lines, one event per line'
 json\t'One JSON object per line, for log collectors'"
@@ -303,10 +303,10 @@ complete -c etcdbak -n "__fish_etcdbak_using_subcommand replay" -l cluster -d 'T
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand replay" -l to -d 'Bring the cluster to this moment: every change seen at or before it (RFC 3339, e.g. 2026-12-02T14:03:59Z)' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand replay" -l to-revision -d 'Bring the cluster to this etcd revision: every change up to and including it' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand replay" -l endpoints -d 'etcd client URLs of the restored members, comma-separated' -r
-complete -c etcdbak -n "__fish_etcdbak_using_subcommand replay" -l cacert -d 'CA certificate (PEM) of the restored members' -r -F
-complete -c etcdbak -n "__fish_etcdbak_using_subcommand replay" -l cert -d 'Client certificate (PEM). Needs --key' -r -F
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand replay" -l cacert -d 'CA certificate (PEM) that signed the etcd server certificates. Required for https:// endpoints' -r -F
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand replay" -l cert -d 'Client certificate (PEM) for etcd\'s client-cert-auth. Needs --key' -r -F
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand replay" -l key -d 'Private key (PEM) of --cert. Its contents are never logged' -r -F
-complete -c etcdbak -n "__fish_etcdbak_using_subcommand replay" -l identity -d 'age identity file to decrypt encrypted segments' -r -F
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand replay" -l identity -d 'age identity file (`age-keygen` output, AGE-SECRET-KEY-1… lines) to decrypt encrypted (`.age`) backups and segments; one of its keys must be a recipient of what is read' -r -F
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand replay" -l log-level -d 'Log filter: error, warn, info, debug, trace, or a tracing directive such as `etcdbak=debug`' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand replay" -l log-format -d 'Log line format' -r -f -a "plain\t'`key=value` lines, one event per line'
 json\t'One JSON object per line, for log collectors'"

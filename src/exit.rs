@@ -52,6 +52,12 @@ impl Class {
     }
 }
 
+/// A flag, argument or name the user must change: always [`Class::Usage`]. The command line and the
+/// domains that parse user-given names (store's keys, restore's references) all wrap this one.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Usage(pub String);
+
 /// A local I/O failure, with what was being done when it happened: always [`Class::Failure`]. The domain
 /// errors that read or write files wrap this one instead of each spelling its own.
 #[derive(Debug, thiserror::Error)]

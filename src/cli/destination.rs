@@ -44,7 +44,7 @@ impl DestinationArgs {
     /// Every destination for `store`: the first from `first` (the S3 flags' settings, its lock included),
     /// then each `--add-destination`, in order.
     pub async fn all(&self, s3: &S3Args, first: Settings) -> super::Result<Vec<Destination>> {
-        check_names(&self.first, &self.more).map_err(super::Error::Usage)?;
+        check_names(&self.first, &self.more).map_err(crate::exit::Usage)?;
         let mut out = vec![Destination {
             name: self.first.clone(),
             client: Client::connect(&first)?,
@@ -78,17 +78,17 @@ impl ReadArgs {
     /// The destination to read, connected, and the other destinations as they are spelt.
     pub async fn chosen(&self, s3: &S3Args) -> super::Result<Chosen> {
         let names = &self.all;
-        check_names(&names.first, &names.more).map_err(super::Error::Usage)?;
+        check_names(&names.first, &names.more).map_err(crate::exit::Usage)?;
         let first = s3.resolved().await?;
         let wanted = self.destination.as_deref().unwrap_or(&names.first);
         let mut every = vec![first_spec(&names.first, s3)];
         every.extend(names.more.iter().cloned());
         let Some(at) = every.iter().position(|s| s.name == wanted) else {
             let known: Vec<&str> = every.iter().map(|s| s.name.as_str()).collect();
-            return Err(super::Error::Usage(format!(
+            return Err(super::Error::Usage(crate::exit::Usage(format!(
                 "no destination is named {wanted:?} (known: {}); --add-destination or ETCDBAK_DESTINATIONS defines the others",
                 known.join(", ")
-            )));
+            ))));
         };
         let spec = every.remove(at);
         let client = match at {
@@ -135,8 +135,12 @@ fn first_spec(name: &str, s3: &S3Args) -> DestinationSpec {
 }
 
 fn connect(spec: &DestinationSpec, settings: &Settings) -> super::Result<Client> {
-    Client::connect(settings)
-        .map_err(|e| super::Error::Usage(format!("destination {:?}: {e}", spec.name)))
+    Client::connect(settings).map_err(|e| {
+        super::Error::Usage(crate::exit::Usage(format!(
+            "destination {:?}: {e}",
+            spec.name
+        )))
+    })
 }
 
 /// A further destination's settings: its own place, credentials and lock; the transfer flags (timeouts,
@@ -150,10 +154,10 @@ async fn settings_for(
         CredentialSource::Chain => first.credentials.clone(),
         CredentialSource::EnvPrefix(prefix) => {
             let Some(env) = super::environment::credentials_with_prefix(prefix) else {
-                return Err(super::Error::Usage(format!(
+                return Err(super::Error::Usage(crate::exit::Usage(format!(
                     "destination {:?} takes its credentials from {prefix}AWS_* variables (credentials=env:{prefix}), and none is set",
                     spec.name
-                )));
+                ))));
             };
             resolve_credentials(env).await?
         }

@@ -27,8 +27,8 @@ pub enum Error {
     Verify(#[from] crate::verify::backup::Corrupt),
     #[error(transparent)]
     Chain(#[from] crate::continuous::check::Broken),
-    #[error("{0}")]
-    Usage(String),
+    #[error(transparent)]
+    Usage(#[from] crate::exit::Usage),
     #[error(transparent)]
     Io(#[from] IoError),
 }
@@ -88,6 +88,6 @@ mod tests {
         );
         let e = Error::Store(crate::store::Error::NoBackups(none));
         assert!(hint(&e).is_some());
-        assert_eq!(hint(&Error::Usage("x".into())), None);
+        assert_eq!(hint(&Error::Usage(crate::exit::Usage("x".into()))), None);
     }
 }

@@ -126,9 +126,9 @@ async fn lease(args: &Args) -> super::Result<Option<Arc<LeaseReport>>> {
         return Ok(None);
     };
     let client = kube::Client::try_default().await.map_err(|e| {
-        super::Error::Usage(format!(
+        super::Error::Usage(crate::exit::Usage(format!(
             "--lease {name}: no Kubernetes API to renew it in: {e}"
-        ))
+        )))
     })?;
     let namespace = args
         .lease_namespace
@@ -148,7 +148,9 @@ async fn lease(args: &Args) -> super::Result<Option<Arc<LeaseReport>>> {
     let report = lease::start(client, target, args.interval)
         .await
         .map_err(|e| {
-            super::Error::Usage(format!("cannot read the Lease {namespace}/{name}: {e}"))
+            super::Error::Usage(crate::exit::Usage(format!(
+                "cannot read the Lease {namespace}/{name}: {e}"
+            )))
         })?;
     Ok(Some(report))
 }
@@ -173,7 +175,7 @@ pub async fn run(args: Args) -> super::Result<()> {
             retention: Policy::newest(u32::MAX),
             plan: UploadPlan {
                 part_size: super::store::parse_part_size(DEFAULT_PART_SIZE)
-                    .map_err(super::Error::Usage)?,
+                    .map_err(crate::exit::Usage)?,
                 concurrency: usize::from(DEFAULT_CONCURRENCY),
             },
             stale_upload_age: Duration::from_secs(2 * 3600),

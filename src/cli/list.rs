@@ -1,21 +1,16 @@
 //! `etcdbak list`: its flags, and the run that fetches the backups and prints them.
 
-use clap::ValueEnum;
-
+use super::output::{Output, OutputArgs};
 use super::s3::{check_cluster, S3Args};
 use crate::list::{self, Format};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Output {
-    /// A table for people.
-    Table,
-    /// A JSON array for scripts; field names are stable: cluster, key, takenAt, revision, sizeBytes (the
-    /// stored size), sha256Prefix, compressed, encrypted, plaintextBytes (absent when unknown), verified (etcdbak
-    /// verify found it sound), and for clusters with continuous backups chain: segments, revision (the
-    /// newest a restore from it reaches), at (its last segment's close time), gapAfter {from, to} (the
-    /// revisions missing where the chain stops short).
-    Json,
-}
+/// `list`'s JSON fields, under its long help (the output format is shared with `verify`).
+pub const AFTER_HELP: &str = "\
+With -o json it prints a JSON array; the field names are stable: cluster, key, takenAt, revision, \
+sizeBytes (the stored size), sha256Prefix, compressed, encrypted, plaintextBytes (absent when unknown), \
+verified (etcdbak verify found it sound), and for clusters with continuous backups chain: segments, \
+revision (the newest a restore from it reaches), at (its last segment's close time), gapAfter {from, to} \
+(the revisions missing where the chain stops short).";
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -26,9 +21,8 @@ pub struct Args {
     /// Only this cluster's backups (default: every cluster under --prefix).
     #[arg(long, env = "ETCDBAK_CLUSTER", value_name = "NAME")]
     pub cluster: Option<String>,
-    /// Output format.
-    #[arg(long, short = 'o', value_enum, default_value_t = Output::Table)]
-    pub output: Output,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 pub async fn run(args: Args) -> super::Result<()> {
@@ -43,7 +37,7 @@ pub async fn run(args: Args) -> super::Result<()> {
     crate::store::fill_plaintext_sizes(&client, &mut backups).await;
     let segments = crate::naming::segment::in_listing(&client.prefix, &objects, cluster);
     let listed = list::with_chains(backups, segments);
-    let format = match args.output {
+    let format = match args.output.output {
         Output::Table => Format::Table,
         Output::Json => Format::Json,
     };

@@ -13,9 +13,12 @@ pub mod destination;
 pub mod download;
 pub mod environment;
 pub mod error;
+pub mod etcd_tls;
 pub mod follow;
+pub mod identity;
 pub mod list;
 pub mod log;
+pub mod output;
 pub mod pick;
 pub mod point;
 pub mod progress;
@@ -30,6 +33,7 @@ pub mod snapshot;
 pub mod store;
 pub mod verify;
 pub mod watch;
+pub mod which;
 
 pub use error::{Error, Result};
 
@@ -83,6 +87,7 @@ pub enum Command {
     /// Apply retention to one cluster's backups, or delete them all (the cleanup Job).
     Prune(prune::Args),
     /// List backups in the bucket, newest first.
+    #[command(after_long_help = list::AFTER_HELP)]
     List(list::Args),
     /// Download a backup and check its SHA-256 before anyone restores it.
     Download(download::Args),

@@ -42,9 +42,9 @@ fn keep(all: bool, retention: &RetentionArgs) -> super::Result<Keep> {
         return Ok(Keep::Nothing);
     }
     if !retention.any() {
-        return Err(super::Error::Usage(
+        return Err(super::Error::Usage(crate::exit::Usage(
             "say how much to keep: --keep N and/or --keep-hourly/--keep-daily/--keep-weekly/--keep-monthly/--keep-within, or --all (delete every backup of the cluster)".into(),
-        ));
+        )));
     }
     Ok(Keep::Tiered(retention.policy()?))
 }

@@ -40,18 +40,10 @@ pub struct Args {
         required_unless_present = "check"
     )]
     pub endpoints: Vec<String>,
-    /// CA certificate (PEM) of the restored members.
-    #[arg(long, env = "ETCDBAK_CACERT", value_name = "FILE")]
-    pub cacert: Option<PathBuf>,
-    /// Client certificate (PEM). Needs --key.
-    #[arg(long, env = "ETCDBAK_CERT", value_name = "FILE")]
-    pub cert: Option<PathBuf>,
-    /// Private key (PEM) of --cert. Its contents are never logged.
-    #[arg(long, env = "ETCDBAK_KEY", value_name = "FILE")]
-    pub key: Option<PathBuf>,
-    /// age identity file to decrypt encrypted segments.
-    #[arg(long, env = "ETCDBAK_IDENTITY", value_name = "FILE")]
-    pub identity: Option<PathBuf>,
+    #[command(flatten)]
+    pub tls: super::etcd_tls::EtcdTlsArgs,
+    #[command(flatten)]
+    pub identity: super::identity::IdentityArgs,
     /// Read and check the chain up to the point, apply nothing.
     #[arg(long)]
     pub check: bool,
@@ -59,9 +51,9 @@ pub struct Args {
 
 fn target(args: &Args) -> super::Result<Target> {
     args.point.target().ok_or_else(|| {
-        super::Error::Usage(
+        super::Error::Usage(crate::exit::Usage(
             "give the point to replay to: --to TIME or --to-revision REVISION".into(),
-        )
+        ))
     })
 }
 
@@ -85,7 +77,7 @@ fn summary(checked: &Checked, applied: bool) -> String {
 pub async fn run(args: Args) -> super::Result<()> {
     check_cluster(&args.cluster)?;
     let target = target(&args)?;
-    let identities = super::download::identities(args.identity.as_deref())?;
+    let identities = args.identity.identities()?;
     let client = args.s3.connect().await?;
     let opts = replay::Options {
         cluster: args.cluster.clone(),
@@ -97,9 +89,9 @@ pub async fn run(args: Args) -> super::Result<()> {
     } else {
         let etcd = crate::snapshot::Options {
             endpoints: args.endpoints,
-            cacert: args.cacert,
-            cert: args.cert,
-            key: args.key,
+            cacert: args.tls.cacert,
+            cert: args.tls.cert,
+            key: args.tls.key,
             dial_timeout: Duration::from_secs(5),
             timeout: Duration::from_secs(3600),
             dir: PathBuf::from("."),

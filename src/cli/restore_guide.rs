@@ -246,7 +246,7 @@ fn options(args: Args, chosen: &DestinationSpec, here: Surroundings) -> restore:
 }
 
 pub async fn run(args: Args) -> crate::cli::Result<()> {
-    crate::naming::validate_cluster_name(&args.cluster).map_err(restore::Error::Usage)?;
+    crate::naming::validate_cluster_name(&args.cluster).map_err(crate::exit::Usage)?;
     let chosen = args.destinations.chosen(&args.s3).await?;
     let others = args
         .destinations

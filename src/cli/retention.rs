@@ -65,9 +65,9 @@ impl RetentionArgs {
             min: self.keep_min.unwrap_or(1),
         };
         policy.validate().map_err(|_| {
-            super::Error::Usage(
+            super::Error::Usage(crate::exit::Usage(
                 "--keep 0 keeps nothing: give --keep N (N >= 1) or another rule (--keep-hourly, --keep-daily, --keep-weekly, --keep-monthly, --keep-within)".into(),
-            )
+            ))
         })?;
         Ok(policy)
     }

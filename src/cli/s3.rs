@@ -136,7 +136,7 @@ pub async fn resolve_credentials(
 /// Checks a `--cluster` value with the one naming rule.
 pub fn check_cluster(name: &str) -> super::Result<()> {
     crate::naming::validate_cluster_name(name)
-        .map_err(|e| super::Error::Usage(format!("invalid cluster name: {e}")))
+        .map_err(|e| super::Error::Usage(crate::exit::Usage(format!("invalid cluster name: {e}"))))
 }
 
 #[cfg(test)]

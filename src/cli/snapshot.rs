@@ -32,15 +32,8 @@ pub struct Args {
         value_name = "URL"
     )]
     pub endpoints: Vec<String>,
-    /// CA certificate (PEM) that signed the etcd server certificates. Required for https:// endpoints.
-    #[arg(long, env = "ETCDBAK_CACERT", value_name = "FILE")]
-    pub cacert: Option<PathBuf>,
-    /// Client certificate (PEM) for etcd's client-cert-auth. Needs --key.
-    #[arg(long, env = "ETCDBAK_CERT", value_name = "FILE")]
-    pub cert: Option<PathBuf>,
-    /// Private key (PEM) of --cert. Its contents are never logged.
-    #[arg(long, env = "ETCDBAK_KEY", value_name = "FILE")]
-    pub key: Option<PathBuf>,
+    #[command(flatten)]
+    pub tls: super::etcd_tls::EtcdTlsArgs,
     /// How long each endpoint gets to connect and answer its status (e.g. 5s, 1m).
     #[arg(long, env = "ETCDBAK_DIAL_TIMEOUT", default_value = "5s", value_parser = super::bounds::connect_timeout, value_name = "DURATION")]
     pub dial_timeout: Duration,
@@ -66,9 +59,9 @@ pub struct Args {
 pub(super) fn options(args: Args) -> snapshot::Options {
     snapshot::Options {
         endpoints: args.endpoints,
-        cacert: args.cacert,
-        cert: args.cert,
-        key: args.key,
+        cacert: args.tls.cacert,
+        cert: args.tls.cert,
+        key: args.tls.key,
         dial_timeout: args.dial_timeout,
         timeout: args.timeout,
         dir: args.dir,

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use crate::cli::output::{Output, OutputArgs};
 use crate::cli::s3::S3Args;
 use crate::continuous::check::{self, ChainReport};
 use crate::store::verify_backup as verify;
@@ -19,17 +20,11 @@ Cluster's BackupVerified condition and the alerts show it.
 
 For a cluster with continuous backups it then checks the backup's chain: every segment that carries it
 forward is read end to end (digest, size, events, no revision missing) and the chain must not stop at a
-hole while newer segments exist. A broken chain fails the run like a corrupt backup.";
+hole while newer segments exist. A broken chain fails the run like a corrupt backup.
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Output {
-    /// A table for people.
-    Table,
-    /// A JSON array for scripts; field names are stable: key, result, problem, keys, revision, dbSize,
-    /// seconds, and etcdutl (agrees or disagrees) with --with-etcdutl; with continuous backups chain: base,
-    /// segments, reaches, events, problem.
-    Json,
-}
+With -o json it prints a JSON array; the field names are stable: key, result, problem, keys, revision,
+dbSize, seconds, and etcdutl (agrees or disagrees) with --with-etcdutl; with continuous backups chain: base,
+segments, reaches, events, problem.";
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -37,24 +32,16 @@ pub struct Args {
     pub s3: S3Args,
     #[command(flatten)]
     pub destinations: super::destination::ReadArgs,
-    /// Verify this cluster's newest backup.
-    #[arg(long, env = "ETCDBAK_CLUSTER", value_name = "NAME")]
-    pub cluster: Option<String>,
-    /// Verify this backup instead: the full key as `etcdbak list` shows it, or just its file name with
-    /// --cluster.
-    #[arg(long, value_name = "KEY")]
-    pub key: Option<String>,
+    #[command(flatten)]
+    pub which: super::which::WhichArgs,
     /// Where the backup is downloaded to while it is checked (removed afterwards); it needs room for one
     /// backup. Default: the system's temporary directory.
     #[arg(long, env = "ETCDBAK_VERIFY_DIR", value_name = "DIR")]
     pub dir: Option<PathBuf>,
-    /// Output format.
-    #[arg(long, short = 'o', value_enum, default_value_t = Output::Table)]
-    pub output: Output,
-    /// age identity file (`age-keygen` output, AGE-SECRET-KEY-1… lines) to decrypt an encrypted (`.age`)
-    /// backup; one of its keys must be a recipient of the backup.
-    #[arg(long, env = "ETCDBAK_IDENTITY", value_name = "FILE")]
-    pub identity: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub identity: super::identity::IdentityArgs,
     /// After the Rust check passes, also run etcd's own `etcdutl snapshot status` and `snapshot restore`
     /// (into a scratch data dir beside the download, removed afterwards) and require etcdutl's revision
     /// to be the Rust check's. etcdutl must be on PATH.
@@ -63,8 +50,8 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> super::Result<()> {
-    let which = super::download::which(args.key, args.cluster)?;
-    let identities = super::download::identities(args.identity.as_deref())?;
+    let which = args.which.which()?;
+    let identities = args.identity.identities()?;
     let client = args.destinations.client(&args.s3).await?;
     let opts = verify::Options {
         which,
@@ -78,7 +65,7 @@ pub async fn run(args: Args) -> super::Result<()> {
         Ok(()) => chain_of(&client, report, identities).await?,
         Err(_) => None,
     };
-    render(report, chain.as_ref(), args.output)?;
+    render(report, chain.as_ref(), args.output.output)?;
     report.sound()?;
     if let Some(c) = &chain {
         c.sound()?;

@@ -4,8 +4,8 @@ use crate::exit::Class;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{0}")]
-    Usage(String),
+    #[error(transparent)]
+    Usage(#[from] crate::exit::Usage),
     #[error(transparent)]
     S3(#[from] crate::s3::Error),
     // Not transparent: the command line finds it among the causes to add which flags to check.

@@ -70,7 +70,7 @@ pub async fn guide(
     now: DateTime<Utc>,
     ask: impl FnOnce(&[Candidate], usize) -> Result<usize, Error>,
 ) -> Result<String, Error> {
-    crate::naming::validate_cluster_name(&opts.cluster).map_err(Error::Usage)?;
+    crate::naming::validate_cluster_name(&opts.cluster).map_err(crate::exit::Usage)?;
     let kube = if opts.read_kube {
         apiserver::facts(&opts.cluster, &opts.layout).await
     } else {

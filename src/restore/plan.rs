@@ -116,18 +116,18 @@ fn members(
         layout.members.clone()
     };
     if members.is_empty() {
-        return Err(Error::Usage(
+        return Err(Error::Usage(crate::exit::Usage(
             "a cluster needs at least one member: fix --replicas or --member".into(),
-        ));
+        )));
     }
     if let Some(count) = layout
         .replicas
         .filter(|c| !layout.members.is_empty() && *c != layout.members.len())
     {
-        return Err(Error::Usage(format!(
+        return Err(Error::Usage(crate::exit::Usage(format!(
             "--replicas {count} disagrees with the {} --member flags: give one or the other",
             layout.members.len()
-        )));
+        ))));
     }
     let endpoints = if layout.endpoints.is_empty() {
         derive_endpoints(sts, svc, ns, members.len(), scheme)
@@ -150,10 +150,10 @@ fn volume_mount_path(layout: &Layout) -> Result<String, Error> {
     if d == r || d.starts_with(&format!("{r}/")) {
         Ok(mount)
     } else {
-        Err(Error::Usage(format!(
+        Err(Error::Usage(crate::exit::Usage(format!(
             "--data-dir {} is not inside --volume-mount-path {mount}: the PVC must hold the data dir",
             layout.data_dir
-        )))
+        ))))
     }
 }
 
@@ -161,9 +161,11 @@ fn volume_mount_path(layout: &Layout) -> Result<String, Error> {
 fn cronjob(cluster: &str, layout: &Layout, kube: &KubeFacts) -> Result<(String, String), Error> {
     match &layout.cronjob {
         Some(s) => {
-            let (ns, name) = s
-                .split_once('/')
-                .ok_or_else(|| Error::Usage(format!("--cronjob {s:?} is not NAMESPACE/NAME")))?;
+            let (ns, name) = s.split_once('/').ok_or_else(|| {
+                Error::Usage(crate::exit::Usage(format!(
+                    "--cronjob {s:?} is not NAMESPACE/NAME"
+                )))
+            })?;
             Ok((ns.to_string(), name.to_string()))
         }
         None => Ok(kube.cronjob.clone().unwrap_or_else(|| {
@@ -182,9 +184,9 @@ fn check_owner(layout: &Layout) -> Result<(), Error> {
                 .split_once(':')
                 .is_some_and(|(u, g)| u.parse::<u32>().is_ok() && g.parse::<u32>().is_ok()) =>
         {
-            Err(Error::Usage(format!(
+            Err(Error::Usage(crate::exit::Usage(format!(
                 "--owner {owner:?} is not UID:GID (numbers)"
-            )))
+            ))))
         }
         _ => Ok(()),
     }
@@ -199,7 +201,7 @@ pub fn resolve(
     snapshot: Snapshot,
     now: DateTime<Utc>,
 ) -> Result<RestorePlan, Error> {
-    naming::validate_cluster_name(cluster).map_err(Error::Usage)?;
+    naming::validate_cluster_name(cluster).map_err(crate::exit::Usage)?;
     let n = names(cluster, layout, kube);
     let (members, endpoints) = members(layout, kube, &n)?;
     let volume_mount_path = volume_mount_path(layout)?;
@@ -256,7 +258,11 @@ fn apiserver(layout: &Layout) -> Result<Option<(String, String)>, Error> {
     let (ns, name) = s
         .split_once('/')
         .filter(|(ns, name)| naming::is_dns_label(ns) && naming::is_dns_subdomain(name))
-        .ok_or_else(|| Error::Usage(format!("--apiserver {s:?} is not NAMESPACE/DEPLOYMENT")))?;
+        .ok_or_else(|| {
+            Error::Usage(crate::exit::Usage(format!(
+                "--apiserver {s:?} is not NAMESPACE/DEPLOYMENT"
+            )))
+        })?;
     Ok(Some((ns.to_string(), name.to_string())))
 }
 

@@ -132,8 +132,8 @@ mod tests {
         assert_eq!(p.class(), Class::Storage);
         let p = Partial {
             failed: vec![
-                failed("a", Error::Usage("bad".into())),
-                failed("b", Error::Usage("worse".into())),
+                failed("a", Error::Usage(crate::exit::Usage("bad".into()))),
+                failed("b", Error::Usage(crate::exit::Usage("worse".into()))),
             ],
             stored: vec![],
         };

@@ -42,10 +42,10 @@ pub async fn run(client: &Client, opts: &Options) -> Result<std::path::PathBuf, 
         None => PathBuf::from(key.rsplit('/').next().unwrap_or(SNAPSHOT_FILE)),
     };
     if output.exists() {
-        return Err(Error::Usage(format!(
+        return Err(Error::Usage(crate::exit::Usage(format!(
             "{} already exists: remove it or choose another --output",
             output.display()
-        )));
+        ))));
     }
     let part = part_path(&output);
     tracing::info!(%key, output = %output.display(), bytes = ?info.size, "downloading");
@@ -92,9 +92,11 @@ pub fn expected_of(key: &str, info: &s3::ObjectHead) -> Result<Expected, Error> 
         what,
     };
     let name = key.rsplit('/').next().unwrap_or(key);
-    let format = ObjectName::parse(name)
-        .map(|n| n.format)
-        .ok_or_else(|| Error::Usage(format!("{key:?} is not an etcdbak backup name")))?;
+    let format = ObjectName::parse(name).map(|n| n.format).ok_or_else(|| {
+        Error::Usage(crate::exit::Usage(format!(
+            "{key:?} is not an etcdbak backup name"
+        )))
+    })?;
     let recorded = Recorded::from_metadata(&info.metadata).map_err(|e| corrupt(e.to_string()))?;
     if let Some(r) = recorded {
         r.check_name(format).map_err(|e| corrupt(e.to_string()))?;
@@ -132,22 +134,25 @@ pub(super) async fn resolve_key(client: &Client, which: &Which) -> Result<String
             key,
             cluster: Some(c),
         } if !key.contains('/') => {
-            let name = ObjectName::parse(key)
-                .ok_or_else(|| Error::Usage(format!("{key:?} is not an etcdbak backup name")))?;
+            let name = ObjectName::parse(key).ok_or_else(|| {
+                Error::Usage(crate::exit::Usage(format!(
+                    "{key:?} is not an etcdbak backup name"
+                )))
+            })?;
             Ok(naming::object_key(&client.prefix, c, &name))
         }
         Which::Key { key, cluster } => {
             let (c, _) = naming::parse_key(&client.prefix, key).ok_or_else(|| {
-                Error::Usage(format!(
+                Error::Usage(crate::exit::Usage(format!(
                     "{key:?} is not an etcdbak backup key under prefix {:?}: copy it from `etcdbak list`",
                     client.prefix
-                ))
+                )))
             })?;
             if let Some(given) = cluster {
                 if *given != c {
-                    return Err(Error::Usage(format!(
+                    return Err(Error::Usage(crate::exit::Usage(format!(
                         "the key {key:?} belongs to cluster {c:?}, not {given:?}"
-                    )));
+                    ))));
                 }
             }
             Ok(key.clone())

@@ -12,8 +12,11 @@ pub(crate) fn pipeline_record(
     pipeline: Pipeline,
 ) -> Result<Recorded, Error> {
     let mut sha = [0u8; 32];
-    hex::decode_to_slice(meta.sha256.to_ascii_lowercase(), &mut sha)
-        .map_err(|_| Error::Usage("snapshot.json's sha256 is not 64 hex digits".into()))?;
+    hex::decode_to_slice(meta.sha256.to_ascii_lowercase(), &mut sha).map_err(|_| {
+        Error::Usage(crate::exit::Usage(
+            "snapshot.json's sha256 is not 64 hex digits".into(),
+        ))
+    })?;
     let plain = pipeline.format() == crate::pipeline::Format::PLAIN;
     Ok(Recorded {
         pipeline,

@@ -11,8 +11,8 @@ use crate::exit::{Class, IoError};
 pub enum Error {
     #[error(transparent)]
     S3(#[from] crate::s3::Error),
-    #[error("{0}")]
-    Usage(String),
+    #[error(transparent)]
+    Usage(#[from] crate::exit::Usage),
     // Not transparent: the command line finds it among the causes to add which flags to check.
     #[error("{0}")]
     NoBackups(#[from] crate::backup::NoBackups),
