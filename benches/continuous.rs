@@ -158,7 +158,7 @@ fn stored_segments(minio: &Minio, cluster: &str) -> Vec<(DateTime<Utc>, DateTime
     for o in pages.into_iter().flat_map(|p| p.contents) {
         let durable: DateTime<Utc> = o.last_modified.parse().expect("LastModified");
         let (meta, _) = minio.head(&o.key);
-        let recorded = etcdbak::pipeline::Recorded::from_metadata(meta.iter())
+        let recorded = etcdbak::pipeline::ObjectFacts::from_metadata(meta.iter())
             .expect("metadata")
             .expect("a pipeline record");
         let body = minio.get(&o.key);

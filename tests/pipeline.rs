@@ -18,7 +18,7 @@ use common::etcd::EtcdCluster;
 use common::rig_bin;
 use etcdbak::exit::Class;
 use etcdbak::pipeline::{
-    self, Compression, Encoding, Error, Expected, Format, Identities, Recipients, Recorded,
+    self, Compression, Encoding, Error, Expected, Format, Identities, ObjectFacts, Recipients,
 };
 use sha2::{Digest, Sha256};
 
@@ -121,7 +121,7 @@ fn encoding(format: Format, recipients: Option<&Recipients>) -> Encoding {
 }
 
 /// Encodes the snapshot file into `out` (a file, as the store's upload reads it).
-fn encode_file(format: Format, recipients: Option<&Recipients>, out: &Path) -> Recorded {
+fn encode_file(format: Format, recipients: Option<&Recipients>, out: &Path) -> ObjectFacts {
     let src = BufReader::new(File::open(&snapshot().path).expect("open snapshot"));
     let (mut file, recorded) = pipeline::encode(
         src,
@@ -166,7 +166,7 @@ fn every_format_round_trips_a_real_snapshot_and_hides_the_known_value_when_encry
         assert_eq!(recorded.plaintext_size, snap.bytes.len() as u64);
         assert_eq!(recorded.stored_size, Some(stored.len() as u64));
         assert_eq!(
-            Recorded::from_metadata(&recorded.to_metadata()),
+            ObjectFacts::from_metadata(&recorded.to_metadata()),
             Ok(Some(recorded))
         );
         // zstd may keep a unique value as a literal; only encryption hides it.

@@ -11,7 +11,7 @@ use super::chain::Base;
 use super::segment::{self, Event};
 use super::Error;
 use crate::naming::segment::{segment_key, SegmentName};
-use crate::pipeline::{self, Encoding, Expected, Identities, Recorded};
+use crate::pipeline::{self, Encoding, Expected, Identities, ObjectFacts};
 use crate::s3::{self, Client};
 
 const EVENTS: &str = "etcdbak-events";
@@ -115,7 +115,7 @@ pub async fn head_checked(
     client: &Client,
     cluster: &str,
     name: &SegmentName,
-) -> Result<(Recorded, usize, u64), Error> {
+) -> Result<(ObjectFacts, usize, u64), Error> {
     let key = segment_key(&client.prefix, cluster, name);
     let head = client.head(&key).await?;
     let corrupt = |what: String| Error::Corrupt {
@@ -132,8 +132,8 @@ pub async fn head_checked(
 /// Segments are cut at a few MiB of plaintext; anything far larger is not one of ours.
 const MAX_STORED: u64 = 256 * 1024 * 1024;
 
-fn read_metadata(metadata: &HashMap<String, String>) -> Result<(Recorded, usize), String> {
-    let recorded = Recorded::from_metadata(metadata)
+fn read_metadata(metadata: &HashMap<String, String>) -> Result<(ObjectFacts, usize), String> {
+    let recorded = ObjectFacts::from_metadata(metadata)
         .map_err(|e| e.to_string())?
         .ok_or("it has no pipeline record in its metadata")?;
     let count = metadata

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use super::error::Error;
 use super::format::Format;
 use super::keys::Identities;
-use super::metadata::Recorded;
+use super::metadata::ObjectFacts;
 use super::tap::{Counter, Tap};
 
 /// Largest zstd window accepted (16 MiB): levels up to 19 use at most 8 MiB, so every object etcdbak writes
@@ -35,7 +35,7 @@ pub struct Expected {
 
 impl Expected {
     /// What an object's recorded pipeline metadata promises; the limit is the recorded size.
-    pub fn from_recorded(recorded: &Recorded) -> Expected {
+    pub fn from_recorded(recorded: &ObjectFacts) -> Expected {
         Expected {
             format: recorded.pipeline.format(),
             sha256: recorded.plaintext_sha256,

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use super::error::Error;
 use super::format::{Compression, Pipeline};
 use super::keys::Recipients;
-use super::metadata::Recorded;
+use super::metadata::ObjectFacts;
 use super::tap::{Counter, Tap};
 
 /// Plaintext read per step by [`encode`] and [`EncodeReader`]: an age chunk, and small enough that the
@@ -127,7 +127,7 @@ impl<W: Write> Encoder<W> {
     }
 
     /// Writes the last blocks and returns the sink and what to record in the object's metadata.
-    pub fn finish(self) -> Result<(W, Recorded), Error> {
+    pub fn finish(self) -> Result<(W, ObjectFacts), Error> {
         let sink = self.sink.clone();
         let blame = |e| blame(&sink, e);
         let tap = self
@@ -136,7 +136,7 @@ impl<W: Write> Encoder<W> {
             .map_err(blame)?
             .finish()
             .map_err(blame)?;
-        let recorded = Recorded {
+        let recorded = ObjectFacts {
             pipeline: self.pipeline,
             plaintext_sha256: self.hasher.finalize().into(),
             plaintext_size: self.plaintext,
@@ -191,7 +191,7 @@ pub fn encode<R: Read, W: Write>(
     mut src: R,
     sink: W,
     encoding: &Encoding,
-) -> Result<(W, Recorded), Error> {
+) -> Result<(W, ObjectFacts), Error> {
     let mut encoder = Encoder::new(sink, encoding)?;
     let mut buf = vec![0u8; STEP];
     loop {
@@ -239,7 +239,7 @@ pub struct EncodeReader<R: Read> {
     pending: Pending,
     pos: usize,
     step: Vec<u8>,
-    recorded: Option<Recorded>,
+    recorded: Option<ObjectFacts>,
 }
 
 impl<R: Read> EncodeReader<R> {
@@ -257,7 +257,7 @@ impl<R: Read> EncodeReader<R> {
     }
 
     /// What to record in the object's metadata; `Some` once a read has returned 0.
-    pub fn recorded(&self) -> Option<&Recorded> {
+    pub fn recorded(&self) -> Option<&ObjectFacts> {
         self.recorded.as_ref()
     }
 
@@ -267,7 +267,7 @@ impl<R: Read> EncodeReader<R> {
     }
 
     /// The plaintext reader back (to check what it saw), with what the encoding recorded if it finished.
-    pub fn into_parts(self) -> (R, Option<Recorded>) {
+    pub fn into_parts(self) -> (R, Option<ObjectFacts>) {
         (self.src, self.recorded)
     }
 

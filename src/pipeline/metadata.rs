@@ -20,7 +20,7 @@ pub mod key {
 
 /// What the pipeline did to one object, as recorded when it was stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Recorded {
+pub struct ObjectFacts {
     pub pipeline: Pipeline,
     /// SHA-256 of the plaintext: the snapshot file exactly as `etcdctl snapshot save` wrote it.
     pub plaintext_sha256: [u8; 32],
@@ -39,7 +39,7 @@ pub struct MetadataError {
     pub reason: String,
 }
 
-impl Recorded {
+impl ObjectFacts {
     /// The key/value pairs, ready to become x-amz-meta-* headers.
     pub fn to_metadata(&self) -> BTreeMap<String, String> {
         let stored = self.stored_size.map(|s| (key::STORED_SIZE, s.to_string()));
@@ -55,7 +55,7 @@ impl Recorded {
     }
 
     /// Equal in what both record: a missing stored size is not a difference.
-    pub fn agrees_with(&self, other: &Recorded) -> bool {
+    pub fn agrees_with(&self, other: &ObjectFacts) -> bool {
         let stored = match (self.stored_size, other.stored_size) {
             (Some(a), Some(b)) => a == b,
             _ => true,
@@ -68,7 +68,7 @@ impl Recorded {
 
     /// Reads the fields back from an object's metadata (a `HashMap` or `BTreeMap`, keys compared without
     /// case as HTTP headers are). `Ok(None)`: none of the keys is present, an object from before the pipeline.
-    pub fn from_metadata<'a, I>(pairs: I) -> Result<Option<Recorded>, MetadataError>
+    pub fn from_metadata<'a, I>(pairs: I) -> Result<Option<ObjectFacts>, MetadataError>
     where
         I: IntoIterator<Item = (&'a String, &'a String)>,
     {
@@ -96,7 +96,7 @@ impl Recorded {
                 "expected none, zstd:LEVEL, age or zstd:LEVEL+age",
             )
         })?;
-        let recorded = Recorded {
+        let recorded = ObjectFacts {
             pipeline,
             plaintext_sha256: parse_sha256(get(1)?)?,
             plaintext_size: parse_size(key::PLAIN_SIZE, get(2)?)?,
@@ -119,7 +119,7 @@ impl Recorded {
     }
 }
 
-impl Recorded {
+impl ObjectFacts {
     /// Refuses a record whose pipeline is not what the object's name says (`a.db.zst` recorded as `age`):
     /// one of the two was changed after the object was stored, and reading by either could be wrong.
     pub fn check_name(&self, named: Format) -> Result<(), MetadataError> {

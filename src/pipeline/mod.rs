@@ -25,7 +25,7 @@ pub use encode::{encode, EncodeReader, Encoder, Encoding};
 pub use error::Error;
 pub use format::{Compression, Format, Pipeline, DEFAULT_ZSTD_LEVEL};
 pub use keys::{Identities, Recipients};
-pub use metadata::{MetadataError, Recorded};
+pub use metadata::{MetadataError, ObjectFacts};
 
 #[cfg(test)]
 mod tests;

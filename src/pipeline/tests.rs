@@ -57,7 +57,7 @@ fn sha256(data: &[u8]) -> [u8; 32] {
 
 fn decode_all(
     stored: &[u8],
-    recorded: &Recorded,
+    recorded: &ObjectFacts,
     ids: Option<&Identities>,
 ) -> Result<Vec<u8>, Error> {
     decode(stored, Vec::new(), &Expected::from_recorded(recorded), ids).map(|(out, _)| out)
@@ -325,7 +325,7 @@ fn failures_outside_the_chain_are_blamed_on_their_side() {
 
 fn decode_all_from(
     src: impl Read,
-    recorded: &Recorded,
+    recorded: &ObjectFacts,
     ids: &Identities,
 ) -> Result<Vec<u8>, Error> {
     decode(

@@ -53,7 +53,7 @@ pub fn metadata_agrees(b: &Backup, meta: &HashMap<String, String>) -> bool {
 }
 
 fn encoded_record_agrees(b: &Backup, meta: &HashMap<String, String>) -> bool {
-    match crate::pipeline::Recorded::from_metadata(meta) {
+    match crate::pipeline::ObjectFacts::from_metadata(meta) {
         Ok(Some(r)) => {
             b.key.ends_with(r.pipeline.format().suffix())
                 && r.stored_size.is_none_or(|s| s == b.size_bytes)

@@ -7,7 +7,7 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use super::Error;
-use crate::pipeline::{self, EncodeReader, Encoding, Recorded};
+use crate::pipeline::{self, EncodeReader, Encoding, ObjectFacts};
 use crate::verify::{self, Verifier};
 
 /// How the object's bytes are made from the snapshot file.
@@ -165,7 +165,10 @@ impl Source {
     /// The verdict on everything read: nothing may follow, and the plaintext must be the snapshot that
     /// snapshot.json describes (etcd's trailer, SHA-256, size). Returns the plaintext's hex SHA-256 and, for
     /// an encoded object, what its encoding recorded.
-    pub(crate) fn finish(self, expected: &Expected) -> Result<(String, Option<Recorded>), Error> {
+    pub(crate) fn finish(
+        self,
+        expected: &Expected,
+    ) -> Result<(String, Option<ObjectFacts>), Error> {
         let path = self.path;
         let (mut plain, recorded) = match self.reader {
             Reader::File(plain, _) => (plain, None),

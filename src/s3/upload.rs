@@ -65,7 +65,7 @@ pub struct Uploaded {
     /// True when sent as a single PUT.
     pub single: bool,
     /// What an encoded object's pipeline metadata records (as sent); `None` for a plain one.
-    pub recorded: Option<crate::pipeline::Recorded>,
+    pub recorded: Option<crate::pipeline::ObjectFacts>,
 }
 
 /// The multipart ETag from the parts' MD5 digests.

@@ -2,7 +2,7 @@
 
 use super::Error;
 use crate::backup::SnapshotMetadata;
-use crate::pipeline::Recorded;
+use crate::pipeline::ObjectFacts;
 use crate::s3::lock::{rfc3339, Hold};
 use crate::s3::{meta, Client, ObjectHead, ObjectLock, Uploaded};
 
@@ -11,7 +11,7 @@ pub(crate) async fn check_uploaded(
     client: &Client,
     key: &str,
     meta: &SnapshotMetadata,
-    recorded: &Recorded,
+    recorded: &ObjectFacts,
     uploaded: &Uploaded,
 ) -> Result<Result<(), String>, Error> {
     if !uploaded.sha256.eq_ignore_ascii_case(&meta.sha256) {
@@ -112,8 +112,8 @@ pub(crate) fn compare_object(
 }
 
 /// The pipeline metadata the object carries must be what was recorded while sending it.
-fn compare_record(info: &ObjectHead, recorded: &Recorded) -> Result<(), String> {
-    match Recorded::from_metadata(&info.metadata) {
+fn compare_record(info: &ObjectHead, recorded: &ObjectFacts) -> Result<(), String> {
+    match ObjectFacts::from_metadata(&info.metadata) {
         Ok(Some(r)) if r.agrees_with(recorded) => Ok(()),
         Ok(Some(r)) => Err(format!(
             "its pipeline metadata ({}, {} plaintext bytes) is not what was sent",

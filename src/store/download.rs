@@ -7,7 +7,7 @@ use std::time::Instant;
 use super::Error;
 use crate::backup::SNAPSHOT_FILE;
 use crate::naming::{self, ObjectName};
-use crate::pipeline::{Expected, Identities, Recorded};
+use crate::pipeline::{Expected, Identities, ObjectFacts};
 use crate::s3::{self, meta, Client};
 
 /// Which backup to fetch, as the command line was given it.
@@ -97,7 +97,8 @@ pub fn expected_of(key: &str, info: &s3::ObjectHead) -> Result<Expected, Error> 
             "{key:?} is not an etcdbak backup name"
         )))
     })?;
-    let recorded = Recorded::from_metadata(&info.metadata).map_err(|e| corrupt(e.to_string()))?;
+    let recorded =
+        ObjectFacts::from_metadata(&info.metadata).map_err(|e| corrupt(e.to_string()))?;
     if let Some(r) = recorded {
         r.check_name(format).map_err(|e| corrupt(e.to_string()))?;
         if let (Some(size), Some(recorded)) = (info.size, r.stored_size) {

@@ -4,13 +4,13 @@
 
 use super::Error;
 use crate::backup::SnapshotMetadata;
-use crate::pipeline::{Pipeline, Recorded};
+use crate::pipeline::{ObjectFacts, Pipeline};
 
 /// The record for `meta` stored through `pipeline`.
 pub(crate) fn pipeline_record(
     meta: &SnapshotMetadata,
     pipeline: Pipeline,
-) -> Result<Recorded, Error> {
+) -> Result<ObjectFacts, Error> {
     let mut sha = [0u8; 32];
     hex::decode_to_slice(meta.sha256.to_ascii_lowercase(), &mut sha).map_err(|_| {
         Error::Usage(crate::exit::Usage(
@@ -18,7 +18,7 @@ pub(crate) fn pipeline_record(
         ))
     })?;
     let plain = pipeline.format() == crate::pipeline::Format::PLAIN;
-    Ok(Recorded {
+    Ok(ObjectFacts {
         pipeline,
         plaintext_sha256: sha,
         plaintext_size: meta.file_size,

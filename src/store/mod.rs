@@ -24,7 +24,7 @@ use tokio::sync::watch;
 
 use crate::backup::{self, SnapshotMetadata, SNAPSHOT_FILE};
 use crate::naming;
-use crate::pipeline::{Encoding, Format, Recorded};
+use crate::pipeline::{Encoding, Format, ObjectFacts};
 use crate::retention::{self, Keep, Policy};
 use crate::s3::{self, fanout, Client, UploadPlan};
 use crate::verify::{self, VerifyError};
@@ -74,7 +74,7 @@ pub async fn fill_plaintext_sizes(client: &Client, backups: &mut [backup::Backup
         let Ok(head) = client.head(&b.key).await else {
             continue;
         };
-        if let Ok(Some(r)) = Recorded::from_metadata(&head.metadata) {
+        if let Ok(Some(r)) = ObjectFacts::from_metadata(&head.metadata) {
             b.plaintext_bytes = Some(r.plaintext_size);
         }
     }
@@ -302,7 +302,7 @@ struct Sent<'a> {
     meta: &'a SnapshotMetadata,
     cluster: &'a str,
     payload: s3::Payload,
-    recorded: &'a Recorded,
+    recorded: &'a ObjectFacts,
 }
 
 /// Sends the snapshot to every target from one read; each target's outcome, in their order.

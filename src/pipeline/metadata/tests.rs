@@ -5,8 +5,8 @@ use crate::pipeline::format::{Compression, Format};
 
 const SHA: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 
-fn sample() -> Recorded {
-    Recorded {
+fn sample() -> ObjectFacts {
+    ObjectFacts {
         pipeline: Pipeline::new(Compression::Zstd { level: 3 }, true),
         plaintext_sha256: hex::decode(SHA).unwrap().try_into().unwrap(),
         plaintext_size: 1 << 30,
@@ -35,27 +35,27 @@ fn encodes_the_documented_keys_and_values() {
 #[test]
 fn round_trips_through_a_btreemap_and_a_hashmap() {
     let m = sample().to_metadata();
-    assert_eq!(Recorded::from_metadata(&m), Ok(Some(sample())));
+    assert_eq!(ObjectFacts::from_metadata(&m), Ok(Some(sample())));
     let h: HashMap<String, String> = m.into_iter().collect();
-    assert_eq!(Recorded::from_metadata(&h), Ok(Some(sample())));
+    assert_eq!(ObjectFacts::from_metadata(&h), Ok(Some(sample())));
 }
 
 #[test]
 fn an_object_stored_in_one_pass_records_no_stored_size() {
-    let one_pass = Recorded {
+    let one_pass = ObjectFacts {
         stored_size: None,
         ..sample()
     };
     let m = one_pass.to_metadata();
     assert!(!m.contains_key("stored-size"), "{m:?}");
-    assert_eq!(Recorded::from_metadata(&m), Ok(Some(one_pass)));
+    assert_eq!(ObjectFacts::from_metadata(&m), Ok(Some(one_pass)));
     assert!(one_pass.agrees_with(&sample()) && sample().agrees_with(&one_pass));
-    let other = Recorded {
+    let other = ObjectFacts {
         plaintext_size: 1,
         ..one_pass
     };
     assert!(!other.agrees_with(&sample()));
-    let bigger = Recorded {
+    let bigger = ObjectFacts {
         stored_size: Some(1),
         ..sample()
     };
@@ -65,7 +65,7 @@ fn an_object_stored_in_one_pass_records_no_stored_size() {
 #[test]
 fn an_object_from_before_the_pipeline_has_no_record() {
     let old = map(&[("sha256", SHA), ("revision", "5"), ("file-size", "20480")]);
-    assert_eq!(Recorded::from_metadata(&old), Ok(None));
+    assert_eq!(ObjectFacts::from_metadata(&old), Ok(None));
 }
 
 #[test]
@@ -75,7 +75,7 @@ fn keys_are_matched_without_case() {
         .into_iter()
         .map(|(k, v)| (k.to_ascii_uppercase(), v))
         .collect();
-    assert_eq!(Recorded::from_metadata(&m), Ok(Some(sample())));
+    assert_eq!(ObjectFacts::from_metadata(&m), Ok(Some(sample())));
 }
 
 #[test]
@@ -116,7 +116,7 @@ fn malformed_or_partial_records_name_the_key() {
         (with("stored-size", Some("1e9")), "stored-size"),
     ];
     for (m, key) in table {
-        let err = Recorded::from_metadata(m).unwrap_err();
+        let err = ObjectFacts::from_metadata(m).unwrap_err();
         assert_eq!(err.key, *key, "{m:?}");
         assert!(
             err.to_string()
@@ -131,10 +131,12 @@ fn a_plain_pipeline_must_store_the_plaintext_size() {
     let mut r = sample();
     r.pipeline = Pipeline::new(Compression::None, false);
     r.stored_size = Some(r.plaintext_size);
-    assert_eq!(Recorded::from_metadata(&r.to_metadata()), Ok(Some(r)));
+    assert_eq!(ObjectFacts::from_metadata(&r.to_metadata()), Ok(Some(r)));
     r.stored_size = Some(r.plaintext_size + 1);
     assert_eq!(
-        Recorded::from_metadata(&r.to_metadata()).unwrap_err().key,
+        ObjectFacts::from_metadata(&r.to_metadata())
+            .unwrap_err()
+            .key,
         "stored-size"
     );
 }
@@ -143,7 +145,7 @@ fn a_plain_pipeline_must_store_the_plaintext_size() {
 fn a_key_written_twice_in_different_case_is_refused() {
     let mut m = sample().to_metadata();
     m.insert("Pipeline".into(), "none".into());
-    assert_eq!(Recorded::from_metadata(&m).unwrap_err().key, "pipeline");
+    assert_eq!(ObjectFacts::from_metadata(&m).unwrap_err().key, "pipeline");
 }
 
 #[test]
