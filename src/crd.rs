@@ -93,6 +93,28 @@ pub struct ClusterSpec {
     pub object_lock: Option<ObjectLockSpec>,
 }
 
+impl ClusterSpec {
+    /// A spec for an etcd cluster in `namespace` with every optional field unset (so the controller
+    /// config's defaults apply); callers set `endpoints` or `service` and what else they mean.
+    pub fn in_namespace(namespace: impl Into<String>) -> Self {
+        ClusterSpec {
+            namespace: namespace.into(),
+            endpoints: None,
+            service: None,
+            tls_secret: None,
+            schedule: None,
+            keep: None,
+            retention: None,
+            suspend: None,
+            verify: None,
+            compression: None,
+            encryption: None,
+            continuous: None,
+            object_lock: None,
+        }
+    }
+}
+
 /// Days, hours, minutes, seconds in that order (`30d`, `12h`, `1d12h`); the reconciler checks the 1s to
 /// 36500d bound and reports it as a condition.
 const RETAIN_PATTERN: &str = r"^([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?$";

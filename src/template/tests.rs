@@ -17,8 +17,6 @@ fn cluster(name: &str) -> Cluster {
     let mut c = Cluster::new(
         name,
         ClusterSpec {
-            namespace: "orders".into(),
-            endpoints: None,
             service: Some(ServiceRef {
                 name: "orders-etcd-client".into(),
                 port: None,
@@ -27,13 +25,7 @@ fn cluster(name: &str) -> Cluster {
             tls_secret: Some("orders-etcd-client-tls".into()),
             schedule: Some("H/30 * * * *".into()),
             keep: Some(48),
-            retention: None,
-            suspend: None,
-            verify: None,
-            compression: None,
-            encryption: None,
-            continuous: None,
-            object_lock: None,
+            ..ClusterSpec::in_namespace("orders")
         },
     );
     c.metadata.uid = Some("6f1c0b7e-2b1d-4a8e-9c3f-0d6a1e2b3c4d".into());

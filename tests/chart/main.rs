@@ -315,19 +315,8 @@ fn the_charts_config_loads_and_renders() {
     let cluster = Cluster::new(
         "demo",
         ClusterSpec {
-            namespace: "team-a".into(),
             endpoints: Some(vec!["https://etcd.team-a.svc:2379".into()]),
-            service: None,
-            tls_secret: None,
-            schedule: None,
-            keep: None,
-            retention: None,
-            suspend: None,
-            verify: None,
-            compression: None,
-            encryption: None,
-            continuous: None,
-            object_lock: None,
+            ..ClusterSpec::in_namespace("team-a")
         },
     );
     let desired = template::render_backup(&cluster, None, &config).expect("renders");
@@ -440,19 +429,8 @@ fn irsa_values_render_an_annotated_job_service_account_and_no_keys() {
     let cluster = Cluster::new(
         "demo",
         ClusterSpec {
-            namespace: "team-a".into(),
             endpoints: Some(vec!["https://etcd.team-a.svc:2379".into()]),
-            service: None,
-            tls_secret: None,
-            schedule: None,
-            keep: None,
-            suspend: None,
-            verify: None,
-            compression: None,
-            encryption: None,
-            continuous: None,
-            object_lock: None,
-            retention: None,
+            ..ClusterSpec::in_namespace("team-a")
         },
     );
     let desired = template::render_backup(&cluster, None, &config).expect("renders");
@@ -570,19 +548,9 @@ async fn rendered_manifests_apply_and_the_chart_rbac_runs_the_controller() {
             &Cluster::new(
                 name,
                 ClusterSpec {
-                    namespace: "team-chart".into(),
                     endpoints: Some(vec!["https://etcd.team-chart.svc:2379".into()]),
-                    service: None,
                     tls_secret: Some("etcd-client-tls".into()),
-                    schedule: None,
-                    keep: None,
-                    retention: None,
-                    suspend: None,
-                    verify: None,
-                    compression: None,
-                    encryption: None,
-                    continuous: None,
-                    object_lock: None,
+                    ..ClusterSpec::in_namespace("team-chart")
                 },
             ),
         )

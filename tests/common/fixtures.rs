@@ -18,19 +18,9 @@ pub fn cluster(name: &str, ns: &str) -> Cluster {
     Cluster::new(
         name,
         ClusterSpec {
-            namespace: ns.to_string(),
             endpoints: Some(vec![format!("https://etcd-0.etcd.{ns}.svc:2379")]),
-            service: None,
             tls_secret: Some(TLS_SECRET.to_string()),
-            schedule: None,
-            keep: None,
-            retention: None,
-            suspend: None,
-            verify: None,
-            compression: None,
-            encryption: None,
-            continuous: None,
-            object_lock: None,
+            ..ClusterSpec::in_namespace(ns)
         },
     )
 }

@@ -173,19 +173,10 @@ pub fn cluster(name: &str, ns: &str, etcd: &EtcdCluster, keep: Option<u32>) -> C
     Cluster::new(
         name,
         ClusterSpec {
-            namespace: ns.into(),
             endpoints: Some((0..etcd.len()).map(|i| etcd.endpoint(i)).collect()),
-            service: None,
             tls_secret: Some(CLUSTER_TLS.into()),
-            schedule: None,
             keep,
-            retention: None,
-            suspend: None,
-            verify: None,
-            compression: None,
-            encryption: None,
-            continuous: None,
-            object_lock: None,
+            ..ClusterSpec::in_namespace(ns)
         },
     )
 }

@@ -5,7 +5,6 @@ use std::collections::BTreeSet;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::common::node::node;
 use crate::common::rig_bin;
 use etcdbak::crd::Cluster;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
@@ -20,14 +19,11 @@ use crate::*;
 
 #[test]
 pub fn scheduled_backups_retention_and_cleanup_on_a_real_node() {
-    let _serial = serial();
-    let n = node();
-    let rel = release();
-    let rt = runtime();
-    rt.block_on(async {
-        let client = n.client().await;
+    on_the_node(|n, rel, client| async move {
         let etcd = TenantEtcd::start(n, &client, "orders", 3).await;
-        story("a 3-member TLS etcd StatefulSet runs in namespace orders on local PersistentVolumes");
+        story(
+            "a 3-member TLS etcd StatefulSet runs in namespace orders on local PersistentVolumes",
+        );
         etcd.put_keys("/orders/", 200).await;
         let name = "orders-etcd";
 
@@ -84,7 +80,10 @@ pub fn scheduled_backups_retention_and_cleanup_on_a_real_node() {
             kept, newest,
             "keep 2 leaves the two newest of {seen:?} (newest first)"
         );
-        assert!(!kept.contains(&key_of(&first)), "the first backup was pruned");
+        assert!(
+            !kept.contains(&key_of(&first)),
+            "the first backup was pruned"
+        );
         println!(
             "MEASURE: two more scheduled runs, retention to 2, in {:.1?}",
             t.elapsed()
@@ -113,7 +112,10 @@ pub fn scheduled_backups_retention_and_cleanup_on_a_real_node() {
         let started = Instant::now();
         loop {
             let c = clusters.get_opt(name).await.expect("reading the Cluster");
-            let job = jobs.get_opt(&cleanup).await.expect("reading the cleanup Job");
+            let job = jobs
+                .get_opt(&cleanup)
+                .await
+                .expect("reading the cleanup Job");
             let succeeded = job
                 .as_ref()
                 .and_then(|j| j.status.as_ref())
@@ -179,14 +181,11 @@ pub fn scheduled_backups_retention_and_cleanup_on_a_real_node() {
 
 #[test]
 pub fn custom_store_container_from_the_mc_image() {
-    let _serial = serial();
-    let n = node();
-    let rel = release();
-    let rt = runtime();
-    // An admin's own store container: mc from its own image, the S3 keys injected as env vars from the
-    // Secret, the snapshot read from /backup. It uploads the snapshot and its metadata side by side.
-    let store = format!(
-        r#"storeContainer:
+    on_the_node(|n, rel, client| async move {
+        // An admin's own store container: mc from its own image, the S3 keys injected as env vars from the
+        // Secret, the snapshot read from /backup. It uploads the snapshot and its metadata side by side.
+        let store = format!(
+            r#"storeContainer:
   name: store
   image: {mc}
   imagePullPolicy: IfNotPresent
@@ -208,13 +207,14 @@ pub fn custom_store_container_from_the_mc_image() {
   volumeMounts:
     - {{name: etcd-backup, mountPath: /backup, readOnly: true}}
 "#,
-        mc = n.image("mc")
-    );
-    rt.block_on(async {
-        let client = n.client().await;
+            mc = n.image("mc")
+        );
         let t = Instant::now();
         rel.upgrade(&store);
-        println!("MEASURE: helm upgrade to the custom store container in {:.1?}", t.elapsed());
+        println!(
+            "MEASURE: helm upgrade to the custom store container in {:.1?}",
+            t.elapsed()
+        );
         let etcd = TenantEtcd::start(n, &client, "billing", 1).await;
         let written = etcd.put_keys("/billing/", 50).await;
         let name = "billing-etcd";
@@ -228,8 +228,9 @@ pub fn custom_store_container_from_the_mc_image() {
             || {
                 let prefix = prefix.clone();
                 async move {
-                let keys = rel.keys(&prefix).await;
-                (keys.iter().any(|k| k.ends_with(".db")) && keys.iter().any(|k| k.ends_with(".json")))
+                    let keys = rel.keys(&prefix).await;
+                    (keys.iter().any(|k| k.ends_with(".db"))
+                        && keys.iter().any(|k| k.ends_with(".json")))
                     .then_some(keys)
                 }
             },
@@ -285,7 +286,15 @@ pub fn custom_store_container_from_the_mc_image() {
             Duration::from_secs(1),
             || {
                 let clusters = clusters.clone();
-                async move { clusters.get_opt(name).await.ok().flatten().is_none().then_some(()) }
+                async move {
+                    clusters
+                        .get_opt(name)
+                        .await
+                        .ok()
+                        .flatten()
+                        .is_none()
+                        .then_some(())
+                }
             },
         )
         .await;

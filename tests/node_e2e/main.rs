@@ -69,6 +69,21 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
+/// One node test: it takes its turn, finds the node and the chart release up (started once per binary),
+/// and runs `body` on its own runtime with a client of the node's apiserver.
+pub fn on_the_node<F>(body: impl FnOnce(&'static Node, &'static Release, Client) -> F)
+where
+    F: std::future::Future<Output = ()>,
+{
+    let _serial = serial();
+    let n = node();
+    let rel = release::release();
+    runtime().block_on(async {
+        let client = n.client().await;
+        body(n, rel, client).await
+    })
+}
+
 pub fn story(text: &str) {
     println!("STORY: {text}");
 }
@@ -124,19 +139,11 @@ pub fn new_cluster(name: &str, etcd: &TenantEtcd, keep: u32) -> Cluster {
     Cluster::new(
         name,
         ClusterSpec {
-            namespace: etcd.ns.clone(),
             endpoints: Some(etcd.endpoints()),
-            service: None,
             tls_secret: Some(CLIENT_TLS.into()),
             schedule: Some(EVERY_MINUTE.into()),
             keep: Some(keep),
-            retention: None,
-            suspend: None,
-            verify: None,
-            compression: None,
-            encryption: None,
-            continuous: None,
-            object_lock: None,
+            ..ClusterSpec::in_namespace(etcd.ns.as_str())
         },
     )
 }

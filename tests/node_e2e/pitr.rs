@@ -9,7 +9,6 @@ use chrono::{DateTime, SubsecRound, Utc};
 use etcdbak::crd::{Cluster, ContinuousSpec};
 use kube::api::{Api, DeleteParams};
 
-use crate::common::node::node;
 use crate::control_plane::{ControlPlane, APISERVER};
 use crate::release::*;
 use crate::runbook::Drill;
@@ -20,12 +19,7 @@ const TEAM: &str = "team-a";
 
 #[test]
 pub fn a_deleted_namespace_comes_back_to_the_second_before() {
-    let _serial = serial();
-    let n = node();
-    let rel = release();
-    let rt = runtime();
-    rt.block_on(async {
-        let client = n.client().await;
+    on_the_node(|n, rel, client| async move {
         let etcd = TenantEtcd::start(n, &client, "shop", 1).await;
         let tenant = ControlPlane::start(n, &client, &etcd).await;
         story("a hosted control plane: kube-apiserver and kube-controller-manager (Deployment shop/kube-apiserver) on a TLS etcd StatefulSet");
@@ -52,13 +46,32 @@ pub fn a_deleted_namespace_comes_back_to_the_second_before() {
 
         // Written after the full backup: only the segments hold these.
         configmap(&tenant, "created-after-the-backup", "v1");
-        tenant.run(&["-n", TEAM, "patch", "configmap", "changed-after-the-backup", "--type", "merge", "-p", r#"{"data":{"value":"v2"}}"#]);
+        tenant.run(&[
+            "-n",
+            TEAM,
+            "patch",
+            "configmap",
+            "changed-after-the-backup",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"data":{"value":"v2"}}"#,
+        ]);
         configmap(&tenant, "deleted-in-the-window", "v1");
         tenant.run(&["-n", TEAM, "delete", "configmap", "deleted-in-the-window"]);
         configmap(&tenant, "re-created-in-the-window", "v1");
-        tenant.run(&["-n", TEAM, "delete", "configmap", "re-created-in-the-window"]);
+        tenant.run(&[
+            "-n",
+            TEAM,
+            "delete",
+            "configmap",
+            "re-created-in-the-window",
+        ]);
         configmap(&tenant, "re-created-in-the-window", "v2");
-        assert!(etcd.revision().await > base_revision, "the writes came after the full backup");
+        assert!(
+            etcd.revision().await > base_revision,
+            "the writes came after the full backup"
+        );
         let expected = configmaps(&tenant);
         tokio::time::sleep(Duration::from_secs(3)).await;
 
@@ -66,7 +79,9 @@ pub fn a_deleted_namespace_comes_back_to_the_second_before() {
         let mistake = Utc::now();
         tenant.run(&["delete", "namespace", TEAM, "--wait=true", "--timeout=2m"]);
         assert!(
-            !tenant.run(&["get", "namespaces", "-o", "name"]).contains(TEAM),
+            !tenant
+                .run(&["get", "namespaces", "-o", "name"])
+                .contains(TEAM),
             "the namespace is gone"
         );
         story(&format!("at {mistake}: kubectl delete namespace {TEAM}, and the namespace controller emptied it"));
@@ -83,8 +98,16 @@ pub fn a_deleted_namespace_comes_back_to_the_second_before() {
 
         tenant.wait_serving(Duration::from_secs(180)).await;
         let phase = tenant.run(&["get", "namespace", TEAM, "-o", "jsonpath={.status.phase}"]);
-        assert_eq!(phase.trim(), "Active", "the namespace is back, not terminating");
-        assert_eq!(configmaps(&tenant), expected, "every object as it was at {to}");
+        assert_eq!(
+            phase.trim(),
+            "Active",
+            "the namespace is back, not terminating"
+        );
+        assert_eq!(
+            configmaps(&tenant),
+            expected,
+            "every object as it was at {to}"
+        );
         story(&format!(
             "the runbook for --to {to} ran as printed ({commands} commands): namespace {TEAM} is back with its {} ConfigMaps as they were, the changes made after the full backup included",
             expected.len()

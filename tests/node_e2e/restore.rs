@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use crate::common::node::node;
 use etcdbak::crd::Cluster;
 use kube::api::{Api, DeleteParams};
 
@@ -15,12 +14,7 @@ use crate::*;
 /// StatefulSet whose data was destroyed.
 #[test]
 pub fn restore_drill_runs_the_printed_runbook() {
-    let _serial = serial();
-    let n = node();
-    let rel = release();
-    let rt = runtime();
-    rt.block_on(async {
-        let client = n.client().await;
+    on_the_node(|n, rel, client| async move {
         let etcd = TenantEtcd::start(n, &client, "payments", 3).await;
         let written = etcd.put_keys("/payments/", 300).await;
         let revision = etcd.revision().await;
@@ -31,7 +25,10 @@ pub fn restore_drill_runs_the_printed_runbook() {
         })
         .await;
         let good_key = key_of(&good);
-        story(&format!("restore drill: {} keys in payments-etcd, backed up as {good_key}", written.len()));
+        story(&format!(
+            "restore drill: {} keys in payments-etcd, backed up as {good_key}",
+            written.len()
+        ));
 
         // The disaster: every member's data is gone; the StatefulSet comes back as an empty cluster.
         etcd.scale(&client, 0).await;

@@ -3,11 +3,9 @@
 
 use std::time::Duration;
 
-use crate::common::node::node;
 use etcdbak::crd::Cluster;
 use kube::api::{Api, DeleteParams};
 
-use crate::release::*;
 use crate::tenant::*;
 use crate::*;
 
@@ -15,12 +13,7 @@ use crate::*;
 /// failing backup shows as a condition, an Event and a metric.
 #[test]
 pub fn cluster_status_shows_last_backup_and_failure() {
-    let _serial = serial();
-    let n = node();
-    let rel = release();
-    let rt = runtime();
-    rt.block_on(async {
-        let client = n.client().await;
+    on_the_node(|n, rel, client| async move {
         let etcd = TenantEtcd::start(n, &client, "inventory", 1).await;
         let name = "inventory-etcd";
         create_cluster(&client, &new_cluster(name, &etcd, 3)).await;

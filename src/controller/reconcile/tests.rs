@@ -5,19 +5,8 @@ fn cluster() -> Cluster {
     let mut c = Cluster::new(
         "orders",
         ClusterSpec {
-            namespace: "orders".into(),
             endpoints: Some(vec!["https://etcd:2379".into()]),
-            service: None,
-            tls_secret: None,
-            schedule: None,
-            keep: None,
-            retention: None,
-            suspend: None,
-            verify: None,
-            compression: None,
-            encryption: None,
-            continuous: None,
-            object_lock: None,
+            ..ClusterSpec::in_namespace("orders")
         },
     );
     c.metadata.generation = Some(3);

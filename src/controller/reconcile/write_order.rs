@@ -20,19 +20,9 @@ pub(crate) fn stored_cluster() -> Cluster {
     let mut c = Cluster::new(
         "orders",
         ClusterSpec {
-            namespace: "orders".into(),
             endpoints: Some(vec!["https://etcd:2379".into()]),
-            service: None,
-            tls_secret: None,
             schedule: Some("7 * * * *".into()),
-            keep: None,
-            retention: None,
-            suspend: None,
-            verify: None,
-            compression: None,
-            encryption: None,
-            continuous: None,
-            object_lock: None,
+            ..ClusterSpec::in_namespace("orders")
         },
     );
     c.metadata.uid = Some("c0ffee00-0000-4000-8000-000000000001".into());
