@@ -52,6 +52,79 @@ impl Class {
     }
 }
 
+/// An input a user can fix, named for what it is. Library messages name the one to fix by this value and
+/// never spell a flag: the command line owns flag and variable names (`cli/settings.rs` renders each as its
+/// flag, and with `{:#}` as its flag and `ETCDBAK_*` variable; a test checks every flag exists).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting {
+    Cluster,
+    Endpoints,
+    EtcdCa,
+    EtcdCert,
+    EtcdKey,
+    SnapshotDir,
+    SnapshotTimeout,
+    Bucket,
+    Region,
+    S3Endpoint,
+    ContentMd5,
+    ConnectTimeout,
+    StallTimeout,
+    RequestTimeout,
+    ObjectLockMode,
+    DownloadOutput,
+    Replicas,
+    Member,
+    DataDir,
+    VolumeMountPath,
+    CronJob,
+    Owner,
+    ApiServer,
+    RestoreSnapshot,
+    Listen,
+    ProbeAllow,
+    MetricsAddr,
+    PruneAll,
+    Identity,
+    WithEtcdutl,
+}
+
+impl Setting {
+    /// Every setting, for the test that checks each is a real flag.
+    pub const ALL: [Setting; 30] = [
+        Setting::Cluster,
+        Setting::Endpoints,
+        Setting::EtcdCa,
+        Setting::EtcdCert,
+        Setting::EtcdKey,
+        Setting::SnapshotDir,
+        Setting::SnapshotTimeout,
+        Setting::Bucket,
+        Setting::Region,
+        Setting::S3Endpoint,
+        Setting::ContentMd5,
+        Setting::ConnectTimeout,
+        Setting::StallTimeout,
+        Setting::RequestTimeout,
+        Setting::ObjectLockMode,
+        Setting::DownloadOutput,
+        Setting::Replicas,
+        Setting::Member,
+        Setting::DataDir,
+        Setting::VolumeMountPath,
+        Setting::CronJob,
+        Setting::Owner,
+        Setting::ApiServer,
+        Setting::RestoreSnapshot,
+        Setting::Listen,
+        Setting::ProbeAllow,
+        Setting::MetricsAddr,
+        Setting::PruneAll,
+        Setting::Identity,
+        Setting::WithEtcdutl,
+    ];
+}
+
 /// A flag, argument or name the user must change: always [`Class::Usage`]. The command line and the
 /// domains that parse user-given names (store's keys, restore's references) all wrap this one.
 #[derive(Debug, thiserror::Error)]

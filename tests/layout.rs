@@ -250,6 +250,75 @@ fn the_checker_sees_printing_and_environment_reads_but_not_comments() {
     );
 }
 
+/// How a message tells the user to change a flag: the library names an `exit::Setting` instead, and only
+/// `cli/settings.rs` spells it (so a renamed flag cannot leave a stale hint behind).
+const FLAG_HINTS: &[&str] = &[
+    "check --",
+    "pass --",
+    "fix --",
+    "set --",
+    "see --",
+    "another --",
+    "unset --",
+    "needs --",
+    "with --",
+    "and --",
+    "drop --",
+    "(--",
+];
+
+/// `file:line` of every non-test line that spells a flag as advice.
+fn flag_hints(src: &Source) -> Vec<String> {
+    non_test_lines(&src.text)
+        .into_iter()
+        .filter(|(_, l)| !l.trim_start().starts_with("//"))
+        .filter(|(_, l)| {
+            FLAG_HINTS.iter().any(|h| {
+                l.match_indices(h)
+                    .any(|(i, _)| flag_follows(l, i + h.len()))
+            })
+        })
+        .map(|(n, _)| format!("{}:{n}", src.path))
+        .collect()
+}
+
+fn flag_follows(line: &str, at: usize) -> bool {
+    line[at..].starts_with(|c: char| c.is_ascii_lowercase())
+}
+
+#[test]
+fn only_the_command_line_spells_flags_in_its_advice() {
+    let found: Vec<String> = sources()
+        .iter()
+        .filter(|s| !s.path.starts_with("src/cli/") && s.path != "src/main.rs")
+        .flat_map(flag_hints)
+        .collect();
+    assert!(
+        found.is_empty(),
+        "a library message spells a flag (name it with crate::exit::Setting; cli/settings.rs renders it): \
+         {found:?}"
+    );
+}
+
+#[test]
+fn the_flag_checker_sees_advice_but_not_tests_or_comments() {
+    let src = Source {
+        path: "src/x.rs".into(),
+        text: [
+            "// check --cacert in a comment",
+            "const A: &str = \"check --cacert\";",
+            "const B: &str = \"kubectl wait --for=delete\";",
+            "const C: &str = \"fix {}\";",
+            "#[cfg(test)]",
+            "mod tests {",
+            "    const D: &str = \"pass --cert\";",
+            "}",
+        ]
+        .join("\n"),
+    };
+    assert_eq!(flag_hints(&src), ["src/x.rs:2"]);
+}
+
 /// The top-level module a file belongs to: `src/store/upload.rs` -> `store`, `src/lib.rs` -> None.
 fn top_module(path: &str) -> Option<String> {
     let rest = path.strip_prefix("src/")?;

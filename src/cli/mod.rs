@@ -29,6 +29,7 @@ pub mod restore_guide;
 pub mod retention;
 pub mod s3;
 pub mod s3_exporter;
+pub mod settings;
 pub mod snapshot;
 pub mod store;
 pub mod verify;

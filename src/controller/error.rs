@@ -1,6 +1,7 @@
 //! The controller's errors: each says what failed and what to fix, names its failure class for the exit
 //! code, and a `reason` for the reconcile-error metric.
 
+use crate::exit::Setting;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -34,7 +35,10 @@ pub enum Error {
     ClustersFailed { failed: usize, total: usize },
     #[error("lost the leader Lease {lease}; exiting so that a restart re-joins the election")]
     LeadershipLost { lease: String },
-    #[error("cannot serve metrics on {addr}: {source}: choose another --metrics-addr")]
+    #[error(
+        "cannot serve metrics on {addr}: {source}: choose another {}",
+        Setting::MetricsAddr
+    )]
     Serve {
         addr: SocketAddr,
         #[source]

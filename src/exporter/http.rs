@@ -1,6 +1,7 @@
 //! The exporter's HTTP side, served by axum like the controller's endpoints: `/metrics`, `/probe`,
 //! `/healthz` and an index.
 
+use crate::exit::Setting;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -44,8 +45,9 @@ async fn probe(State(e): State<Arc<Exporter>>, RawQuery(query): RawQuery) -> Res
         return text(
             StatusCode::FORBIDDEN,
             format!(
-                "bucket {bucket:?} prefix {prefix:?} is not one this exporter probes ({}): see --probe-allow\n",
-                e.opts.probe_scope.describe()
+                "bucket {bucket:?} prefix {prefix:?} is not one this exporter probes ({}): see {}\n",
+                e.opts.probe_scope.describe(),
+                Setting::ProbeAllow
             ),
         );
     }

@@ -16,6 +16,7 @@
 //! The summaries and the text exposition are pure functions ([`metrics`]); the HTTP ([`http`], axum) and S3
 //! parts are thin.
 
+use crate::exit::Setting;
 pub mod http;
 pub mod metrics;
 pub mod probe;
@@ -46,7 +47,7 @@ pub struct Options {
 pub enum Error {
     #[error(transparent)]
     S3(#[from] crate::s3::Error),
-    #[error("cannot listen on {addr}: check --listen: {source}")]
+    #[error("cannot listen on {addr}: check {}: {source}", Setting::Listen)]
     Listen {
         addr: SocketAddr,
         #[source]

@@ -4,6 +4,7 @@
 
 use super::facts::{Manual, RestorePlan, S3Location, Step};
 use super::shell::{cmd, join, sh};
+use crate::exit::Setting;
 use crate::pipeline::Format;
 
 /// Stands in for the age identity file when the guide was made without `--identity`.
@@ -134,7 +135,8 @@ fn check(p: &RestorePlan) -> String {
     if p.snapshot.format.encrypted && p.identity.is_none() {
         check.push_str(&format!(
             " {IDENTITY_PLACEHOLDER} stands for your age identity file: put its path there, or regenerate \
-             this guide with --identity FILE."
+             this guide with {} FILE.",
+            Setting::Identity
         ));
     }
     check

@@ -1,6 +1,7 @@
 //! Why a restore guide could not be made, each with the failure class its exit code follows.
 
 use crate::exit::Class;
+use crate::exit::Setting;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -11,9 +12,9 @@ pub enum Error {
     // Not transparent: the command line finds it among the causes to add which flags to check.
     #[error("{0}")]
     NoBackups(#[from] crate::backup::NoBackups),
-    #[error("no backup of cluster {cluster} matches {key:?}: copy a key from `etcdbak list --cluster {cluster}`")]
+    #[error("no backup of cluster {cluster} matches {key:?}: copy a key from `etcdbak list {setting} {cluster}`", setting = Setting::Cluster)]
     SnapshotNotFound { cluster: String, key: String },
-    #[error("none of the {checked} newest backups of cluster {cluster} carries metadata matching its name: pick one with --snapshot and check it with `etcdbak download`")]
+    #[error("none of the {checked} newest backups of cluster {cluster} carries metadata matching its name: pick one with {} and check it with `etcdbak download`", Setting::RestoreSnapshot)]
     NoneVerified { cluster: String, checked: usize },
     #[error("choosing a snapshot: {0}")]
     Prompt(String),

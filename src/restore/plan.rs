@@ -1,6 +1,7 @@
 //! Gathering the runbook's values: flags win, then what the apiserver said, then defaults that follow how
 //! an etcd StatefulSet names things. Pure: [`resolve`] turns them into a [`RestorePlan`] or names the flag to fix.
 
+use crate::exit::Setting;
 use chrono::{DateTime, Utc};
 
 use super::facts::{Member, RestorePlan, S3Location, Snapshot, TlsPaths};
@@ -116,17 +117,21 @@ fn members(
         layout.members.clone()
     };
     if members.is_empty() {
-        return Err(Error::Usage(crate::exit::Usage(
-            "a cluster needs at least one member: fix --replicas or --member".into(),
-        )));
+        return Err(Error::Usage(crate::exit::Usage(format!(
+            "a cluster needs at least one member: fix {} or {}",
+            Setting::Replicas,
+            Setting::Member
+        ))));
     }
     if let Some(count) = layout
         .replicas
         .filter(|c| !layout.members.is_empty() && *c != layout.members.len())
     {
         return Err(Error::Usage(crate::exit::Usage(format!(
-            "--replicas {count} disagrees with the {} --member flags: give one or the other",
-            layout.members.len()
+            "{} {count} disagrees with the {} {} flags: give one or the other",
+            Setting::Replicas,
+            layout.members.len(),
+            Setting::Member
         ))));
     }
     let endpoints = if layout.endpoints.is_empty() {
@@ -151,8 +156,10 @@ fn volume_mount_path(layout: &Layout) -> Result<String, Error> {
         Ok(mount)
     } else {
         Err(Error::Usage(crate::exit::Usage(format!(
-            "--data-dir {} is not inside --volume-mount-path {mount}: the PVC must hold the data dir",
-            layout.data_dir
+            "{} {} is not inside {} {mount}: the PVC must hold the data dir",
+            Setting::DataDir,
+            layout.data_dir,
+            Setting::VolumeMountPath
         ))))
     }
 }
@@ -163,7 +170,8 @@ fn cronjob(cluster: &str, layout: &Layout, kube: &KubeFacts) -> Result<(String, 
         Some(s) => {
             let (ns, name) = s.split_once('/').ok_or_else(|| {
                 Error::Usage(crate::exit::Usage(format!(
-                    "--cronjob {s:?} is not NAMESPACE/NAME"
+                    "{} {s:?} is not NAMESPACE/NAME",
+                    Setting::CronJob
                 )))
             })?;
             Ok((ns.to_string(), name.to_string()))
@@ -185,7 +193,8 @@ fn check_owner(layout: &Layout) -> Result<(), Error> {
                 .is_some_and(|(u, g)| u.parse::<u32>().is_ok() && g.parse::<u32>().is_ok()) =>
         {
             Err(Error::Usage(crate::exit::Usage(format!(
-                "--owner {owner:?} is not UID:GID (numbers)"
+                "{} {owner:?} is not UID:GID (numbers)",
+                Setting::Owner
             ))))
         }
         _ => Ok(()),
@@ -260,7 +269,8 @@ fn apiserver(layout: &Layout) -> Result<Option<(String, String)>, Error> {
         .filter(|(ns, name)| naming::is_dns_label(ns) && naming::is_dns_subdomain(name))
         .ok_or_else(|| {
             Error::Usage(crate::exit::Usage(format!(
-                "--apiserver {s:?} is not NAMESPACE/DEPLOYMENT"
+                "{} {s:?} is not NAMESPACE/DEPLOYMENT",
+                Setting::ApiServer
             )))
         })?;
     Ok(Some((ns.to_string(), name.to_string())))

@@ -4,6 +4,7 @@
 
 use super::facts::{Member, RestorePlan, Step};
 use super::shell::{cmd, join, sh};
+use crate::exit::Setting;
 
 impl RestorePlan {
     fn stamp(&self) -> String {
@@ -291,9 +292,11 @@ pub fn fill_pvc(p: &RestorePlan, i: usize, m: &Member) -> Step {
         commands: fill_pvc_commands(p, i, m),
         check: Some(match &p.owner {
             Some(o) => format!("ls shows member/snap and member/wal owned by {o}."),
-            None => "ls shows member/snap and member/wal. If etcd runs as a non-root user, chown them to \
-                     it (regenerate this guide with --owner UID:GID)."
-                .to_string(),
+            None => format!(
+                "ls shows member/snap and member/wal. If etcd runs as a non-root user, chown them to \
+                 it (regenerate this guide with {} UID:GID).",
+                Setting::Owner
+            ),
         }),
         manual: None,
     }

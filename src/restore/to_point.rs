@@ -2,6 +2,7 @@
 //! is destroyed, keep the apiserver stopped, replay the segments on top of the restored snapshot, start
 //! the apiserver again. Each function builds one [`Step`]; [`super::runbook::runbook`] places them.
 
+use crate::exit::Setting;
 use chrono::SecondsFormat;
 
 use super::facts::{Point, RestorePlan, Step};
@@ -131,8 +132,9 @@ pub fn stop_apiserver(p: &RestorePlan) -> Step {
     if p.apiserver.is_none() {
         check.push_str(&format!(
             " {APISERVER_NAMESPACE_PLACEHOLDER}/{APISERVER_PLACEHOLDER} stand for the kube-apiserver that \
-             uses this etcd (regenerate this guide with --apiserver NS/NAME); stop a static-pod apiserver \
-             by moving its manifest out of the kubelet's manifest directory instead."
+             uses this etcd (regenerate this guide with {} NS/NAME); stop a static-pod apiserver \
+             by moving its manifest out of the kubelet's manifest directory instead.",
+            Setting::ApiServer
         ));
     }
     Step {

@@ -144,7 +144,7 @@ pub fn why_deleted(keep: &Keep) -> String {
     match keep {
         Keep::Newest(n) => format!("not among the newest {n}"),
         Keep::Tiered(p) => format!("kept by no rule of {p}"),
-        Keep::Nothing => "--all: the cluster is gone".into(),
+        Keep::Nothing => format!("{}: the cluster is gone", crate::exit::Setting::PruneAll),
     }
 }
 

@@ -1,5 +1,6 @@
 //! S3 failures turned into the error that names what to fix, without ever repeating a URL or a key id.
 
+use crate::exit::Setting;
 use s3::error::S3Error;
 
 use super::{Client, Error};
@@ -66,9 +67,10 @@ impl Client {
         if e.is_timeout() {
             return Error::Request {
                 op: op.to_string(),
-                reason:
-                    "the request timed out (raise or unset --request-timeout if the link is slow)"
-                        .into(),
+                reason: format!(
+                    "the request timed out (raise or unset {} if the link is slow)",
+                    Setting::RequestTimeout
+                ),
             };
         }
         let reason = root_cause(e);

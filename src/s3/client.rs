@@ -1,5 +1,6 @@
 //! The S3 client: a connected bucket plus the settings around it, and the few operations backups need.
 
+use crate::exit::Setting;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -71,9 +72,10 @@ impl Client {
     /// Builds a client from the settings, credentials included. No request is sent yet.
     pub fn connect(args: &Settings) -> Result<Client, Error> {
         if args.bucket.trim().is_empty() {
-            return Err(Error::Settings(
-                "the bucket name is empty: set --bucket or ETCDBAK_S3_BUCKET".into(),
-            ));
+            return Err(Error::Settings(format!(
+                "the bucket name is empty: set {:#}",
+                Setting::Bucket
+            )));
         }
         let (region, endpoint) = match &args.endpoint {
             Some(raw) => {
@@ -91,7 +93,8 @@ impl Client {
                 });
                 if !ok {
                     return Err(Error::Settings(format!(
-                        "the S3 endpoint {raw:?} is not a URL like http://127.0.0.1:9000 or https://s3.example.com: fix --s3-endpoint"
+                        "the S3 endpoint {raw:?} is not a URL like http://127.0.0.1:9000 or https://s3.example.com: fix {}",
+                        Setting::S3Endpoint
                     )));
                 }
                 (
@@ -105,8 +108,10 @@ impl Client {
             None => {
                 let region: Region = args.region.parse().map_err(|_| {
                     Error::Settings(format!(
-                        "unknown AWS region {:?}: fix --region, or set --s3-endpoint for an S3-compatible store",
-                        args.region
+                        "unknown AWS region {:?}: fix {}, or set {} for an S3-compatible store",
+                        args.region,
+                        Setting::Region,
+                        Setting::S3Endpoint
                     ))
                 })?;
                 let endpoint = format!("https://{}", region.host());
@@ -371,7 +376,8 @@ impl Client {
         if !self.content_md5_refused.swap(true, Ordering::SeqCst) {
             tracing::warn!(
                 endpoint = %self.endpoint, error = %answer,
-                "the store does not support Content-MD5: sending without it (each part's ETag is still compared with its MD5); --content-md5=false avoids the retry"
+                "the store does not support Content-MD5: sending without it (each part's ETag is still compared with its MD5); {}=false avoids the retry",
+                Setting::ContentMd5
             );
         }
     }
@@ -508,8 +514,9 @@ async fn connect_probe(endpoint: &str, limit: Duration) -> Result<(), String> {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err(format!(
-            "no connection within {} (--connect-timeout)",
-            humantime::format_duration(limit)
+            "no connection within {} ({})",
+            humantime::format_duration(limit),
+            Setting::ConnectTimeout
         )),
     }
 }

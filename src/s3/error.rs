@@ -1,5 +1,6 @@
 //! What can go wrong talking to S3, each with the sentence that names what to fix.
 
+use crate::exit::Setting;
 use std::path::PathBuf;
 
 use crate::exit::{Class, IoError};
@@ -14,9 +15,15 @@ pub enum Error {
     MissingCredentials,
     #[error(transparent)]
     Credentials(#[from] crate::credentials::Error),
-    #[error("cannot reach the S3 endpoint {endpoint} ({reason}): check --s3-endpoint and that the store is up")]
+    #[error(
+        "cannot reach the S3 endpoint {endpoint} ({reason}): check {} and that the store is up",
+        Setting::S3Endpoint
+    )]
     Unreachable { endpoint: String, reason: String },
-    #[error("the bucket \"{bucket}\" does not exist at {endpoint}: create it or fix --bucket")]
+    #[error(
+        "the bucket \"{bucket}\" does not exist at {endpoint}: create it or fix {}",
+        Setting::Bucket
+    )]
     BucketMissing { bucket: String, endpoint: String },
     /// `credentials` names the source the keys came from (an IRSA role is not fixed by editing a Secret).
     #[error("S3 refused to {op} in bucket \"{bucket}\" ({code}): check the credentials from the {credentials} and the bucket's policy")]
@@ -27,7 +34,7 @@ pub enum Error {
         credentials: &'static str,
     },
     /// `store` was asked to lock its backups in a bucket that cannot hold locks.
-    #[error("Object Lock is not enabled on bucket \"{bucket}\": create the bucket with Object Lock (aws s3api create-bucket --object-lock-enabled-for-bucket, mc mb --with-lock) or unset --object-lock-mode")]
+    #[error("Object Lock is not enabled on bucket \"{bucket}\": create the bucket with Object Lock (aws s3api create-bucket --object-lock-enabled-for-bucket, mc mb --with-lock) or unset {}", Setting::ObjectLockMode)]
     ObjectLockOff { bucket: String },
     #[error("cannot {op}: {reason}")]
     Request { op: String, reason: String },

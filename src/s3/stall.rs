@@ -1,6 +1,7 @@
 //! Timeouts that fit backups: a request fails when no bytes move for the stall timeout, not when a
 //! transfer as a whole takes long (which a large snapshot on a slow link legitimately does).
 
+use crate::exit::Setting;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -83,8 +84,9 @@ pub async fn bounded<T>(limit: Duration, request: impl Future<Output = T>) -> Op
 /// The reason a stalled request gives.
 pub fn reason(limit: Duration) -> String {
     format!(
-        "no bytes moved for {} (--stall-timeout): the link or the store stalled",
-        humantime::format_duration(limit)
+        "no bytes moved for {} ({}): the link or the store stalled",
+        humantime::format_duration(limit),
+        Setting::StallTimeout
     )
 }
 

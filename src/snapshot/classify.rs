@@ -5,6 +5,7 @@
 //! which file depends on who rejected whom). The chain is flattened into text plus any `io::ErrorKind` so
 //! the decision itself is a pure function with table tests.
 
+use crate::exit::Setting;
 use std::io::ErrorKind;
 
 /// Which side of the TLS handshake refused.
@@ -242,7 +243,10 @@ pub fn after_handshake(f: Failure, tls: bool, client_cert: bool) -> Failure {
     if !tls {
         return Failure {
             kind: FailureKind::Unreachable,
-            detail: format!("{CLOSED}; if it serves TLS, use https:// and --cacert"),
+            detail: format!(
+                "{CLOSED}; if it serves TLS, use https:// and {}",
+                Setting::EtcdCa
+            ),
         };
     }
     Failure {

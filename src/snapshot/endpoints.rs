@@ -1,6 +1,7 @@
 //! The `--endpoints` and `--cluster` values, checked before any traffic. Pure.
 
 use super::Error;
+use crate::exit::Setting;
 
 /// Resolves the cluster name: the flag/ETCDBAK_CLUSTER, else the seed contract's CLUSTER.
 pub(super) fn resolve_cluster(
@@ -57,17 +58,19 @@ pub(super) fn normalize_endpoints(raw: &[String], tls: bool) -> Result<Vec<Strin
         let url = match e.split_once("://") {
             Some(("https", rest)) if !rest.is_empty() => {
                 if !tls {
-                    return Err(bad(
-                        "https:// needs --cacert, the CA that signed etcd's server certificate",
-                    ));
+                    return Err(bad(&format!(
+                        "https:// needs {}, the CA that signed etcd's server certificate",
+                        Setting::EtcdCa
+                    )));
                 }
                 e.to_string()
             }
             Some(("http", rest)) if !rest.is_empty() => {
                 if tls {
-                    return Err(bad(
-                        "plain http:// while --cacert is set; use https:// for a TLS endpoint",
-                    ));
+                    return Err(bad(&format!(
+                        "plain http:// while {} is set; use https:// for a TLS endpoint",
+                        Setting::EtcdCa
+                    )));
                 }
                 e.to_string()
             }

@@ -1,5 +1,6 @@
 //! What can go wrong taking a snapshot, each with the sentence that names what to fix.
 
+use crate::exit::Setting;
 use std::path::PathBuf;
 
 use super::classify::FailureKind;
@@ -8,23 +9,29 @@ use crate::verify::VerifyError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("no cluster name: pass --cluster (or set ETCDBAK_CLUSTER or CLUSTER); backups are filed under it")]
+    #[error(
+        "no cluster name: pass {:#} or set CLUSTER; backups are filed under it",
+        Setting::Cluster
+    )]
     MissingCluster,
-    #[error("invalid --cluster: {0}")]
+    #[error("invalid {setting}: {0}", setting = Setting::Cluster)]
     BadCluster(String),
-    #[error("invalid --endpoints entry {endpoint:?}: {why}")]
+    #[error("invalid {} entry {endpoint:?}: {why}", Setting::Endpoints)]
     BadEndpoint { endpoint: String, why: String },
-    #[error("no etcd endpoints given: pass --endpoints (or set ETCDBAK_ENDPOINTS)")]
+    #[error("no etcd endpoints given: pass {:#}", Setting::Endpoints)]
     NoEndpoints,
     #[error("{0}")]
     TlsConfig(String),
-    #[error("cannot use {flag} {}: {why}", path.display())]
+    #[error("cannot use {setting} {}: {why}", path.display())]
     TlsFile {
-        flag: &'static str,
+        setting: Setting,
         path: PathBuf,
         why: String,
     },
-    #[error("cannot reach etcd at {report}: check --endpoints and that etcd is running there")]
+    #[error(
+        "cannot reach etcd at {report}: check {} and that etcd is running there",
+        Setting::Endpoints
+    )]
     Unreachable { report: String },
     #[error("TLS with etcd at {endpoint} failed ({detail}): {hint}")]
     Tls {
@@ -63,7 +70,7 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    #[error("the snapshot did not finish within {after} (--timeout) while {phase}; raise --timeout for large databases or slow links")]
+    #[error("the snapshot did not finish within {after} ({setting}) while {phase}; raise {setting} for large databases or slow links", setting = Setting::SnapshotTimeout)]
     Timeout { after: String, phase: String },
     #[error("interrupted by {signal} while {phase}; partial files were removed")]
     Interrupted { signal: &'static str, phase: String },

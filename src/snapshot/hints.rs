@@ -5,6 +5,7 @@ use super::classify::{Failure, FailureKind, TlsProblem};
 use super::select::SelectError;
 use super::setup::Setup;
 use super::Error;
+use crate::exit::Setting;
 
 impl Setup {
     /// The sentence that tells the user which file to fix for a TLS failure.
@@ -16,28 +17,33 @@ impl Setup {
             .unwrap_or_default();
         match problem {
             TlsProblem::ServerCertUntrusted => format!(
-                "check --cacert {cacert}: it must be the CA that signed etcd's server certificate"
+                "check {} {cacert}: it must be the CA that signed etcd's server certificate",
+                Setting::EtcdCa
             ),
             TlsProblem::ServerNameMismatch => format!(
                 "etcd's server certificate does not name the host in {endpoint}: use a host or IP from its \
-                 subject alternative names in --endpoints"
+                 subject alternative names in {}",
+                Setting::Endpoints
             ),
             TlsProblem::ClientCertRejected => match &self.cert {
                 Some((cert, key)) => format!(
-                    "check --cert {} and --key {}: etcd does not accept that client certificate (it must be \
+                    "check {} {} and {} {}: etcd does not accept that client certificate (it must be \
                      signed by the CA in etcd's --trusted-ca-file)",
+                    Setting::EtcdCert,
                     cert.display(),
+                    Setting::EtcdKey,
                     key.display()
                 ),
-                None => "etcd rejected the connection: pass --cert and --key".into(),
+                None => format!("etcd rejected the connection: pass {} and {}", Setting::EtcdCert, Setting::EtcdKey),
             },
             TlsProblem::ClientCertRequired => {
-                "etcd requires a client certificate: pass --cert and --key".into()
+                format!("etcd requires a client certificate: pass {} and {}", Setting::EtcdCert, Setting::EtcdKey)
             }
             TlsProblem::NotTls => format!(
-                "{endpoint} does not speak TLS: use http:// for it (and drop --cacert), or check the port"
+                "{endpoint} does not speak TLS: use http:// for it (and drop {}), or check the port",
+                Setting::EtcdCa
             ),
-            TlsProblem::Other => format!("check --cacert {cacert}, --cert and --key"),
+            TlsProblem::Other => format!("check {} {cacert}, {} and {}", Setting::EtcdCa, Setting::EtcdCert, Setting::EtcdKey),
         }
     }
 

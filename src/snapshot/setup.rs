@@ -1,5 +1,6 @@
 //! Everything a snapshot run needs, resolved from [`Options`] and checked before any network traffic.
 
+use crate::exit::Setting;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -21,9 +22,9 @@ pub(super) struct Setup {
     pub(super) progress: crate::progress::Reporter,
 }
 
-fn read_pem(flag: &'static str, path: &Path, marker: &str, what: &str) -> Result<Vec<u8>, Error> {
+fn read_pem(setting: Setting, path: &Path, marker: &str, what: &str) -> Result<Vec<u8>, Error> {
     let bytes = std::fs::read(path).map_err(|e| Error::TlsFile {
-        flag,
+        setting,
         path: path.to_path_buf(),
         why: format!("cannot read it ({e})"),
     })?;
@@ -31,7 +32,7 @@ fn read_pem(flag: &'static str, path: &Path, marker: &str, what: &str) -> Result
     // never echoes file contents (which may be a private key).
     if !String::from_utf8_lossy(&bytes).contains(marker) {
         return Err(Error::TlsFile {
-            flag,
+            setting,
             path: path.to_path_buf(),
             why: format!("it does not hold a PEM {what}"),
         });
@@ -46,32 +47,47 @@ impl Setup {
             (Some(c), Some(k)) => Some((c, k)),
             (None, None) => None,
             (Some(_), None) => {
-                return Err(Error::TlsConfig(
-                    "--cert needs --key, the private key of the client certificate".into(),
-                ))
+                return Err(Error::TlsConfig(format!(
+                    "{} needs {}, the private key of the client certificate",
+                    Setting::EtcdCert,
+                    Setting::EtcdKey
+                )))
             }
             (None, Some(_)) => {
-                return Err(Error::TlsConfig(
-                    "--key needs --cert, the client certificate it belongs to".into(),
-                ))
+                return Err(Error::TlsConfig(format!(
+                    "{} needs {}, the client certificate it belongs to",
+                    Setting::EtcdKey,
+                    Setting::EtcdCert
+                )))
             }
         };
         if cert.is_some() && args.cacert.is_none() {
-            return Err(Error::TlsConfig(
-                "--cert/--key need --cacert too (the CA that signed etcd's server certificate)"
-                    .into(),
-            ));
+            return Err(Error::TlsConfig(format!(
+                "{}/{} need {} too (the CA that signed etcd's server certificate)",
+                Setting::EtcdCert,
+                Setting::EtcdKey,
+                Setting::EtcdCa
+            )));
         }
         let tls = match &args.cacert {
             None => None,
             Some(ca) => {
-                let ca_pem =
-                    read_pem("--cacert", ca, "-----BEGIN CERTIFICATE-----", "certificate")?;
+                let ca_pem = read_pem(
+                    Setting::EtcdCa,
+                    ca,
+                    "-----BEGIN CERTIFICATE-----",
+                    "certificate",
+                )?;
                 let mut tls = TlsOptions::new().ca_certificate(Certificate::from_pem(ca_pem));
                 if let Some((cert, key)) = &cert {
-                    let cert_pem =
-                        read_pem("--cert", cert, "-----BEGIN CERTIFICATE-----", "certificate")?;
-                    let key_pem = read_pem("--key", key, "PRIVATE KEY-----", "private key")?;
+                    let cert_pem = read_pem(
+                        Setting::EtcdCert,
+                        cert,
+                        "-----BEGIN CERTIFICATE-----",
+                        "certificate",
+                    )?;
+                    let key_pem =
+                        read_pem(Setting::EtcdKey, key, "PRIVATE KEY-----", "private key")?;
                     tls = tls.identity(Identity::from_pem(cert_pem, key_pem));
                 }
                 Some(tls)

@@ -58,7 +58,7 @@ impl Workspace {
     /// Creates `dir` if needed and clears it of any earlier snapshot and of `.part` files left by a run that
     /// was killed (SIGKILL gives no chance to clean up).
     pub fn prepare(dir: &Path) -> Result<Workspace, Error> {
-        std::fs::create_dir_all(dir).map_err(|e| disk("create --dir", dir, e))?;
+        std::fs::create_dir_all(dir).map_err(|e| disk("create the snapshot directory", dir, e))?;
         let ws = Workspace {
             dir: dir.to_path_buf(),
             db_part: dir.join(DB_PART),

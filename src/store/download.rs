@@ -1,6 +1,7 @@
 //! `etcdbak download`: fetch a backup into `PATH.part`, reversing its pipeline (age, zstd) as it streams,
 //! check the plaintext's SHA-256, size and etcd trailer, then rename it.
 
+use crate::exit::Setting;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -43,8 +44,9 @@ pub async fn run(client: &Client, opts: &Options) -> Result<std::path::PathBuf, 
     };
     if output.exists() {
         return Err(Error::Usage(crate::exit::Usage(format!(
-            "{} already exists: remove it or choose another --output",
-            output.display()
+            "{} already exists: remove it or choose another {}",
+            output.display(),
+            Setting::DownloadOutput
         ))));
     }
     let part = part_path(&output);

@@ -2,6 +2,7 @@
 //! object that failed verification, the snapshot found corrupt on the way up, the interrupted upload) stays
 //! an [`crate::s3::Error`] inside [`Error::S3`], with its message and class.
 
+use crate::exit::Setting;
 use std::path::PathBuf;
 
 use crate::backup::{METADATA_FILE, SNAPSHOT_FILE};
@@ -20,13 +21,13 @@ pub enum Error {
     DownloadCorrupt { key: String, what: String },
     #[error("{path} is not valid snapshot metadata ({reason}): re-run `etcdbak snapshot`")]
     BadMetadata { path: PathBuf, reason: String },
-    #[error("cannot read {path} ({source}): check --dir (`etcdbak snapshot` writes {SNAPSHOT_FILE} and {METADATA_FILE} there)")]
+    #[error("cannot read {path} ({source}): check {} (`etcdbak snapshot` writes {SNAPSHOT_FILE} and {METADATA_FILE} there)", Setting::SnapshotDir)]
     Input {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("{METADATA_FILE} says the snapshot is of cluster \"{recorded}\" but --cluster is \"{given}\": store it under its own cluster or fix ETCDBAK_CLUSTER")]
+    #[error("{METADATA_FILE} says the snapshot is of cluster \"{recorded}\" but {} is \"{given}\": store it under its own cluster or fix it", Setting::Cluster)]
     ClusterMismatch { recorded: String, given: String },
     #[error("invalid cluster name: {0}")]
     InvalidCluster(String),

@@ -4,6 +4,7 @@
 //! The Rust check is the verdict everywhere; this is for people who want etcd itself to agree before they
 //! trust a backup, so a disagreement is a corrupt backup, not a warning.
 
+use crate::exit::Setting;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -12,7 +13,10 @@ pub const ETCDUTL: &str = "etcdutl";
 
 /// etcdutl could not be run at all (as opposed to running and disagreeing).
 #[derive(Debug, thiserror::Error)]
-#[error("etcdutl was not found on PATH: install etcdutl (etcd's release archive has it) or drop --with-etcdutl")]
+#[error(
+    "etcdutl was not found on PATH: install etcdutl (etcd's release archive has it) or drop {}",
+    Setting::WithEtcdutl
+)]
 pub struct Missing;
 
 /// Removes the scratch data dir however the restore ends.
