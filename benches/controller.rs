@@ -1,7 +1,9 @@
 //! Controller benchmark: N Cluster resources on a real kube-apiserver (tests/common/kube.rs), then
-//! `etcdbak watch` started against them. Measures the time until every CronJob exists, the API writes
-//! during idle resyncs (counted by the apiserver's own `apiserver_request_total`; target 0) and the
-//! controller's peak RSS (VmHWM). Then the apiserver's own bound, the floor: the same writes the controller
+//! `etcdbak watch` started against them with the production resync. Measures the time until every CronJob
+//! exists and the requests that took (by verb and resource); then a leader handover (SIGTERM, a new
+//! holder) and the time until the new leader has reconciled every Cluster and its writes (target 0); the
+//! API writes during its idle resyncs (counted by the apiserver's own `apiserver_request_total`; target 0)
+//! and the controllers' peak RSS (VmHWM). Then the apiserver's own bound, the floor: the same writes the controller
 //! made (its CronJobs and mirrored Secrets copied as they are into a fresh namespace, plus a Cluster
 //! patch, a status patch and an Event per Cluster) sent by a plain client at the controller's concurrency.
 //! Prints one JSON line; `scripts/bench` runs it and tabulates.
@@ -16,7 +18,7 @@ mod common;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::kube::{create_namespace, rig, write_counts, writes_between};
+use common::kube::{all_request_counts, create_namespace, rig, write_counts, writes_between};
 use common::{etcdbak, free_port, Proc};
 use etcdbak::crd::{Cluster, ClusterSpec};
 use futures::{FutureExt, StreamExt};
@@ -83,19 +85,9 @@ async fn bench(n: usize) -> String {
         let c = Cluster::new(
             &format!("bench-{i:04}"),
             ClusterSpec {
-                namespace: ns.clone(),
                 endpoints: Some(vec![format!("https://etcd-0.etcd.{ns}.svc:2379")]),
-                service: None,
                 tls_secret: Some("etcd-client-tls".to_string()),
-                schedule: None,
-                keep: None,
-                retention: None,
-                suspend: None,
-                verify: None,
-                compression: None,
-                encryption: None,
-                continuous: None,
-                object_lock: None,
+                ..ClusterSpec::in_namespace(ns.as_str())
             },
         );
         match clusters.create(&PostParams::default(), &c).await {
@@ -113,62 +105,44 @@ async fn bench(n: usize) -> String {
         format!("jobNamespace: {JOB_NS}\ndefaultSchedule: \"H/20 * * * *\"\nimage: registry.example/etcdbak:bench\ns3: {{endpoint: \"http://minio.etcdbak.svc:9000\", bucket: etcd-backups}}\n"),
     )
     .expect("config");
-    let log = std::fs::File::create(dir.path().join("watch.log")).expect("log");
+    // Converge with the production resync (10 minutes): a shorter one re-queues every Cluster while the
+    // fleet is still converging, and the figure would measure resyncs rather than convergence.
+    let requests_before = all_request_counts(&client).await;
     let start = Instant::now();
-    let proc = Proc::spawn(
-        "etcdbak watch",
-        etcdbak()
-            .env("KUBECONFIG", &rig.kubeconfig)
-            .env("ETCDBAK_LOG", "warn")
-            .args(["watch", "--config"])
-            .arg(&config)
-            .args(["--metrics-addr", &format!("127.0.0.1:{}", free_port())])
-            .args(["--lease-namespace", JOB_NS, "--lease-name", "etcdbak-bench"])
-            .args(["--lease-holder", "bench", "--lease-duration", "4s"])
-            .args(["--resync", &format!("{}s", resync_secs(n))])
-            .stdout(Stdio::null())
-            .stderr(log),
-    );
-    let pid = proc.pid().expect("pid");
-    let cron_jobs: Api<CronJob> = Api::namespaced(client.clone(), JOB_NS);
-    loop {
-        let count = cron_jobs
-            .list_metadata(&ListParams::default())
-            .await
-            .map(|l| l.items.len())
-            .unwrap_or(0);
-        // Each Cluster has a backup and a verification CronJob.
-        if count >= 2 * n {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(1800),
-            "only {count} of {} CronJobs after 30 minutes; see {}",
-            2 * n,
-            dir.path().join("watch.log").display()
-        );
-        // Listing 20,000 CronJobs is itself load on the apiserver: poll less often at fleet scale.
-        let poll = if n >= 5000 { 1000 } else { 250 };
-        tokio::time::sleep(Duration::from_millis(poll)).await;
-    }
+    let (mut first, _) = spawn_watch(&rig, &config, dir.path(), "bench-1", "10m");
+    let first_pid = first.pid().expect("pid");
+    wait_for_cron_jobs(&client, n, start, dir.path()).await;
     let to_all = start.elapsed().as_secs_f64();
-    // Let status writes and in-flight reconciles settle, then count writes over two full resyncs.
-    let mut settle = write_counts(&client).await;
-    for _ in 0..60 {
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        let now = write_counts(&client).await;
-        if writes_between(&settle, &now).is_empty() {
-            break;
-        }
-        settle = now;
-    }
+    // Where the controller's requests went while it converged (the bench's own CronJob polls are LISTs).
+    let requests = writes_between(&requests_before, &all_request_counts(&client).await);
+    settle(&client).await;
+    let peak_first = status_kib(first_pid, "VmHWM:").unwrap_or(0);
+
+    // A leader handover, as a rolling update makes it: SIGTERM to the leader, a new holder takes the
+    // Lease and reconciles every Cluster once; it should write nothing. Then its resyncs, idle.
+    let before_restart = write_counts(&client).await;
+    let restart = Instant::now();
+    stop_gracefully(&mut first);
+    let (second, metrics) = spawn_watch(
+        &rig,
+        &config,
+        dir.path(),
+        "bench-2",
+        &format!("{}s", resync_secs(n)),
+    );
+    let pid = second.pid().expect("pid");
+    wait_reconciled(&metrics, n, restart).await;
+    let restart_secs = restart.elapsed().as_secs_f64();
+    let restart_writes: u64 = writes_between(&before_restart, &write_counts(&client).await)
+        .values()
+        .sum();
     let before = write_counts(&client).await;
     tokio::time::sleep(Duration::from_secs(2 * resync_secs(n) + 2)).await;
     let writes = writes_between(&before, &write_counts(&client).await);
     let idle_writes: u64 = writes.values().sum();
-    let peak = status_kib(pid, "VmHWM:").unwrap_or(0);
+    let peak = status_kib(pid, "VmHWM:").unwrap_or(0).max(peak_first);
     let idle = status_kib(pid, "VmRSS:").unwrap_or(0);
-    drop(proc);
+    drop(second);
     let floor = floor(&client, n).await;
     serde_json::json!({
         "floor_seconds": floor,
@@ -176,7 +150,10 @@ async fn bench(n: usize) -> String {
         "clusters": n,
         "create_seconds": create_secs,
         "seconds_to_all_cronjobs": to_all,
+        "restart_seconds": restart_secs,
+        "restart_writes": restart_writes,
         "idle_writes": idle_writes,
+        "requests_to_converge": requests,
         "idle_write_detail": writes,
         "idle_window_seconds": 2 * resync_secs(n) + 2,
         "resync_seconds": resync_secs(n),
@@ -184,6 +161,106 @@ async fn bench(n: usize) -> String {
         "idle_rss_kib": idle,
     })
     .to_string()
+}
+
+/// `etcdbak watch` as Lease holder `holder` with `resync`; returns it and its metrics URL.
+fn spawn_watch(
+    rig: &common::kube::KubeRig,
+    config: &std::path::Path,
+    dir: &std::path::Path,
+    holder: &str,
+    resync: &str,
+) -> (Proc, String) {
+    let log = std::fs::File::create(dir.join(format!("watch-{holder}.log"))).expect("log");
+    let addr = format!("127.0.0.1:{}", free_port());
+    let proc = Proc::spawn(
+        "etcdbak watch",
+        etcdbak()
+            .env("KUBECONFIG", &rig.kubeconfig)
+            .env("ETCDBAK_LOG", "warn")
+            .args(["watch", "--config"])
+            .arg(config)
+            .args(["--metrics-addr", &addr])
+            .args(["--lease-namespace", JOB_NS, "--lease-name", "etcdbak-bench"])
+            .args(["--lease-holder", holder, "--lease-duration", "4s"])
+            .args(["--resync", resync])
+            .stdout(Stdio::null())
+            .stderr(log),
+    );
+    (proc, format!("http://{addr}/metrics"))
+}
+
+/// Until every Cluster has its backup and verification CronJob.
+async fn wait_for_cron_jobs(client: &Client, n: usize, start: Instant, dir: &std::path::Path) {
+    let cron_jobs: Api<CronJob> = Api::namespaced(client.clone(), JOB_NS);
+    loop {
+        let count = cron_jobs
+            .list_metadata(&ListParams::default())
+            .await
+            .map(|l| l.items.len())
+            .unwrap_or(0);
+        if count >= 2 * n {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(1800),
+            "only {count} of {} CronJobs after 30 minutes; see {}",
+            2 * n,
+            dir.display()
+        );
+        // Listing 20,000 CronJobs is itself load on the apiserver: poll less often at fleet scale.
+        let poll = if n >= 5000 { 1000 } else { 250 };
+        tokio::time::sleep(Duration::from_millis(poll)).await;
+    }
+}
+
+/// Until two scrapes 2 s apart see no write: status writes and in-flight reconciles are done.
+async fn settle(client: &Client) {
+    let mut last = write_counts(client).await;
+    for _ in 0..60 {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let now = write_counts(client).await;
+        if writes_between(&last, &now).is_empty() {
+            return;
+        }
+        last = now;
+    }
+}
+
+/// SIGTERM, as a rolling update sends it, and up to 30 s to exit.
+fn stop_gracefully(proc: &mut Proc) {
+    if let Some(pid) = proc.pid() {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while proc.is_running() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    proc.kill();
+}
+
+/// Until the controller behind `metrics` has reconciled `n` Clusters successfully.
+async fn wait_reconciled(metrics: &str, n: usize, start: Instant) {
+    loop {
+        let done = common::watch::http_get(metrics)
+            .await
+            .and_then(|(_, body)| {
+                body.lines()
+                    .find_map(|l| l.strip_prefix("etcdbak_reconcile_total{result=\"success\"} "))
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+            })
+            .unwrap_or(0.0);
+        if done >= n as f64 {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(1800),
+            "the restarted controller reconciled {done} of {n} Clusters in 30 minutes"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 /// Seconds for a plain client at [`CONCURRENCY`] to make the writes the controller made for `n` Clusters.

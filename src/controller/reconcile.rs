@@ -121,10 +121,10 @@ async fn source_tls(cluster: &Cluster, ctx: &Context) -> Result<Option<Secret>, 
     };
     let ns = &cluster.spec.namespace;
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
-    // Not found is Ok(None): rendering turns it into a condition that names the Secret.
-    api.get_opt(secret)
-        .await
-        .map_err(|source| Error::kube(format!("read the TLS Secret {ns}/{secret}"), source))
+    // Not found is Ok(None): rendering turns it into a condition that names the Secret. Read from the
+    // watch cache like the CronJobs ([`read`]): a rotation seen a moment late is mirrored at the next
+    // reconcile, as one not watched at all is today.
+    read(&api, secret, &format!("the TLS Secret (namespace {ns})")).await
 }
 
 /// Renders what the Cluster should have; bad input becomes [`Error::Invalid`].

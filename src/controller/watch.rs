@@ -12,7 +12,7 @@ use k8s_openapi::api::batch::v1::{CronJob, Job};
 use kube::api::Api;
 use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::{self, ObjectRef};
-use kube::runtime::{watcher, Controller, WatchStreamExt};
+use kube::runtime::{watcher, Controller, Predicate, PredicateConfig, WatchStreamExt};
 use kube::{Client, Resource, ResourceExt};
 use tokio::sync::watch;
 
@@ -163,6 +163,17 @@ pub async fn watch(config: Config, opts: WatchOptions) -> Result<(), Error> {
     result
 }
 
+/// What of a Cluster a reconcile acts on: its spec (the generation), its finalizers and deletion (which
+/// bumps the generation), labels and annotations; not its status, which only the controller writes.
+fn what_reconcile_reads(c: &Cluster) -> Option<u64> {
+    use kube::runtime::predicates::{annotations, finalizers, generation, labels};
+    generation
+        .combine(finalizers)
+        .combine(labels)
+        .combine(annotations)
+        .hash_property(c)
+}
+
 /// The Controller itself, until `stop` resolves.
 async fn run_controller(
     client: &Client,
@@ -183,7 +194,11 @@ async fn run_controller(
     .default_backoff()
     .modify(|c| c.managed_fields_mut().clear())
     .reflect(writer)
-    .applied_objects();
+    .applied_objects()
+    // The store above sees every change; the queue only what a reconcile acts on. Without this each of
+    // our own status patches came back as one more reconcile (about a third of the reads at 1,000
+    // Clusters). Deletion bumps the generation, adding a finalizer changes the finalizers.
+    .predicate_filter(what_reconcile_reads, PredicateConfig::default());
     let controller = Controller::for_stream(clusters, reader)
         .with_config(kube::runtime::controller::Config::default().concurrency(concurrency));
     // Clusters can vanish without a last reconcile (a finalizer removed by hand): drop their series.

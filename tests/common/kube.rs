@@ -548,6 +548,16 @@ pub const COUNTED_RESOURCES: &[&str] = &["clusters", "cronjobs", "jobs", "secret
 /// Mutating requests the apiserver has served, per `verb/resource[/subresource]`, read from its own
 /// `/metrics` (`apiserver_request_total`): a real count, not an assumption about the client.
 pub async fn write_counts(client: &Client) -> BTreeMap<String, u64> {
+    request_counts(client, true).await
+}
+
+/// Requests of every verb (reads, lists and watches too) per `verb/resource[/subresource]`, for a bench
+/// that shows where a controller's requests go.
+pub async fn all_request_counts(client: &Client) -> BTreeMap<String, u64> {
+    request_counts(client, false).await
+}
+
+async fn request_counts(client: &Client, writes_only: bool) -> BTreeMap<String, u64> {
     let req = http::Request::get("/metrics").body(Vec::new()).unwrap();
     let text = client
         .request_text(req)
@@ -569,17 +579,19 @@ pub async fn write_counts(client: &Client) -> BTreeMap<String, u64> {
                 .unwrap_or_default()
         };
         let verb = label("verb");
-        if !matches!(
-            verb.as_str(),
-            "POST"
-                | "PUT"
-                | "PATCH"
-                | "APPLY"
-                | "DELETE"
-                | "DELETECOLLECTION"
-                | "CREATE"
-                | "UPDATE"
-        ) {
+        if writes_only
+            && !matches!(
+                verb.as_str(),
+                "POST"
+                    | "PUT"
+                    | "PATCH"
+                    | "APPLY"
+                    | "DELETE"
+                    | "DELETECOLLECTION"
+                    | "CREATE"
+                    | "UPDATE"
+            )
+        {
             continue;
         }
         let resource = label("resource");
