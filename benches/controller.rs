@@ -109,7 +109,7 @@ async fn bench(n: usize) -> String {
     // fleet is still converging, and the figure would measure resyncs rather than convergence.
     let requests_before = all_request_counts(&client).await;
     let start = Instant::now();
-    let (mut first, _) = spawn_watch(&rig, &config, dir.path(), "bench-1", "10m");
+    let (mut first, _) = spawn_watch(rig, &config, dir.path(), "bench-1", "10m");
     let first_pid = first.pid().expect("pid");
     wait_for_cron_jobs(&client, n, start, dir.path()).await;
     let to_all = start.elapsed().as_secs_f64();
@@ -124,7 +124,7 @@ async fn bench(n: usize) -> String {
     let restart = Instant::now();
     stop_gracefully(&mut first);
     let (second, metrics) = spawn_watch(
-        &rig,
+        rig,
         &config,
         dir.path(),
         "bench-2",
