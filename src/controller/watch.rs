@@ -264,6 +264,39 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_what_a_reconcile_acts_on_queues_one() {
+        let mut c = Cluster::new("orders", crate::crd::ClusterSpec::in_namespace("orders"));
+        c.metadata.generation = Some(1);
+        let base = what_reconcile_reads(&c);
+        let mut status_only = c.clone();
+        status_only.status = Some(crate::crd::ClusterStatus {
+            last_error: Some("x".into()),
+            ..Default::default()
+        });
+        status_only.metadata.resource_version = Some("2".into());
+        assert_eq!(
+            what_reconcile_reads(&status_only),
+            base,
+            "our own status patch"
+        );
+        let changes: [fn(&mut Cluster); 4] = [
+            |c| c.metadata.generation = Some(2),
+            |c| c.metadata.finalizers = Some(vec![crate::controller::FINALIZER.into()]),
+            |c| c.metadata.labels = Some(BTreeMap::from([("a".into(), "b".into())])),
+            |c| c.metadata.annotations = Some(BTreeMap::from([("a".into(), "b".into())])),
+        ];
+        for (i, change) in changes.iter().enumerate() {
+            let mut changed = c.clone();
+            change(&mut changed);
+            assert_ne!(
+                what_reconcile_reads(&changed),
+                base,
+                "change {i} must queue a reconcile"
+            );
+        }
+    }
+
+    #[test]
     fn objects_map_back_to_their_cluster() {
         let mut job = Job::default();
         assert_eq!(cluster_ref(&job), None, "a foreign Job triggers nothing");
