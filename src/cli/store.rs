@@ -178,7 +178,7 @@ pub async fn run(args: Args) -> super::Result<()> {
             threads: 0,
         },
     };
-    Ok(store::run_all(&dests, &opts).await?)
+    Ok(store::run_all(&dests.ready, dests.unready, &opts).await?)
 }
 
 /// Parses sizes such as `8MiB`, `16M`, `5242880`: binary units, since sizes here are about memory.

@@ -68,10 +68,27 @@ impl std::fmt::Display for Partial {
     }
 }
 
+impl Failed {
+    /// A further destination that never got a client: its credentials did not resolve (`reason`).
+    pub fn unready(name: &str, bucket: &str, endpoint: &str, reason: String) -> Failed {
+        Failed {
+            name: name.into(),
+            bucket: bucket.into(),
+            endpoint: endpoint.into(),
+            error: Box::new(Error::Unready(reason)),
+        }
+    }
+}
+
 /// The run's result from each destination's: with one destination its own error, unchanged (what a
 /// single-bucket `store` always said); with several, `Ok` only when every one holds a verified copy.
-pub(crate) fn outcome(dests: &[Destination], results: Vec<Result<(), Error>>) -> Result<(), Error> {
-    if dests.len() == 1 {
+/// `unready` are the destinations that never took part (no credentials): each is a failure too.
+pub(crate) fn outcome(
+    dests: &[Destination],
+    results: Vec<Result<(), Error>>,
+    unready: Vec<Failed>,
+) -> Result<(), Error> {
+    if dests.len() == 1 && unready.is_empty() {
         return results.into_iter().next().unwrap_or(Ok(()));
     }
     let mut partial = Partial {
@@ -89,6 +106,7 @@ pub(crate) fn outcome(dests: &[Destination], results: Vec<Result<(), Error>>) ->
             }),
         }
     }
+    partial.failed.extend(unready);
     match partial.failed.is_empty() {
         true => Ok(()),
         false => Err(Error::Destinations(partial)),
@@ -142,5 +160,27 @@ mod tests {
             "destination \"a\" (bucket \"backups\" at http://127.0.0.1:9000) failed: bad; destination \"b\" (bucket \"backups\" at http://127.0.0.1:9000) failed: worse; no destination holds this backup"
         );
         assert_eq!(p.class(), Class::Usage);
+    }
+
+    #[test]
+    fn a_destination_without_credentials_fails_the_run_as_the_object_store_does() {
+        let no_keys = || {
+            Failed::unready(
+                "dr",
+                "backups",
+                "http://127.0.0.1:9000",
+                "no DR_AWS_* variable is set".into(),
+            )
+        };
+        // Even with every connected destination fine, the run is not: it names the missing one.
+        let Err(Error::Destinations(p)) = outcome(&[], vec![], vec![no_keys()]) else {
+            panic!("a destination without credentials passed");
+        };
+        assert_eq!(p.class(), Class::Storage);
+        assert_eq!(
+            p.to_string(),
+            "destination \"dr\" (bucket \"backups\" at http://127.0.0.1:9000) failed: its credentials could not be resolved: no DR_AWS_* variable is set; no destination holds this backup"
+        );
+        assert!(outcome(&[], vec![], vec![]).is_ok());
     }
 }
