@@ -6,6 +6,7 @@
 //! uploads that earlier, killed runs left behind.
 
 mod check;
+pub mod cleanup;
 pub mod destinations;
 pub mod download;
 mod encode;

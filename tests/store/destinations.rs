@@ -14,7 +14,7 @@ use crate::common::versitygw::{self, Versitygw};
 use crate::common::wait_until;
 
 /// The `--add-destination` line for versitygw at `endpoint` (the gateway itself, or a proxy before it).
-fn vgw_spec(endpoint: &str) -> String {
+pub(crate) fn vgw_spec(endpoint: &str) -> String {
     format!(
         "name=vgw,bucket={},endpoint={endpoint},credentials=env:VGW_",
         versitygw::BUCKET

@@ -5,6 +5,7 @@
 mod common;
 
 mod destinations;
+mod destinations_cleanup;
 mod faults;
 mod object_lock;
 mod pipeline;

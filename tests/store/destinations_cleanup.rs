@@ -1,0 +1,157 @@
+//! The cleanup Job's `prune --all` on two destinations: MinIO with a locked bucket (`mc mb --with-lock`,
+//! the backups written under governance) and versitygw without a lock. Each destination is emptied of
+//! what it may lose and reports on its own what its locks keep; a destination that is down, or has no
+//! credentials, fails the run naming it while the other is cleaned all the same.
+
+use std::process::{Command, Output};
+
+use crate::common::etcdbak;
+use crate::common::minio::Minio;
+use crate::common::store::*;
+use crate::common::versitygw::{self, Versitygw};
+use crate::destinations::vgw_spec;
+
+const LOCKED: &str = "cleanup-locked";
+
+/// `etcdbak SUB` against MinIO's locked bucket (`primary`) and versitygw at `vgw` with its own keys.
+fn both(m: &Minio, vgw: &str, sub: &str, args: &[&str]) -> Command {
+    both_at(m, &m.endpoint(), vgw, sub, args)
+}
+
+/// [`both`] with MinIO reached at `minio` (a dead port stands for MinIO down).
+fn both_at(m: &Minio, minio: &str, vgw: &str, sub: &str, args: &[&str]) -> Command {
+    let mut cmd = etcdbak();
+    cmd.arg(sub)
+        .args(["--s3-endpoint", minio, "--bucket", LOCKED])
+        .args(["--add-destination", &vgw_spec(vgw)])
+        .args(args)
+        .env("ETCDBAK_COMPRESS", "none")
+        .env("VGW_AWS_ACCESS_KEY_ID", versitygw::ACCESS_KEY)
+        .env("VGW_AWS_SECRET_ACCESS_KEY", versitygw::SECRET_KEY);
+    m.creds_env(&mut cmd);
+    cmd
+}
+
+fn key(time: &str) -> String {
+    format!("etcdbak/prod/{time}-r13-{}.db", &fixture_sha()[..8])
+}
+
+/// Two backups in both destinations, locked for a day in MinIO.
+fn two_backups(m: &Minio, g: &Versitygw) -> [String; 2] {
+    let made = m.mc(&["mb", "--with-lock", &format!("t/{LOCKED}")]);
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let lock = [
+        "--object-lock-mode",
+        "governance",
+        "--object-lock-retain",
+        "1d",
+    ];
+    for at in ["2026-11-25T10:00:00Z", "2026-11-25T11:00:00Z"] {
+        let dir = backup_dir("prod", 13, at);
+        let d = dir.path().to_str().expect("utf8");
+        assert_ok(&run(
+            both(m, &g.endpoint(), "store", &["--dir", d]).args(lock)
+        ));
+    }
+    [key("20261125T100000.000Z"), key("20261125T110000.000Z")]
+}
+
+fn keys_in(m: &Minio) -> Vec<String> {
+    let out = m.mc(&[
+        "ls",
+        "--recursive",
+        "--json",
+        &format!("t/{LOCKED}/etcdbak/"),
+    ]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["key"].as_str().map(|k| format!("etcdbak/{k}")))
+        .collect()
+}
+
+fn error_line(o: &Output) -> String {
+    let err = stderr(o);
+    err.lines()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or_else(|| panic!("no error line: {err}"))
+        .to_string()
+}
+
+#[test]
+fn cleanup_empties_every_destination_and_reports_each_ones_locks() {
+    let m = Minio::start();
+    let g = Versitygw::start();
+    let keys = two_backups(&m, &g);
+    assert_eq!(g.keys(""), keys);
+    let o = run(&mut both(
+        &m,
+        &g.endpoint(),
+        "prune",
+        &["--cluster", "prod", "--all"],
+    ));
+    assert_ok(&o);
+    let said = stdout(&o);
+    for k in &keys {
+        let kept = format!("destination \"primary\": kept {k} (locked until ");
+        assert!(said.contains(&kept), "{said}");
+        let deleted = format!("destination \"vgw\": deleted {k} (");
+        assert!(said.contains(&deleted), "{said}");
+    }
+    assert!(g.keys("").is_empty(), "versitygw kept {:?}", g.keys(""));
+    assert_eq!(keys_in(&m), keys, "the locked backups stay in MinIO");
+    // --destination still names one: only that one is pruned.
+    let o = run(&mut both(
+        &m,
+        &g.endpoint(),
+        "prune",
+        &["--cluster", "prod", "--all", "--destination", "primary"],
+    ));
+    assert_ok(&o);
+    assert!(!stdout(&o).contains("destination \""), "{}", stdout(&o));
+}
+
+#[test]
+fn a_destination_down_or_without_keys_fails_the_cleanup_but_the_other_is_emptied() {
+    let m = Minio::start();
+    let g = Versitygw::start();
+    let keys = two_backups(&m, &g);
+    // MinIO down (its locked backups would stay anyway): versitygw is emptied, the run names MinIO.
+    let dead = format!("http://127.0.0.1:{}", crate::common::free_port());
+    let all = ["--cluster", "prod", "--all"];
+    let o = run(&mut both_at(&m, &dead, &g.endpoint(), "prune", &all));
+    assert_eq!(o.status.code(), Some(6), "{}", stderr(&o));
+    let line = error_line(&o);
+    assert!(
+        line.contains(&format!(
+            "destination \"primary\" (bucket \"{LOCKED}\" at {dead}) failed"
+        )) && line.ends_with("the cluster's backups are deleted in \"vgw\""),
+        "{line}"
+    );
+    assert!(g.keys("").is_empty(), "{:?}", g.keys(""));
+    // versitygw without its keys: MinIO is still pruned (its locks reported), the run names versitygw.
+    let mut cmd = both(&m, &g.endpoint(), "prune", &["--cluster", "prod", "--all"]);
+    cmd.env_remove("VGW_AWS_ACCESS_KEY_ID")
+        .env_remove("VGW_AWS_SECRET_ACCESS_KEY");
+    let o = run(&mut cmd);
+    assert_eq!(o.status.code(), Some(6), "{}", stderr(&o));
+    let line = error_line(&o);
+    assert!(
+        line.contains("destination \"vgw\"")
+            && line.contains("its credentials could not be resolved")
+            && line.ends_with("the cluster's backups are deleted in \"primary\""),
+        "{line}"
+    );
+    let said = stdout(&o);
+    assert!(
+        said.contains(&format!(
+            "destination \"primary\": kept {} (locked until",
+            keys[0]
+        )),
+        "{said}"
+    );
+}
