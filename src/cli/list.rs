@@ -1,9 +1,12 @@
 //! `etcdbak list`: its flags, and the run that fetches the backups and prints them.
 
+use std::collections::HashMap;
+
 use clap::ValueEnum;
 
 use super::s3::{check_cluster, S3Args};
 use crate::list::{self, Format};
+use crate::s3::lock::Hold;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
@@ -11,9 +14,10 @@ pub enum Output {
     Table,
     /// A JSON array for scripts; field names are stable: cluster, key, takenAt, revision, sizeBytes (the
     /// stored size), sha256Prefix, compressed, encrypted, plaintextBytes (absent when unknown), verified (etcdbak
-    /// verify found it sound), and for clusters with continuous backups chain: segments, revision (the
+    /// verify found it sound), for clusters with continuous backups chain: segments, revision (the
     /// newest a restore from it reaches), at (its last segment's close time), gapAfter {from, to} (the
-    /// revisions missing where the chain stops short).
+    /// revisions missing where the chain stops short), and on a bucket with Object Lock lock: mode
+    /// (governance or compliance), retainUntil.
     Json,
 }
 
@@ -42,7 +46,9 @@ pub async fn run(args: Args) -> super::Result<()> {
     let mut backups = crate::backup::from_listing(&client.prefix, &objects, cluster);
     crate::store::fill_plaintext_sizes(&client, &mut backups).await;
     let segments = crate::naming::segment::in_listing(&client.prefix, &objects, cluster);
-    let listed = list::with_chains(backups, segments);
+    let keys: Vec<String> = backups.iter().map(|b| b.key.clone()).collect();
+    let locks = crate::store::locks::retentions(&client, &keys).await;
+    let listed = list::with_locks(list::with_chains(backups, segments), &shown(locks));
     let format = match args.output {
         Output::Table => Format::Table,
         Output::Json => Format::Json,
@@ -57,4 +63,18 @@ pub async fn run(args: Args) -> super::Result<()> {
     }
     println!("{}", list::render(&listed, format, chrono::Utc::now())?);
     Ok(())
+}
+
+/// The locks as `list` shows them: the mode and the date (a HEAD without both was left out).
+fn shown(locks: HashMap<String, Hold>) -> HashMap<String, list::Lock> {
+    locks
+        .into_iter()
+        .filter_map(|(key, hold)| {
+            let lock = list::Lock {
+                mode: hold.mode?.to_string(),
+                retain_until: hold.until?,
+            };
+            Some((key, lock))
+        })
+        .collect()
 }

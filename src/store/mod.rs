@@ -13,6 +13,7 @@ mod encode;
 mod error;
 pub(crate) mod fetch;
 pub mod input;
+pub mod locks;
 pub mod prune;
 pub mod verify_backup;
 

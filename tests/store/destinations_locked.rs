@@ -1,7 +1,8 @@
-//! The cleanup Job's `prune --all` on two destinations: MinIO with a locked bucket (`mc mb --with-lock`,
-//! the backups written under governance) and versitygw without a lock. Each destination is emptied of
-//! what it may lose and reports on its own what its locks keep; a destination that is down, or has no
-//! credentials, fails the run naming it while the other is cleaned all the same.
+//! Two destinations, one locked: MinIO with a locked bucket (`mc mb --with-lock`, the backups written under
+//! governance) and versitygw without a lock. `list` shows each backup's lock where there is one; the
+//! cleanup Job's `prune --all` empties each destination of what it may lose and reports on its own what
+//! its locks keep; a destination that is down, or has no credentials, fails the run naming it while the
+//! other is cleaned all the same.
 
 use std::process::{Command, Output};
 
@@ -154,4 +155,61 @@ fn a_destination_down_or_without_keys_fails_the_cleanup_but_the_other_is_emptied
         )),
         "{said}"
     );
+}
+
+#[test]
+fn list_shows_each_backups_lock_where_the_bucket_has_object_lock() {
+    let m = Minio::start();
+    let g = Versitygw::start();
+    let before = chrono::Utc::now();
+    let keys = two_backups(&m, &g);
+    let json = |dest: &str| {
+        let o = run(&mut both(
+            &m,
+            &g.endpoint(),
+            "list",
+            &["-o", "json", "--destination", dest],
+        ));
+        assert_ok(&o);
+        serde_json::from_str::<serde_json::Value>(&stdout(&o)).expect("json")
+    };
+    let listed = json("primary");
+    let rows = listed.as_array().expect("array");
+    assert_eq!(rows.len(), 2, "{listed}");
+    for row in rows {
+        assert!(keys.iter().any(|k| row["key"] == k.as_str()), "{row}");
+        assert_eq!(row["lock"]["mode"], "governance", "{row}");
+        let until = row["lock"]["retainUntil"].as_str().expect("retainUntil");
+        let until = chrono::DateTime::parse_from_rfc3339(until).expect("date");
+        let day = chrono::Duration::days(1);
+        let after = chrono::Utc::now();
+        assert!(
+            until >= before + day - chrono::Duration::seconds(5) && until <= after + day,
+            "{row}"
+        );
+    }
+    let o = run(&mut both(&m, &g.endpoint(), "list", &[]));
+    assert_ok(&o);
+    let table = stdout(&o);
+    assert!(
+        table.contains("LOCK") && table.matches("governance until ").count() == 2,
+        "{table}"
+    );
+    // versitygw's bucket has no Object Lock: no lock, and no LOCK column.
+    let listed = json("vgw");
+    assert!(
+        listed
+            .as_array()
+            .expect("array")
+            .iter()
+            .all(|r| r.get("lock").is_none()),
+        "{listed}"
+    );
+    let o = run(&mut both(
+        &m,
+        &g.endpoint(),
+        "list",
+        &["--destination", "vgw"],
+    ));
+    assert!(!stdout(&o).contains("LOCK"), "{}", stdout(&o));
 }
