@@ -15,6 +15,7 @@ pub mod environment;
 pub mod error;
 pub mod follow;
 pub mod list;
+pub mod lock;
 pub mod log;
 pub mod pick;
 pub mod point;

@@ -213,3 +213,69 @@ fn list_shows_each_backups_lock_where_the_bucket_has_object_lock() {
     ));
     assert!(!stdout(&o).contains("LOCK"), "{}", stdout(&o));
 }
+
+/// The one version of `key` in the locked bucket, as `mc` lists it.
+fn version_of(m: &Minio, key: &str) -> String {
+    let out = m.mc(&["ls", "--versions", "--json", &format!("t/{LOCKED}/{key}")]);
+    let versions: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["versionId"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(versions.len(), 1, "{key}: {versions:?}");
+    versions[0].clone()
+}
+
+#[test]
+fn a_verification_record_is_locked_like_its_backup() {
+    let m = Minio::start();
+    let g = Versitygw::start();
+    let keys = two_backups(&m, &g);
+    let verify = ["--destination", "primary", "--key", &keys[0]];
+    let o = run(&mut both(&m, &g.endpoint(), "verify", &verify));
+    assert_ok(&o);
+    assert!(
+        stderr(&o).contains("the verification record is locked like its backup"),
+        "{}",
+        stderr(&o)
+    );
+    let record = format!("{}.verified", keys[0]);
+    // The store's own credentials cannot delete the record's version before the backup's date.
+    let version = version_of(&m, &record);
+    let target = format!("t/{LOCKED}/{record}");
+    let refused = m.mc(&["rm", "--version-id", &version, &target]);
+    assert!(
+        !refused.status.success(),
+        "a locked record's version was deleted"
+    );
+    // versitygw's bucket has no lock: its record is written as before, and verify succeeds.
+    let o = run(&mut both(
+        &m,
+        &g.endpoint(),
+        "verify",
+        &["--destination", "vgw", "--key", &keys[0]],
+    ));
+    assert_ok(&o);
+    assert!(g.keys("").contains(&record), "{:?}", g.keys(""));
+    // Retention over the locked bucket fails nothing: the verified backup, its record and the locked
+    // newer backup stay.
+    let o = run(&mut both(
+        &m,
+        &g.endpoint(),
+        "prune",
+        &[
+            "--cluster",
+            "prod",
+            "--keep",
+            "1",
+            "--destination",
+            "primary",
+        ],
+    ));
+    assert_ok(&o);
+    let left = keys_in(&m);
+    assert!(
+        left.contains(&record) && keys.iter().all(|k| left.contains(k)),
+        "{left:?}"
+    );
+}
