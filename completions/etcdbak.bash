@@ -251,7 +251,7 @@ _etcdbak() {
             return 0
             ;;
         etcdbak__subcmd__follow)
-            opts="-h -V --endpoints --cacert --cert --key --dial-timeout --timeout --dir --cluster --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --sse --interval --max-segment-size --compress --encrypt-to --encrypt-to-file --lease --lease-namespace --log-level --log-format --help --version"
+            opts="-h -V --endpoints --cacert --cert --key --dial-timeout --timeout --dir --cluster --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --sse --object-lock-mode --object-lock-retain --interval --max-segment-size --compress --encrypt-to --encrypt-to-file --lease --lease-namespace --log-level --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -327,6 +327,14 @@ _etcdbak() {
                     ;;
                 --sse)
                     COMPREPLY=($(compgen -W "s3 kms" -- "${cur}"))
+                    return 0
+                    ;;
+                --object-lock-mode)
+                    COMPREPLY=($(compgen -W "governance compliance" -- "${cur}"))
+                    return 0
+                    ;;
+                --object-lock-retain)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --interval)

@@ -22,6 +22,39 @@ pub struct Listed {
     /// How far its chain of segments reaches; only for clusters with continuous backups (any segment).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chain: Option<Reach>,
+    /// Its S3 Object Lock, when the bucket has Object Lock and the object carries a retention.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lock: Option<Lock>,
+}
+
+/// An object's retention as `list` shows it: the mode and the date until which it cannot be deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Lock {
+    /// `governance` or `compliance`.
+    pub mode: String,
+    pub retain_until: DateTime<Utc>,
+}
+
+/// Sets each backup's lock from `locks` (by key); a key not in it stays without one.
+pub fn with_locks(mut listed: Vec<Listed>, locks: &HashMap<String, Lock>) -> Vec<Listed> {
+    for l in &mut listed {
+        l.lock = locks.get(&l.backup.key).cloned();
+    }
+    listed
+}
+
+/// `governance until 2026-12-25 10:00`, with `(expired)` once the date has passed.
+fn lock_cell(lock: &Lock, now: DateTime<Utc>) -> String {
+    let mut text = format!(
+        "{} until {}",
+        lock.mode,
+        lock.retain_until.format("%Y-%m-%d %H:%M")
+    );
+    if lock.retain_until <= now {
+        text.push_str(" (expired)");
+    }
+    text
 }
 
 /// Each backup with its chain's reach among its own cluster's `segments` (`(cluster, segment)` pairs).
@@ -40,7 +73,11 @@ pub fn with_chains(backups: Vec<Backup>, segments: Vec<(String, SegmentName)>) -
             let chain = by_cluster
                 .get(&b.cluster)
                 .map(|segs| chain::reach(&Base::from(&b), segs));
-            Listed { backup: b, chain }
+            Listed {
+                backup: b,
+                chain,
+                lock: None,
+            }
         })
         .collect()
 }
@@ -87,9 +124,10 @@ pub fn nothing_found(cluster: Option<&str>, bucket: &str, root_prefix: &str) -> 
 }
 
 /// The table `etcdbak list` prints (pure, so it is snapshot-tested). The CHAIN column appears when some
-/// cluster in the listing has continuous backups.
+/// cluster in the listing has continuous backups, the LOCK column when some backup is locked.
 pub fn render_table(listed: &[Listed], now: DateTime<Utc>) -> Table {
     let chains = listed.iter().any(|l| l.chain.is_some());
+    let locks = listed.iter().any(|l| l.lock.is_some());
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
     let mut header = vec![
@@ -104,6 +142,9 @@ pub fn render_table(listed: &[Listed], now: DateTime<Utc>) -> Table {
     ];
     if chains {
         header.push("CHAIN");
+    }
+    if locks {
+        header.push("LOCK");
     }
     header.push("KEY");
     table.set_header(header);
@@ -126,6 +167,13 @@ pub fn render_table(listed: &[Listed], now: DateTime<Utc>) -> Table {
                     .as_ref()
                     .map_or_else(String::new, |r| chain_cell(r, now)),
             ));
+        }
+        if locks {
+            let cell = l
+                .lock
+                .as_ref()
+                .map_or_else(String::new, |k| lock_cell(k, now));
+            row.push(Cell::new(cell));
         }
         row.push(Cell::new(&b.key));
         table.add_row(row);
@@ -342,5 +390,28 @@ mod tests {
     #[test]
     fn json_field_names_are_stable() {
         insta::assert_snapshot!(serde_json::to_string_pretty(&listed()).expect("json"));
+    }
+
+    #[test]
+    fn locks_show_their_mode_and_date_and_when_they_expired() {
+        let lock = |mode: &str, until: &str| Lock {
+            mode: mode.into(),
+            retain_until: t(until),
+        };
+        let mut locks = HashMap::new();
+        let keys: Vec<String> = listed().iter().map(|l| l.backup.key.clone()).collect();
+        locks.insert(keys[0].clone(), lock("compliance", "2026-12-25T11:30:00Z"));
+        locks.insert(keys[1].clone(), lock("governance", "2026-11-25T11:00:00Z"));
+        let listed = with_locks(listed(), &locks);
+        assert!(listed[2].lock.is_none());
+        let table = render_table(&listed, t("2026-11-25T12:00:00Z"));
+        insta::assert_snapshot!(table.to_string());
+        insta::assert_snapshot!(serde_json::to_string_pretty(&listed[..2]).expect("json"));
+        // Without any lock the table has no LOCK column (listings of unlocked buckets stay as they were).
+        let plain = render_table(
+            &with_locks(listed.clone(), &HashMap::new()),
+            t("2026-11-25T12:00:00Z"),
+        );
+        assert!(!plain.to_string().contains("LOCK"));
     }
 }

@@ -3,8 +3,10 @@
 //! `ETCDBAK_DESTINATIONS` separated by ';'), and for the readers which one to read (`--destination`).
 
 use super::s3::{resolve_credentials, S3Args};
+use crate::s3::client::endpoint_of;
 use crate::s3::destination::{check_names, FIRST_NAME};
 use crate::s3::{Client, CredentialSource, DestinationSpec, ObjectLock, Settings};
+use crate::store::destinations::Failed;
 use crate::store::Destination;
 
 /// Every destination beyond the first, and the first one's name.
@@ -40,24 +42,58 @@ pub struct ReadArgs {
     pub destination: Option<String>,
 }
 
+/// `store`'s destinations: those it can talk to, and the further ones whose credentials did not resolve
+/// (each a failed destination of the run, not a failed run: the others still get their copy).
+pub struct StoreTargets {
+    pub ready: Vec<Destination>,
+    pub unready: Vec<Failed>,
+}
+
 impl DestinationArgs {
     /// Every destination for `store`: the first from `first` (the S3 flags' settings, its lock included),
-    /// then each `--add-destination`, in order.
-    pub async fn all(&self, s3: &S3Args, first: Settings) -> super::Result<Vec<Destination>> {
+    /// then each `--add-destination`, in order. A line that does not parse or names a bad endpoint fails
+    /// the run (exit 2); a further destination without credentials only drops out.
+    pub async fn all(&self, s3: &S3Args, first: Settings) -> super::Result<StoreTargets> {
         check_names(&self.first, &self.more).map_err(crate::exit::Usage)?;
-        let mut out = vec![Destination {
-            name: self.first.clone(),
-            client: Client::connect(&first)?,
-        }];
+        let mut out = StoreTargets {
+            ready: vec![Destination {
+                name: self.first.clone(),
+                client: Client::connect(&first)?,
+            }],
+            unready: Vec::new(),
+        };
         for spec in &self.more {
-            let settings = settings_for(spec, s3, &first).await?;
-            out.push(Destination {
+            let settings = match settings_for(spec, s3, &first).await {
+                Ok(settings) => settings,
+                Err(e) => {
+                    out.unready.push(unready(spec, &e)?);
+                    continue;
+                }
+            };
+            out.ready.push(Destination {
                 name: spec.name.clone(),
                 client: connect(spec, &settings)?,
             });
         }
         Ok(out)
     }
+}
+
+/// A further destination whose credentials did not resolve, as a failed destination of the run.
+fn unready(spec: &DestinationSpec, e: &super::Error) -> super::Result<Failed> {
+    let endpoint = endpoint_of(spec.endpoint.as_deref(), &spec.region).map_err(|bad| {
+        super::Error::Usage(crate::exit::Usage(format!(
+            "destination {:?}: {bad}",
+            spec.name
+        )))
+    })?;
+    tracing::warn!(destination = %spec.name, bucket = %spec.bucket, error = %e, "destination has no credentials; the others go on");
+    Ok(Failed::unready(
+        &spec.name,
+        &spec.bucket,
+        &endpoint,
+        crate::exit::chain(e),
+    ))
 }
 
 /// The destination a reader reads, and the others as they are spelt (the runbook names every copy).

@@ -37,6 +37,9 @@ pub struct Args {
     pub etcd: super::snapshot::Args,
     #[command(flatten)]
     pub s3: S3Args,
+    /// S3 Object Lock on each segment and full backup the follower writes (docs/OBJECT-LOCK.md).
+    #[command(flatten)]
+    pub lock: super::lock::LockArgs,
     /// Close the open segment this long after its first change (e.g. 20s, 1m): the most a lost follower
     /// loses.
     #[arg(long, env = "ETCDBAK_SEGMENT_INTERVAL", default_value = "20s",
@@ -166,7 +169,13 @@ pub async fn run(args: Args) -> super::Result<()> {
     let report = Log {
         lease: lease(&args).await?,
     };
-    let client = args.s3.connect().await?;
+    let mut settings = args.s3.resolved().await?;
+    settings.object_lock = args.lock.lock();
+    let client = crate::s3::Client::connect(&settings)?;
+    if client.lock.is_some() {
+        // As `store` does: a lock the bucket cannot keep is an error naming it, not unlocked segments.
+        client.require_object_lock().await?;
+    }
     let etcd = super::snapshot::options(args.etcd);
     let opts = follow::Options {
         rebase: crate::store::Options {

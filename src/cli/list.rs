@@ -1,8 +1,11 @@
 //! `etcdbak list`: its flags, and the run that fetches the backups and prints them.
 
+use std::collections::HashMap;
+
 use super::output::{Output, OutputArgs};
 use super::s3::{check_cluster, S3Args};
 use crate::list::{self, Format};
+use crate::s3::lock::Hold;
 
 /// `list`'s JSON fields, under its long help (the output format is shared with `verify`).
 pub const AFTER_HELP: &str = "\
@@ -10,7 +13,8 @@ With -o json it prints a JSON array; the field names are stable: cluster, key, t
 sizeBytes (the stored size), sha256Prefix, compressed, encrypted, plaintextBytes (absent when unknown), \
 verified (etcdbak verify found it sound), and for clusters with continuous backups chain: segments, \
 revision (the newest a restore from it reaches), at (its last segment's close time), gapAfter {from, to} \
-(the revisions missing where the chain stops short).";
+(the revisions missing where the chain stops short), and on a bucket with Object Lock lock: mode \
+(governance or compliance), retainUntil.";
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -36,7 +40,9 @@ pub async fn run(args: Args) -> super::Result<()> {
     let mut backups = crate::backup::from_listing(&client.prefix, &objects, cluster);
     crate::store::fill_plaintext_sizes(&client, &mut backups).await;
     let segments = crate::naming::segment::in_listing(&client.prefix, &objects, cluster);
-    let listed = list::with_chains(backups, segments);
+    let keys: Vec<String> = backups.iter().map(|b| b.key.clone()).collect();
+    let locks = crate::store::locks::retentions(&client, &keys).await;
+    let listed = list::with_locks(list::with_chains(backups, segments), &shown(locks));
     let format = match args.output.output {
         Output::Table => Format::Table,
         Output::Json => Format::Json,
@@ -51,4 +57,18 @@ pub async fn run(args: Args) -> super::Result<()> {
     }
     println!("{}", list::render(&listed, format, chrono::Utc::now())?);
     Ok(())
+}
+
+/// The locks as `list` shows them: the mode and the date (a HEAD without both was left out).
+fn shown(locks: HashMap<String, Hold>) -> HashMap<String, list::Lock> {
+    locks
+        .into_iter()
+        .filter_map(|(key, hold)| {
+            let lock = list::Lock {
+                mode: hold.mode?.to_string(),
+                retain_until: hold.until?,
+            };
+            Some((key, lock))
+        })
+        .collect()
 }

@@ -17,6 +17,7 @@ pub mod etcd_tls;
 pub mod follow;
 pub mod identity;
 pub mod list;
+pub mod lock;
 pub mod log;
 pub mod output;
 pub mod pick;

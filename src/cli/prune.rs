@@ -19,7 +19,9 @@ pub struct Args {
     #[command(flatten)]
     pub retention: RetentionArgs,
     /// Delete every backup of the cluster and abort its unfinished uploads (the cleanup Job after a
-    /// Cluster is deleted). Files that do not follow etcdbak's naming scheme are never touched. Refused
+    /// Cluster is deleted), in every destination (--add-destination) unless --destination names one; a
+    /// destination that fails does not stop the others, and the run then fails naming it. Files that do
+    /// not follow etcdbak's naming scheme are never touched. Refused
     /// together with any --keep* flag or ETCDBAK_KEEP* env var (the controller sets none on cleanup).
     /// Whatever an S3 Object Lock still holds stays and is printed as kept, with its date; on a versioned
     /// bucket every version of what goes is deleted.
@@ -51,41 +53,66 @@ fn keep(all: bool, retention: &RetentionArgs) -> super::Result<Keep> {
 
 pub async fn run(args: Args) -> super::Result<()> {
     check_cluster(&args.cluster)?;
-    let client = args.destinations.client(&args.s3).await?;
     let opts = prune::Options {
         keep: keep(args.all, &args.retention)?,
-        cluster: args.cluster,
+        cluster: args.cluster.clone(),
         dry_run: args.dry_run,
         stale_upload_age: args.stale_upload_age,
     };
+    // The cleanup Job's `--all` empties every destination, unless one is named.
+    if args.all && args.destinations.destination.is_none() {
+        return run_every(&args, &opts).await;
+    }
+    let client = args.destinations.client(&args.s3).await?;
     let mut report = prune::Report::default();
     let outcome = prune::run(&client, &opts, &mut report).await;
     // What was done is shown even when a later step failed.
-    render(&report);
+    render(&report, "");
     Ok(outcome?)
 }
 
-/// The report on stdout: the dry run's table and counts, or one line per deleted backup.
-fn render(report: &prune::Report) {
+/// `prune --all` in every destination; each one's lines prefixed with its name when there are several.
+async fn run_every(args: &Args, opts: &prune::Options) -> super::Result<()> {
+    let first = args.s3.resolved().await?;
+    let targets = args.destinations.all.all(&args.s3, first).await?;
+    let several = targets.ready.len() + targets.unready.len() > 1;
+    let (reports, outcome) =
+        crate::store::cleanup::run_each(&targets.ready, targets.unready, opts).await;
+    for (dest, report) in targets.ready.iter().zip(&reports) {
+        let prefix = match several {
+            true => format!("destination {:?}: ", dest.name),
+            false => String::new(),
+        };
+        render(report, &prefix);
+    }
+    Ok(outcome?)
+}
+
+/// The report on stdout: the dry run's table and counts, or one line per deleted backup, each line after
+/// `prefix` (which destination, when there are several).
+fn render(report: &prune::Report, prefix: &str) {
     if let Some(dry) = &report.dry_run {
+        if !prefix.is_empty() {
+            println!("{}", prefix.trim_end());
+        }
         println!(
             "{}",
             crate::retention::render::dry_run_table(&dry.decisions)
         );
         println!(
-            "would delete {} of {} backups, deleted nothing",
+            "{prefix}would delete {} of {} backups, deleted nothing",
             dry.would_delete,
             dry.decisions.len()
         );
         for key in &dry.would_abort {
-            println!("would abort the unfinished upload of {key}");
+            println!("{prefix}would abort the unfinished upload of {key}");
         }
     }
     for deleted in &report.deleted {
-        println!("deleted {} ({})", deleted.key, deleted.why);
+        println!("{prefix}deleted {} ({})", deleted.key, deleted.why);
     }
     for kept in &report.locked {
-        println!("kept {} ({})", kept.key, kept.why);
+        println!("{prefix}kept {} ({})", kept.key, kept.why);
     }
 }
 

@@ -6,9 +6,8 @@ use std::time::Duration;
 use super::retention::RetentionArgs;
 use super::s3::S3Args;
 use crate::pipeline::{Compression, Encoding, Recipients};
-use crate::s3::lock::parse_retain;
 use crate::s3::upload::{MAX_PART_SIZE, MIN_PART_SIZE};
-use crate::s3::{LockMode, ObjectLock, UploadPlan};
+use crate::s3::UploadPlan;
 use crate::store::{self, DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE};
 
 /// `etcdbak store --help`: what the command does, and where its S3 credentials come from, since they are
@@ -93,43 +92,9 @@ pub struct Args {
     /// mounted Secret or ConfigMap. Combines with --encrypt-to.
     #[arg(long, env = "ETCDBAK_ENCRYPT_TO_FILE", value_name = "FILE")]
     pub encrypt_to_file: Option<PathBuf>,
-    /// Write each backup with S3 Object Lock (WORM) in this mode, so not even these credentials can delete
-    /// it before --object-lock-retain has passed: `governance` (lifted only with
-    /// s3:BypassGovernanceRetention) or `compliance` (by nobody). The bucket must have Object Lock enabled,
-    /// else the run fails naming it; every PUT then carries Content-MD5. See docs/OBJECT-LOCK.md.
-    #[arg(
-        long,
-        env = "ETCDBAK_OBJECT_LOCK_MODE",
-        value_enum,
-        value_name = "MODE",
-        requires = "object_lock_retain"
-    )]
-    pub object_lock_mode: Option<LockModeArg>,
-    /// How long each backup stays locked from its upload: days, hours, minutes, seconds in that order
-    /// (30d, 1d12h). Retention and prune keep a backup until its lock expires, then delete every version.
-    #[arg(long, env = "ETCDBAK_OBJECT_LOCK_RETAIN", value_parser = parse_retain,
-          value_name = "DURATION", requires = "object_lock_mode")]
-    pub object_lock_retain: Option<Duration>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LockModeArg {
-    /// Locked; a principal with s3:BypassGovernanceRetention can still lift it.
-    Governance,
-    /// Locked for everyone, the bucket's root account included, until the date.
-    Compliance,
-}
-
-/// The lock the two flags ask for; clap makes them come together.
-fn object_lock(mode: Option<LockModeArg>, retain: Option<Duration>) -> Option<ObjectLock> {
-    let mode = match mode? {
-        LockModeArg::Governance => LockMode::Governance,
-        LockModeArg::Compliance => LockMode::Compliance,
-    };
-    Some(ObjectLock {
-        mode,
-        retain: retain?,
-    })
+    /// S3 Object Lock on each backup (docs/OBJECT-LOCK.md).
+    #[command(flatten)]
+    pub lock: super::lock::LockArgs,
 }
 
 /// The recipients the flags name; `None` when the backup is not encrypted (`follow` takes the same flags).
@@ -161,7 +126,7 @@ pub async fn run(args: Args) -> super::Result<()> {
     let recipients = recipients(&args.encrypt_to, args.encrypt_to_file.as_deref())
         .map_err(store::Error::from)?;
     let mut settings = args.s3.resolved().await?;
-    settings.object_lock = object_lock(args.object_lock_mode, args.object_lock_retain);
+    settings.object_lock = args.lock.lock();
     let dests = args.destinations.all(&args.s3, settings).await?;
     let opts = store::Options {
         dir: args.dir,
@@ -178,7 +143,7 @@ pub async fn run(args: Args) -> super::Result<()> {
             threads: 0,
         },
     };
-    Ok(store::run_all(&dests, &opts).await?)
+    Ok(store::run_all(&dests.ready, dests.unready, &opts).await?)
 }
 
 /// Parses sizes such as `8MiB`, `16M`, `5242880`: binary units, since sizes here are about memory.

@@ -96,12 +96,16 @@ async fn rebase(client: &Client, opts: &Options, cluster: &str) -> Result<(), Er
     Ok(())
 }
 
-/// Deletes the segments no remaining full backup's chain needs; a failure only postpones it.
+/// Deletes the segments no remaining full backup's chain needs (every version, on a versioned bucket); one
+/// an Object Lock still holds stays until a later pass finds it expired; a failure only postpones it.
 async fn prune(client: &Client, cluster: &str, listing: &objects::Listing) {
     for name in chain::droppable(&listing.bases, &listing.segments) {
         let key = crate::naming::segment::segment_key(&client.prefix, cluster, &name);
-        match client.delete(&key).await {
-            Ok(()) => info!(%key, "deleted a segment no kept backup needs"),
+        match client.remove(&key).await {
+            Ok(crate::s3::Removal::Gone) => info!(%key, "deleted a segment no kept backup needs"),
+            Ok(crate::s3::Removal::Locked(locked)) => {
+                info!(%key, %locked, "kept a segment no kept backup needs: its Object Lock has not expired");
+            }
             Err(e) => warn!(%key, error = %e, "could not delete an unneeded segment"),
         }
     }

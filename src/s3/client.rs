@@ -77,47 +77,7 @@ impl Client {
                 Setting::Bucket
             )));
         }
-        let (region, endpoint) = match &args.endpoint {
-            Some(raw) => {
-                let endpoint = raw.trim().trim_end_matches('/').to_string();
-                // Never repeated: the part before '@' is a password.
-                if endpoint.contains('@') {
-                    return Err(Error::Settings(
-                        "the S3 endpoint carries credentials (user:password@): remove them from --s3-endpoint; keys come from the AWS credential chain".into(),
-                    ));
-                }
-                let ok = endpoint.split_once("://").is_some_and(|(scheme, rest)| {
-                    matches!(scheme, "http" | "https")
-                        && !rest.is_empty()
-                        && !rest.contains(['/', ' ', '?', '#'])
-                });
-                if !ok {
-                    return Err(Error::Settings(format!(
-                        "the S3 endpoint {raw:?} is not a URL like http://127.0.0.1:9000 or https://s3.example.com: fix {}",
-                        Setting::S3Endpoint
-                    )));
-                }
-                (
-                    Region::Custom {
-                        region: args.region.clone(),
-                        endpoint: endpoint.clone(),
-                    },
-                    endpoint,
-                )
-            }
-            None => {
-                let region: Region = args.region.parse().map_err(|_| {
-                    Error::Settings(format!(
-                        "unknown AWS region {:?}: fix {}, or set {} for an S3-compatible store",
-                        args.region,
-                        Setting::Region,
-                        Setting::S3Endpoint
-                    ))
-                })?;
-                let endpoint = format!("https://{}", region.host());
-                (region, endpoint)
-            }
-        };
+        let (region, endpoint) = place(args.endpoint.as_deref(), &args.region)?;
         let credentials = signing_keys(&args.credentials.peek())?;
         let mut bucket = Bucket::new(&args.bucket, region, credentials).map_err(|e| {
             Error::Settings(format!(
@@ -487,6 +447,60 @@ fn signing_keys(c: &crate::credentials::Credentials) -> Result<Credentials, Erro
     let token = c.session_token.as_deref();
     Credentials::new(Some(&c.access_key), Some(&c.secret_key), token, token, None)
         .map_err(|_| Error::MissingCredentials)
+}
+
+/// Where a bucket is: the region requests are signed for and the endpoint (as given, or AWS's for the
+/// region), checked. `endpoint_of` is the endpoint alone, for naming a destination without a client.
+fn place(endpoint: Option<&str>, region: &str) -> Result<(Region, String), Error> {
+    let placed = match endpoint {
+        Some(raw) => {
+            let endpoint = raw.trim().trim_end_matches('/').to_string();
+            // Never repeated: the part before '@' is a password.
+            if endpoint.contains('@') {
+                return Err(Error::Settings(format!(
+                    "the S3 endpoint carries credentials (user:password@): remove them from {}; keys come from the AWS credential chain",
+                    Setting::S3Endpoint
+                ),
+                ));
+            }
+            let ok = endpoint.split_once("://").is_some_and(|(scheme, rest)| {
+                matches!(scheme, "http" | "https")
+                    && !rest.is_empty()
+                    && !rest.contains(['/', ' ', '?', '#'])
+            });
+            if !ok {
+                return Err(Error::Settings(format!(
+                    "the S3 endpoint {raw:?} is not a URL like http://127.0.0.1:9000 or https://s3.example.com: fix {}",
+                    Setting::S3Endpoint
+                )));
+            }
+            (
+                Region::Custom {
+                    region: region.to_string(),
+                    endpoint: endpoint.clone(),
+                },
+                endpoint,
+            )
+        }
+        None => {
+            let parsed: Region = region.parse().map_err(|_| {
+                Error::Settings(format!(
+                    "unknown AWS region {:?}: fix {}, or set {} for an S3-compatible store",
+                    region,
+                    Setting::Region,
+                    Setting::S3Endpoint
+                ))
+            })?;
+            let endpoint = format!("https://{}", parsed.host());
+            (parsed, endpoint)
+        }
+    };
+    Ok(placed)
+}
+
+/// The endpoint a client for these settings would talk to (see [`place`]).
+pub fn endpoint_of(endpoint: Option<&str>, region: &str) -> Result<String, Error> {
+    place(endpoint, region).map(|(_, e)| e)
 }
 
 /// `host:port` of an endpoint URL, the port defaulted from the scheme. Pure.

@@ -81,6 +81,21 @@ impl ObjectLock {
     }
 }
 
+impl Hold {
+    /// A lock that ends no earlier than this one's date, for an object written at `now` (a verification
+    /// record locked as long as its backup); `None` without a mode or a date still ahead.
+    pub fn as_lock_from(&self, now: DateTime<Utc>) -> Option<ObjectLock> {
+        let (mode, until) = (self.mode?, self.until?);
+        let ms = until.signed_duration_since(now).num_milliseconds();
+        // Rounded up to the second, so the new lock never ends before the one it follows.
+        let secs = u64::try_from(ms).ok().filter(|ms| *ms > 0)?.div_ceil(1000);
+        Some(ObjectLock {
+            mode,
+            retain: Duration::from_secs(secs),
+        })
+    }
+}
+
 /// A date as S3 takes and gives it: RFC 3339 in UTC, to the second.
 pub fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
@@ -411,5 +426,27 @@ mod tests {
         assert_eq!(next_page(truncated), Some(("p/c/a.db".into(), "v1".into())));
         let escaped = "<Version><Key>a&amp;b</Key><VersionId>x</VersionId></Version>";
         assert_eq!(versions_of(escaped, "a&b").len(), 1);
+    }
+
+    #[test]
+    fn a_record_is_locked_no_shorter_than_its_backup() {
+        let now = DateTime::parse_from_rfc3339("2026-11-25T10:00:00.400Z")
+            .expect("t")
+            .with_timezone(&Utc);
+        let until = DateTime::parse_from_rfc3339("2026-11-26T10:00:00Z")
+            .expect("t")
+            .with_timezone(&Utc);
+        let hold = Hold {
+            mode: Some(LockMode::Compliance),
+            until: Some(until),
+            legal_hold: false,
+        };
+        let lock = hold.as_lock_from(now).expect("locked");
+        assert_eq!(lock.mode, LockMode::Compliance);
+        assert!(lock.retain_until(now) >= until);
+        assert!(lock.retain_until(now) <= until + chrono::Duration::seconds(1));
+        assert_eq!(hold.as_lock_from(until), None, "expired");
+        let no_mode = Hold { mode: None, ..hold };
+        assert_eq!(no_mode.as_lock_from(now), None);
     }
 }

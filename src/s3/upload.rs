@@ -194,8 +194,8 @@ pub(super) async fn md5_of(buf: Vec<u8>) -> Result<(Vec<u8>, [u8; 16]), Error> {
     })
 }
 
-/// A small object (a verification record) in one PUT, with the store's server-side encryption, retries and
-/// Content-MD5 handling like any backup's.
+/// A small object (a verification record) in one PUT, with the store's server-side encryption, retries,
+/// Content-MD5 handling and Object Lock (the client's, dated from now) like any backup's.
 pub async fn put_small(client: &Client, key: &str, body: Vec<u8>) -> Result<(), Error> {
     put_small_with(client, key, body, &[]).await
 }
@@ -209,6 +209,9 @@ pub async fn put_small_with(
 ) -> Result<(), Error> {
     let mut headers = metadata_headers(metadata)?;
     add_headers(&mut headers, &client.sse.create_headers());
+    if let Some(lock) = client.lock {
+        add_lock_headers(&mut headers, &lock.create_headers(chrono::Utc::now()))?;
+    }
     let (body, md5) = md5_of(body).await?;
     put_bytes(
         client,

@@ -40,6 +40,17 @@ impl Client {
     /// Fails with a line naming the bucket unless Object Lock is enabled on it: a lock asked for on a bucket
     /// that cannot keep it must not become a silent unlocked upload.
     pub async fn require_object_lock(&self) -> Result<(), Error> {
+        if !self.object_lock_enabled().await? {
+            return Err(Error::ObjectLockOff {
+                bucket: self.bucket_name.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether Object Lock is enabled on the bucket (one GET `?object-lock`); a store without the feature
+    /// says no.
+    pub async fn object_lock_enabled(&self) -> Result<bool, Error> {
         let op = "read the bucket's Object Lock configuration";
         let query = [("object-lock".to_string(), String::new())];
         let answer = self.signed(op, Method::GET, None, &query).await?;
@@ -56,12 +67,7 @@ impl Client {
                 e => return Err(e),
             },
         };
-        if !enabled {
-            return Err(Error::ObjectLockOff {
-                bucket: self.bucket_name.clone(),
-            });
-        }
-        Ok(())
+        Ok(enabled)
     }
 
     /// HEAD one version of `key` (the current one with `version` unset): its version id and lock. `None`

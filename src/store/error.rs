@@ -49,6 +49,10 @@ pub enum Error {
     /// `store` to several destinations: some failed (named, with why), the others hold the backup.
     #[error("{0}")]
     Destinations(super::destinations::Partial),
+    /// A further destination whose credentials did not resolve (none set, or their source failed): it is
+    /// down for this run like an unreachable one, so it counts as the object store's failure (exit 6).
+    #[error("its credentials could not be resolved: {0}")]
+    Unready(String),
 }
 
 impl Error {
@@ -59,7 +63,7 @@ impl Error {
             Error::Usage(_) | Error::InvalidCluster(_) => Class::Usage,
             Error::DownloadCorrupt { .. } | Error::BadMetadata { .. } => Class::CorruptSnapshot,
             Error::ClusterMismatch { .. } => Class::Config,
-            Error::NoBackups(_) => Class::Storage,
+            Error::NoBackups(_) | Error::Unready(_) => Class::Storage,
             Error::Input { .. } | Error::Etcdutl(_) | Error::Io(_) => Class::Failure,
             Error::Destinations(p) => p.class(),
         }

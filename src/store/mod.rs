@@ -6,12 +6,14 @@
 //! uploads that earlier, killed runs left behind.
 
 mod check;
+pub mod cleanup;
 pub mod destinations;
 pub mod download;
 mod encode;
 mod error;
 pub(crate) mod fetch;
 pub mod input;
+pub mod locks;
 pub mod prune;
 pub mod verify_backup;
 
@@ -99,21 +101,26 @@ pub async fn run(client: &Client, opts: &Options) -> Result<(), Error> {
         name: s3::destination::FIRST_NAME.into(),
         client: client.clone(),
     };
-    run_all(std::slice::from_ref(&dest), opts).await
+    run_all(std::slice::from_ref(&dest), Vec::new(), opts).await
 }
 
 /// [`run`] to every destination from one read of the snapshot: each checked before the read, sent the same
 /// parts, its object checked on its own, its retention applied on its own. A destination that fails drops
 /// out and the others finish; the error then names it ([`destinations::Partial`]). With one destination
-/// its error is the run's, as it always was.
-pub async fn run_all(dests: &[Destination], opts: &Options) -> Result<(), Error> {
+/// its error is the run's, as it always was. `unready` are further destinations that could not take part
+/// (their credentials did not resolve): the run goes on without them and fails naming them.
+pub async fn run_all(
+    dests: &[Destination],
+    unready: Vec<destinations::Failed>,
+    opts: &Options,
+) -> Result<(), Error> {
     let cancel = watch_signals();
     let meta = input::read_metadata(&opts.dir)?;
     let cluster = input::resolve_cluster(opts.cluster.as_deref(), &meta)?;
-    let many = dests.len() > 1;
+    let many = dests.len() + unready.len() > 1;
     let mut results = join_all(dests.iter().map(|d| ready(d, &cluster, many))).await;
     if results.iter().all(Result::is_err) {
-        return destinations::outcome(dests, results);
+        return destinations::outcome(dests, results, unready);
     }
     let snapshot = opts.dir.join(SNAPSHOT_FILE);
     check_before_upload(&snapshot, &meta).await?;
@@ -161,7 +168,7 @@ pub async fn run_all(dests: &[Destination], opts: &Options) -> Result<(), Error>
     for (&i, r) in live.iter().zip(join_all(after).await) {
         results[i] = r;
     }
-    destinations::outcome(dests, results)
+    destinations::outcome(dests, results, unready)
 }
 
 /// What is asked of a destination before the snapshot is read: that its bucket answers, and holds Object

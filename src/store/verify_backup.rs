@@ -141,6 +141,19 @@ async fn second_opinion(file: &Path, revision: Option<i64>) -> Result<Result<(),
     Ok(opinion)
 }
 
+/// The client to write `backup`'s record with: one that locks it as long as the backup is locked (same
+/// mode, no earlier date), so the record and its backup expire together and retention, which deletes a
+/// record only with its backup, never meets a record locked longer than the backup. Unlocked: `client`.
+async fn locked_like(client: &Client, backup: &str) -> Result<Client, crate::s3::Error> {
+    let mut out = client.clone();
+    let hold = client.current(backup, None).await?.map(|c| c.hold);
+    out.lock = hold.and_then(|h| h.as_lock_from(chrono::Utc::now()));
+    if let Some(lock) = &out.lock {
+        tracing::info!(%backup, mode = %lock.mode, "the verification record is locked like its backup");
+    }
+    Ok(out)
+}
+
 /// Records the verdict beside the backup, so retention keeps the newest sound one: a record for a sound
 /// backup, none for a corrupt one (one that rotted on the store after an earlier pass loses its record).
 /// It needs PutObject and DeleteObject on the cluster's prefix (docs/CONTRACT.md, the verify container).
@@ -148,7 +161,10 @@ async fn write_verified_record(client: &Client, report: &Report) -> Result<(), c
     let key = crate::naming::verified_record_key(&report.key);
     let done = match report.sound() {
         Ok(()) => match crate::verify::backup::verified_record(report, chrono::Utc::now()) {
-            Ok(body) => crate::s3::upload::put_small(client, &key, body).await,
+            Ok(body) => {
+                let locked = locked_like(client, &report.key).await?;
+                crate::s3::upload::put_small(&locked, &key, body).await
+            }
             Err(e) => Err(crate::s3::Error::Request {
                 op: format!("write {key}"),
                 reason: e.to_string(),

@@ -8,7 +8,7 @@ use kube::ResourceExt;
 use super::container::{contract_env, s3_env, template_container, Role};
 use super::labels::{labels, object_meta, stamp_hash, CLUSTER_UID_ANNOTATION};
 use super::pod::{base_volumes, pod_template};
-use super::settings::effective_keep;
+use super::settings::{destinations_env, effective_keep};
 use super::RenderError;
 use crate::config::Config;
 use crate::crd::Cluster;
@@ -25,11 +25,14 @@ pub fn render_cleanup_job(cluster: &Cluster, config: &Config) -> Result<Job, Ren
     // A Cluster whose keep is invalid must still be deletable: cleanup deletes everything anyway.
     let keep = effective_keep(cluster, config).unwrap_or(config.default_keep);
     let contract = contract_env(&name, &Policy::newest(keep), Role::Cleanup);
+    // Every destination the store container writes to, so `prune --all` empties each of them.
+    let mut defaults = s3_env(config);
+    defaults.extend(destinations_env(config));
     let cleanup = template_container(
         &config.cleanup_container,
         "cleanup",
         &contract,
-        &s3_env(config),
+        &defaults,
         config,
         false,
     )?;

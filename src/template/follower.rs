@@ -15,7 +15,7 @@ use super::container::{env, mount, s3_env, template_container, BACKUP_DIR, BACKU
 use super::endpoint::{etcd_client, tls_volume};
 use super::labels::{labels, object_meta, stamp_hash};
 use super::pod::{base_volumes, pod_template};
-use super::settings::{effective_continuous, encoding_env};
+use super::settings::{effective_continuous, encoding_env, object_lock_env};
 use super::RenderError;
 use crate::config::Config;
 use crate::crd::Cluster;
@@ -57,6 +57,8 @@ pub fn render_follower(
     contract.extend(etcd_env);
     let mut defaults = s3_env(config);
     defaults.extend(encoding_env(cluster, config)?);
+    // Segments and the follower's own full backups are locked like the backup Job's.
+    defaults.extend(object_lock_env(cluster, config)?);
     let mut follower = template_container(
         &config.follower_container,
         "follower",

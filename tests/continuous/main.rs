@@ -9,6 +9,7 @@ mod common;
 
 mod gap;
 mod guide;
+mod locked;
 mod pitr;
 
 use std::collections::BTreeMap;

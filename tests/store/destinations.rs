@@ -14,7 +14,7 @@ use crate::common::versitygw::{self, Versitygw};
 use crate::common::wait_until;
 
 /// The `--add-destination` line for versitygw at `endpoint` (the gateway itself, or a proxy before it).
-fn vgw_spec(endpoint: &str) -> String {
+pub(crate) fn vgw_spec(endpoint: &str) -> String {
     format!(
         "name=vgw,bucket={},endpoint={endpoint},credentials=env:VGW_",
         versitygw::BUCKET
@@ -159,6 +159,62 @@ fn a_destination_down_at_the_start_fails_the_run_but_not_the_backup() {
     assert_eq!(error_lines(&o), 1, "{err}");
     assert_eq!(m.keys(""), [key(1, "20261125T100000.000Z", ".db")]);
     assert!(err.contains("retention applied"), "{err}");
+}
+
+/// A further destination whose credentials do not resolve (none set, or a configured source that fails)
+/// is a failed destination, not a failed run: MinIO's copy is stored, retained and verified, and the run
+/// exits 6 with one line naming the destination.
+#[test]
+fn a_destination_without_credentials_fails_alone() {
+    let m = Minio::start();
+    let g = Versitygw::start();
+    let no_keys: [(&str, &str); 0] = [];
+    let bad_source = [
+        ("VGW_AWS_WEB_IDENTITY_TOKEN_FILE", "/nonexistent/token"),
+        ("VGW_AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/etcdbak"),
+    ];
+    let cases: [(&[(&str, &str)], &str); 2] = [
+        (&no_keys, "VGW_AWS_* variables"),
+        (&bad_source, "/nonexistent/token"),
+    ];
+    let mut verified: Vec<String> = Vec::new();
+    // The fixture's revision every time (verify checks it), an hour apart.
+    for (hour, (env, why)) in (1..).zip(cases) {
+        let at = format!("2026-11-25T1{hour}:00:00Z");
+        let dir = backup_dir("prod", 13, &at);
+        let d = dir.path().to_str().expect("utf8");
+        let mut cmd = etcdbak_s3(&m, "store", &["--dir", d, "--keep", "1"]);
+        cmd.args(["--add-destination", &vgw_spec(&g.endpoint())])
+            .envs(env.iter().copied());
+        let o = run(&mut cmd);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(6), "{err}");
+        assert_eq!(error_lines(&o), 1, "{err}");
+        let line = err
+            .lines()
+            .find(|l| l.starts_with("error:"))
+            .unwrap_or_else(|| panic!("no error line: {err}"));
+        let named = format!(
+            "error: destination \"vgw\" (bucket \"backups\" at {}) failed: its credentials could not be resolved: ",
+            g.endpoint()
+        );
+        assert!(line.starts_with(&named) && line.contains(why), "{line}");
+        assert!(
+            line.ends_with("the backup is stored and verified in \"primary\""),
+            "{line}"
+        );
+        assert_eq!(err.matches("upload verified").count(), 1, "{err}");
+        assert!(err.contains("retention applied"), "{err}");
+        let k = key(13, &format!("20261125T1{hour}0000.000Z"), ".db");
+        // --keep 1 ran on MinIO: this run's backup is left there beside the one verify recorded, and it
+        // verifies.
+        let mut expected = verified.clone();
+        expected.push(k.clone());
+        assert_eq!(m.keys(""), expected);
+        assert!(g.keys("").is_empty(), "{:?}", g.keys(""));
+        assert_ok(&run(&mut etcdbak_s3(&m, "verify", &["--key", &k])));
+        verified = vec![k.clone(), format!("{k}.verified")];
+    }
 }
 
 /// MinIO killed while the parts are on their way: versitygw's copy completes and is verified, the run

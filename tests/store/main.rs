@@ -5,6 +5,7 @@
 mod common;
 
 mod destinations;
+mod destinations_locked;
 mod faults;
 mod object_lock;
 mod pipeline;

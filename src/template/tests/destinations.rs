@@ -77,3 +77,30 @@ fn a_config_with_a_bad_destination_is_refused_naming_it() {
         assert!(e.contains(says), "{bad}: {e}");
     }
 }
+
+#[test]
+fn the_cleanup_job_is_told_every_destination_too() {
+    let yaml = "s3: {endpoint: 'http://minio:9000', bucket: b}\n\
+        destinations:\n\
+        - {name: dr, bucket: etcd-dr, region: eu-central-1, credentialsSecret: etcdbak-s3-dr}\n";
+    let config = Config::from_yaml(yaml, None).expect("config");
+    let job = render_cleanup_job(&cluster("orders-etcd"), &config).expect("render");
+    let container = &job
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .expect("pod")
+        .containers[0];
+    let names = env_of(container);
+    assert!(
+        names.iter().any(|(n, v)| n == "ETCDBAK_DESTINATIONS"
+            && v == "name=dr,bucket=etcd-dr,region=eu-central-1,credentials=env:ETCDBAK_DESTINATION_DR_"),
+        "{names:?}"
+    );
+    assert!(
+        names
+            .iter()
+            .any(|(n, _)| n == "ETCDBAK_DESTINATION_DR_AWS_SECRET_ACCESS_KEY"),
+        "{names:?}"
+    );
+}

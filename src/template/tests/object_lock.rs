@@ -42,3 +42,34 @@ fn the_store_container_is_told_the_object_lock_of_the_cluster_or_the_config() {
         "InvalidObjectLock"
     );
 }
+
+#[test]
+fn the_follower_is_told_the_same_object_lock() {
+    use crate::crd::{ContinuousSpec, ObjectLockMode, ObjectLockSpec};
+    let mut c = cluster("orders-etcd");
+    c.spec.continuous = Some(ContinuousSpec {
+        enabled: Some(true),
+        interval: None,
+    });
+    c.spec.object_lock = Some(ObjectLockSpec {
+        mode: ObjectLockMode::Compliance,
+        retain: "7d".into(),
+    });
+    let d = render_backup(&c, Some(&tls_source()), &default_config()).expect("render");
+    let follower = d.follower.expect("follower");
+    let pod = follower.spec.and_then(|s| s.template.spec).expect("pod");
+    let env: Vec<(String, String)> = env_of(&pod.containers[0])
+        .into_iter()
+        .filter(|(k, _)| k.contains("LOCK"))
+        .collect();
+    assert_eq!(
+        env,
+        [
+            (
+                "ETCDBAK_OBJECT_LOCK_MODE".to_string(),
+                "compliance".to_string()
+            ),
+            ("ETCDBAK_OBJECT_LOCK_RETAIN".to_string(), "7d".to_string()),
+        ]
+    );
+}
