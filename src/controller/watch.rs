@@ -186,6 +186,14 @@ async fn run_controller(
     .applied_objects();
     let controller = Controller::for_stream(clusters, reader)
         .with_config(kube::runtime::controller::Config::default().concurrency(concurrency));
+    // The backlog is counted from the Controller's own cache at each scrape (its queue is not exposed).
+    let metrics = ctx.metrics.clone();
+    {
+        let store = controller.store();
+        ctx.metrics.count_backlog_with(Some(Box::new(move || {
+            super::backlog::not_converged(store.state().iter().map(|c| c.as_ref()))
+        })));
+    }
     // Clusters can vanish without a last reconcile (a finalizer removed by hand): drop their series.
     let pruner = {
         let store = controller.store();
@@ -236,6 +244,7 @@ async fn run_controller(
             }
         })
         .await;
+    metrics.count_backlog_with(None);
     pruner.abort();
     leases.abort();
 }
