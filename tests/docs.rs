@@ -374,3 +374,70 @@ fn defaults_the_docs_state_are_the_codes() {
     );
     assert!(bad.is_empty(), "{bad:#?}");
 }
+
+/// Every Prometheus series the docs name (`etcdbak_*` from `etcdbak watch`, `s3_*` from `etcdbak
+/// s3-exporter`) is one the code exports, under that name.
+#[test]
+fn every_metric_the_docs_name_is_exported() {
+    use etcdbak::exporter::metrics::{render_clusters, Listing};
+    use etcdbak::metrics::{ContinuousState, Metrics};
+    let m = Metrics::new();
+    m.reconciled(0.1, Some("KubeApi"));
+    m.set_leader(true);
+    m.update_cluster("a", |s| {
+        s.cronjob_present = true;
+        s.backup_interval_seconds = Some(1200.0);
+        s.deletion_timestamp_seconds = Some(1.0);
+        s.last_success_seconds = Some(1.0);
+        s.backup_job_seconds = Some(1.0);
+        s.verification_failing = Some(false);
+        s.last_verified_seconds = Some(1.0);
+        s.continuous = Some(ContinuousState {
+            recovery_point_seconds: Some(1.0),
+            ..Default::default()
+        });
+    });
+    let obj = |name: &str, hour: u32| etcdbak::s3::ListedObject {
+        key: format!("etcd/a/{name}"),
+        last_modified: chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 1, 1, hour, 0, 0)
+            .unwrap(),
+        size: 10,
+    };
+    let newest = obj("20260101T010000.000Z-r2-4567cdef.db", 1);
+    let listing = Listing {
+        bucket: "b".into(),
+        prefix: "etcd".into(),
+        duration: std::time::Duration::from_millis(1),
+        objects: Some(vec![
+            obj("20260101T000000.000Z-r1-0123abcd.db", 0),
+            newest.clone(),
+        ]),
+    };
+    let plain = std::collections::BTreeMap::from([(newest.key, 100)]);
+    let exposition = format!(
+        "{}{}",
+        m.encode_prometheus(),
+        render_clusters(&listing, &plain)
+    );
+    let exported = |name: &str| {
+        exposition.lines().any(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+                || l.starts_with(&format!("# TYPE {name} "))
+        })
+    };
+    let re = regex::Regex::new(r"\b(?:etcdbak|s3)_[a-z0-9_]*[a-z0-9]\b").unwrap();
+    let mut missing = BTreeSet::new();
+    for (file, text) in doc_files() {
+        for name in re.find_iter(&text).map(|m| m.as_str()) {
+            // The upstream exporter's name, and insta snapshot file names.
+            if name == "s3_exporter" || name.contains("__") {
+                continue;
+            }
+            if !exported(name) {
+                missing.insert(format!("{file}: {name}"));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "named but not exported: {missing:#?}");
+}

@@ -163,6 +163,13 @@ pub async fn watch(config: Config, opts: WatchOptions) -> Result<(), Error> {
     result
 }
 
+/// From now on each scrape counts the backlog from the Controller's own cache (its queue is not exposed).
+fn count_backlog(metrics: &Metrics, store: reflector::Store<Cluster>) {
+    metrics.count_backlog_with(Some(Box::new(move || {
+        super::backlog::not_converged(store.state().iter().map(|c| c.as_ref()))
+    })));
+}
+
 /// The Controller itself, until `stop` resolves.
 async fn run_controller(
     client: &Client,
@@ -186,14 +193,8 @@ async fn run_controller(
     .applied_objects();
     let controller = Controller::for_stream(clusters, reader)
         .with_config(kube::runtime::controller::Config::default().concurrency(concurrency));
-    // The backlog is counted from the Controller's own cache at each scrape (its queue is not exposed).
     let metrics = ctx.metrics.clone();
-    {
-        let store = controller.store();
-        ctx.metrics.count_backlog_with(Some(Box::new(move || {
-            super::backlog::not_converged(store.state().iter().map(|c| c.as_ref()))
-        })));
-    }
+    count_backlog(&metrics, controller.store());
     // Clusters can vanish without a last reconcile (a finalizer removed by hand): drop their series.
     let pruner = {
         let store = controller.store();

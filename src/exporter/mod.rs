@@ -13,8 +13,9 @@
 //!   buckets and prefixes it is allowed ([`probe::Scope`]: the configured ones unless told otherwise), and a
 //!   repeated probe within the cache time is answered without a new listing.
 //!
-//! `/metrics` also reports each cluster's newest backup's plaintext size, from one HEAD per new backup
-//! ([`plain`]: cached by key, bounded per scrape), so a dashboard can draw the compression ratio.
+//! With `--read-metadata`, `/metrics` also reports each cluster's newest backup's plaintext size, from one
+//! HEAD per new backup ([`plain`]: cached by key, bounded per scrape), so a dashboard can draw the
+//! compression ratio. It is off by default: a HEAD needs GetObject, which could download the backups too.
 //!
 //! The summaries and the text exposition are pure functions ([`metrics`]); the HTTP ([`http`], axum) and S3
 //! parts are thin.
@@ -45,6 +46,8 @@ pub struct Options {
     pub probe_scope: probe::Scope,
     /// How long a `/probe` result is reused for the same bucket and prefix.
     pub probe_cache: Duration,
+    /// HEAD each cluster's newest backup for its plaintext size (needs GetObject, see [`plain`]).
+    pub read_metadata: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -139,7 +142,7 @@ impl Exporter {
     /// is logged and asked again at the next scrape.
     async fn plaintext_sizes(&self, listing: &Listing) -> BTreeMap<String, u64> {
         use futures::StreamExt;
-        let Some(objects) = &listing.objects else {
+        let Some(objects) = listing.objects.as_ref().filter(|_| self.opts.read_metadata) else {
             return BTreeMap::new();
         };
         let newest = plain::newest_keys(&listing.prefix, objects);
@@ -208,6 +211,7 @@ pub async fn run(opts: Options) -> Result<(), Error> {
         bucket = %opts.s3.bucket,
         prefix = %opts.s3.prefix,
         probe_allow = %opts.probe_scope.describe(),
+        read_metadata = opts.read_metadata,
         "s3-exporter serving /metrics (every cluster under the prefix) and /probe"
     );
     let listen = opts.listen;

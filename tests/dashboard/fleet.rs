@@ -236,6 +236,8 @@ fn start_exporter(minio: &Minio) -> (Proc, String) {
             etcdbak()
                 .arg("s3-exporter")
                 .args(["--listen", &addr])
+                // The compression ratio panel reads the newest backups' metadata.
+                .arg("--read-metadata")
                 .args(s3_flags(minio))
                 .stdout(Stdio::null()),
         ),
