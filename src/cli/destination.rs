@@ -136,7 +136,7 @@ fn first_spec(name: &str, s3: &S3Args) -> DestinationSpec {
 
 fn connect(spec: &DestinationSpec, settings: &Settings) -> super::Result<Client> {
     Client::connect(settings)
-        .map_err(|e| super::Error::Usage(format!("destination {:?}: {e}", spec.name)))
+        .map_err(|e| super::Error::Usage(format!("--add-destination {:?}: {e}", spec.name)))
 }
 
 /// A further destination's settings: its own place, credentials and lock; the transfer flags (timeouts,

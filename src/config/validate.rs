@@ -204,7 +204,7 @@ fn check_s3(s3: &S3Config) -> Result<(), Problem> {
 
 /// What is wrong with an S3 endpoint URL. Credentials in it (`user:pass@`) are refused without repeating
 /// them: keys come from the credential chain, never from a URL that ends up in every pod spec.
-fn endpoint_problem(url: &str) -> Option<String> {
+pub(super) fn endpoint_problem(url: &str) -> Option<String> {
     let Some((scheme, rest)) = url.trim().trim_end_matches('/').split_once("://") else {
         return Some(format!(
             "{url:?} is not a URL like http://minio.etcdbak.svc:9000"

@@ -81,7 +81,7 @@ impl Client {
                 // Never repeated: the part before '@' is a password.
                 if endpoint.contains('@') {
                     return Err(Error::Settings(
-                        "the S3 endpoint carries credentials (user:password@): remove them from --s3-endpoint; keys come from the AWS credential chain".into(),
+                        "the S3 endpoint carries credentials (user:password@): remove them from the endpoint (--s3-endpoint, or endpoint= of --add-destination); keys come from the AWS credential chain".into(),
                     ));
                 }
                 let ok = endpoint.split_once("://").is_some_and(|(scheme, rest)| {
