@@ -318,8 +318,8 @@ fn the_flags_without_a_variable_are_the_ones_the_readme_lists() {
     assert_eq!(listed, without);
 }
 
-/// "`--flag ...` (`ETCDBAK_X`, default V)", "default `--flag V`", "`ETCDBAK_X` (default V)": V is the
-/// code's default.
+/// "`--flag ...` (`ETCDBAK_X`, default V)", "default `--flag V`", "`ETCDBAK_X` (default V)", "`--flag`
+/// (default V)", "`--flag` defaults to V": V is the code's default.
 #[test]
 fn defaults_the_docs_state_are_the_codes() {
     let all = flags();
@@ -336,6 +336,10 @@ fn defaults_the_docs_state_are_the_codes() {
         .unwrap(),
         Regex::new(r"default `(--[a-z0-9-]+) ([^`\s]+)`").unwrap(),
         Regex::new(r"`(ETCDBAK_[A-Z0-9_]+)`,? \(?default `?([A-Za-z0-9:./]+)").unwrap(),
+        // "`--flag` (default V)", "`--flag` (`ETCDBAK_X`) defaults to V", "`--flag` now defaults to V".
+        Regex::new(r"`(--[a-z0-9-]+)`\s*\(default `?([A-Za-z0-9:./]+)").unwrap(),
+        Regex::new(r"`(--[a-z0-9-]+)`(?:\s*\(`ETCDBAK_[A-Z0-9_]+`\))?\s+(?:now\s+)?defaults\s+to\s+`?([A-Za-z0-9:./]+)")
+            .unwrap(),
     ];
     let mut checked = Vec::new();
     let mut bad = Vec::new();
@@ -440,4 +444,87 @@ fn every_metric_the_docs_name_is_exported() {
         }
     }
     assert!(missing.is_empty(), "named but not exported: {missing:#?}");
+}
+
+/// The scalar a chart README's default cell states, or `None` for a description (`see values.yaml`,
+/// `release namespace`, `<fullname>-backup`, `appVersion`).
+fn stated_default(cell: &str) -> Option<serde_yaml::Value> {
+    let cell = cell.trim().trim_matches('`');
+    match cell {
+        "[]" => return Some(serde_yaml::Value::Sequence(Vec::new())),
+        "{}" => return Some(serde_yaml::Value::Mapping(Default::default())),
+        "\"\"" => return Some(serde_yaml::Value::String(String::new())),
+        _ => {}
+    }
+    let literal = Regex::new(r"^[A-Za-z0-9:./_-]+$").unwrap();
+    if !literal.is_match(cell)
+        || cell.contains("namespace")
+        || ["disabled", "appVersion"].contains(&cell)
+    {
+        return None;
+    }
+    serde_yaml::from_str(cell).ok()
+}
+
+/// The chart README's values table says what values.yaml says: each row's keys (`a.b` / `.c`, the second
+/// under the first's parent) and its defaults, cell by cell, where the cell states a value.
+#[test]
+fn the_chart_readmes_defaults_are_the_values_files() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let parenthetical = Regex::new(r"\s*\([^)]*\)").unwrap();
+    let mut checked = Vec::new();
+    let mut bad = Vec::new();
+    for chart in ["etcdbak", "s3-exporter", "minio"] {
+        let Ok(readme) = std::fs::read_to_string(root.join(format!("charts/{chart}/README.md")))
+        else {
+            continue;
+        };
+        let values: serde_yaml::Value = serde_yaml::from_str(
+            &std::fs::read_to_string(root.join(format!("charts/{chart}/values.yaml"))).unwrap(),
+        )
+        .unwrap();
+        for row in readme.lines().filter(|l| l.starts_with("| `")) {
+            let cells: Vec<&str> = row.trim_matches('|').split('|').collect();
+            let [keys, defaults, ..] = cells[..] else {
+                continue;
+            };
+            let keys: Vec<&str> = keys
+                .split(" / ")
+                .map(|k| k.trim().trim_matches('`'))
+                .collect();
+            let defaults = parenthetical.replace_all(defaults, "");
+            let defaults: Vec<&str> = defaults.split(" / ").collect();
+            if keys.len() != defaults.len() || keys.iter().any(|k| k.contains([',', '*', ' '])) {
+                continue;
+            }
+            let parent = keys[0].rsplit_once('.').map_or("", |(p, _)| p);
+            for (key, cell) in keys.iter().zip(&defaults) {
+                let Some(want) = stated_default(cell) else {
+                    continue;
+                };
+                let full = match key.strip_prefix('.') {
+                    Some(leaf) if parent.is_empty() => leaf.to_string(),
+                    Some(leaf) => format!("{parent}.{leaf}"),
+                    None => key.to_string(),
+                };
+                let got = full.split('.').try_fold(&values, |v, k| v.get(k));
+                checked.push(format!("{chart}: {full}"));
+                match got {
+                    Some(got) if *got == want => {}
+                    // A number or word the YAML spells as a string (a tag, a duration) is the same value.
+                    Some(serde_yaml::Value::String(s))
+                        if serde_yaml::to_string(&want).is_ok_and(|w| w.trim() == s) => {}
+                    other => bad.push(format!(
+                        "{chart}: {full}: README says {want:?}, values.yaml {other:?}"
+                    )),
+                }
+            }
+        }
+    }
+    eprintln!("chart defaults checked: {checked:?}");
+    assert!(
+        checked.len() >= 10,
+        "too few chart defaults found: {checked:?}"
+    );
+    assert!(bad.is_empty(), "{bad:#?}");
 }
