@@ -528,3 +528,57 @@ fn the_chart_readmes_defaults_are_the_values_files() {
     );
     assert!(bad.is_empty(), "{bad:#?}");
 }
+
+/// Every repository path the docs cite (`src/...`, `tests/...`, `charts/...`, ...) exists: a moved file
+/// leaves no dangling reference.
+#[test]
+fn every_path_the_docs_cite_exists() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let re = Regex::new(
+        r"\b((?:src|tests|charts|docs|examples|monitoring|scripts|benches|fuzz|man|completions)/[A-Za-z0-9_./-]*[A-Za-z0-9_])",
+    )
+    .unwrap();
+    let mut docs = doc_files();
+    docs.push((
+        "ARCHITECTURE.md".into(),
+        std::fs::read_to_string(root.join("ARCHITECTURE.md")).unwrap(),
+    ));
+    let mut missing = BTreeSet::new();
+    let mut checked = 0;
+    for (file, text) in docs {
+        for c in re.captures_iter(&text) {
+            let cited = &c[1];
+            checked += 1;
+            // A file-name prefix before a glob (`snapshots/etcdbak__template__tests__*.snap`) names files.
+            let (dir, stem) = cited.rsplit_once('/').unwrap_or(("", cited));
+            let prefix_of_a_file = text[c.get(1).unwrap().end()..].starts_with('*')
+                && std::fs::read_dir(root.join(dir)).is_ok_and(|mut d| {
+                    d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with(stem)))
+                });
+            if !root.join(cited).exists() && !prefix_of_a_file {
+                missing.insert(format!("{file}: {cited}"));
+            }
+        }
+    }
+    assert!(checked > 50, "only {checked} paths found");
+    assert!(missing.is_empty(), "cited but absent: {missing:#?}");
+}
+
+/// No command in the docs names the bare resource `clusters` (Cluster API's and CloudNativePG's
+/// Clusters answer to it too): always `clusters.etcdbak.io`.
+#[test]
+fn commands_name_clusters_by_their_full_resource_name() {
+    let re = Regex::new(
+        r"kubectl\b[^\n`|]*?\s(?:get|describe|edit|delete|patch|wait|annotate|label|apply)\s+(?:-\S+\s+)*(clusters?)(?:/|\s|$|`)",
+    )
+    .unwrap();
+    let mut bare = Vec::new();
+    for (file, text) in doc_files() {
+        for line in text.lines() {
+            if re.is_match(line) {
+                bare.push(format!("{file}: {}", line.trim()));
+            }
+        }
+    }
+    assert!(bare.is_empty(), "say clusters.etcdbak.io: {bare:#?}");
+}
