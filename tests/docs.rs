@@ -582,3 +582,93 @@ fn commands_name_clusters_by_their_full_resource_name() {
     }
     assert!(bare.is_empty(), "say clusters.etcdbak.io: {bare:#?}");
 }
+
+/// The controller config table of docs/CONTRACT.md (§5) states the defaults a config file gets: each cell
+/// that is a literal (`zstd:1`, `3` / `3`, `true`, `H 4 * * *`) or `unset` is what a file that sets only the
+/// required keys loads as.
+#[test]
+fn the_config_defaults_the_contract_states_are_the_codes() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let contract = std::fs::read_to_string(root.join("docs/CONTRACT.md")).unwrap();
+    let section = contract
+        .split("## 5. The controller config file")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("CONTRACT §5");
+    // What a config file that sets only what is required (s3.bucket, s3.endpoint) ends up with.
+    let minimal = "s3: {endpoint: 'http://minio:9000', bucket: b}\n";
+    let config = etcdbak::config::Config::from_yaml(minimal, None).expect("the minimal config");
+    let defaults = serde_json::to_value(config).unwrap();
+    let code = Regex::new(r"`([^`]*)`").unwrap();
+    let (mut checked, mut bad) = (Vec::new(), Vec::new());
+    for row in section.lines().filter(|l| l.starts_with("| `")) {
+        let cells: Vec<&str> = row.trim_matches('|').split('|').map(str::trim).collect();
+        let [keys, stated, ..] = cells[..] else {
+            continue;
+        };
+        let keys: Vec<String> = code.captures_iter(keys).map(|c| c[1].to_string()).collect();
+        let values: Vec<Option<String>> = if stated.starts_with("unset") {
+            vec![None; keys.len()]
+        } else if stated
+            .chars()
+            .all(|c| c == '`' || c == ',' || c == '/' || c == ' ')
+            || !stated.starts_with('`')
+        {
+            continue;
+        } else {
+            code.captures_iter(stated)
+                .map(|c| Some(c[1].to_string()))
+                .collect()
+        };
+        // Only rows whose cell is nothing but the literals, one per key.
+        let rest = code.replace_all(stated, "");
+        if values.len() != keys.len()
+            || (!stated.starts_with("unset") && !rest.chars().all(|c| ", /".contains(c)))
+        {
+            continue;
+        }
+        let parent = keys[0].rsplit_once('.').map_or("", |(p, _)| p).to_string();
+        for (key, want) in keys.iter().zip(values) {
+            let leaf = key.trim_start_matches('.');
+            let full = match (
+                key.contains('.') && !key.starts_with('.'),
+                parent.is_empty(),
+            ) {
+                (true, _) | (false, true) => leaf.to_string(),
+                (false, false) => format!("{parent}.{leaf}"),
+            };
+            let set_here = ["s3.endpoint", "s3.bucket"].contains(&full.as_str());
+            if set_here
+                || full.contains(['[', '<', ' '])
+                || want.as_deref().is_some_and(|w| w.contains('<'))
+            {
+                continue;
+            }
+            let got = full.split('.').try_fold(&defaults, |v, k| v.get(k));
+            // An empty list or map is unset too.
+            let empty = |v: &serde_json::Value| {
+                v.is_null()
+                    || v.as_array().is_some_and(|a| a.is_empty())
+                    || v.as_object().is_some_and(|o| o.is_empty())
+            };
+            let got_text = got
+                .filter(|v| !empty(v) || want.as_deref().is_some_and(|w| w == "[]" || w == "{}"))
+                .map(|v| match v {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                });
+            checked.push(full.clone());
+            if got_text != want {
+                bad.push(format!(
+                    "{full}: CONTRACT says {want:?}, the code {got_text:?}"
+                ));
+            }
+        }
+    }
+    eprintln!("config defaults checked: {checked:?}");
+    assert!(
+        checked.len() >= 15,
+        "too few config defaults found: {checked:?}"
+    );
+    assert!(bad.is_empty(), "{bad:#?}");
+}
