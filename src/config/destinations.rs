@@ -83,14 +83,6 @@ pub fn check(all: &[DestinationConfig]) -> Result<(), String> {
     let mut names = vec![FIRST_NAME.to_string()];
     for (i, d) in all.iter().enumerate() {
         d.spec().map_err(|e| format!("[{i}]: {e}"))?;
-        // Checked here, not when a store container first connects: the endpoint goes into every pod spec.
-        if let Some(p) = d
-            .endpoint
-            .as_deref()
-            .and_then(super::validate::endpoint_problem)
-        {
-            return Err(format!("[{i}].endpoint {p}"));
-        }
         if names.contains(&d.name) {
             return Err(format!(
                 "[{i}]: the name {:?} is taken (`primary` is the s3 section's)",
