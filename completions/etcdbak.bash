@@ -1129,7 +1129,7 @@ _etcdbak() {
             return 0
             ;;
         etcdbak__subcmd__s3__subcmd__exporter)
-            opts="-h -V --listen --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --sse --list-timeout --probe-allow --probe-cache --log-level --log-format --help --version"
+            opts="-h -V --listen --s3-endpoint --region --bucket --prefix --path-style --content-md5 --request-timeout --connect-timeout --stall-timeout --sse --list-timeout --probe-allow --probe-cache --read-metadata --log-level --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1189,6 +1189,10 @@ _etcdbak() {
                     ;;
                 --probe-cache)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --read-metadata)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --log-level)

@@ -360,6 +360,8 @@ kms\t'SSE-KMS (aws:kms)'"
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand s3-exporter" -l list-timeout -d 'Give up on one bucket listing after this long (it is then reported as `s3_list_success 0`)' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand s3-exporter" -l probe-allow -d 'What `/probe?bucket=B&prefix=P` may list, as BUCKET (all of it) or BUCKET/PREFIX (that prefix and below); repeat or comma-separate. Default: --bucket with --prefix, what /metrics watches. Any other bucket or prefix is refused with 403: the listing runs with the exporter\'s credentials' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand s3-exporter" -l probe-cache -d 'How long a `/probe` result is reused for the same bucket and prefix: each probe is a full listing, so a caller probing in a loop costs one listing per this period' -r
+complete -c etcdbak -n "__fish_etcdbak_using_subcommand s3-exporter" -l read-metadata -d 'Also HEAD each cluster\'s newest backup (once per backup, a bounded number per scrape) for the snapshot\'s size before compression and encryption: `s3_last_modified_object_plaintext_size_bytes`, the dashboard\'s compression ratio. A HEAD needs GetObject on the prefix, which lets these keys download the backups too: off by default, so list permission stays enough' -r -f -a "true\t''
+false\t''"
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand s3-exporter" -l log-level -d 'Log filter: error, warn, info, debug, trace, or a tracing directive such as `etcdbak=debug`' -r
 complete -c etcdbak -n "__fish_etcdbak_using_subcommand s3-exporter" -l log-format -d 'Log line format' -r -f -a "plain\t'`key=value` lines, one event per line'
 json\t'One JSON object per line, for log collectors'"

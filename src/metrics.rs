@@ -40,6 +40,8 @@ pub struct ClusterState {
     pub deletion_timestamp_seconds: Option<f64>,
     /// Unix seconds of the backup CronJob's `status.lastSuccessfulTime`.
     pub last_success_seconds: Option<f64>,
+    /// How long the newest successful backup Job ran (`completionTime - startTime`).
+    pub backup_job_seconds: Option<f64>,
     /// The newest finished backup Job failed.
     pub backup_failing: bool,
     /// `None` while verification is off; else whether the newest finished verification Job failed.
@@ -73,6 +75,7 @@ struct ClusterFamilies {
     suspended: Family<ClusterLabels, Gauge>,
     deletion_timestamp: Family<ClusterLabels, GaugeF64>,
     last_success: Family<ClusterLabels, GaugeF64>,
+    backup_job_duration: Family<ClusterLabels, GaugeF64>,
     backup_failing: Family<ClusterLabels, Gauge>,
     verification_failing: Family<ClusterLabels, Gauge>,
     last_verified: Family<ClusterLabels, GaugeF64>,
@@ -108,6 +111,12 @@ impl ClusterFamilies {
             "cluster_last_success_timestamp_seconds",
             "Unix time the Cluster's last backup Job succeeded (the CronJob's lastSuccessfulTime)",
             self.last_success.clone(),
+        );
+        registry.register_with_unit(
+            "cluster_backup_job_duration",
+            "How long the Cluster's newest successful backup Job ran (completionTime - startTime: pod start, snapshot, upload, retention)",
+            Unit::Seconds,
+            self.backup_job_duration.clone(),
         );
         registry.register(
             "cluster_backup_failing",
@@ -167,6 +176,7 @@ impl ClusterFamilies {
             (&self.backup_interval, state.backup_interval_seconds),
             (&self.deletion_timestamp, state.deletion_timestamp_seconds),
             (&self.last_success, state.last_success_seconds),
+            (&self.backup_job_duration, state.backup_job_seconds),
         ] {
             match value {
                 Some(v) => {
@@ -209,6 +219,7 @@ impl ClusterFamilies {
         self.backup_interval.remove(labels);
         self.deletion_timestamp.remove(labels);
         self.last_success.remove(labels);
+        self.backup_job_duration.remove(labels);
         self.backup_failing.remove(labels);
         self.verification_failing.remove(labels);
         self.last_verified.remove(labels);
@@ -224,7 +235,23 @@ pub struct Metrics {
     cleanups_pending: Gauge,
     cluster: ClusterFamilies,
     leader: Gauge,
+    reconciles_in_flight: Gauge,
+    not_converged: Gauge,
+    /// Counts the Clusters not yet converged, from the Controller's cache, at each scrape.
+    backlog: Mutex<Option<BacklogCount>>,
     clusters: Mutex<BTreeMap<String, ClusterState>>,
+}
+
+/// How the controller counts its backlog when asked (a closure over its reflector store).
+pub type BacklogCount = Box<dyn Fn() -> usize + Send + Sync>;
+
+/// A reconcile running; dropping it (however the reconcile ended) takes it off the in-flight gauge.
+pub struct InFlight(Gauge);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 impl Default for Metrics {
@@ -277,8 +304,23 @@ impl Metrics {
             "1 on the replica that holds the leader Lease and reconciles",
             leader.clone(),
         );
+        let reconciles_in_flight = Gauge::default();
+        registry.register(
+            "reconciles_in_flight",
+            "Reconciles running now (at most watch's --concurrency)",
+            reconciles_in_flight.clone(),
+        );
+        let not_converged = Gauge::default();
+        registry.register(
+            "clusters_not_converged",
+            "Clusters (not being deleted) whose current spec no reconcile has finished yet: metadata.generation is not status.observedGeneration, counted from the controller's cache at each scrape (0 on a standby)",
+            not_converged.clone(),
+        );
         Metrics {
             registry,
+            reconciles_in_flight,
+            not_converged,
+            backlog: Mutex::new(None),
             reconcile_total,
             reconcile_errors_total,
             reconcile_duration,
@@ -304,6 +346,29 @@ impl Metrics {
             self.reconcile_errors_total
                 .get_or_create(&ReasonLabels { reason })
                 .inc();
+        }
+    }
+
+    /// Counts a reconcile as running until the returned guard is dropped.
+    pub fn reconcile_started(&self) -> InFlight {
+        self.reconciles_in_flight.inc();
+        InFlight(self.reconciles_in_flight.clone())
+    }
+
+    /// From now on each scrape sets `etcdbak_clusters_not_converged` from `count`; `None` stops (a
+    /// replica that lost the Lease has no cache to count from) and reports 0.
+    pub fn count_backlog_with(&self, count: Option<BacklogCount>) {
+        if count.is_none() {
+            self.not_converged.set(0);
+        }
+        *self.backlog.lock().unwrap_or_else(|e| e.into_inner()) = count;
+    }
+
+    fn refresh_backlog(&self) {
+        let backlog = self.backlog.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = backlog.as_ref() {
+            self.not_converged
+                .set(i64::try_from(count()).unwrap_or(i64::MAX));
         }
     }
 
@@ -373,6 +438,7 @@ impl Metrics {
 
     /// OpenMetrics text, for scrapers that ask for it.
     pub fn encode_openmetrics(&self) -> String {
+        self.refresh_backlog();
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
@@ -457,6 +523,8 @@ mod tests {
         ] {
             assert!(text.contains(want), "missing {want:?} in:\n{text}");
         }
+        assert!(text.contains("etcdbak_reconciles_in_flight 0"), "{text}");
+        assert!(text.contains("etcdbak_clusters_not_converged 0"), "{text}");
         assert!(!text.contains("# EOF"));
         assert!(!text.contains("etcdbak_cluster_backup_interval_seconds{cluster=\"b\"}"));
 
@@ -465,5 +533,64 @@ mod tests {
         assert!(!text.contains("cluster=\"b\""), "{text}");
         assert!(text.contains("etcdbak_cleanups_pending 0"));
         assert!(text.contains("etcdbak_clusters_managed 1"));
+    }
+
+    #[test]
+    fn the_backup_jobs_duration_is_per_cluster_and_goes_with_it() {
+        let m = Metrics::new();
+        m.update_cluster("a", |s| s.backup_job_seconds = Some(42.0));
+        m.update_cluster("b", |s| s.cronjob_present = true);
+        let text = m.encode_prometheus();
+        assert!(text.contains("# TYPE etcdbak_cluster_backup_job_duration_seconds gauge"));
+        assert!(text.contains("etcdbak_cluster_backup_job_duration_seconds{cluster=\"a\"} 42.0"));
+        assert!(!text.contains("etcdbak_cluster_backup_job_duration_seconds{cluster=\"b\"}"));
+        m.forget_cluster("a");
+        assert!(!m
+            .encode_prometheus()
+            .contains("backup_job_duration_seconds{"));
+    }
+
+    #[test]
+    fn in_flight_reconciles_are_counted_until_they_end_however_they_end() {
+        let m = Metrics::new();
+        let a = m.reconcile_started();
+        let b = m.reconcile_started();
+        assert!(m
+            .encode_prometheus()
+            .contains("etcdbak_reconciles_in_flight 2"));
+        drop(a);
+        let cancelled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _c = m.reconcile_started();
+            panic!("a reconcile that panics");
+        }));
+        assert!(cancelled.is_err());
+        assert!(m
+            .encode_prometheus()
+            .contains("etcdbak_reconciles_in_flight 1"));
+        drop(b);
+        assert!(m
+            .encode_prometheus()
+            .contains("etcdbak_reconciles_in_flight 0"));
+    }
+
+    #[test]
+    fn the_backlog_is_counted_at_each_scrape() {
+        let m = Metrics::new();
+        let n = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(3));
+        let source = n.clone();
+        m.count_backlog_with(Some(Box::new(move || {
+            source.load(std::sync::atomic::Ordering::Relaxed)
+        })));
+        assert!(m
+            .encode_prometheus()
+            .contains("etcdbak_clusters_not_converged 3"));
+        n.store(1, std::sync::atomic::Ordering::Relaxed);
+        assert!(m
+            .encode_openmetrics()
+            .contains("etcdbak_clusters_not_converged 1"));
+        m.count_backlog_with(None);
+        assert!(m
+            .encode_prometheus()
+            .contains("etcdbak_clusters_not_converged 0"));
     }
 }

@@ -173,7 +173,7 @@ fn first_spec(name: &str, s3: &S3Args) -> DestinationSpec {
 fn connect(spec: &DestinationSpec, settings: &Settings) -> super::Result<Client> {
     Client::connect(settings).map_err(|e| {
         super::Error::Usage(crate::exit::Usage(format!(
-            "destination {:?}: {e}",
+            "--add-destination {:?}: {e}",
             spec.name
         )))
     })

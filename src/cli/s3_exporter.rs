@@ -12,7 +12,8 @@ pub struct Args {
     #[arg(long, env = "ETCDBAK_EXPORTER_LISTEN", default_value = "0.0.0.0:9340")]
     pub listen: SocketAddr,
     /// The bucket and prefix `/metrics` watches (every `<prefix>/<cluster>/`); `/probe` takes its bucket and
-    /// prefix from the query, within --probe-allow. The exporter only lists: list permission is enough.
+    /// prefix from the query, within --probe-allow. The exporter only lists (unless --read-metadata): list
+    /// permission is enough.
     #[command(flatten)]
     pub s3: Box<S3Args>,
     /// Give up on one bucket listing after this long (it is then reported as `s3_list_success 0`).
@@ -29,6 +30,14 @@ pub struct Args {
     #[arg(long, env = "ETCDBAK_EXPORTER_PROBE_CACHE", default_value = "30s",
           value_parser = super::bounds::stall_timeout, value_name = "DURATION")]
     pub probe_cache: Duration,
+    /// Also HEAD each cluster's newest backup (once per backup, a bounded number per scrape) for the
+    /// snapshot's size before compression and encryption: `s3_last_modified_object_plaintext_size_bytes`,
+    /// the dashboard's compression ratio. A HEAD needs GetObject on the prefix, which lets these keys
+    /// download the backups too: off by default, so list permission stays enough.
+    #[arg(long, env = "ETCDBAK_EXPORTER_READ_METADATA", default_value_t = false, action = clap::ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true", require_equals = true,
+          value_parser = clap::builder::BoolishValueParser::new(), value_name = "BOOL")]
+    pub read_metadata: bool,
 }
 
 pub async fn run(args: Args) -> super::Result<()> {
@@ -46,6 +55,7 @@ pub async fn run(args: Args) -> super::Result<()> {
         list_timeout: args.list_timeout,
         probe_scope: probe::Scope::new(allowed),
         probe_cache: args.probe_cache,
+        read_metadata: args.read_metadata,
     };
     Ok(exporter::run(opts).await?)
 }

@@ -16,6 +16,7 @@ pub(super) fn validate(c: &Config, file: &str) -> Result<(), Error> {
         .and_then(|()| check_time_zone(&c.time_zone))
         .and_then(|()| check_s3(&c.s3))
         .and_then(|()| super::destinations::check(&c.destinations).map_err(|e| ("destinations", e)))
+        .and_then(|()| check_destination_endpoints(&c.destinations))
         .map_err(|(field, problem)| Error::Invalid {
             file: file.to_string(),
             field,
@@ -200,6 +201,19 @@ fn check_s3(s3: &S3Config) -> Result<(), Problem> {
         )),
         Some(url) => endpoint_problem(url).map_or(Ok(()), |p| Err(("s3.endpoint", p))),
     }
+}
+
+/// A further destination's endpoint, checked like `s3.endpoint` when the config is read (not when a store
+/// container first connects): it goes into every store container's environment.
+fn check_destination_endpoints(
+    all: &[super::destinations::DestinationConfig],
+) -> Result<(), Problem> {
+    for (i, d) in all.iter().enumerate() {
+        if let Some(p) = d.endpoint.as_deref().and_then(endpoint_problem) {
+            return Err(("destinations", format!("[{i}].endpoint {p}")));
+        }
+    }
+    Ok(())
 }
 
 /// What is wrong with an S3 endpoint URL. Credentials in it (`user:pass@`) are refused without repeating

@@ -30,6 +30,8 @@ pub struct BackupRuns {
     pub last_schedule_time: Option<Timestamp>,
     /// `None` while no Job of this CronJob has finished (or all were cleaned up by the history limits).
     pub newest: Option<Finished>,
+    /// How long the newest successful Job ran, in seconds; `None` while none is listed.
+    pub last_success_took: Option<f64>,
 }
 
 /// RFC3339 in UTC with whole seconds, as Kubernetes writes times.
@@ -76,6 +78,25 @@ pub fn newest_succeeded_at(cron_job: &CronJob, jobs: &[Job], now: Timestamp) -> 
         .max()
 }
 
+/// How long the newest successful Job the CronJob made ran: its `completionTime - startTime`, as the Job
+/// controller writes them (pod scheduling, the snapshot, the upload and retention). A Job missing either
+/// time says nothing.
+pub fn newest_success_took(cron_job: &CronJob, jobs: &[Job], now: Timestamp) -> Option<f64> {
+    let uid = cron_job.uid().unwrap_or_default();
+    jobs.iter()
+        .filter(|j| made_by(j, &uid) && job_phase(j, now) == JobPhase::Succeeded)
+        .filter_map(|j| {
+            let status = j.status.as_ref()?;
+            let (start, end) = (
+                status.start_time.as_ref()?.0,
+                status.completion_time.as_ref()?.0,
+            );
+            Some((end, end.duration_since(start).as_secs_f64().max(0.0)))
+        })
+        .max_by_key(|(end, _)| *end)
+        .map(|(_, took)| took)
+}
+
 /// Reads the CronJob's status and the newest finished Job it made.
 pub fn backup_runs(cron_job: &CronJob, jobs: &[Job], now: Timestamp) -> BackupRuns {
     let status = cron_job.status.as_ref();
@@ -87,6 +108,7 @@ pub fn backup_runs(cron_job: &CronJob, jobs: &[Job], now: Timestamp) -> BackupRu
             .and_then(|s| s.last_schedule_time.as_ref())
             .map(|t| t.0),
         newest: newest_finished(cron_job, jobs, now),
+        last_success_took: newest_success_took(cron_job, jobs, now),
     }
 }
 

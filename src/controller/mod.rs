@@ -7,11 +7,13 @@
 //! and its executor, run in the finalizer's Cleanup arm. Other decisions are pure and tested beside them:
 //! [`conditions`] (status conditions), [`backups`] (what the backup Jobs' outcome means for the status),
 //! [`verification`] (the same for the verification Jobs), [`leader`] (the Lease), [`config_watch`]
-//! (config reloads), [`jobs`] (a Job's outcome). [`writes`] holds the apiserver writes, each skipped when
+//! (config reloads), [`jobs`] (a Job's outcome), [`backlog`] (the Clusters not yet converged, the metrics'
+//! stand-in for the Controller's queue). [`writes`] holds the apiserver writes, each skipped when
 //! it would change nothing.
 
 #[cfg(test)]
 mod apiserver_mock;
+pub mod backlog;
 pub mod backups;
 pub mod conditions;
 pub mod config_watch;

@@ -40,7 +40,9 @@ pub async fn reconcile(cluster: Arc<Cluster>, ctx: Arc<Context>) -> Result<Actio
 pub async fn reconcile_cluster(cluster: Arc<Cluster>, ctx: &Context) -> Result<Outcome, Error> {
     let start = Instant::now();
     let name = cluster.name_any();
+    let in_flight = ctx.metrics.reconcile_started();
     let result = reconcile_inner(cluster, ctx).await;
+    drop(in_flight);
     ctx.metrics.reconciled(
         start.elapsed().as_secs_f64(),
         result.as_ref().err().map(Error::reason),
@@ -373,6 +375,10 @@ impl Seen {
             .backups
             .last_successful_time
             .map(|t| t.as_second() as f64);
+        // A Job the history limit removed does not unmake how long it took: keep the last one seen.
+        if let Some(took) = self.backups.last_success_took {
+            s.backup_job_seconds = Some(took);
+        }
         s.backup_failing = self.backups.newest.as_ref().is_some_and(|f| !f.succeeded);
         s.verification_failing = self
             .verification

@@ -174,6 +174,35 @@ fn what_reconcile_reads(c: &Cluster) -> Option<u64> {
         .hash_property(c)
 }
 
+/// From now on each scrape counts the backlog from the Controller's own cache (its queue is not exposed).
+fn count_backlog(metrics: &Metrics, store: reflector::Store<Cluster>) {
+    metrics.count_backlog_with(Some(Box::new(move || {
+        super::backlog::not_converged(store.state().iter().map(|c| c.as_ref()))
+    })));
+}
+
+/// The Clusters' watch stream, reflected into the Controller's cache, with only the changes a reconcile
+/// acts on passed on to the queue.
+fn cluster_events(
+    client: &Client,
+    writer: reflector::store::Writer<Cluster>,
+) -> impl futures::Stream<Item = Result<Cluster, watcher::Error>> {
+    // The cache keeps every Cluster for the whole run, and managedFields are most of a small object:
+    // nothing here reads them, so they are dropped before the object is stored.
+    watcher(
+        Api::<Cluster>::all(client.clone()),
+        watcher::Config::default().any_semantic(),
+    )
+    .default_backoff()
+    .modify(|c| c.managed_fields_mut().clear())
+    .reflect(writer)
+    .applied_objects()
+    // The cache above sees every change; the queue only what a reconcile acts on, so our own status
+    // patches do not come back as reconciles. Deletion bumps the generation; adding a finalizer changes
+    // the finalizers.
+    .predicate_filter(what_reconcile_reads, PredicateConfig::default())
+}
+
 /// The Controller itself, until `stop` resolves.
 async fn run_controller(
     client: &Client,
@@ -185,22 +214,11 @@ async fn run_controller(
     let job_ns = ctx.config().job_namespace().to_string();
     let owned = watcher::Config::default().labels(template::LABEL_CLUSTER);
     let (reader, writer) = reflector::store();
-    // The cache keeps every Cluster for the whole run, and managedFields are most of a small object:
-    // nothing here reads them, so they are dropped before the object is stored.
-    let clusters = watcher(
-        Api::<Cluster>::all(client.clone()),
-        watcher::Config::default().any_semantic(),
-    )
-    .default_backoff()
-    .modify(|c| c.managed_fields_mut().clear())
-    .reflect(writer)
-    .applied_objects()
-    // The store above sees every change; the queue only what a reconcile acts on. Without this each of
-    // our own status patches came back as one more reconcile (about a third of the reads at 1,000
-    // Clusters). Deletion bumps the generation, adding a finalizer changes the finalizers.
-    .predicate_filter(what_reconcile_reads, PredicateConfig::default());
+    let clusters = cluster_events(client, writer);
     let controller = Controller::for_stream(clusters, reader)
         .with_config(kube::runtime::controller::Config::default().concurrency(concurrency));
+    let metrics = ctx.metrics.clone();
+    count_backlog(&metrics, controller.store());
     // Clusters can vanish without a last reconcile (a finalizer removed by hand): drop their series.
     let pruner = {
         let store = controller.store();
@@ -251,6 +269,7 @@ async fn run_controller(
             }
         })
         .await;
+    metrics.count_backlog_with(None);
     pruner.abort();
     leases.abort();
 }

@@ -27,7 +27,8 @@ async fn metrics(State(e): State<Arc<Exporter>>) -> Response {
     let listing = e
         .list(&e.opts.s3.bucket, &root_prefix(&e.opts.s3.prefix))
         .await;
-    text(StatusCode::OK, render_clusters(&listing))
+    let plaintext = e.plaintext_sizes(&listing).await;
+    text(StatusCode::OK, render_clusters(&listing, &plaintext))
 }
 
 async fn probe(State(e): State<Arc<Exporter>>, RawQuery(query): RawQuery) -> Response {

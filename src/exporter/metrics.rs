@@ -128,6 +128,7 @@ struct Families {
     newest_size: Family,
     previous_size: Family,
     previous_date: Family,
+    newest_plaintext: Family,
 }
 
 impl Families {
@@ -165,6 +166,10 @@ impl Families {
             previous_size: Family::new(
                 "s3_previous_object_size_bytes",
                 "The size of the object before the newest one (the previous backup).",
+            ),
+            newest_plaintext: Family::new(
+                "s3_last_modified_object_plaintext_size_bytes",
+                "The size of the newest backup's snapshot before compression and encryption, as its metadata records it (/metrics only).",
             ),
         }
     }
@@ -206,6 +211,7 @@ impl Families {
             self.newest_size,
             self.previous_date,
             self.previous_size,
+            self.newest_plaintext,
         ])
     }
 }
@@ -239,8 +245,9 @@ pub fn render_probe(listing: &Listing, suffix: &str) -> String {
     f.render()
 }
 
-/// `/metrics`: the root listing split per cluster, labelled `cluster` and the cluster's own prefix. Pure.
-pub fn render_clusters(listing: &Listing) -> String {
+/// `/metrics`: the root listing split per cluster, labelled `cluster` and the cluster's own prefix, with the
+/// plaintext size of each newest backup that `plaintext` (by key, see [`super::plain`]) knows. Pure.
+pub fn render_clusters(listing: &Listing, plaintext: &BTreeMap<String, u64>) -> String {
     let mut f = Families::new();
     let root = root_prefix(&listing.prefix);
     let labels = vec![("bucket", listing.bucket.clone()), ("prefix", root.clone())];
@@ -258,7 +265,13 @@ pub fn render_clusters(listing: &Listing) -> String {
                 ("prefix", format!("{root}{cluster}/")),
                 ("cluster", cluster),
             ];
-            f.add_summary(labels, &summarize(objs));
+            let summary = summarize(objs);
+            if let Some(size) = summary.newest.as_ref().and_then(|n| plaintext.get(&n.key)) {
+                f.newest_plaintext
+                    .samples
+                    .push((labels.clone(), *size as f64));
+            }
+            f.add_summary(labels, &summary);
         }
     }
     f.render()
@@ -384,7 +397,18 @@ mod tests {
 
     #[test]
     fn cluster_metrics_exposition() {
-        insta::assert_snapshot!(render_clusters(&listing("etcd", Some(objects()))));
+        // a's newest backup records its plaintext size; b's is not known (yet).
+        let plain = BTreeMap::from([
+            (
+                "etcd/a/20260101T010000.000Z-r200-4567cdef.db".to_string(),
+                4000,
+            ),
+            (
+                "etcd/a/20260101T000000.000Z-r100-0123abcd.db".to_string(),
+                9,
+            ),
+        ]);
+        insta::assert_snapshot!(render_clusters(&listing("etcd", Some(objects())), &plain));
     }
 
     #[test]
@@ -397,7 +421,7 @@ mod tests {
         let text = render_probe(&listing("etcd/a/", None), "");
         assert!(text.contains("s3_list_success{bucket=\"backups\",prefix=\"etcd/a/\"} 0"));
         assert!(!text.contains("s3_last_modified_object_date"));
-        let text = render_clusters(&listing("etcd", None));
+        let text = render_clusters(&listing("etcd", None), &BTreeMap::new());
         assert!(text.contains("s3_list_success{bucket=\"backups\",prefix=\"etcd/\"} 0"));
         assert!(!text.contains("cluster="));
     }

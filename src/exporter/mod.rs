@@ -13,14 +13,20 @@
 //!   buckets and prefixes it is allowed ([`probe::Scope`]: the configured ones unless told otherwise), and a
 //!   repeated probe within the cache time is answered without a new listing.
 //!
+//! With `--read-metadata`, `/metrics` also reports each cluster's newest backup's plaintext size, from one
+//! HEAD per new backup ([`plain`]: cached by key, bounded per scrape), so a dashboard can draw the
+//! compression ratio. It is off by default: a HEAD needs GetObject, which could download the backups too.
+//!
 //! The summaries and the text exposition are pure functions ([`metrics`]); the HTTP ([`http`], axum) and S3
 //! parts are thin.
 
 use crate::exit::Setting;
 pub mod http;
 pub mod metrics;
+pub mod plain;
 pub mod probe;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -41,6 +47,8 @@ pub struct Options {
     pub probe_scope: probe::Scope,
     /// How long a `/probe` result is reused for the same bucket and prefix.
     pub probe_cache: Duration,
+    /// HEAD each cluster's newest backup for its plaintext size (needs GetObject, see [`plain`]).
+    pub read_metadata: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +76,7 @@ struct Exporter {
     opts: Options,
     cache: std::sync::Mutex<probe::Cache>,
     listings: tokio::sync::Semaphore,
+    plaintext: std::sync::Mutex<plain::Cache>,
 }
 
 impl Exporter {
@@ -76,6 +85,7 @@ impl Exporter {
             opts,
             cache: std::sync::Mutex::new(probe::Cache::default()),
             listings: tokio::sync::Semaphore::new(probe::CONCURRENT_LISTINGS),
+            plaintext: std::sync::Mutex::new(plain::Cache::default()),
         }
     }
 
@@ -128,6 +138,61 @@ impl Exporter {
         }
     }
 
+    /// The plaintext size of each cluster's newest backup in `listing` (a root listing), by key: the cached
+    /// ones, and the new ones HEADed now (bounded, and within the listing's time limit). A HEAD that fails
+    /// is logged and asked again at the next scrape.
+    async fn plaintext_sizes(&self, listing: &Listing) -> BTreeMap<String, u64> {
+        use futures::StreamExt;
+        let Some(objects) = listing.objects.as_ref().filter(|_| self.opts.read_metadata) else {
+            return BTreeMap::new();
+        };
+        let newest = plain::newest_keys(&listing.prefix, objects);
+        let todo = self.plain_cache().plan(&newest);
+        if !todo.is_empty() {
+            let mut s3 = self.opts.s3.clone();
+            s3.bucket = listing.bucket.clone();
+            let heads = async {
+                let client = Client::connect(&s3)?;
+                let answers: Vec<_> = futures::stream::iter(todo)
+                    .map(|key| {
+                        let client = &client;
+                        async move {
+                            let head = client.head(&key).await;
+                            (key, head)
+                        }
+                    })
+                    .buffer_unordered(plain::CONCURRENT_HEADS)
+                    .collect()
+                    .await;
+                Ok::<_, crate::s3::Error>(answers)
+            };
+            match tokio::time::timeout(self.opts.list_timeout, heads).await {
+                Ok(Ok(answers)) => self.keep_heads(answers),
+                Ok(Err(e)) => {
+                    tracing::warn!(bucket = %listing.bucket, error = %e, "reading backup metadata failed")
+                }
+                Err(_) => {
+                    tracing::warn!(bucket = %listing.bucket, timeout = ?self.opts.list_timeout, "reading backup metadata timed out")
+                }
+            }
+        }
+        self.plain_cache().sizes()
+    }
+
+    fn keep_heads(&self, answers: Vec<(String, Result<crate::s3::ObjectHead, crate::s3::Error>)>) {
+        let mut cache = self.plain_cache();
+        for (key, head) in answers {
+            match head {
+                Ok(head) => cache.put(key, plain::plaintext_size(&head.metadata)),
+                Err(e) => tracing::warn!(%key, error = %e, "reading a backup's metadata failed"),
+            }
+        }
+    }
+
+    fn plain_cache(&self) -> std::sync::MutexGuard<'_, plain::Cache> {
+        self.plaintext.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     async fn list_objects(
         &self,
         bucket: &str,
@@ -147,6 +212,7 @@ pub async fn run(opts: Options) -> Result<(), Error> {
         bucket = %opts.s3.bucket,
         prefix = %opts.s3.prefix,
         probe_allow = %opts.probe_scope.describe(),
+        read_metadata = opts.read_metadata,
         "s3-exporter serving /metrics (every cluster under the prefix) and /probe"
     );
     let listen = opts.listen;

@@ -458,7 +458,7 @@ fn place(endpoint: Option<&str>, region: &str) -> Result<(Region, String), Error
             // Never repeated: the part before '@' is a password.
             if endpoint.contains('@') {
                 return Err(Error::Settings(format!(
-                    "the S3 endpoint carries credentials (user:password@): remove them from {}; keys come from the AWS credential chain",
+                    "the S3 endpoint carries credentials (user:password@): remove them from the endpoint ({}, or a destination's endpoint=); keys come from the AWS credential chain",
                     Setting::S3Endpoint
                 ),
                 ));

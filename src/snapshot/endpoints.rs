@@ -47,10 +47,33 @@ fn check_authority(authority: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The endpoint with its `user:password@` replaced by `***@`, when it has one.
+fn without_userinfo(endpoint: &str) -> Option<String> {
+    let (scheme, rest) = match endpoint.split_once("://") {
+        Some((scheme, rest)) => (format!("{scheme}://"), rest),
+        None => (String::new(), endpoint),
+    };
+    let authority = rest.split('/').next().unwrap_or_default();
+    let (_, host) = authority.rsplit_once('@')?;
+    let path = &rest[authority.len()..];
+    Some(format!("{scheme}***@{host}{path}"))
+}
+
 /// Trims, drops empties and duplicates, adds a scheme where missing, and refuses scheme/TLS mismatches.
 pub(super) fn normalize_endpoints(raw: &[String], tls: bool) -> Result<Vec<String>, Error> {
     let mut out: Vec<String> = Vec::new();
     for e in raw.iter().map(|e| e.trim()).filter(|e| !e.is_empty()) {
+        if let Some(shown) = without_userinfo(e) {
+            // Never repeated as given: the part before '@' is a password.
+            return Err(Error::BadEndpoint {
+                endpoint: shown,
+                why: format!(
+                    "it carries credentials (user:password@): remove them; etcd is reached with the client certificate ({}, {})",
+                    Setting::EtcdCert,
+                    Setting::EtcdKey
+                ),
+            });
+        }
         let bad = |why: &str| Error::BadEndpoint {
             endpoint: e.to_string(),
             why: why.to_string(),
@@ -97,6 +120,27 @@ mod tests {
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn credentials_in_an_endpoint_are_refused_and_never_repeated() {
+        for (raw, shown) in [
+            (
+                "http://admin:hunter2@10.0.0.1:2379",
+                "http://***@10.0.0.1:2379",
+            ),
+            ("admin:hunter2@10.0.0.1:2379", "***@10.0.0.1:2379"),
+            ("https://u@etcd:2379/x", "https://***@etcd:2379/x"),
+        ] {
+            let err = normalize_endpoints(&s(&[raw]), raw.starts_with("https")).unwrap_err();
+            let text = err.to_string();
+            assert!(
+                text.contains(shown) && text.contains("credentials"),
+                "{text}"
+            );
+            assert!(!text.contains("hunter2"), "{text}");
+        }
+        assert_eq!(without_userinfo("http://10.0.0.1:2379/a@b"), None);
     }
 
     #[test]

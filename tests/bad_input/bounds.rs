@@ -21,6 +21,10 @@ fn bounds_names_and_config_fields_are_refused() {
         "s3: {endpoint: 'http://admin:hunter2@127.0.0.1:1', bucket: b}\n",
     );
     let tz = write("tz.yaml", &format!("{s3}timeZone: Mars/Olympus\n"));
+    let dest_creds = write(
+        "dest-creds.yaml",
+        &format!("{s3}destinations:\n- {{name: dr, bucket: b2, endpoint: 'https://admin:hunter2@s3.example'}}\n"),
+    );
     let deadline = write(
         "deadline.yaml",
         &format!("{s3}job: {{activeDeadlineSeconds: 0}}\n"),
@@ -144,7 +148,7 @@ fn bounds_names_and_config_fields_are_refused() {
             ],
             &["--s3-endpoint"],
         )
-        .env(keys),
+        .env(keys.clone()),
         case(
             "reconcile: no bucket",
             &["reconcile", "--config", &no_bucket],
@@ -159,6 +163,42 @@ fn bounds_names_and_config_fields_are_refused() {
             "reconcile: credentials in the endpoint",
             &["reconcile", "--config", &creds],
             &["s3.endpoint"],
+        ),
+        case(
+            "reconcile: credentials in a destination's endpoint",
+            &["reconcile", "--config", &dest_creds],
+            &["destinations"],
+        ),
+        case(
+            "store: credentials in an --add-destination endpoint",
+            &[
+                "store",
+                "--dir",
+                "/nonexistent",
+                "--cluster",
+                "c",
+                "--bucket",
+                "b",
+                "--s3-endpoint",
+                "http://127.0.0.1:1",
+                "--add-destination",
+                "name=dr,bucket=b2,endpoint=http://admin:hunter2@127.0.0.1:1",
+            ],
+            &["--add-destination"],
+        )
+        .env(keys.clone()),
+        case(
+            "snapshot: credentials in --endpoints",
+            &[
+                "snapshot",
+                "--endpoints",
+                "http://admin:hunter2@127.0.0.1:1",
+                "--dir",
+                "/nonexistent",
+                "--cluster",
+                "c",
+            ],
+            &["--endpoints"],
         ),
         case(
             "reconcile: unknown time zone",

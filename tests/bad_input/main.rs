@@ -633,3 +633,24 @@ fn bad_retention_flags_exit_2() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
     }
 }
+
+/// `etcdbak crd` whose output cannot be written (a full disk) fails with one line naming it, instead of a
+/// panic or exit 0 with nothing written: its output goes straight into chart files and `kubectl apply`.
+#[test]
+fn crd_that_cannot_write_its_output_fails() {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let out = etcdbak()
+        .arg("crd")
+        .stdout(full)
+        .output()
+        .expect("run etcdbak crd");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(errors[0].contains("writing the Cluster CRD"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -384,6 +384,24 @@ fn the_exporter_chart_takes_an_irsa_service_account_instead_of_a_key_secret() {
     assert_eq!(pod["serviceAccountName"], "exp-s3-exporter");
     let env = serde_yaml::to_string(&pod["containers"][0]["env"]).unwrap();
     assert!(!env.contains("AWS_"), "{env}");
+    // Listing only, unless readMetadata asks for the HEADs (which need GetObject).
+    let read_metadata = |pod: &serde_yaml::Value| {
+        pod["containers"][0]["env"]
+            .as_sequence()
+            .and_then(|e| {
+                e.iter()
+                    .find(|v| v["name"] == "ETCDBAK_EXPORTER_READ_METADATA")
+            })
+            .and_then(|v| v["value"].as_str().map(str::to_string))
+    };
+    assert_eq!(read_metadata(pod).as_deref(), Some("false"));
+    irsa.extend(["--set", "readMetadata=true"]);
+    let d = docs(&ok(
+        &helm(&irsa, home.path()),
+        "helm template (readMetadata)",
+    ));
+    let pod = &find(&d, "Deployment", "exp-s3-exporter")["spec"]["template"]["spec"];
+    assert_eq!(read_metadata(pod).as_deref(), Some("true"));
     let refused = helm(&base, home.path());
     assert!(
         !refused.status.success(),

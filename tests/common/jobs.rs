@@ -52,6 +52,27 @@ pub async fn finish_job(
     succeeded: bool,
     finished_ago: Duration,
 ) {
+    finish_job_took(
+        client,
+        ns,
+        name,
+        succeeded,
+        finished_ago,
+        Duration::from_secs(5),
+    )
+    .await
+}
+
+/// [`finish_job`] for a Job that ran `took` (its start time that long before it finished, unless it was
+/// marked running before).
+pub async fn finish_job_took(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    succeeded: bool,
+    finished_ago: Duration,
+    took: Duration,
+) {
     let api: Api<Job> = Api::namespaced(client.clone(), ns);
     let at =
         chrono::Utc::now() - chrono::Duration::from_std(finished_ago).expect("a short duration");
@@ -64,7 +85,7 @@ pub async fn finish_job(
         .status
         .and_then(|s| s.start_time)
         .map(|t| t.0.to_string())
-        .unwrap_or_else(|| ts(at - chrono::Duration::seconds(5)));
+        .unwrap_or_else(|| ts(at - chrono::Duration::from_std(took).expect("a short duration")));
     let cond = |type_: &str| {
         serde_json::json!({
             "type": type_, "status": "True", "reason": "Test", "message": "set by the test",

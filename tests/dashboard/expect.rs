@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use etcdbak::naming;
 use etcdbak::pipeline::Format;
 
-use super::fleet::{Fleet, BACKED_UP, FAILING, HEALTHY, INTERVAL_SECONDS, PREFIX};
+use super::fleet::{backup_took, Fleet, BACKED_UP, FAILING, HEALTHY, INTERVAL_SECONDS, PREFIX};
 use crate::common::prometheus::Sample;
 
 /// One backup object as the bucket lists it.
@@ -24,6 +24,7 @@ pub struct Truth {
     pub at: f64,
     pub backups: BTreeMap<String, Vec<Stored>>,
     pub verified_at: BTreeMap<&'static str, f64>,
+    pub plain_sizes: BTreeMap<&'static str, u64>,
 }
 
 impl Truth {
@@ -44,6 +45,7 @@ impl Truth {
             at,
             backups,
             verified_at: fleet.verified_at.clone(),
+            plain_sizes: fleet.plain_sizes.clone(),
         }
     }
 
@@ -148,6 +150,11 @@ pub fn want(title: &str, ref_id: &str, t: &Truth) -> Option<Want> {
         ("Bytes stored per cluster", _) => {
             per_backed_up(|c| exactly(t.sorted(c).iter().map(|o| o.size).sum()))
         }
+        // The snapshot as written over the newest object as stored (zstd, the store's default).
+        ("Compression ratio", _) => {
+            per_backed_up(|c| exactly(t.plain_sizes[c] as f64 / t.newest(c).size))
+        }
+        ("Backup Job duration", _) => per_backed_up(|c| exactly(backup_took(c).as_secs_f64())),
         ("Last verification", _) => per_backed_up(|c| exactly(f64::from(c == FAILING))),
         // Job times are written in whole seconds.
         ("Since the last successful verification", _) => {
@@ -168,6 +175,10 @@ pub fn want(title: &str, ref_id: &str, t: &Truth) -> Option<Want> {
             ..positive("reason", &["TlsSecretNotFound"])
         },
         ("Reconcile duration", "A" | "B") => one(Range(1e-6, 10.0)),
+        // Every Cluster's spec was reconciled (the misconfigured one's refusal is recorded too).
+        ("Work queue", "A") => one(exactly(0.0)),
+        // A reconcile may be running at the moment of the query (the misconfigured Cluster's retries).
+        ("Work queue", "B") => one(Range(0.0, 1.0)),
         _ => return None,
     })
 }

@@ -22,7 +22,7 @@ use kube::Client;
 
 use crate::common::controller::{config_file, create_cluster, new_cluster, tenant, JOB_NS};
 use crate::common::etcd::EtcdCluster;
-use crate::common::jobs::{create_run, finish_job};
+use crate::common::jobs::{create_run, finish_job_took};
 use crate::common::kube::rig;
 use crate::common::minio::Minio;
 use crate::common::prometheus::{Prometheus, Scrape};
@@ -62,6 +62,16 @@ fn backup_runs(cluster: &str) -> Vec<(bool, Duration)> {
     }
 }
 
+/// How long each Cluster's successful backup Jobs ran (whole seconds, as Job times are written).
+pub fn backup_took(cluster: &str) -> Duration {
+    Duration::from_secs(match cluster {
+        HEALTHY => 40,
+        STALE => 95,
+        FAILING => 30,
+        _ => 61,
+    })
+}
+
 fn verify_runs(cluster: &str) -> Vec<(bool, Duration)> {
     let s = Duration::from_secs;
     match cluster {
@@ -79,6 +89,9 @@ pub struct Fleet {
     pub started: f64,
     /// When each backed-up Cluster's newest successful verification finished (Unix seconds).
     pub verified_at: BTreeMap<&'static str, f64>,
+    /// The size of each backed-up Cluster's newest snapshot as `etcdbak snapshot` wrote it, before `store`
+    /// compressed it.
+    pub plain_sizes: BTreeMap<&'static str, u64>,
     _follower: Proc,
     _exporter: Proc,
     pub watch: Watcher,
@@ -119,6 +132,7 @@ impl Fleet {
         });
 
         rt.block_on(create_clusters(&client));
+        let mut plain_sizes = BTreeMap::new();
         for (round, cluster) in BACKED_UP
             .iter()
             .cycle()
@@ -127,7 +141,8 @@ impl Fleet {
         {
             // More data before every backup, so sizes differ from one backup to the next.
             etcd.put_keys(&format!("round{round}/"), 300, 256);
-            backup(&etcd, &minio, cluster, scratch.path());
+            // The cycle's last backup of each Cluster is its newest.
+            plain_sizes.insert(*cluster, backup(&etcd, &minio, cluster, scratch.path()));
         }
         backdate(&minio, STALE, &[3 * HOUR, 2 * HOUR]);
         let follower = start_follower(&minio, &etcd, &kubeconfig, scratch.path());
@@ -136,6 +151,7 @@ impl Fleet {
             prometheus,
             started,
             verified_at,
+            plain_sizes,
             _follower: follower,
             _exporter: exporter,
             watch,
@@ -169,8 +185,9 @@ fn s3_flags(minio: &Minio) -> Vec<String> {
     args
 }
 
-/// `etcdbak snapshot` then `etcdbak store` (its default compression) of `cluster`.
-fn backup(etcd: &EtcdCluster, minio: &Minio, cluster: &str, scratch: &Path) {
+/// `etcdbak snapshot` then `etcdbak store` (its default compression) of `cluster`; returns the snapshot
+/// file's size.
+fn backup(etcd: &EtcdCluster, minio: &Minio, cluster: &str, scratch: &Path) -> u64 {
     let dir = tempfile::tempdir_in(scratch).expect("a snapshot dir");
     crate::common::run_ok(
         etcdbak()
@@ -180,6 +197,9 @@ fn backup(etcd: &EtcdCluster, minio: &Minio, cluster: &str, scratch: &Path) {
             .arg(dir.path())
             .args(["--cluster", cluster]),
     );
+    let plain = std::fs::metadata(dir.path().join(etcdbak::backup::SNAPSHOT_FILE))
+        .expect("the snapshot file")
+        .len();
     crate::common::run_ok(
         minio.creds_env(
             etcdbak()
@@ -190,6 +210,7 @@ fn backup(etcd: &EtcdCluster, minio: &Minio, cluster: &str, scratch: &Path) {
                 .args(s3_flags(minio)),
         ),
     );
+    plain
 }
 
 /// Gives the Cluster's backups, oldest first, the times `ago` (seconds before now).
@@ -215,6 +236,8 @@ fn start_exporter(minio: &Minio) -> (Proc, String) {
             etcdbak()
                 .arg("s3-exporter")
                 .args(["--listen", &addr])
+                // The compression ratio panel reads the newest backups' metadata.
+                .arg("--read-metadata")
                 .args(s3_flags(minio))
                 .stdout(Stdio::null()),
         ),
@@ -266,8 +289,10 @@ async fn run_jobs(client: &Client, watch: &Watcher) -> BTreeMap<&'static str, f6
     for cluster in BACKED_UP {
         let backup = naming::cron_job_name(cluster);
         let verify = naming::verify_cron_job_name(cluster);
-        run_cron_job(client, &backup, &backup_runs(cluster), true, watch).await;
-        let at = run_cron_job(client, &verify, &verify_runs(cluster), false, watch).await;
+        let took = backup_took(cluster);
+        run_cron_job(client, &backup, &backup_runs(cluster), took, true, watch).await;
+        let runs = verify_runs(cluster);
+        let at = run_cron_job(client, &verify, &runs, Duration::from_secs(5), false, watch).await;
         verified_at.insert(cluster, at);
     }
     verified_at
@@ -278,6 +303,7 @@ async fn run_cron_job(
     client: &Client,
     name: &str,
     runs: &[(bool, Duration)],
+    took: Duration,
     mirror_success: bool,
     watch: &Watcher,
 ) -> f64 {
@@ -285,7 +311,7 @@ async fn run_cron_job(
     for (i, (succeeded, ago)) in runs.iter().enumerate() {
         let job = format!("{name}-{}", 29_000_000 + 60 * i);
         create_run(client, &cj, &job).await;
-        finish_job(client, JOB_NS, &job, *succeeded, *ago).await;
+        finish_job_took(client, JOB_NS, &job, *succeeded, *ago, took).await;
     }
     let ts = |ago: &Duration| {
         (chrono::Utc::now() - chrono::Duration::from_std(*ago).expect("a short duration"))

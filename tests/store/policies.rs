@@ -223,3 +223,74 @@ fn verify_without_write_access_to_its_records_fails_the_run() {
     assert_eq!(error_lines(&out), 1, "{}", stderr(&out));
     assert!(stderr(&out).contains(".verified"), "{}", stderr(&out));
 }
+
+fn metrics_of(port: u16) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    buf.contains("200 OK").then_some(buf)
+}
+
+/// `s3-exporter --read-metadata` with the exporter's list-only keys still serves every cluster's listing (the
+/// HEADs are refused, so the plaintext size is missing, not the scrape); with keys that may read objects the
+/// plaintext size appears. CONTRACT: the HEAD needs GetObject.
+#[test]
+fn the_exporter_reads_metadata_only_with_get_object() {
+    use crate::common::{free_port, wait_until, Proc};
+    let m = Minio::start();
+    let store_keys = user_with(&m, "store");
+    let exporter_keys = user_with(&m, "exporter");
+    let dir = backup_dir("prod", 13, "2026-11-25T10:00:00Z");
+    assert_ok(&run(&mut as_user(
+        &m,
+        &store_keys,
+        "store",
+        &["--dir", dir.path().to_str().unwrap()],
+    )));
+    let scrape = |keys: &(String, String)| {
+        let port = free_port();
+        let addr = format!("127.0.0.1:{port}");
+        let mut cmd = as_user(
+            &m,
+            keys,
+            "s3-exporter",
+            &["--listen", &addr, "--read-metadata"],
+        );
+        let _exporter = Proc::spawn(
+            "etcdbak s3-exporter",
+            cmd.stdout(std::process::Stdio::null()),
+        );
+        let mut text = String::new();
+        wait_until(
+            "the exporter's listing",
+            std::time::Duration::from_secs(20),
+            || {
+                text = metrics_of(port).unwrap_or_default();
+                text.contains("s3_last_modified_object_date{")
+            },
+        );
+        // A second scrape: the first one's HEADs have answered by then.
+        metrics_of(port).unwrap_or_default()
+    };
+    let listed_only = scrape(&exporter_keys);
+    assert!(listed_only.contains("cluster=\"prod\""), "{listed_only}");
+    assert!(
+        !listed_only.contains("s3_last_modified_object_plaintext_size_bytes{"),
+        "{listed_only}"
+    );
+    let with_get = scrape(&store_keys);
+    let line = with_get
+        .lines()
+        .find(|l| l.starts_with("s3_last_modified_object_plaintext_size_bytes{"))
+        .unwrap_or_else(|| panic!("no plaintext size with GetObject: {with_get}"));
+    let size = std::fs::metadata(dir.path().join(etcdbak::backup::SNAPSHOT_FILE))
+        .unwrap()
+        .len();
+    assert!(line.ends_with(&format!(" {size}")), "{line}, not {size}");
+}

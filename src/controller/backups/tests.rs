@@ -137,6 +137,7 @@ fn the_status_mirrors_the_cron_job_and_names_a_failed_job() {
             succeeded: false,
             finished_at: None,
         }),
+        last_success_took: None,
     };
     let mut status = ClusterStatus::default();
     set_status(&mut status, &runs, Some(2), "t1");
@@ -216,4 +217,32 @@ fn one_event_per_failed_job() {
     );
     assert_eq!(failure_event(BACKUP_SUCCEEDED, &failed_1, &ok), None);
     assert_eq!(failure_event(BACKUP_SUCCEEDED, &[], &[]), None);
+}
+
+#[test]
+fn the_duration_is_the_newest_successful_jobs_run_time() {
+    let now = at(10_000);
+    let timed = |name: &str, owner: &str, created: i64, outcome: &str, ran: Option<(i64, i64)>| {
+        let mut j = job(name, owner, created, outcome);
+        if let (Some(status), Some((start, end))) = (j.status.as_mut(), ran) {
+            status.start_time = Some(Time(at(start)));
+            status.completion_time = Some(Time(at(end)));
+        }
+        j
+    };
+    let jobs = [
+        timed("a-1", UID, 1000, "Complete", Some((1000, 1042))),
+        timed("a-2", UID, 2000, "Complete", Some((2000, 2017))),
+        // Newer, but failed, made by another CronJob, or without times: none says how long a backup takes.
+        timed("a-3", UID, 3000, "Failed", Some((3000, 3500))),
+        timed("b-1", "other-uid", 4000, "Complete", Some((4000, 4900))),
+        timed("a-4", UID, 5000, "Complete", None),
+    ];
+    let cj = cron_job(None, Some(5000));
+    assert_eq!(newest_success_took(&cj, &jobs, now), Some(17.0));
+    assert_eq!(backup_runs(&cj, &jobs, now).last_success_took, Some(17.0));
+    assert_eq!(newest_success_took(&cj, &jobs[2..], now), None);
+    // A clock step that puts completion before start is not a negative duration.
+    let odd = [timed("a-5", UID, 6000, "Complete", Some((6010, 6000)))];
+    assert_eq!(newest_success_took(&cj, &odd, now), Some(0.0));
 }
